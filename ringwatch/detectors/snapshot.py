@@ -1,0 +1,225 @@
+"""The detectors' only input: the identity graph as arrays and sparse matrices.
+
+Built either from the store (`graph.GraphStore.stream_snapshot`) or straight from normalised
+records (tests, benchmarks, synthetic worlds), through the same `SnapshotBuilder`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ringwatch.identity import SKETCH_SIZE, IdentifierKind
+from ringwatch.records import relation_edge
+
+KINDS: tuple[IdentifierKind, ...] = tuple(IdentifierKind)
+KIND_CODE: dict[str, int] = {k.value: i for i, k in enumerate(KINDS)}
+RELATION_KINDS: tuple[str, ...] = ("friend", "follow", "invite", "block")
+ENGAGE_ACTIONS: tuple[str, ...] = (
+    "like", "follow", "comment", "review", "share", "report", "view", "message",
+)
+NOT_BANNED = -1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Row i of every per-account array is account `accounts[i]`; accounts are sorted by id so
+    the same graph always yields the same matrices (and so the same rings)."""
+
+    accounts: np.ndarray  # object[str], sorted
+    created_at: np.ndarray  # int64 epoch seconds: signup time, else first time seen
+    banned_at: np.ndarray  # int64 epoch seconds of the ban in force, NOT_BANNED (-1) otherwise
+    country: np.ndarray  # object[str], "" when unknown
+    birthdate: np.ndarray  # object[str] YYYY-MM-DD, "" when unknown
+    name_sketch: np.ndarray  # uint32 (n_accounts, SKETCH_SIZE); an all-zero row means unknown
+    email_sketch: np.ndarray  # uint32 (n_accounts, SKETCH_SIZE)
+    identifiers: np.ndarray  # object[str] keyed hash (clear subnet / email domain), sorted by (kind, key)
+    identifier_kind: np.ndarray  # int8 code into KINDS, per identifier column
+    links: sp.csr_matrix  # int32 (n_accounts, n_identifiers): how many events used the link
+    link_first_seen: sp.csr_matrix  # int64 epoch seconds the link was first seen, same sparsity
+    relations: np.ndarray  # int64 (n, 3): source row, destination row, code into RELATION_KINDS
+    engage_targets: np.ndarray  # object[str]
+    engagements: np.ndarray  # int64 (n, 4): account row, target index, action code, first ts
+
+    @property
+    def n_accounts(self) -> int:
+        return int(self.accounts.shape[0])
+
+    def account_index(self) -> dict[str, int]:
+        return {str(a): i for i, a in enumerate(self.accounts)}
+
+    def kind_mask(self, *kinds: IdentifierKind) -> np.ndarray:
+        codes = [KIND_CODE[k.value] for k in kinds]
+        return np.isin(self.identifier_kind, codes)
+
+
+@dataclass
+class _Account:
+    created_at: int = -1
+    first_seen: int = -1
+    banned_at: int = NOT_BANNED
+    status_ts: int = -1
+    country: str = ""
+    birthdate: str = ""
+    name_sketch: Sequence[int] = ()
+    email_sketch: Sequence[int] = ()
+
+
+class SnapshotBuilder:
+    """Accumulates accounts, links, relations and engagements, then freezes them into arrays."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, _Account] = {}
+        self._links: dict[tuple[str, str, str], list[int]] = {}  # -> [count, first_seen]
+        self._relations: set[tuple[str, str, str]] = set()
+        self._engagements: dict[tuple[str, str, str], int] = {}
+
+    def _account(self, account_id: str) -> _Account:
+        acc = self._accounts.get(account_id)
+        if acc is None:
+            acc = self._accounts[account_id] = _Account()
+        return acc
+
+    # -- from the store ----------------------------------------------------------------------
+    def add_account(self, account_id: str, fields: Mapping[str, Any]) -> None:
+        acc = self._account(account_id)
+        acc.created_at = int(fields.get("created_at") or -1)
+        acc.first_seen = int(fields.get("first_seen") or acc.created_at)
+        banned = fields.get("banned_at")
+        acc.banned_at = int(banned) if banned is not None else NOT_BANNED
+        acc.country = fields.get("country") or ""
+        acc.birthdate = fields.get("birthdate") or ""
+        acc.name_sketch = fields.get("name_sketch") or ()
+        acc.email_sketch = fields.get("email_sketch") or ()
+
+    def add_link(self, account_id: str, kind: str, key: str, count: int, first_seen: int) -> None:
+        self._account(account_id)
+        slot = self._links.get((account_id, kind, key))
+        if slot is None:
+            self._links[(account_id, kind, key)] = [int(count), int(first_seen)]
+        else:
+            slot[0] += int(count)
+            slot[1] = min(slot[1], int(first_seen))
+
+    def add_relation(self, source: str, target: str, kind: str) -> None:
+        self._account(source)
+        self._account(target)
+        self._relations.add((source, target, kind))
+
+    def add_engagement(self, account_id: str, target: str, action: str, first_ts: int) -> None:
+        self._account(account_id)
+        key = (account_id, target, action)
+        seen = self._engagements.get(key)
+        self._engagements[key] = first_ts if seen is None else min(seen, first_ts)
+
+    # -- straight from normalised records (same meaning as the graph writes) ------------------
+    def add_records(self, records: Iterable[Mapping[str, Any]]) -> None:
+        for rec in records:
+            self.add_record(rec)
+
+    def add_record(self, rec: Mapping[str, Any]) -> None:
+        ts = int(rec["ts"]) // 1000
+        acc = self._account(rec["a"])
+        if acc.first_seen < 0 or ts < acc.first_seen:
+            acc.first_seen = ts
+        kind = rec["t"]
+        if kind == "signup" and (acc.created_at < 0 or ts < acc.created_at):
+            acc.created_at = ts
+        for ident_kind, key in rec["ids"]:
+            self.add_link(rec["a"], ident_kind, key, 1, ts)
+        profile = rec.get("profile") or {}
+        if profile.get("country"):
+            acc.country = profile["country"]
+        if profile.get("birthdate"):
+            acc.birthdate = profile["birthdate"]
+        if profile.get("name_sketch"):
+            acc.name_sketch = profile["name_sketch"]
+        if profile.get("email_sketch"):
+            acc.email_sketch = profile["email_sketch"]
+        if rec.get("other"):
+            kind, (source, target) = relation_edge(rec)
+            self.add_relation(source, target, kind)
+        if kind == "engage":
+            self.add_engagement(rec["a"], rec["target"], rec["action"], ts)
+        if kind == "enforcement" and ts >= acc.status_ts:
+            acc.status_ts = ts
+            if rec["action"] == "ban":
+                acc.banned_at = ts
+            elif rec["action"] == "clear":
+                acc.banned_at = NOT_BANNED
+
+    def build(self) -> Snapshot:
+        accounts = np.array(sorted(self._accounts), dtype=object)
+        row = {a: i for i, a in enumerate(accounts)}
+        n = len(accounts)
+        infos = [self._accounts[a] for a in accounts]
+        created = np.array(
+            [i.created_at if i.created_at >= 0 else i.first_seen for i in infos], dtype=np.int64
+        )
+        banned = np.array([i.banned_at for i in infos], dtype=np.int64)
+        country = np.array([i.country for i in infos], dtype=object)
+        birthdate = np.array([i.birthdate for i in infos], dtype=object)
+        names = _sketch_matrix([i.name_sketch for i in infos])
+        emails = _sketch_matrix([i.email_sketch for i in infos])
+
+        ident_keys = sorted({(KIND_CODE[k], key) for (_, k, key) in self._links})
+        col = {ik: j for j, ik in enumerate(ident_keys)}
+        identifiers = np.array([k for _, k in ident_keys], dtype=object)
+        identifier_kind = np.array([c for c, _ in ident_keys], dtype=np.int8)
+        m = len(self._links)
+        rows = np.empty(m, dtype=np.int64)
+        cols = np.empty(m, dtype=np.int64)
+        counts = np.empty(m, dtype=np.int32)
+        firsts = np.empty(m, dtype=np.int64)
+        for j, ((acc_id, k, key), (count, first)) in enumerate(self._links.items()):
+            rows[j] = row[acc_id]
+            cols[j] = col[(KIND_CODE[k], key)]
+            counts[j] = count
+            firsts[j] = first
+        shape = (n, len(ident_keys))
+        links = sp.csr_matrix((counts, (rows, cols)), shape=shape, dtype=np.int32)
+        first_seen = sp.csr_matrix((firsts, (rows, cols)), shape=shape, dtype=np.int64)
+        links.sort_indices()
+        first_seen.sort_indices()
+
+        rel = np.array(
+            sorted((row[s], row[t], RELATION_KINDS.index(k)) for s, t, k in self._relations),
+            dtype=np.int64,
+        ).reshape(-1, 3)
+        targets = np.array(sorted({t for _, t, _ in self._engagements}), dtype=object)
+        tindex = {t: i for i, t in enumerate(targets)}
+        eng = np.array(
+            sorted(
+                (row[a], tindex[t], ENGAGE_ACTIONS.index(act), ts)
+                for (a, t, act), ts in self._engagements.items()
+            ),
+            dtype=np.int64,
+        ).reshape(-1, 4)
+        return Snapshot(
+            accounts=accounts,
+            created_at=created,
+            banned_at=banned,
+            country=country,
+            birthdate=birthdate,
+            name_sketch=names,
+            email_sketch=emails,
+            identifiers=identifiers,
+            identifier_kind=identifier_kind,
+            links=links,
+            link_first_seen=first_seen,
+            relations=rel,
+            engage_targets=targets,
+            engagements=eng,
+        )
+
+
+def _sketch_matrix(sketches: Sequence[Sequence[int]]) -> np.ndarray:
+    out = np.zeros((len(sketches), SKETCH_SIZE), dtype=np.uint32)
+    for i, s in enumerate(sketches):
+        if len(s) == SKETCH_SIZE:
+            out[i] = s
+    return out

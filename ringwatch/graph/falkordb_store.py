@@ -1,0 +1,99 @@
+"""The embedded default: FalkorDB (Cypher over the Redis protocol) via the `falkordb` client.
+
+A batch's statements go in one MULTI/EXEC, which Redis runs without interleaving any other
+command, so concurrent workers cannot both claim a batch and a client that dies mid-send applies
+nothing (EXEC never arrives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+from falkordb import FalkorDB
+from falkordb.query_result import QueryResult
+
+from ringwatch.errors import Invalid, Unavailable
+from ringwatch.graph.labels import Label
+from ringwatch.graph.queries import cypher
+from ringwatch.graph.rows import Statement
+from ringwatch.graph.store import CypherStore, Row
+
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
+
+
+class BatchFailed(RuntimeError):
+    """A statement failed inside EXEC. Redis cannot roll back the earlier ones, so the batch is
+    marked failed rather than retried into a double count."""
+
+
+class FalkorDBStore(CypherStore):
+    engine = "falkordb"
+
+    def __init__(self, client: redis.Redis, graph: str, *, read_timeout_ms: int = 60_000) -> None:
+        self._redis = client
+        self._db = FalkorDB(connection_pool=client.connection_pool)
+        self._graph_name = graph
+        self._graph = self._db.select_graph(graph)
+        self._read_timeout_ms = read_timeout_ms
+
+    def _text(self, query: str, params: Mapping[str, Any] | None) -> str:
+        # The client's own parameter header (`CYPHER k=v ...`): values still travel as
+        # parameters, never spliced into the query body.
+        return str(self._graph._build_params_header(dict(params or {}))) + query
+
+    def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        try:
+            result = self._graph.ro_query(query, dict(params or {}), timeout=self._read_timeout_ms)
+        except UNREACHABLE as e:
+            raise Unavailable(f"the embedded engine is unreachable: {e}") from e
+        except redis.ResponseError as e:
+            raise Invalid(f"query failed: {e}") from e
+        names = [h[1] if isinstance(h, list | tuple) else h for h in result.header]
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        return [dict(zip(names, row, strict=True)) for row in result.result_set]
+
+    def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
+        params = {"batch": claim["batch"], "token": claim["token"]}
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.execute_command(
+            "GRAPH.QUERY", self._graph_name, self._text(cypher("write/claim_batch"), claim), "--compact"
+        )
+        for statement in statements:
+            text = self._text(statement.query, {**params, "rows": statement.rows})
+            pipe.execute_command("GRAPH.QUERY", self._graph_name, text, "--compact")
+        try:
+            replies = pipe.execute(raise_on_error=False)
+        except UNREACHABLE as e:
+            raise Unavailable(f"the embedded engine is unreachable: {e}") from e
+        errors = [r for r in replies if isinstance(r, Exception)]
+        if errors:
+            raise BatchFailed(f"batch {claim['batch']} failed in the engine: {errors[0]}")
+        claimed = QueryResult(self._graph, replies[0]).result_set
+        return bool(claimed and claimed[0][0])
+
+    def _create_unique(self, label: Label, prop: str) -> None:
+        try:
+            self._graph.query(cypher("schema/falkordb_index", LABEL=label, PROP=prop))
+        except redis.ResponseError as e:
+            if "already indexed" not in str(e):
+                raise
+        try:
+            self._redis.execute_command(
+                "GRAPH.CONSTRAINT", "CREATE", self._graph_name, "UNIQUE", "NODE", label.value,
+                "PROPERTIES", "1", prop,
+            )
+        except redis.ResponseError as e:
+            if "already exists" not in str(e).lower():
+                raise
+
+    def clear(self) -> None:
+        try:
+            self._graph.delete()
+        except redis.ResponseError as e:
+            if "empty key" not in str(e).lower() and "invalid graph" not in str(e).lower():
+                raise
+
+    def close(self) -> None:
+        self._redis.close()

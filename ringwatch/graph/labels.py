@@ -1,0 +1,78 @@
+"""Every label and relationship type the graph uses: the whitelist for names put into Cypher."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from ringwatch.identity import IdentifierKind
+
+
+class Label(StrEnum):
+    ACCOUNT = "Account"
+    DEVICE = "Device"
+    IP = "IP"
+    SUBNET = "Subnet"
+    EMAIL = "Email"
+    EMAIL_DOMAIN = "EmailDomain"
+    PHONE = "Phone"
+    CARD = "Card"
+    TARGET = "Target"
+    ENFORCEMENT = "Enforcement"
+    BATCH = "Batch"
+    RING = "Ring"
+
+
+class Rel(StrEnum):
+    USES_DEVICE = "USES_DEVICE"
+    USES_IP = "USES_IP"
+    USES_SUBNET = "USES_SUBNET"
+    USES_EMAIL = "USES_EMAIL"
+    USES_EMAIL_DOMAIN = "USES_EMAIL_DOMAIN"
+    USES_PHONE = "USES_PHONE"
+    USES_CARD = "USES_CARD"
+    PART_OF = "PART_OF"
+    FRIEND = "FRIEND"
+    FOLLOWS = "FOLLOWS"
+    INVITED = "INVITED"
+    BLOCKED = "BLOCKED"
+    ENGAGED = "ENGAGED"
+    ENFORCED = "ENFORCED"
+    MEMBER_OF = "MEMBER_OF"
+
+
+IDENTIFIER_LABEL: dict[IdentifierKind, Label] = {
+    IdentifierKind.DEVICE: Label.DEVICE,
+    IdentifierKind.IP: Label.IP,
+    IdentifierKind.SUBNET: Label.SUBNET,
+    IdentifierKind.EMAIL: Label.EMAIL,
+    IdentifierKind.EMAIL_DOMAIN: Label.EMAIL_DOMAIN,
+    IdentifierKind.PHONE: Label.PHONE,
+    IdentifierKind.CARD: Label.CARD,
+}
+
+IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
+    IdentifierKind.DEVICE: Rel.USES_DEVICE,
+    IdentifierKind.IP: Rel.USES_IP,
+    IdentifierKind.SUBNET: Rel.USES_SUBNET,
+    IdentifierKind.EMAIL: Rel.USES_EMAIL,
+    IdentifierKind.EMAIL_DOMAIN: Rel.USES_EMAIL_DOMAIN,
+    IdentifierKind.PHONE: Rel.USES_PHONE,
+    IdentifierKind.CARD: Rel.USES_CARD,
+}
+
+RELATION_REL: dict[str, Rel] = {
+    "friend": Rel.FRIEND,
+    "follow": Rel.FOLLOWS,
+    "invite": Rel.INVITED,
+    "block": Rel.BLOCKED,
+}
+
+# The property each label is unique on.
+KEY_PROPERTY: dict[Label, str] = {
+    Label.ACCOUNT: "id",
+    **{label: "key" for label in IDENTIFIER_LABEL.values()},
+    Label.TARGET: "id",
+    Label.ENFORCEMENT: "event_id",
+    Label.BATCH: "id",
+    Label.RING: "id",
+}

@@ -1,0 +1,40 @@
+"""Load Cypher by name from `ringwatch/cypher/`; the only way code gets query text.
+
+Files may hold `__LABEL__`-style slots. They are filled only with members of the enums in
+`labels.py` (backticked), so no input can change a query's shape; values always go as `$params`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+from ringwatch.graph.labels import Label, Rel
+
+_SLOT = re.compile(r"__([A-Z]+)__")
+_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
+_PROPERTY = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@cache
+def _text(name: str) -> str:
+    path = resources.files("ringwatch.cypher").joinpath(f"{name}.cypher")
+    return _COMMENT.sub("", path.read_text()).strip()
+
+
+def cypher(name: str, **slots: Label | Rel | str) -> str:
+    """Query text for `name` ('write/link_identifier'), slots filled from the whitelists."""
+    text = _text(name)
+    wanted = set(_SLOT.findall(text))
+    if wanted != set(slots):
+        raise ValueError(f"query {name!r} needs slots {sorted(wanted)}, got {sorted(slots)}")
+    for slot, value in slots.items():
+        if isinstance(value, Label | Rel):
+            filled = f"`{value.value}`"
+        elif slot == "PROP" and _PROPERTY.match(value):
+            filled = value
+        else:
+            raise ValueError(f"slot {slot} takes a Label or Rel, not {value!r}")
+        text = text.replace(f"__{slot}__", filled)
+    return text

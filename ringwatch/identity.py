@@ -1,0 +1,153 @@
+"""Normalise identifiers and pseudonymise them with a keyed hash before they reach any store.
+
+Raw email, phone, card, IP and device values never leave this module: callers get keyed hashes
+plus the few clear fields detection needs (email domain, IP subnet, country). See docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import phonenumbers
+
+
+class IdentifierKind(StrEnum):
+    """Every identifier node type; also the whitelist for labels formatted into Cypher."""
+
+    DEVICE = "device"
+    IP = "ip"
+    SUBNET = "subnet"
+    EMAIL = "email"
+    EMAIL_DOMAIN = "email_domain"
+    PHONE = "phone"
+    CARD = "card"
+
+
+class NormaliseError(ValueError):
+    """A value that cannot be normalised; the message is shown to API clients."""
+
+
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SKETCH_SIZE = 32
+_PRIME = (1 << 31) - 1
+
+
+def normalise_email(raw: str) -> tuple[str, str, str]:
+    """Return (normalised address, local part, domain)."""
+    email = raw.strip().lower()
+    if not _EMAIL.match(email):
+        raise NormaliseError("not an email address")
+    local, domain = email.rsplit("@", 1)
+    domain = domain.rstrip(".")
+    if domain in GMAIL_DOMAINS:
+        # Gmail ignores dots and +tags, so they are the same mailbox: the classic way one person
+        # registers many accounts with one inbox.
+        local = local.split("+", 1)[0].replace(".", "")
+        domain = "gmail.com"
+    if not local:
+        raise NormaliseError("empty local part")
+    return f"{local}@{domain}", local, domain
+
+
+def normalise_phone(raw: str, country: str | None) -> str:
+    """E.164. Numbers without a leading + need the event's country to be read."""
+    try:
+        number = phonenumbers.parse(raw, country or None)
+    except phonenumbers.NumberParseException as e:
+        raise NormaliseError(f"not a phone number ({e})") from e
+    if not phonenumbers.is_possible_number(number):
+        raise NormaliseError("not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_ip(raw: str) -> tuple[str, str]:
+    """Return (canonical address, subnet: /24 for IPv4, /48 for IPv6)."""
+    try:
+        address = ipaddress.ip_address(raw.strip())
+    except ValueError as e:
+        raise NormaliseError("not an IP address") from e
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    prefix = 24 if address.version == 4 else 48
+    subnet = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+    return str(address), str(subnet)
+
+
+def fold_text(raw: str) -> str:
+    """Lower-case, strip accents and punctuation: 'José  O'Neil' -> 'jose oneil'."""
+    text = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"[^a-z0-9 ]+", "", text)
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Pseudonymiser:
+    """Keyed hashing (HMAC-SHA256) and keyed MinHash sketches.
+
+    128-bit truncated digests keep collisions negligible at billions of values while halving the
+    graph's key size; without the key, a digest cannot be tested against a guessed phone number.
+    """
+
+    key: bytes
+
+    def digest(self, kind: IdentifierKind, value: str) -> str:
+        mac = hmac.new(self.key, f"{kind.value}\x1f{value}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
+    def sketch(self, text: str, purpose: str) -> list[int]:
+        """Keyed MinHash of character 3-grams, for fuzzy matching without keeping the text.
+
+        Two strings' sketches agree in a share of positions that estimates the Jaccard similarity
+        of their 3-gram sets, so a typo ('jonathan' / 'jonathon') still matches well.
+        """
+        folded = fold_text(text).replace(" ", "_")
+        if not folded:
+            return []
+        padded = f"^{folded}$"
+        grams = {padded[i : i + 3] for i in range(max(1, len(padded) - 2))}
+        key = self.key[:64]
+        person = purpose.encode()[:16]
+        base = np.fromiter(
+            (
+                int.from_bytes(
+                    hashlib.blake2b(g.encode(), key=key, person=person, digest_size=8).digest(),
+                    "little",
+                )
+                % _PRIME
+                for g in grams
+            ),
+            dtype=np.uint64,
+            count=len(grams),
+        )
+        a, b = self._permutations(purpose)
+        # a, x < 2^31 keeps a*x+b inside uint64, so the permutations vectorise without overflow.
+        values = ((base[:, None] * a[None, :] + b[None, :]) % _PRIME).min(axis=0)
+        return [int(v) for v in values]
+
+    def _permutations(self, purpose: str) -> tuple[np.ndarray, np.ndarray]:
+        cached = _PERMUTATIONS.get((self.key, purpose))
+        if cached is None:
+            seed = hmac.new(self.key, f"minhash\x1f{purpose}".encode(), hashlib.sha256).digest()
+            rng = np.random.default_rng(int.from_bytes(seed[:8], "little"))
+            a = rng.integers(1, _PRIME, size=SKETCH_SIZE, dtype=np.int64).astype(np.uint64)
+            b = rng.integers(0, _PRIME, size=SKETCH_SIZE, dtype=np.int64).astype(np.uint64)
+            cached = _PERMUTATIONS[(self.key, purpose)] = (a, b)
+        return cached
+
+
+_PERMUTATIONS: dict[tuple[bytes, str], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def sketch_similarity(left: list[int] | np.ndarray, right: list[int] | np.ndarray) -> float:
+    """Estimated Jaccard similarity of two sketches (0 when either is empty)."""
+    if len(left) == 0 or len(right) == 0:
+        return 0.0
+    return float(np.mean(np.asarray(left) == np.asarray(right)))

@@ -1,0 +1,150 @@
+"""Validated event -> normalised, pseudonymised record: the only shape stored or queued.
+
+Records are plain dicts with short keys because millions of them sit in Redis and travel to
+workers; `Record` documents the keys for type checkers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
+
+from ringwatch.events import (
+    EngageEvent,
+    EnforcementEvent,
+    Event,
+    LoginEvent,
+    PaymentEvent,
+    ProfileUpdateEvent,
+    RelationEvent,
+    SignupEvent,
+)
+from ringwatch.identity import (
+    IdentifierKind,
+    NormaliseError,
+    Pseudonymiser,
+    fold_text,
+    normalise_email,
+    normalise_ip,
+    normalise_phone,
+)
+
+
+class Record(TypedDict):
+    id: str  # event_id
+    t: str  # event type
+    ts: int  # epoch milliseconds
+    a: str  # account id
+    ids: list[list[str]]  # [[kind, key], ...] identifiers linked to the account by this event
+    ip_subnet: NotRequired[list[str]]  # [ip key, subnet] so the IP node can point at its subnet
+    email_domain: NotRequired[list[str]]  # [email key, domain]
+    profile: NotRequired[dict[str, Any]]
+    target: NotRequired[str]
+    action: NotRequired[str]
+    value: NotRequired[float]
+    other: NotRequired[str]
+    kind: NotRequired[str]
+    reason: NotRequired[str]
+    actor: NotRequired[str]
+    amount: NotRequired[float]
+
+
+INVITED_BY = "invited_by"
+
+
+class FieldError(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _field(name: str, fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except NormaliseError as e:
+        raise FieldError(name, str(e)) from e
+
+
+def normalise(event: Event, hasher: Pseudonymiser) -> Record:
+    """Raises `FieldError` for a value that passed the schema but cannot be normalised."""
+    record: Record = {
+        "id": event.event_id,
+        "t": event.type.value,
+        "ts": int(event.ts.timestamp() * 1000),
+        "a": event.account_id,
+        "ids": [],
+    }
+    ids = record["ids"]
+    country = getattr(event, "country", None)
+
+    def link(kind: IdentifierKind, clear: str) -> str:
+        key = hasher.digest(kind, clear)
+        ids.append([kind.value, key])
+        return key
+
+    device = getattr(event, "device_id", None)
+    if device:
+        link(IdentifierKind.DEVICE, device.strip())
+    ip = getattr(event, "ip", None)
+    if ip:
+        address, subnet = _field("ip", normalise_ip, ip)
+        record["ip_subnet"] = [link(IdentifierKind.IP, address), subnet]
+        ids.append([IdentifierKind.SUBNET.value, subnet])
+    card = getattr(event, "card", None)
+    if card:
+        link(IdentifierKind.CARD, card.strip())
+    profile: dict[str, Any] = {}
+    email = getattr(event, "email", None)
+    if email:
+        address, local, domain = _field("email", normalise_email, email)
+        record["email_domain"] = [link(IdentifierKind.EMAIL, address), domain]
+        ids.append([IdentifierKind.EMAIL_DOMAIN.value, domain])
+        profile["email_sketch"] = hasher.sketch(local, "email-local")
+    phone = getattr(event, "phone", None)
+    if phone:
+        link(IdentifierKind.PHONE, _field("phone", normalise_phone, phone, country))
+
+    if isinstance(event, SignupEvent | ProfileUpdateEvent):
+        if event.display_name:
+            profile["name_sketch"] = hasher.sketch(event.display_name, "name")
+        if event.birthdate:
+            profile["birthdate"] = event.birthdate
+        if event.country:
+            profile["country"] = event.country
+        if event.city:
+            profile["city"] = fold_text(event.city)
+    if isinstance(event, SignupEvent | LoginEvent) and event.user_agent:
+        profile["ua"] = hasher.digest(IdentifierKind.DEVICE, "ua\x1f" + event.user_agent)[:16]
+    if profile:
+        record["profile"] = profile
+
+    if isinstance(event, SignupEvent) and event.invited_by:
+        # The inviter invited this account: the edge runs inviter -> invitee, like a relation
+        # event of kind "invite" sent by the inviter.
+        record["other"] = event.invited_by.strip()
+        record["kind"] = INVITED_BY
+    elif isinstance(event, RelationEvent):
+        record["other"] = event.other_account_id
+        record["kind"] = event.kind.value
+    elif isinstance(event, EngageEvent):
+        record["target"] = event.target_id
+        record["action"] = event.action.value
+        if event.value is not None:
+            record["value"] = event.value
+    elif isinstance(event, EnforcementEvent):
+        record["action"] = event.action.value
+        if event.reason:
+            record["reason"] = event.reason
+        if event.actor:
+            record["actor"] = event.actor
+    elif isinstance(event, PaymentEvent) and event.amount is not None:
+        record["amount"] = event.amount
+    return record
+
+
+def relation_edge(rec: Mapping[str, Any]) -> tuple[str, tuple[str, str]]:
+    """(relation kind, (from account, to account)) of a record that relates two accounts."""
+    if rec["kind"] == INVITED_BY:
+        return "invite", (rec["other"], rec["a"])
+    return str(rec["kind"]), (str(rec["a"]), str(rec["other"]))

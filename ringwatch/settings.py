@@ -1,0 +1,66 @@
+"""One settings object for every process (API, workers, CLI), read from `RINGWATCH_*` env vars."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_HASH_KEY = "ringwatch-development-key-do-not-use-in-production"
+DEV_NEO4J_PASSWORD = "ringwatch-test-password"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RINGWATCH_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+
+    # Graph store. No Neo4j URI means the embedded FalkorDB engine under `data_dir`.
+    neo4j_uri: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr = SecretStr(DEV_NEO4J_PASSWORD)
+    neo4j_database: str = "neo4j"
+    graph_name: str = Field(default="ringwatch", description="FalkorDB graph key (embedded engine)")
+
+    # Redis: Celery broker, durable intake and the event-id dedupe ledger. No URL means the
+    # embedded engine's own Redis server serves these too.
+    redis_url: str | None = None
+
+    data_dir: Path = Field(
+        default=Path.home() / ".local" / "share" / "ringwatch",
+        description="Where the embedded engine keeps its files (graph, append-only log, socket).",
+    )
+
+    hash_key: SecretStr = SecretStr(DEV_HASH_KEY)
+
+    batch_size: int = Field(default=2000, ge=100, le=5000)
+    dedupe_window_days: int = Field(default=30, ge=1)
+    max_events_per_request: int = 10_000
+    max_body_bytes: int = 10 * 1024 * 1024
+    # Seconds a pending batch may wait before the sweeper sends its task again; covers an API
+    # process that died between the durable write and the Celery send.
+    resend_after_s: int = 60
+    celery_eager: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env == "production":
+            if self.hash_key.get_secret_value() == DEV_HASH_KEY:
+                raise ValueError("RINGWATCH_HASH_KEY must be set to a secret key in production")
+            if len(self.hash_key.get_secret_value()) < 32:
+                raise ValueError("RINGWATCH_HASH_KEY must be at least 32 characters")
+            if self.neo4j_uri and self.neo4j_password.get_secret_value() == DEV_NEO4J_PASSWORD:
+                raise ValueError("RINGWATCH_NEO4J_PASSWORD must not be the development default")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.neo4j_uri is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
