@@ -6,7 +6,8 @@ RingwatchError
 ├── TooLarge      413  a body over the size or count limit
 ├── Unauthorized  401  no or unknown credentials
 ├── Forbidden     403  credentials without the right, or a write through a read-only path
-└── Unavailable   503  a backing service (graph store, Redis) cannot be reached
+├── Unavailable   503  a backing service (graph store, Redis) cannot be reached
+└── BatchFailed   500  the engine refused a validated batch (a bug, not bad input): dead-lettered
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ class Forbidden(RingwatchError):
 
 class Unavailable(RingwatchError):
     status_code = 503
+
+
+class BatchFailed(RingwatchError):
+    """Redis cannot roll back the statements of a MULTI that ran before the failing one, so such a
+    batch is set aside for inspection rather than retried into a double count."""
 
 
 @dataclass

@@ -196,8 +196,8 @@ def problems_of(error: ValidationError, index: int) -> list[Problem]:
     return problems
 
 
-def json_schema() -> dict[str, Any]:
-    schema = EVENT_ADAPTER.json_schema()
+def json_schema(ref_template: str = "#/$defs/{model}") -> dict[str, Any]:
+    schema = EVENT_ADAPTER.json_schema(ref_template=ref_template)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Ringwatch event"
     return schema

@@ -14,18 +14,13 @@ import redis
 from falkordb import FalkorDB
 from falkordb.query_result import QueryResult
 
-from ringwatch.errors import Invalid, Unavailable
+from ringwatch.errors import BatchFailed, Invalid, Unavailable
 from ringwatch.graph.labels import Label
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.rows import Statement
 from ringwatch.graph.store import CypherStore, Row
 
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
-
-
-class BatchFailed(RuntimeError):
-    """A statement failed inside EXEC. Redis cannot roll back the earlier ones, so the batch is
-    marked failed rather than retried into a double count."""
 
 
 class FalkorDBStore(CypherStore):

@@ -45,10 +45,9 @@ class Neo4jStore(CypherStore):
             raise Invalid(f"bad Neo4j URI {uri!r}: {e}") from e
 
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        q = neo4j.Query(query, timeout=self._read_timeout_s)  # type: ignore[arg-type]
-
+        @neo4j.unit_of_work(timeout=self._read_timeout_s)
         def work(tx: neo4j.ManagedTransaction) -> list[Row]:
-            return [record.data() for record in tx.run(q, dict(params or {}))]
+            return [record.data() for record in tx.run(query, dict(params or {}))]
 
         try:
             with self._driver.session(

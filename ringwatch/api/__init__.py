@@ -1,0 +1,1 @@
+"""Thin FastAPI routers over `ringwatch.services`."""

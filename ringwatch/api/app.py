@@ -1,0 +1,59 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ringwatch import __version__
+from ringwatch.api import errors, events, health
+from ringwatch.events import json_schema
+from ringwatch.services.context import Services
+from ringwatch.services.ingest import BatchQueue
+from ringwatch.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, queue: BatchQueue | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services(settings)
+        app.state.services = services
+        if queue is None:
+            from ringwatch.workers.ingest import CeleryQueue
+
+            app.state.queue = CeleryQueue()
+        else:
+            app.state.queue = queue
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="Ringwatch",
+        version=__version__,
+        description="Finds fraud rings, ban evaders and coordinated abuse in an identity graph.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(events.router)
+
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = base_openapi()
+            event_schema = json_schema(ref_template="#/components/schemas/{model}")
+            event_schema.pop("$schema", None)
+            defs = event_schema.pop("$defs", {})
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs)
+            components["Event"] = event_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,41 @@
+"""The one place where `RingwatchError`s become HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ringwatch.errors import RingwatchError
+
+log = logging.getLogger(__name__)
+
+
+def problem_body(message: str, problems: list[dict[str, object]] | None = None) -> dict[str, object]:
+    body: dict[str, object] = {"error": message}
+    if problems:
+        body["problems"] = problems
+    return body
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RingwatchError)
+    async def ringwatch_error(_: Request, exc: RingwatchError) -> JSONResponse:
+        if exc.status_code >= 500:
+            log.error("%s: %s", type(exc).__name__, exc.message)
+        problems = [
+            {"index": p.index, "field": p.field, "reason": p.reason} if p.index is not None
+            else {"field": p.field, "reason": p.reason}
+            for p in exc.problems
+        ]
+        return JSONResponse(problem_body(exc.message, problems), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems: list[dict[str, object]] = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse(problem_body("invalid request", problems), status_code=422)

@@ -1,0 +1,35 @@
+"""`ringwatch` command line: each command lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import typer
+
+app = typer.Typer(
+    name="ringwatch",
+    help="Find fraud rings, ban evaders and coordinated abuse in an identity graph.\n\n"
+    "With no RINGWATCH_NEO4J_URI set, everything runs on the embedded engine under "
+    "RINGWATCH_DATA_DIR (default ~/.local/share/ringwatch).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+# Modules that may be absent while their feature is being built are skipped, not fatal.
+_COMMAND_MODULES = ("ingest", "serve", "graph", "synth", "evaluate", "detect", "export")
+
+for _name in _COMMAND_MODULES:
+    try:
+        module = importlib.import_module(f"ringwatch.cli.{_name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"ringwatch.cli.{_name}":
+            raise
+        continue
+    module.register(app)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

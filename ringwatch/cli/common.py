@@ -1,0 +1,40 @@
+"""Shared CLI plumbing: settings, services, turning errors into clean exits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from ringwatch.errors import RingwatchError
+from ringwatch.services.context import Services
+from ringwatch.settings import Settings
+
+console = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as e:
+        for err in e.errors():
+            field = "RINGWATCH_" + "_".join(str(p) for p in err["loc"]).upper()
+            console.print(f"[red]setting {field}[/red]: {err['msg']}")
+        raise typer.Exit(2) from e
+
+
+@contextmanager
+def services() -> Iterator[Services]:
+    svc = Services(load_settings())
+    try:
+        yield svc
+    except RingwatchError as e:
+        console.print(f"[red]error:[/red] {e.message}")
+        for p in e.problems:
+            console.print(f"  {p.field}: {p.reason}")
+        raise typer.Exit(1) from e
+    finally:
+        svc.close()

@@ -1,0 +1,66 @@
+"""`ringwatch serve`, `ringwatch worker`, `ringwatch beat`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from ringwatch.cli.common import console, load_settings
+from ringwatch.graph.factory import redis_url
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    worker: Annotated[bool, typer.Option(help="Also run a Celery worker (with the beat schedule) beside the API.")] = True,
+) -> None:
+    """Run the API (and, by default, a worker). With nothing configured, on the embedded engine."""
+    import uvicorn
+
+    settings = load_settings()
+    console.print(f"redis: {redis_url(settings)}  graph: {settings.neo4j_uri or 'embedded ' + str(settings.data_dir)}")
+    child = None
+    if worker:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "ringwatch.workers.app", "worker", "-B",
+             "--loglevel=INFO", "--concurrency=1", "-s", str(settings.data_dir / "celerybeat-schedule")],
+            env=os.environ.copy(),
+        )
+    try:
+        from ringwatch.api.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port)
+    finally:
+        if child is not None:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=60)
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker (production: run several, on several machines)."""
+    load_settings()
+    from ringwatch.workers.app import app
+
+    app.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}"])
+
+
+def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO") -> None:
+    """Run the Celery beat scheduler (exactly one per deployment)."""
+    load_settings()
+    from ringwatch.workers.app import app
+
+    app.start(["beat", f"--loglevel={loglevel}"])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("worker")(worker)
+    app.command("beat")(beat)

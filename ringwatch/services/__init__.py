@@ -1,0 +1,1 @@
+"""Orchestration shared by the API, the workers and the CLI."""

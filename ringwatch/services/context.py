@@ -1,0 +1,46 @@
+"""Wire one process's services from `Settings`: the composition root for API, workers and CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import redis
+
+from ringwatch.graph.factory import open_redis, open_store
+from ringwatch.graph.store import GraphStore
+from ringwatch.identity import Pseudonymiser
+from ringwatch.services.ingest import IngestService
+from ringwatch.services.intake import Intake
+from ringwatch.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+
+    @cached_property
+    def store(self) -> GraphStore:
+        return open_store(self.settings)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return open_redis(self.settings)
+
+    @cached_property
+    def intake(self) -> Intake:
+        return Intake(self.redis, self.settings.dedupe_window_days)
+
+    @cached_property
+    def hasher(self) -> Pseudonymiser:
+        return Pseudonymiser(self.settings.hash_key.get_secret_value().encode())
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        return IngestService(self.store, self.intake, self.hasher, self.settings.batch_size)
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+        if "redis" in self.__dict__:
+            self.redis.close()

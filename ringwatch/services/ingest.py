@@ -1,0 +1,159 @@
+"""Validate -> normalise -> accept durably -> apply to the graph exactly once.
+
+The API accepts into Redis and lets workers apply; `ringwatch ingest` applies directly. Both use
+the same validation, the same batches and the same exactly-once apply, so their graphs agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from pydantic import ValidationError
+
+from ringwatch.errors import Problem
+from ringwatch.events import parse_event, problems_of
+from ringwatch.graph.store import ApplyResult, Batch, GraphStore
+from ringwatch.identity import Pseudonymiser
+from ringwatch.records import FieldError, Record, normalise
+from ringwatch.services.event_files import LineError, file_digest, read_events
+from ringwatch.services.intake import Intake
+
+
+class BatchQueue(Protocol):
+    """Where accepted batch ids go to be applied (Celery in production, inline in tests)."""
+
+    def enqueue(self, batch_id: str) -> None: ...
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Problem] = field(default_factory=list)
+    batches: list[str] = field(default_factory=list)
+    skipped_batches: int = 0
+
+    def merge(self, other: IngestReport) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+        self.batches.extend(other.batches)
+        self.skipped_batches += other.skipped_batches
+
+
+class IngestService:
+    def __init__(
+        self, store: GraphStore, intake: Intake, hasher: Pseudonymiser, batch_size: int
+    ) -> None:
+        self.store = store
+        self.intake = intake
+        self.hasher = hasher
+        self.batch_size = batch_size
+
+    # -- validation --------------------------------------------------------------------------
+    def validate(
+        self, raw_events: Iterable[tuple[int, Any]]
+    ) -> tuple[list[Record], list[Problem]]:
+        records: list[Record] = []
+        problems: list[Problem] = []
+        for index, raw in raw_events:
+            if isinstance(raw, LineError):
+                problems.append(Problem(index=index, field="event", reason=str(raw)))
+                continue
+            if not isinstance(raw, dict):
+                problems.append(Problem(index=index, field="event", reason="expected a JSON object"))
+                continue
+            try:
+                records.append(normalise(parse_event(raw), self.hasher))
+            except ValidationError as e:
+                problems.extend(problems_of(e, index))
+            except FieldError as e:
+                problems.append(Problem(index=index, field=e.field, reason=e.reason))
+        return records, problems
+
+    # -- the API path: accept now, apply in a worker -------------------------------------------
+    def accept(self, items: Sequence[tuple[int, Any]], queue: BatchQueue) -> IngestReport:
+        """Accept (index, raw event) items; invalid ones come back as rejections by index."""
+        records, problems = self.validate(items)
+        report = IngestReport(rejected=problems)
+        for chunk in _chunks(records, self.batch_size):
+            batch_id = "api:" + uuid.uuid4().hex
+            result = self.intake.accept(batch_id, chunk)
+            report.accepted += result.accepted
+            report.duplicates += len(result.duplicate_indexes)
+            if result.accepted:
+                report.batches.append(batch_id)
+        # Sent only now that every batch is durable in Redis: a worker never looks for a batch
+        # that is not there yet, and a crash before this line is caught by the sweeper.
+        for batch_id in report.batches:
+            queue.enqueue(batch_id)
+        return report
+
+    def apply(self, batch_id: str) -> ApplyResult | None:
+        """Apply one accepted batch; None when it was already applied and cleaned up."""
+        records = self.intake.load(batch_id)
+        if records is None:
+            return None
+        result = self.store.apply_batch(Batch(batch_id, records))
+        self.intake.complete(batch_id)
+        return result
+
+    def overdue(self, older_than_s: float) -> list[str]:
+        return self.intake.overdue(older_than_s)
+
+    # -- the direct path: files ---------------------------------------------------------------
+    def ingest_file(
+        self,
+        path: Path,
+        *,
+        rejects: Callable[[Path, Problem], None] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Apply a file batch by batch. Batch ids derive from the file's content and position,
+        so a run that was interrupted resumes where it stopped and never applies a batch twice."""
+        digest = file_digest(path)
+        report = IngestReport()
+        lines = read_events(path)
+        for number, chunk in enumerate(_chunks_iter(lines, self.batch_size)):
+            batch_id = f"file:{digest}:{number}"
+            if self.store.batch_applied(batch_id):
+                report.skipped_batches += 1
+            else:
+                records, problems = self.validate(chunk)
+                for problem in problems:
+                    if rejects:
+                        rejects(path, problem)
+                report.rejected.extend(problems)
+                result = self.intake.accept(batch_id, records, keep_payload=False)
+                dupes = set(result.duplicate_indexes)
+                fresh = [r for i, r in enumerate(records) if i not in dupes]
+                report.duplicates += len(dupes)
+                if fresh:
+                    self.store.apply_batch(Batch(batch_id, fresh))
+                report.accepted += len(fresh)
+                report.batches.append(batch_id)
+            if progress:
+                progress(len(chunk))
+        return report
+
+
+def _chunks(items: Sequence[Record], size: int) -> Iterator[list[Record]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _chunks_iter(items: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tuple[int, Any]]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def problem_json(path: Path, problem: Problem) -> bytes:
+    return orjson.dumps(
+        {"file": str(path), "line": problem.index, "field": problem.field, "reason": problem.reason}
+    )

@@ -1,0 +1,131 @@
+"""Durable acceptance of events in Redis, before any answer is given.
+
+Keys (one Redis, or one hash slot per key family in a cluster):
+- `rw:dedupe:{day}`  hash event_id -> batch id that claimed it, by event day, expiring after the
+  dedupe window: a replayed event is recognised as long as its day's ledger lives.
+- `rw:batch:{id}`    the batch's normalised records, until a worker has applied them.
+- `rw:pending`       sorted set batch id -> accepted time; the sweeper re-sends old entries.
+- `rw:dead`          batches the engine refused, kept for inspection and redelivery.
+
+Acceptance is one Lua script, so claims and the stored batch appear together or not at all.
+A claim made by a batch id stays that batch's: re-accepting the same batch (a resumed file,
+a retried request with the same batch id) keeps its events instead of calling them duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis
+
+from ringwatch.errors import Unavailable
+
+PENDING = "rw:pending"
+DEAD = "rw:dead"
+BATCH_PREFIX = "rw:batch:"
+
+_ACCEPT = """
+local batch_id, now, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local keep_payload = ARGV[5] == '1'
+local kept, dupes, seen = {}, {}, {}
+for i = 0, n - 1 do
+  local event_id, day, record = ARGV[6 + i * 3], ARGV[7 + i * 3], ARGV[8 + i * 3]
+  local key = 'rw:dedupe:' .. day
+  local ok = redis.call('HSETNX', key, event_id, batch_id)
+  if ok == 1 then
+    if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
+  elseif redis.call('HGET', key, event_id) ~= batch_id or seen[event_id] then
+    ok = -1
+  end
+  if ok == -1 then
+    table.insert(dupes, i)
+  else
+    seen[event_id] = true
+    table.insert(kept, record)
+  end
+end
+if #kept > 0 and keep_payload then
+  redis.call('SET', 'rw:batch:' .. batch_id, '[' .. table.concat(kept, ',') .. ']')
+  redis.call('ZADD', 'rw:pending', 'NX', now, batch_id)
+end
+return dupes
+"""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    batch_id: str
+    accepted: int
+    duplicate_indexes: list[int]
+
+
+class Intake:
+    def __init__(self, client: redis.Redis, dedupe_window_days: int) -> None:
+        self._redis = client
+        self._ttl_s = (dedupe_window_days + 1) * 86400
+        self._accept = client.register_script(_ACCEPT)
+
+    def accept(
+        self, batch_id: str, records: Sequence[dict[str, Any]], *, keep_payload: bool = True
+    ) -> Accepted:
+        """Claim event ids and store the new records as one pending batch.
+
+        `keep_payload=False` only claims: for callers whose input is itself durable (a file being
+        ingested directly) and who apply the batch right away.
+        """
+        argv: list[Any] = [
+            batch_id, int(time.time() * 1000), self._ttl_s, len(records), int(keep_payload)
+        ]
+        for rec in records:
+            day = dt.datetime.fromtimestamp(rec["ts"] / 1000, tz=dt.UTC).strftime("%Y%m%d")
+            argv += [rec["id"], day, orjson.dumps(rec)]
+        try:
+            dupes = [int(i) for i in self._accept(args=argv)]
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise Unavailable(f"Redis is unreachable; nothing was accepted: {e}") from e
+        return Accepted(batch_id, len(records) - len(dupes), dupes)
+
+    def load(self, batch_id: str) -> list[dict[str, Any]] | None:
+        raw = self._redis.get(BATCH_PREFIX + batch_id)
+        return None if raw is None else list(orjson.loads(raw))
+
+    def complete(self, batch_id: str) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(BATCH_PREFIX + batch_id)
+        pipe.zrem(PENDING, batch_id)
+        pipe.execute()
+
+    def dead_letter(self, batch_id: str, reason: str) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zrem(PENDING, batch_id)
+        pipe.hset(DEAD, batch_id, reason)
+        pipe.execute()
+
+    def overdue(self, older_than_s: float, limit: int = 1000) -> list[str]:
+        cutoff = int((time.time() - older_than_s) * 1000)
+        ids = self._redis.zrangebyscore(PENDING, 0, cutoff, start=0, num=limit)
+        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+
+    def pending_count(self) -> int:
+        return int(self._redis.zcard(PENDING))
+
+    def dead(self) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in self._redis.hgetall(DEAD).items()}
+
+    def redeliver(self, batch_id: str) -> bool:
+        """Move a dead batch back to pending (after the cause was fixed)."""
+        if not self._redis.hdel(DEAD, batch_id):
+            return False
+        self._redis.zadd(PENDING, {batch_id: 0})
+        return True
+
+    def ping(self) -> None:
+        try:
+            self._redis.ping()
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise Unavailable(f"Redis is unreachable: {e}") from e

@@ -1,0 +1,1 @@
+"""Thin Celery tasks: they take ids and call `ringwatch.services`."""

@@ -1,0 +1,57 @@
+"""Ingest tasks: apply one accepted batch; re-send batches whose task went missing."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from celery import Task
+
+from ringwatch.errors import BatchFailed, Unavailable
+from ringwatch.services.context import Services
+from ringwatch.settings import get_settings
+from ringwatch.workers.app import app
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def services() -> Services:
+    return Services(get_settings())
+
+
+class CeleryQueue:
+    def enqueue(self, batch_id: str) -> None:
+        apply_batch.delay(batch_id)
+
+
+@app.task(
+    name="ingest.apply_batch",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(Unavailable,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=None,
+)
+def apply_batch(self: Task, batch_id: str) -> dict[str, object]:
+    try:
+        result = services().ingest.apply(batch_id)
+    except BatchFailed as e:
+        log.error("batch %s dead-lettered: %s", batch_id, e)
+        services().intake.dead_letter(batch_id, str(e))
+        return {"batch_id": batch_id, "dead": True}
+    if result is None:
+        return {"batch_id": batch_id, "applied": False}
+    return {"batch_id": batch_id, "applied": result.applied, "events": result.events}
+
+
+@app.task(name="ingest.sweep", acks_late=True)
+def sweep() -> int:
+    overdue = services().ingest.overdue(get_settings().resend_after_s)
+    for batch_id in overdue:
+        apply_batch.delay(batch_id)
+    if overdue:
+        log.warning("re-sent %d overdue batches", len(overdue))
+    return len(overdue)
