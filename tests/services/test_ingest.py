@@ -1,0 +1,96 @@
+"""The ingest service over real Redis and both engines: dedupe, exact counts, resumable files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+
+from ringwatch.graph.store import GraphStore
+from ringwatch.identity import Pseudonymiser
+from ringwatch.services.ingest import IngestService
+from ringwatch.services.intake import Intake
+from tests.events import event, signup
+
+pytestmark = pytest.mark.redis
+
+
+class ListQueue:
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def enqueue(self, batch_id: str) -> None:
+        self.ids.append(batch_id)
+
+
+@pytest.fixture
+def service(store: GraphStore, redis_client: redis.Redis, hasher: Pseudonymiser) -> IngestService:
+    return IngestService(store, Intake(redis_client, dedupe_window_days=30), hasher, batch_size=100)
+
+
+def logins(n: int, prefix: str = "e") -> list[dict]:
+    return [event("login", f"{prefix}{i}", f"acc{i % 13}", ip=f"198.51.100.{i % 5}", device_id=f"d{i % 9}")
+            for i in range(n)]
+
+
+def test_accept_then_apply_counts_each_event_once(service: IngestService) -> None:
+    queue = ListQueue()
+    raw = logins(250)
+    report = service.accept(list(enumerate(raw + raw[:40] + [{"type": "login"}])), queue)
+    assert report.accepted == 250
+    assert report.duplicates == 40
+    assert [p.index for p in report.rejected] == [290, 290, 290]  # three missing fields
+    assert len(queue.ids) == 3  # 250 events in batches of 100
+    for batch_id in queue.ids + queue.ids:  # every task delivered twice
+        service.apply(batch_id)
+    assert service.intake.pending_count() == 0
+    assert service.store.summary().edge_events["USES_DEVICE"] == 250
+    again = service.accept(list(enumerate(raw[:10])), queue)
+    assert again.accepted == 0 and again.duplicates == 10
+
+
+def test_normalisation_problems_are_rejections(service: IngestService) -> None:
+    raw = [signup("s1", "a", phone="12"), signup("s2", "b", email="not-an-email"), signup("s3", "c", ip="1.2.3.4")]
+    report = service.accept(list(enumerate(raw)), ListQueue())
+    assert report.accepted == 1
+    assert [(p.index, p.field) for p in report.rejected] == [(0, "phone"), (1, "email")]
+
+
+def test_file_ingest_resumes_after_a_crash(service: IngestService, tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    raw = logins(1000)
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in raw) + b"\nnot json\n")
+    batches_done = 0
+
+    def crash_after_three(n: int) -> None:
+        nonlocal batches_done
+        batches_done += 1
+        if batches_done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        service.ingest_file(path, progress=crash_after_three)
+    report = service.ingest_file(path)
+    assert report.skipped_batches == 3
+    assert report.accepted == 700
+    assert [(p.index, p.field) for p in report.rejected] == [(1001, "event")]
+    assert service.store.summary().edge_events["USES_DEVICE"] == 1000
+    third = service.ingest_file(path)  # writes nothing: every batch with events is skipped
+    assert third.skipped_batches == 10 and third.accepted == 0
+    assert service.store.summary().edge_events["USES_DEVICE"] == 1000
+
+
+def test_csv_files_read_like_jsonl(service: IngestService, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "event_id,type,ts,account_id,ip,device_id,card,amount\n"
+        "c1,login,2026-01-01T00:00:00Z,a1,192.0.2.1,d1,,\n"
+        "c2,payment,2026-01-01T00:01:00Z,a1,,,card-1,12.50\n"
+        "c3,payment,2026-01-01T00:02:00Z,a2,,,,3\n"
+    )
+    report = service.ingest_file(path)
+    assert report.accepted == 2
+    assert [(p.index, p.field) for p in report.rejected] == [(4, "card")]
+    assert service.store.summary().edges["USES_CARD"] == 1
