@@ -1,0 +1,242 @@
+"""Soft links from coordinated behaviour: weighted account pairs that join the projection.
+
+Every signal is found by bucketing (never all pairs) and buckets are capped, because a bucket of
+k accounts yields k(k-1)/2 pairs and a huge bucket is a popular thing, not a coordinated one.
+
+- *Signup bursts*: several signups from one /24 (or /48) subnet within a short window, more
+  than that subnet's own background rate explains. Residential-proxy farms rotate IPs but not
+  subnets, and scripts register in batches.
+- *Templated email local parts*: accounts created within the same window whose email-local
+  MinHash sketches agree (`user1234`, `user1235`...), found by LSH banding inside the window.
+- *Lockstep engagement*: accounts acting on the same target within minutes of each other, on at
+  least `min_lockstep_targets` different targets (one shared viral post proves nothing).
+- *Invites*: invite relations, weak on their own but the backbone of referral-abuse chains.
+
+Phone-number blocks (SIM farms buy consecutive numbers) cannot be seen: only keyed hashes of
+phones are kept, and a keyed hash destroys adjacency. Detecting blocks would need the
+pseudonymiser to also emit a keyed hash of the number minus its last digits; until then SIM
+farms surface through their signup bursts and shared modems (devices).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ringwatch.detectors._common import check_snapshot, group_pairs, symmetric_from_pairs
+from ringwatch.detectors.snapshot import KIND_CODE, RELATION_KINDS, Snapshot
+
+
+@dataclass(frozen=True)
+class BehaviourParams:
+    """Windows in seconds; weights are in units of one shared strong identifier (1.0)."""
+
+    burst_window: int = 3600  # signups within an hour of each other from one subnet
+    burst_min: int = 3  # accounts per (subnet, window) bucket to call it a burst
+    burst_rate_factor: float = 8.0  # bucket must exceed this many times the subnet's base rate
+    burst_cap: int = 300  # larger buckets are not pairwise-linked (quadratic)
+    burst_weight: float = 0.6
+    template_window: int = 2 * 86400  # templated emails registered within two days
+    template_bands: int = 8
+    template_rows: int = 4
+    template_min_similarity: float = 0.5
+    template_cap: int = 200
+    template_weight: float = 0.5
+    lockstep_window: int = 600  # ten minutes
+    lockstep_cap: int = 100
+    min_lockstep_targets: int = 2
+    lockstep_weight: float = 0.25  # per shared (target, window), capped at lockstep_max
+    lockstep_max: float = 1.5
+    invite_weight: float = 0.3
+
+
+@dataclass(frozen=True)
+class SoftLinks:
+    """Symmetric account x account weight matrices, one per signal (zero diagonal)."""
+
+    burst: sp.csr_matrix
+    template: sp.csr_matrix
+    lockstep: sp.csr_matrix
+    invite: sp.csr_matrix
+
+    def total(self) -> sp.csr_matrix:
+        return (self.burst + self.template + self.lockstep + self.invite).tocsr()
+
+    def kinds(self) -> dict[str, sp.csr_matrix]:
+        return {
+            "signup_burst": self.burst,
+            "email_template": self.template,
+            "lockstep": self.lockstep,
+            "invite": self.invite,
+        }
+
+
+def _bucket_pairs(
+    key: np.ndarray, slot: np.ndarray, member: np.ndarray, lo: int, cap: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of members sharing (key, slot) for buckets of lo..cap members.
+
+    Returns (left, right, the bucket's key, the bucket's size) per pair.
+    """
+    if key.shape[0] == 0:
+        e = np.zeros(0, np.int64)
+        return e, e, e, e
+    order = np.lexsort((member, slot, key))
+    k, s, m = key[order], slot[order], member[order]
+    new = np.r_[True, (k[1:] != k[:-1]) | (s[1:] != s[:-1])]
+    gid = np.cumsum(new) - 1
+    size = np.bincount(gid)
+    keep = (size[gid] >= lo) & (size[gid] <= cap)
+    left, right = group_pairs(gid[keep], m[keep])
+    bucket, _ = group_pairs(gid[keep], gid[keep])
+    return left, right, k[np.flatnonzero(new)][bucket], size[bucket]
+
+
+def _unique_pairs(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    return np.unique(np.minimum(left, right) * n + np.maximum(left, right))
+
+
+def signup_bursts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs of accounts created in a burst from one subnet (see module doc).
+
+    The subnet of a signup is a subnet link first seen within `burst_window` of the account's
+    creation, so later logins from a busy subnet do not count.
+    """
+    n = snapshot.n_accounts
+    links = snapshot.link_first_seen.tocoo()
+    is_subnet = snapshot.identifier_kind[links.col] == KIND_CODE["subnet"]
+    rows = links.row[is_subnet].astype(np.int64)
+    cols = links.col[is_subnet].astype(np.int64)
+    created = snapshot.created_at[rows]
+    at_signup = np.abs(links.data[is_subnet] - created) <= params.burst_window
+    rows, cols, created = rows[at_signup], cols[at_signup], created[at_signup]
+    if rows.shape[0] == 0:
+        return sp.csr_matrix((n, n))
+    # Background: a subnet hosting many signups over the whole period sees a few per hour by
+    # chance; only buckets well above that subnet's own base rate are bursts.
+    span = max(int(snapshot.created_at.max() - snapshot.created_at.min()), params.burst_window)
+    per_subnet = np.bincount(cols, minlength=snapshot.identifiers.shape[0])
+    expected = per_subnet * (params.burst_window / span)
+    found = []
+    for shift in (0, params.burst_window // 2):
+        slot = (created + shift) // params.burst_window
+        left, right, subnet, size = _bucket_pairs(
+            cols, slot, rows, params.burst_min, params.burst_cap
+        )
+        ok = size >= params.burst_rate_factor * expected[subnet]
+        found.append(_unique_pairs(left[ok], right[ok], n))
+    # Both tilings can report the same pair; a burst pair is linked once.
+    pair = np.unique(np.concatenate(found))
+    return symmetric_from_pairs(
+        pair // n, pair % n, np.full(pair.shape[0], params.burst_weight), n
+    )
+
+
+def _band_keys(sketch: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64 bucket keys: each band's values mixed into one 64-bit key."""
+    if bands * rows > sketch.shape[1]:
+        raise ValueError(f"{bands} bands x {rows} rows exceed the sketch size {sketch.shape[1]}")
+    s = sketch[:, : bands * rows].astype(np.uint64).reshape(sketch.shape[0], bands, rows)
+    key = np.zeros((sketch.shape[0], bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for r in range(rows):
+            key = (key ^ s[:, :, r]) * np.uint64(0x100000001B3)  # FNV-style mix
+        key ^= np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
+    return key
+
+
+def sketch_similarity_rows(sketch: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of row pairs: the share of equal positions (0 if either is unknown)."""
+    a, b = sketch[left], sketch[right]
+    sim = (a == b).mean(axis=1)
+    known = a.any(axis=1) & b.any(axis=1)
+    return np.where(known, sim, 0.0)
+
+
+def email_templates(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs created within `template_window` whose email local parts look templated."""
+    n = snapshot.n_accounts
+    known = np.flatnonzero(snapshot.email_sketch.any(axis=1))
+    if known.shape[0] < 2:
+        return sp.csr_matrix((n, n))
+    keys = _band_keys(snapshot.email_sketch[known], params.template_bands, params.template_rows)
+    created = snapshot.created_at[known]
+    ls, rs = [], []
+    for shift in (0, params.template_window // 2):
+        slot = (created + shift) // params.template_window
+        for band in range(params.template_bands):
+            left, right, _, _ = _bucket_pairs(
+                keys[:, band], slot, known.astype(np.int64), 2, params.template_cap
+            )
+            ls.append(left)
+            rs.append(right)
+    pair = _unique_pairs(np.concatenate(ls), np.concatenate(rs), n)
+    left, right = pair // n, pair % n
+    sim = sketch_similarity_rows(snapshot.email_sketch, left, right)
+    close = np.abs(snapshot.created_at[left] - snapshot.created_at[right])
+    ok = (sim >= params.template_min_similarity) & (close <= params.template_window)
+    # An identical local part is the same mailbox name: the exact email identifier covers that.
+    ok &= sim < 1.0
+    return symmetric_from_pairs(
+        left[ok], right[ok], params.template_weight * sim[ok], n
+    )
+
+
+def lockstep(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs acting on the same targets within `lockstep_window`, on several distinct targets."""
+    n = snapshot.n_accounts
+    eng = snapshot.engagements
+    if eng.shape[0] == 0:
+        return sp.csr_matrix((n, n))
+    acct, target, ts = eng[:, 0], eng[:, 1], eng[:, 3]
+    n_targets = max(int(snapshot.engage_targets.shape[0]), 1)
+    found = []
+    for shift in (0, params.lockstep_window // 2):
+        slot = (ts + shift) // params.lockstep_window
+        left, right, tgt, _ = _bucket_pairs(target, slot, acct, 2, params.lockstep_cap)
+        pair = np.minimum(left, right) * n + np.maximum(left, right)
+        found.append(pair * n_targets + tgt)
+    # (pair, target) once each, whichever tiling or repeat action saw it.
+    pair_target = np.unique(np.concatenate(found))
+    pairs, shared = np.unique(pair_target // n_targets, return_counts=True)
+    ok = shared >= params.min_lockstep_targets
+    weight = np.minimum(shared[ok] * params.lockstep_weight, params.lockstep_max)
+    return symmetric_from_pairs(pairs[ok] // n, pairs[ok] % n, weight, n)
+
+
+def invites(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    n = snapshot.n_accounts
+    rel = snapshot.relations
+    inv = rel[rel[:, 2] == RELATION_KINDS.index("invite")] if rel.shape[0] else rel
+    if inv.shape[0] == 0:
+        return sp.csr_matrix((n, n))
+    return symmetric_from_pairs(
+        inv[:, 0], inv[:, 1], np.full(inv.shape[0], params.invite_weight), n
+    ).minimum(params.invite_weight).tocsr()
+
+
+def soft_links(snapshot: Snapshot, params: BehaviourParams = BehaviourParams()) -> SoftLinks:
+    """All behaviour signals as weighted account pairs (see module doc).
+
+    >>> from ringwatch.detectors.snapshot import SnapshotBuilder
+    >>> b = SnapshotBuilder()
+    >>> for i, a in enumerate("abc"):
+    ...     b.add_account(a, {"created_at": 1_000_000 + 60 * i})
+    ...     b.add_link(a, "subnet", "10.0.0.0/24", 1, 1_000_000 + 60 * i)
+    >>> b.add_account("z", {"created_at": 9_000_000})
+    >>> soft_links(b.build()).burst.nnz
+    6
+    """
+    snapshot = check_snapshot(snapshot)
+    if params.burst_min < 2 or params.lockstep_cap < 2 or params.template_cap < 2:
+        raise ValueError("bucket sizes must allow at least 2 accounts")
+    if min(params.burst_window, params.template_window, params.lockstep_window) <= 0:
+        raise ValueError("windows must be positive")
+    return SoftLinks(
+        burst=signup_bursts(snapshot, params),
+        template=email_templates(snapshot, params),
+        lockstep=lockstep(snapshot, params),
+        invite=invites(snapshot, params),
+    )

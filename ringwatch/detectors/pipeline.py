@@ -1,0 +1,309 @@
+"""`detect`: the whole detection run over one Snapshot, composing the detectors.
+
+    strong components  ->  evidence columns, incremental scope
+    projection (identifiers by kind and rarity) + soft links (behaviour)  ->  weighted graph
+    Leiden/CPM per connected component  ->  communities of >= min_ring_size accounts
+    evader matching (independent of the rings)
+    ring features -> score -> verdict + evidence;  ring ids matched to the previous run
+    per-account risk = 1 - (1 - ring score) * (1 - best evader score)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from ringwatch.detectors._common import check_snapshot
+from ringwatch.detectors.behaviour import BehaviourParams, soft_links
+from ringwatch.detectors.communities import (
+    ProjectionParams,
+    identifier_weights,
+    leiden_cpm,
+    projection,
+)
+from ringwatch.detectors.evaders import EvaderMatches, EvaderParams, match_evaders
+from ringwatch.detectors.ring_ids import MatchParams, assign_ring_ids
+from ringwatch.detectors.snapshot import Snapshot
+from ringwatch.detectors.strong import DEFAULT_STRONG_CAPS, strong_columns
+from ringwatch.detectors.verdicts import (
+    BENIGN,
+    VerdictParams,
+    ring_evidence,
+    ring_features,
+    score_rings,
+    verdict_of,
+)
+from ringwatch.identity import IdentifierKind
+
+
+@dataclass(frozen=True)
+class DetectParams:
+    """Every knob of a detection run, with defaults documented in the detectors' modules.
+
+    resolution: CPM density threshold, in units of one shared strong identifier per pair: a
+        group forms when its members are, on average, linked more strongly than this (0.25 is
+        e.g. a shared home IP plus a burst, or one device per four pairs).
+    n_iterations: Leiden iterations per component batch (negative: until stable).
+    min_ring_size: smaller communities are not reported as rings.
+    keep_benign: also return rings judged benign (families...), so their ids stay stable and an
+        investigator can see why they were cleared.
+    review_threshold: account risk at or above which the account's action is "review".
+    """
+
+    projection: ProjectionParams = field(default_factory=ProjectionParams)
+    behaviour: BehaviourParams = field(default_factory=BehaviourParams)
+    evaders: EvaderParams = field(default_factory=EvaderParams)
+    verdicts: VerdictParams = field(default_factory=VerdictParams)
+    matching: MatchParams = field(default_factory=MatchParams)
+    strong_caps: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType(dict(DEFAULT_STRONG_CAPS))
+    )
+    resolution: float = 0.25
+    n_iterations: int = 4
+    min_ring_size: int = 3
+    keep_benign: bool = True
+    review_threshold: float = 0.7
+
+
+@dataclass(frozen=True)
+class Ring:
+    ring_id: str
+    members: tuple[str, ...]  # account ids, sorted
+    score: float
+    verdict: str  # fraud | suspicious | benign
+    evidence: dict[str, Any]
+    history: tuple[dict[str, Any], ...]  # this run's events for the ring
+
+
+@dataclass(frozen=True)
+class BannedMatch:
+    banned_id: str
+    score: float
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EvaderMatch:
+    account_id: str
+    matched: tuple[BannedMatch, ...]  # best first
+
+    @property
+    def score(self) -> float:
+        return self.matched[0].score
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """What services write back. `accounts`/`risk`/`ring_of` are aligned with the snapshot's
+    rows; `ring_of[i]` indexes `rings` (-1: none)."""
+
+    rings: tuple[Ring, ...]
+    evaders: tuple[EvaderMatch, ...]
+    accounts: np.ndarray
+    risk: np.ndarray
+    ring_of: np.ndarray
+    history: tuple[dict[str, Any], ...]
+    timings: dict[str, float] = field(compare=False, default_factory=dict)
+
+    def account_risk(self) -> dict[str, float]:
+        return {str(a): float(r) for a, r in zip(self.accounts, self.risk, strict=True) if r > 0}
+
+    def ring_records(self) -> list[dict[str, Any]]:
+        """rings.jsonl rows (docs/exports.md): ring_id, members, verdict, score (+ evidence)."""
+        return [
+            {"ring_id": r.ring_id, "members": list(r.members), "verdict": r.verdict,
+             "score": r.score, "evidence": r.evidence, "history": list(r.history)}
+            for r in self.rings
+        ]
+
+    def evader_records(self) -> list[dict[str, Any]]:
+        """evaders.jsonl rows: account_id, matched (banned ids best first), score, evidence."""
+        return [
+            {"account_id": e.account_id, "matched": [m.banned_id for m in e.matched],
+             "score": e.score, "evidence": [m.evidence for m in e.matched]}
+            for e in self.evaders
+        ]
+
+    def account_records(self, review_threshold: float = 0.7) -> list[dict[str, Any]]:
+        """accounts.jsonl rows for every account with risk > 0: account_id, score, action."""
+        out = []
+        for i in np.flatnonzero(self.risk > 0).tolist():
+            ring = int(self.ring_of[i])
+            out.append({
+                "account_id": str(self.accounts[i]),
+                "score": round(float(self.risk[i]), 6),
+                "action": "review" if self.risk[i] >= review_threshold else "none",
+                "ring_id": self.rings[ring].ring_id if ring >= 0 else None,
+            })
+        return out
+
+
+def weighted_graph(
+    snapshot: Snapshot, params: DetectParams
+) -> tuple[sp.csr_matrix, sp.csr_matrix, dict[str, sp.csr_matrix]]:
+    """(identifier projection + soft links, soft links alone, soft links per signal)."""
+    proj = projection(snapshot, params.projection)
+    soft = soft_links(snapshot, params.behaviour)
+    soft_total = soft.total()
+    return (proj + soft_total).tocsr(), soft_total, soft.kinds()
+
+
+def detect(
+    snapshot: Snapshot,
+    previous_rings: Mapping[str, Sequence[str]] | None = None,
+    *,
+    seed: int = 0,
+    params: DetectParams = DetectParams(),
+) -> DetectionResult:
+    """Rings (with ids, scores, verdicts, evidence, history), evader matches and account risk.
+
+    >>> from ringwatch.detectors.snapshot import SnapshotBuilder
+    >>> b = SnapshotBuilder()
+    >>> for i in range(8):
+    ...     b.add_account(f"a{i}", {"created_at": 1_000_000 + 600 * i})
+    ...     b.add_link(f"a{i}", "device", "farm", 1, 1_000_000)
+    ...     b.add_link(f"a{i}", "card", "stolen", 1, 1_000_000)
+    >>> result = detect(b.build(), seed=1)
+    >>> [(len(r.members), r.verdict) for r in result.rings]
+    [(8, 'fraud')]
+    """
+    snapshot = check_snapshot(snapshot)
+    if params.min_ring_size < 2 or params.resolution <= 0:
+        raise ValueError("min_ring_size must be >= 2 and resolution > 0")
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 4)
+        clock = now
+
+    proj = projection(snapshot, params.projection)
+    lap("projection")
+    soft = soft_links(snapshot, params.behaviour)
+    soft_total = soft.total()
+    lap("behaviour")
+    weights = (proj + soft_total).tocsr()
+    part = leiden_cpm(
+        weights, resolution=params.resolution, seed=seed, n_iterations=params.n_iterations,
+        min_component=params.min_ring_size,
+    )
+    groups = part.members(params.min_ring_size)
+    lap("communities")
+    matches = match_evaders(snapshot, params.evaders)
+    lap("evaders")
+
+    evidence_cols = np.union1d(
+        strong_columns(snapshot, ("card", "device", "email", "phone"), params.strong_caps),
+        np.flatnonzero(_weak_columns(snapshot, params.projection)),
+    )
+    features = ring_features(
+        snapshot, groups, identifier_cols=evidence_cols, soft=soft_total, weights=weights,
+        evader_rows=np.unique(matches.query), burst_window=params.verdicts.burst_window,
+    )
+    scores = score_rings(features, params.verdicts)
+    lap("verdicts")
+
+    keep = [i for i in range(len(groups))
+            if params.keep_benign or verdict_of(float(scores[i]), params.verdicts) != BENIGN]
+    member_ids = [tuple(sorted(str(a) for a in snapshot.accounts[groups[i]])) for i in keep]
+    identity = assign_ring_ids(member_ids, previous_rings, params.matching)
+    per_ring: dict[str, list[dict[str, Any]]] = {}
+    for event in identity.history:
+        per_ring.setdefault(event["ring_id"], []).append(event)
+    soft_kinds = soft.kinds()
+    rings = []
+    ring_of = np.full(snapshot.n_accounts, -1, dtype=np.int64)
+    ring_score = np.zeros(snapshot.n_accounts)
+    for out_index, (i, ring_id, members) in enumerate(
+        zip(keep, identity.ids, member_ids, strict=True)
+    ):
+        score = round(float(scores[i]), 6)
+        rows = groups[i]
+        ring_of[rows] = out_index
+        ring_score[rows] = score
+        rings.append(Ring(
+            ring_id=ring_id, members=members, score=score,
+            verdict=verdict_of(score, params.verdicts),
+            evidence=ring_evidence(
+                snapshot, rows, {k: float(v[i]) for k, v in features.items()},
+                identifier_cols=evidence_cols, soft_kinds=soft_kinds,
+            ),
+            history=tuple(per_ring.get(ring_id, ())),
+        ))
+    lap("ring_ids_evidence")
+
+    evaders = _evader_output(snapshot, matches)
+    best_evader = np.zeros(snapshot.n_accounts)
+    np.maximum.at(best_evader, matches.query, matches.score)
+    risk = 1.0 - (1.0 - ring_score) * (1.0 - best_evader)
+    lap("risk")
+    return DetectionResult(
+        rings=tuple(rings), evaders=evaders, accounts=snapshot.accounts,
+        risk=np.round(risk, 6), ring_of=ring_of, history=identity.history, timings=timings,
+    )
+
+
+def _weak_columns(snapshot: Snapshot, params: ProjectionParams) -> np.ndarray:
+    weak = snapshot.kind_mask(IdentifierKind.IP, IdentifierKind.SUBNET, IdentifierKind.EMAIL_DOMAIN)
+    return np.asarray(weak & (identifier_weights(snapshot, params) > 0))
+
+
+def _evader_output(snapshot: Snapshot, matches: EvaderMatches) -> tuple[EvaderMatch, ...]:
+    out: list[EvaderMatch] = []
+    if matches.query.shape[0] == 0:
+        return ()
+    starts = np.flatnonzero(np.r_[True, matches.query[1:] != matches.query[:-1]])
+    ends = np.r_[starts[1:], matches.query.shape[0]]
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        out.append(EvaderMatch(
+            account_id=str(snapshot.accounts[matches.query[s]]),
+            matched=tuple(
+                BannedMatch(
+                    banned_id=str(snapshot.accounts[matches.banned[i]]),
+                    score=round(float(matches.score[i]), 6),
+                    evidence=matches.evidence(snapshot, i),
+                )
+                for i in range(s, e)
+            ),
+        ))
+    return tuple(out)
+
+
+def affected_accounts(
+    snapshot: Snapshot,
+    changed: Iterable[str],
+    *,
+    params: DetectParams = DetectParams(),
+) -> frozenset[str]:
+    """Accounts whose rings may change when `changed` accounts changed: the union of their
+    connected components in the weighted graph (identifiers + behaviour), i.e. exactly what a
+    service needs to recompute. Unknown ids are ignored (a brand-new account is its own scope).
+
+    >>> from ringwatch.detectors.snapshot import SnapshotBuilder
+    >>> b = SnapshotBuilder()
+    >>> for a in ("a", "b"):
+    ...     b.add_link(a, "device", "d1", 1, 0)
+    >>> b.add_link("c", "device", "d2", 1, 0)
+    >>> sorted(affected_accounts(b.build(), ["a"]))
+    ['a', 'b']
+    """
+    snapshot = check_snapshot(snapshot)
+    if isinstance(changed, str):
+        raise ValueError("changed must be an iterable of account ids, not one string")
+    index = snapshot.account_index()
+    rows = np.array(sorted({index[a] for a in changed if a in index}), dtype=np.int64)
+    if rows.shape[0] == 0:
+        return frozenset(a for a in changed if a not in index)
+    weights, _, _ = weighted_graph(snapshot, params)
+    _, labels = connected_components(weights, directed=False)
+    hit = np.isin(labels, labels[rows])
+    return frozenset(str(a) for a in snapshot.accounts[hit])
