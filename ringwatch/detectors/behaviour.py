@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.stats import poisson
 
 from ringwatch.detectors._common import check_snapshot, group_pairs, symmetric_from_pairs
 from ringwatch.detectors.snapshot import KIND_CODE, RELATION_KINDS, Snapshot
@@ -33,10 +34,10 @@ from ringwatch.detectors.snapshot import KIND_CODE, RELATION_KINDS, Snapshot
 class BehaviourParams:
     """Windows in seconds; weights are in units of one shared strong identifier (1.0)."""
 
-    burst_window: int = 3600  # signups within an hour of each other from one subnet
-    burst_min: int = 3  # accounts per (subnet, window) bucket to call it a burst
-    burst_rate_factor: float = 8.0  # bucket must exceed this many times the subnet's base rate
-    burst_cap: int = 300  # larger buckets are not pairwise-linked (quadratic)
+    burst_gap: int = 3600  # a subnet's signups closer than this belong to one session
+    burst_min: int = 3  # accounts in a session to call it a burst
+    burst_alpha: float = 1e-3  # chance of such a session anywhere in the subnet's history
+    burst_cap: int = 500  # larger sessions are not pairwise-linked (quadratic)
     burst_weight: float = 0.6
     template_window: int = 2 * 86400  # templated emails registered within two days
     template_bands: int = 8
@@ -63,6 +64,10 @@ class SoftLinks:
 
     def total(self) -> sp.csr_matrix:
         return (self.burst + self.template + self.lockstep + self.invite).tocsr()
+
+    def coordination(self) -> sp.csr_matrix:
+        """Signals other than signup timing (which the verdict scores on its own)."""
+        return (self.template + self.lockstep + self.invite).tocsr()
 
     def kinds(self) -> dict[str, sp.csr_matrix]:
         return {
@@ -99,9 +104,14 @@ def _unique_pairs(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
 
 
 def signup_bursts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
-    """Pairs of accounts created in a burst from one subnet (see module doc).
+    """Pairs of accounts created in one burst from one subnet (see module doc).
 
-    The subnet of a signup is a subnet link first seen within `burst_window` of the account's
+    Per subnet, signups are cut into sessions wherever two consecutive signups are more than
+    `burst_gap` apart; a session is a burst when it is too large for chance: the Poisson tail
+    of its size, given the subnet's own signup rate over the session's duration, is below
+    `burst_alpha` divided by the number of sessions the subnet could have had (a Bonferroni
+    bound, so a carrier-NAT subnet with thousands of signups does not burst every day).
+    The subnet of a signup is a subnet link first seen within `burst_gap` of the account's
     creation, so later logins from a busy subnet do not count.
     """
     n = snapshot.n_accounts
@@ -110,28 +120,28 @@ def signup_bursts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     rows = links.row[is_subnet].astype(np.int64)
     cols = links.col[is_subnet].astype(np.int64)
     created = snapshot.created_at[rows]
-    at_signup = np.abs(links.data[is_subnet] - created) <= params.burst_window
+    at_signup = np.abs(links.data[is_subnet] - created) <= params.burst_gap
     rows, cols, created = rows[at_signup], cols[at_signup], created[at_signup]
-    if rows.shape[0] == 0:
+    if rows.shape[0] < 2:
         return sp.csr_matrix((n, n))
-    # Background: a subnet hosting many signups over the whole period sees a few per hour by
-    # chance; only buckets well above that subnet's own base rate are bursts.
-    span = max(int(snapshot.created_at.max() - snapshot.created_at.min()), params.burst_window)
-    per_subnet = np.bincount(cols, minlength=snapshot.identifiers.shape[0])
-    expected = per_subnet * (params.burst_window / span)
-    found = []
-    for shift in (0, params.burst_window // 2):
-        slot = (created + shift) // params.burst_window
-        left, right, subnet, size = _bucket_pairs(
-            cols, slot, rows, params.burst_min, params.burst_cap
-        )
-        ok = size >= params.burst_rate_factor * expected[subnet]
-        found.append(_unique_pairs(left[ok], right[ok], n))
-    # Both tilings can report the same pair; a burst pair is linked once.
-    pair = np.unique(np.concatenate(found))
-    return symmetric_from_pairs(
-        pair // n, pair % n, np.full(pair.shape[0], params.burst_weight), n
-    )
+    span = max(int(snapshot.created_at.max() - snapshot.created_at.min()), params.burst_gap)
+    per_subnet = np.bincount(cols, minlength=snapshot.identifiers.shape[0]).astype(np.float64)
+    order = np.lexsort((rows, created, cols))
+    rows, cols, created = rows[order], cols[order], created[order]
+    new = np.r_[True, (cols[1:] != cols[:-1]) | (np.diff(created) > params.burst_gap)]
+    session = np.cumsum(new) - 1
+    size = np.bincount(session)
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:], rows.shape[0]] - 1
+    duration = np.maximum(created[last] - created[first], params.burst_gap)
+    subnet = cols[first]
+    lam = per_subnet[subnet] * duration / span
+    trials = np.maximum(span / duration, 1.0)
+    tail = poisson.sf(size - 1, lam)
+    burst = (size >= params.burst_min) & (tail * trials <= params.burst_alpha)
+    in_burst = burst[session] & (size[session] <= params.burst_cap)
+    left, right = group_pairs(session[in_burst], rows[in_burst])
+    return symmetric_from_pairs(left, right, np.full(left.shape[0], params.burst_weight), n)
 
 
 def _band_keys(sketch: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -232,7 +242,7 @@ def soft_links(snapshot: Snapshot, params: BehaviourParams = BehaviourParams()) 
     snapshot = check_snapshot(snapshot)
     if params.burst_min < 2 or params.lockstep_cap < 2 or params.template_cap < 2:
         raise ValueError("bucket sizes must allow at least 2 accounts")
-    if min(params.burst_window, params.template_window, params.lockstep_window) <= 0:
+    if min(params.burst_gap, params.template_window, params.lockstep_window) <= 0:
         raise ValueError("windows must be positive")
     return SoftLinks(
         burst=signup_bursts(snapshot, params),

@@ -234,3 +234,36 @@ def _batch_ends(starts: np.ndarray, ends: np.ndarray, batch_nodes: int) -> list[
     batch = starts // batch_nodes
     cut = np.flatnonzero(batch[1:] != batch[:-1]) + 1
     return [int(x) for x in starts[cut]] + [int(ends[-1])]
+
+
+def merge_by_strong_bridges(
+    partition: Partition, strong: sp.csr_matrix, *, min_pairs: int = 3
+) -> Partition:
+    """Join communities that many strong-identifier links connect.
+
+    CPM splits a farm that spreads its accounts over a pool of devices or cards into one
+    community per device (the cross-device density is low), yet accounts hopping between the
+    pool's devices bind it into one operation. Requiring `min_pairs` linked account pairs keeps
+    a single resold phone or borrowed card from joining two unrelated groups.
+
+    `strong`: symmetric account x account matrix, nonzero where two accounts share a strong
+    identifier under its cap.
+    """
+    if min_pairs < 1:
+        raise ValueError("min_pairs must be >= 1")
+    labels = partition.labels
+    k = int(labels.max()) + 1 if labels.shape[0] and labels.max() >= 0 else 0
+    if k == 0:
+        return partition
+    c = sp.triu(strong, k=1).tocoo()
+    a, b = labels[c.row], labels[c.col]
+    between = (a >= 0) & (b >= 0) & (a != b)
+    pairs = sp.coo_matrix(
+        (np.ones(int(between.sum())), (a[between], b[between])), shape=(k, k)
+    ).tocsr()
+    pairs.sum_duplicates()
+    pairs.data = (pairs.data >= min_pairs).astype(np.float64)
+    pairs.eliminate_zeros()
+    _, group = connected_components(pairs, directed=False)
+    merged = np.where(labels >= 0, group[np.maximum(labels, 0)], -1)
+    return Partition(_renumber_by_first_row(merged), partition.component)

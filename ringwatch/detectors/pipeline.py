@@ -26,12 +26,13 @@ from ringwatch.detectors.communities import (
     ProjectionParams,
     identifier_weights,
     leiden_cpm,
+    merge_by_strong_bridges,
     projection,
 )
 from ringwatch.detectors.evaders import EvaderMatches, EvaderParams, match_evaders
 from ringwatch.detectors.ring_ids import MatchParams, assign_ring_ids
 from ringwatch.detectors.snapshot import Snapshot
-from ringwatch.detectors.strong import DEFAULT_STRONG_CAPS, strong_columns
+from ringwatch.detectors.strong import DEFAULT_STRONG_CAPS, strong_columns, strong_pairs
 from ringwatch.detectors.verdicts import (
     BENIGN,
     VerdictParams,
@@ -52,6 +53,8 @@ class DetectParams:
         e.g. a shared home IP plus a burst, or one device per four pairs).
     n_iterations: Leiden iterations per component batch (negative: until stable).
     min_ring_size: smaller communities are not reported as rings.
+    bridge_min_pairs: communities joined by at least this many strong-identifier account pairs
+        are one ring (a farm spread over a pool of devices); 0 disables the merge.
     keep_benign: also return rings judged benign (families...), so their ids stay stable and an
         investigator can see why they were cleared.
     review_threshold: account risk at or above which the account's action is "review".
@@ -68,6 +71,7 @@ class DetectParams:
     resolution: float = 0.25
     n_iterations: int = 4
     min_ring_size: int = 3
+    bridge_min_pairs: int = 3
     keep_benign: bool = True
     review_threshold: float = 0.7
 
@@ -196,6 +200,9 @@ def detect(
         weights, resolution=params.resolution, seed=seed, n_iterations=params.n_iterations,
         min_component=params.min_ring_size,
     )
+    if params.bridge_min_pairs > 0:
+        bridges = strong_pairs(snapshot, caps=params.strong_caps)
+        part = merge_by_strong_bridges(part, bridges, min_pairs=params.bridge_min_pairs)
     groups = part.members(params.min_ring_size)
     lap("communities")
     matches = match_evaders(snapshot, params.evaders)
@@ -206,8 +213,10 @@ def detect(
         np.flatnonzero(_weak_columns(snapshot, params.projection)),
     )
     features = ring_features(
-        snapshot, groups, identifier_cols=evidence_cols, soft=soft_total, weights=weights,
+        snapshot, groups, identifier_cols=evidence_cols, soft=soft.coordination(),
+        weights=weights,
         evader_rows=np.unique(matches.query), burst_window=params.verdicts.burst_window,
+        slow_window=params.verdicts.slow_window,
     )
     scores = score_rings(features, params.verdicts)
     lap("verdicts")
@@ -219,7 +228,10 @@ def detect(
     per_ring: dict[str, list[dict[str, Any]]] = {}
     for event in identity.history:
         per_ring.setdefault(event["ring_id"], []).append(event)
-    soft_kinds = soft.kinds()
+    evidence = ring_evidence(
+        snapshot, [groups[i] for i in keep], {k: v[keep] for k, v in features.items()},
+        identifier_cols=evidence_cols, soft_kinds=soft.kinds(),
+    )
     rings = []
     ring_of = np.full(snapshot.n_accounts, -1, dtype=np.int64)
     ring_score = np.zeros(snapshot.n_accounts)
@@ -233,10 +245,7 @@ def detect(
         rings.append(Ring(
             ring_id=ring_id, members=members, score=score,
             verdict=verdict_of(score, params.verdicts),
-            evidence=ring_evidence(
-                snapshot, rows, {k: float(v[i]) for k, v in features.items()},
-                identifier_cols=evidence_cols, soft_kinds=soft_kinds,
-            ),
+            evidence=evidence[out_index],
             history=tuple(per_ring.get(ring_id, ())),
         ))
     lap("ring_ids_evidence")

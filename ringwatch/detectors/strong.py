@@ -105,3 +105,28 @@ def strong_components(
     labels = rank[inverse]
     sizes = np.bincount(labels, minlength=first.shape[0]).astype(np.int64)
     return Components(labels, sizes, cols)
+
+
+def strong_pairs(
+    snapshot: Snapshot,
+    *,
+    kinds: tuple[str, ...] = STRONG,
+    caps: Mapping[str, int] = DEFAULT_STRONG_CAPS,
+) -> sp.csr_matrix:
+    """Symmetric account x account matrix: how many capped strong identifiers each pair shares.
+
+    >>> from ringwatch.detectors.snapshot import SnapshotBuilder
+    >>> b = SnapshotBuilder()
+    >>> for a in ("a", "b"):
+    ...     b.add_link(a, "device", "d1", 1, 0)
+    ...     b.add_link(a, "card", "c1", 1, 0)
+    >>> strong_pairs(b.build()).toarray().tolist()
+    [[0.0, 2.0], [2.0, 0.0]]
+    """
+    snapshot = check_snapshot(snapshot)
+    cols = strong_columns(snapshot, check_kinds(kinds), caps)
+    bip = binary_links(snapshot)[:, cols].tocsr()
+    out = (bip @ bip.T).tocsr().astype(np.float64)
+    out.setdiag(0)
+    out.eliminate_zeros()
+    return out
