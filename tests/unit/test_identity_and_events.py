@@ -1,0 +1,85 @@
+"""Normalisation, pseudonymisation, the event contract and settings: no server needed."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import pytest
+from pydantic import ValidationError
+
+from ringwatch.events import json_schema, parse_event, problems_of
+from ringwatch.identity import (
+    IdentifierKind,
+    NormaliseError,
+    Pseudonymiser,
+    normalise_email,
+    normalise_ip,
+    normalise_phone,
+    sketch_similarity,
+)
+from ringwatch.settings import DEV_HASH_KEY, Settings
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        (" J.Doe+promo@GoogleMail.com ", "jdoe@gmail.com"),
+        ("j.doe@gmail.com", "jdoe@gmail.com"),
+        ("J.Doe+x@example.org", "j.doe+x@example.org"),  # other providers keep dots and tags
+    ],
+)
+def test_email(raw: str, want: str) -> None:
+    assert normalise_email(raw)[0] == want
+
+
+def test_phone_and_ip() -> None:
+    assert normalise_phone("030 1234567", "DE") == "+49301234567"
+    assert normalise_phone("+1 (415) 555-0101", None) == "+14155550101"
+    with pytest.raises(NormaliseError):
+        normalise_phone("555-0101", None)  # no country, no +: ambiguous
+    assert normalise_ip("::ffff:198.51.100.7") == ("198.51.100.7", "198.51.100.0/24")
+    assert normalise_ip("2001:DB8:0:0::1") == ("2001:db8::1", "2001:db8::/48")
+    with pytest.raises(NormaliseError):
+        normalise_ip("300.1.1.1")
+
+
+def test_keyed_hash_depends_on_key_and_kind() -> None:
+    a, b = Pseudonymiser(b"k" * 32), Pseudonymiser(b"q" * 32)
+    assert a.digest(IdentifierKind.PHONE, "+1") == a.digest(IdentifierKind.PHONE, "+1")
+    assert a.digest(IdentifierKind.PHONE, "+1") != b.digest(IdentifierKind.PHONE, "+1")
+    assert a.digest(IdentifierKind.PHONE, "+1") != a.digest(IdentifierKind.CARD, "+1")
+    assert len(a.digest(IdentifierKind.PHONE, "+1")) == 32
+
+
+def test_sketches_find_typos_not_strangers() -> None:
+    p = Pseudonymiser(b"k" * 32)
+    jon = p.sketch("Jonathan Smith", "name")
+    assert sketch_similarity(jon, p.sketch("jonathon  smith", "name")) > 0.4
+    assert sketch_similarity(jon, p.sketch("José Álvarez", "name")) < 0.15
+    assert sketch_similarity(jon, p.sketch("Jonathan Smith", "name")) == 1.0
+    assert p.sketch("!!!", "name") == []
+
+
+def test_event_problems_name_the_field() -> None:
+    with pytest.raises(ValidationError) as err:
+        parse_event({"event_id": "e", "type": "payment", "ts": "2026-01-01T00:00:00", "account_id": "a"})
+    fields = {p.field for p in problems_of(err.value, 7)}
+    assert fields == {"ts", "card"}
+    assert parse_event({"event_id": "e", "type": "login", "ts": "2026-01-01T01:00:00+01:00",
+                        "account_id": "a"}).ts.hour == 0
+
+
+def test_published_schema_is_current() -> None:
+    published = json.loads(resources.files("ringwatch.schemas").joinpath("event.schema.json").read_text())
+    assert published == json_schema(), "run `ringwatch schema > ringwatch/schemas/event.schema.json`"
+
+
+def test_production_refuses_development_secrets() -> None:
+    with pytest.raises(ValidationError, match="HASH_KEY"):
+        Settings(_env_file=None, env="production")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="NEO4J_PASSWORD"):
+        Settings(_env_file=None, env="production", hash_key="x" * 40, neo4j_uri="bolt://db:7687")  # type: ignore[call-arg]
+    ok = Settings(_env_file=None, env="production", hash_key="x" * 40)  # type: ignore[call-arg]
+    assert ok.hash_key.get_secret_value() != DEV_HASH_KEY
+    assert "x" * 40 not in repr(ok)
