@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict
 
 from ringwatch.events import (
-    EngageEvent,
     EnforcementEvent,
+    EngageEvent,
     Event,
     LoginEvent,
     PaymentEvent,

@@ -13,7 +13,9 @@ from ringwatch.errors import RingwatchError
 log = logging.getLogger(__name__)
 
 
-def problem_body(message: str, problems: list[dict[str, object]] | None = None) -> dict[str, object]:
+def problem_body(
+    message: str, problems: list[dict[str, object]] | None = None
+) -> dict[str, object]:
     body: dict[str, object] = {"error": message}
     if problems:
         body["problems"] = problems
@@ -25,8 +27,9 @@ def install(app: FastAPI) -> None:
     async def ringwatch_error(_: Request, exc: RingwatchError) -> JSONResponse:
         if exc.status_code >= 500:
             log.error("%s: %s", type(exc).__name__, exc.message)
-        problems = [
-            {"index": p.index, "field": p.field, "reason": p.reason} if p.index is not None
+        problems: list[dict[str, object]] = [
+            {"index": p.index, "field": p.field, "reason": p.reason}
+            if p.index is not None
             else {"field": p.field, "reason": p.reason}
             for p in exc.problems
         ]

@@ -51,15 +51,15 @@ def _parse(body: bytes) -> tuple[list[Any], list[Problem]]:
         except orjson.JSONDecodeError as e:
             raise Invalid("body is not valid JSON", [Problem(field="body", reason=str(e))]) from e
         return events, []
-    events: list[Any] = []
+    lines: list[Any] = []
     problems: list[Problem] = []
     for index, line in enumerate(text.split(b"\n")):
         try:
-            events.append(orjson.loads(line))
+            lines.append(orjson.loads(line))
         except orjson.JSONDecodeError as e:
-            events.append(None)
+            lines.append(None)
             problems.append(Problem(index=index, field="event", reason=f"not valid JSON: {e}"))
-    return events, problems
+    return lines, problems
 
 
 @router.post(
@@ -71,7 +71,9 @@ def _parse(body: bytes) -> tuple[list[Any], list[Problem]]:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}},
+                "application/json": {
+                    "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}
+                },
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
         }
@@ -94,6 +96,8 @@ async def post_events(
     return EventsAccepted(
         accepted=report.accepted,
         duplicates=report.duplicates,
-        rejected=[RejectedEvent(index=p.index or 0, field=p.field, reason=p.reason) for p in rejected],
+        rejected=[
+            RejectedEvent(index=p.index or 0, field=p.field, reason=p.reason) for p in rejected
+        ],
         batches=report.batches,
     )

@@ -28,7 +28,10 @@ def readyz(services: ServicesDep) -> JSONResponse:
         except Exception as e:  # a readiness probe reports, it never raises
             checks[name] = f"{type(e).__name__}: {e}"
     ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ready else "unavailable", "checks": checks,
-            "engine": services.store.engine if ready else None,
-            "pending_batches": services.intake.pending_count() if ready else None}
+    body = {
+        "status": "ready" if ready else "unavailable",
+        "checks": checks,
+        "engine": services.store.engine if ready else None,
+        "pending_batches": services.intake.pending_count() if ready else None,
+    }
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -17,7 +17,9 @@ out = Console()
 
 
 def summary(
-    top: Annotated[int, typer.Option(min=1, max=100, help="How many of the most shared identifiers per type.")] = 5,
+    top: Annotated[
+        int, typer.Option(min=1, max=100, help="How many of the most shared identifiers per type.")
+    ] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """What the graph holds: accounts, identifiers, edges by type, the most shared identifiers."""

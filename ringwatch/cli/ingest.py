@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ringwatch.cli.common import console, services
@@ -24,8 +31,18 @@ def _count_lines(path: Path) -> int | None:
 
 
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="JSON Lines (.jsonl, .jsonl.gz) or CSV files.", exists=True, dir_okay=False, readable=True)],
-    rejects: Annotated[Path, typer.Option(help="Where rejected events go, one JSON object per line.")] = Path("rejects.jsonl"),
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="JSON Lines (.jsonl, .jsonl.gz) or CSV files.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    rejects: Annotated[
+        Path, typer.Option(help="Where rejected events go, one JSON object per line.")
+    ] = Path("rejects.jsonl"),
 ) -> None:
     """Validate, pseudonymise and write events to the graph in batches.
 
@@ -33,10 +50,18 @@ def ingest(
     ids are counted as duplicates, never applied twice.
     """
     total = IngestReport()
-    with services() as svc, open(rejects, "wb") as rejects_out, Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
-    ) as progress:
+    with (
+        services() as svc,
+        open(rejects, "wb") as rejects_out,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress,
+    ):
 
         def reject(path: Path, problem: Problem) -> None:
             rejects_out.write(problem_json(path, problem) + b"\n")
@@ -44,7 +69,7 @@ def ingest(
         for path in files:
             task = progress.add_task(path.name, total=_count_lines(path), rate="")
 
-            def advance(n: int, task: int = task) -> None:
+            def advance(n: int, task: TaskID = task) -> None:
                 progress.advance(task, n)
                 elapsed = progress.tasks[task].elapsed or 0
                 if elapsed:

@@ -17,18 +17,32 @@ from ringwatch.graph.factory import redis_url
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
-    worker: Annotated[bool, typer.Option(help="Also run a Celery worker (with the beat schedule) beside the API.")] = True,
+    worker: Annotated[
+        bool, typer.Option(help="Also run a Celery worker (with the beat schedule) beside the API.")
+    ] = True,
 ) -> None:
     """Run the API (and, by default, a worker). With nothing configured, on the embedded engine."""
     import uvicorn
 
     settings = load_settings()
-    console.print(f"redis: {redis_url(settings)}  graph: {settings.neo4j_uri or 'embedded ' + str(settings.data_dir)}")
+    graph = settings.neo4j_uri or f"embedded {settings.data_dir}"
+    console.print(f"redis: {redis_url(settings)}  graph: {graph}")
     child = None
     if worker:
         child = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ringwatch.workers.app", "worker", "-B",
-             "--loglevel=INFO", "--concurrency=1", "-s", str(settings.data_dir / "celerybeat-schedule")],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "ringwatch.workers.app",
+                "worker",
+                "-B",
+                "--loglevel=INFO",
+                "--concurrency=1",
+                "-s",
+                str(settings.data_dir / "celerybeat-schedule"),
+            ],
             env=os.environ.copy(),
         )
     try:

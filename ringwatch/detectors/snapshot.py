@@ -20,7 +20,14 @@ KINDS: tuple[IdentifierKind, ...] = tuple(IdentifierKind)
 KIND_CODE: dict[str, int] = {k.value: i for i, k in enumerate(KINDS)}
 RELATION_KINDS: tuple[str, ...] = ("friend", "follow", "invite", "block")
 ENGAGE_ACTIONS: tuple[str, ...] = (
-    "like", "follow", "comment", "review", "share", "report", "view", "message",
+    "like",
+    "follow",
+    "comment",
+    "review",
+    "share",
+    "report",
+    "view",
+    "message",
 )
 NOT_BANNED = -1
 
@@ -37,7 +44,9 @@ class Snapshot:
     birthdate: np.ndarray  # object[str] YYYY-MM-DD, "" when unknown
     name_sketch: np.ndarray  # uint32 (n_accounts, SKETCH_SIZE); an all-zero row means unknown
     email_sketch: np.ndarray  # uint32 (n_accounts, SKETCH_SIZE)
-    identifiers: np.ndarray  # object[str] keyed hash (clear subnet / email domain), sorted by (kind, key)
+    identifiers: (
+        np.ndarray
+    )  # object[str] keyed hash (clear subnet / email domain), sorted by (kind, key)
     identifier_kind: np.ndarray  # int8 code into KINDS, per identifier column
     links: sp.csr_matrix  # int32 (n_accounts, n_identifiers): how many events used the link
     link_first_seen: sp.csr_matrix  # int64 epoch seconds the link was first seen, same sparsity

@@ -9,6 +9,7 @@ log under the data directory, so a restart loses nothing that was acknowledged.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import subprocess
 import time
@@ -72,18 +73,30 @@ class EmbeddedServer:
             self.socket_path.unlink()
         args = [
             get_redis_server(),
-            "--port", "0",
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(self.data_dir),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--logfile", "falkordb.log",
-            "--loadmodule", get_falkordb_module(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--logfile",
+            "falkordb.log",
+            "--loadmodule",
+            get_falkordb_module(),
         ]
         self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         atexit.register(self.stop)
@@ -104,10 +117,8 @@ class EmbeddedServer:
         """Stop the server if this process started it (others may still be using one they found)."""
         if self.process is None or self.process.poll() is not None:
             return
-        try:
+        with contextlib.suppress(redis.ConnectionError, OSError):
             self.client().shutdown()
-        except (redis.ConnectionError, OSError):
-            pass
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -125,4 +136,3 @@ def embedded_server(data_dir: Path) -> EmbeddedServer:
     if server is None:
         server = _SERVERS[key] = EmbeddedServer(key)
     return server.ensure_running()
-

@@ -52,12 +52,16 @@ class FalkorDBStore(CypherStore):
     def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
         params = {"batch": claim["batch"], "token": claim["token"]}
         pipe = self._redis.pipeline(transaction=True)
-        pipe.execute_command(
-            "GRAPH.QUERY", self._graph_name, self._text(cypher("write/claim_batch"), claim), "--compact"
+        _command(
+            pipe,
+            "GRAPH.QUERY",
+            self._graph_name,
+            self._text(cypher("write/claim_batch"), claim),
+            "--compact",
         )
         for statement in statements:
             text = self._text(statement.query, {**params, "rows": statement.rows})
-            pipe.execute_command("GRAPH.QUERY", self._graph_name, text, "--compact")
+            _command(pipe, "GRAPH.QUERY", self._graph_name, text, "--compact")
         try:
             replies = pipe.execute(raise_on_error=False)
         except UNREACHABLE as e:
@@ -75,9 +79,17 @@ class FalkorDBStore(CypherStore):
             if "already indexed" not in str(e):
                 raise
         try:
-            self._redis.execute_command(
-                "GRAPH.CONSTRAINT", "CREATE", self._graph_name, "UNIQUE", "NODE", label.value,
-                "PROPERTIES", "1", prop,
+            _command(
+                self._redis,
+                "GRAPH.CONSTRAINT",
+                "CREATE",
+                self._graph_name,
+                "UNIQUE",
+                "NODE",
+                label.value,
+                "PROPERTIES",
+                "1",
+                prop,
             )
         except redis.ResponseError as e:
             if "already exists" not in str(e).lower():
@@ -92,3 +104,8 @@ class FalkorDBStore(CypherStore):
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _command(target: Any, *args: Any) -> Any:
+    # redis-py's execute_command is untyped; one typed doorway keeps the rest strict.
+    return target.execute_command(*args)

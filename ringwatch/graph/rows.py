@@ -120,8 +120,13 @@ def build_statements(records: Iterable[Mapping[str, Any]]) -> list[Statement]:
                 "write/link_identifier", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
             )
             statements.append(Statement(query, _spanned(spans, "a", "key")))
-    for child, parent in ((IdentifierKind.IP, Label.SUBNET), (IdentifierKind.EMAIL, Label.EMAIL_DOMAIN)):
-        rows = [{"key": k, "parent": p} for (kind, k), p in sorted(parents.items()) if kind == child]
+    for child, parent in (
+        (IdentifierKind.IP, Label.SUBNET),
+        (IdentifierKind.EMAIL, Label.EMAIL_DOMAIN),
+    ):
+        rows = [
+            {"key": k, "parent": p} for (kind, k), p in sorted(parents.items()) if kind == child
+        ]
         if rows:
             query = cypher("write/identifier_parent", CHILD=IDENTIFIER_LABEL[child], PARENT=parent)
             statements.append(Statement(query, rows))

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ringwatch.detectors.snapshot import SnapshotBuilder
-from ringwatch.graph.labels import IDENTIFIER_LABEL, IDENTIFIER_REL, KEY_PROPERTY, RELATION_REL, Label, Rel
+from ringwatch.graph.labels import (
+    IDENTIFIER_LABEL,
+    IDENTIFIER_REL,
+    KEY_PROPERTY,
+    RELATION_REL,
+    Label,
+    Rel,
+)
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.rows import Statement, build_statements
 from ringwatch.identity import IdentifierKind
@@ -55,7 +62,9 @@ class GraphStore(Protocol):
     def batch_applied(self, batch_id: str) -> bool: ...
     def summary(self, top: int = 5) -> GraphSummary: ...
     def stream_snapshot(
-        self, builder: SnapshotBuilder, page_size: int = 5000,
+        self,
+        builder: SnapshotBuilder,
+        page_size: int = 5000,
         progress: Callable[[int], None] | None = None,
     ) -> None: ...
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
@@ -64,8 +73,17 @@ class GraphStore(Protocol):
 
 
 SUMMARY_NODES = (
-    Label.ACCOUNT, Label.DEVICE, Label.IP, Label.SUBNET, Label.EMAIL, Label.EMAIL_DOMAIN,
-    Label.PHONE, Label.CARD, Label.TARGET, Label.ENFORCEMENT, Label.RING,
+    Label.ACCOUNT,
+    Label.DEVICE,
+    Label.IP,
+    Label.SUBNET,
+    Label.EMAIL,
+    Label.EMAIL_DOMAIN,
+    Label.PHONE,
+    Label.CARD,
+    Label.TARGET,
+    Label.ENFORCEMENT,
+    Label.RING,
 )
 SUMMARY_RELS = (*IDENTIFIER_REL.values(), *RELATION_REL.values(), Rel.ENGAGED, Rel.ENFORCED)
 
@@ -137,10 +155,14 @@ class CypherStore(ABC):
         after = ""
         accounts_q = cypher("read/snapshot_accounts")
         link_qs = {
-            kind: cypher("read/snapshot_links", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind])
+            kind: cypher(
+                "read/snapshot_links", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
+            )
             for kind in IdentifierKind
         }
-        rel_qs = {kind: cypher("read/snapshot_relations", REL=rel) for kind, rel in RELATION_REL.items()}
+        rel_qs = {
+            kind: cypher("read/snapshot_relations", REL=rel) for kind, rel in RELATION_REL.items()
+        }
         engage_q = cypher("read/snapshot_engagements")
         while True:
             page = self.read(accounts_q, {"after": after, "limit": page_size})
@@ -151,10 +173,12 @@ class CypherStore(ABC):
                 builder.add_account(r["id"], _ms_to_s(r))
             for kind, query in link_qs.items():
                 for r in self.read(query, {"ids": ids}):
-                    builder.add_link(r["a"], kind.value, r["key"], int(r["n"]), int(r["first"]) // 1000)
-            for kind, query in rel_qs.items():
+                    builder.add_link(
+                        r["a"], kind.value, r["key"], int(r["n"]), int(r["first"]) // 1000
+                    )
+            for relation, query in rel_qs.items():
                 for r in self.read(query, {"ids": ids}):
-                    builder.add_relation(r["a"], r["b"], kind)
+                    builder.add_relation(r["a"], r["b"], relation)
             for r in self.read(engage_q, {"ids": ids}):
                 builder.add_engagement(r["a"], r["target"], r["action"], int(r["first"]) // 1000)
             if progress:

@@ -57,9 +57,7 @@ class IngestService:
         self.batch_size = batch_size
 
     # -- validation --------------------------------------------------------------------------
-    def validate(
-        self, raw_events: Iterable[tuple[int, Any]]
-    ) -> tuple[list[Record], list[Problem]]:
+    def validate(self, raw_events: Iterable[tuple[int, Any]]) -> tuple[list[Record], list[Problem]]:
         records: list[Record] = []
         problems: list[Problem] = []
         for index, raw in raw_events:
@@ -67,7 +65,9 @@ class IngestService:
                 problems.append(Problem(index=index, field="event", reason=str(raw)))
                 continue
             if not isinstance(raw, dict):
-                problems.append(Problem(index=index, field="event", reason="expected a JSON object"))
+                problems.append(
+                    Problem(index=index, field="event", reason="expected a JSON object")
+                )
                 continue
             try:
                 records.append(normalise(parse_event(raw), self.hasher))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,7 @@ class Intake:
         self._accept = client.register_script(_ACCEPT)
 
     def accept(
-        self, batch_id: str, records: Sequence[dict[str, Any]], *, keep_payload: bool = True
+        self, batch_id: str, records: Sequence[Mapping[str, Any]], *, keep_payload: bool = True
     ) -> Accepted:
         """Claim event ids and store the new records as one pending batch.
 
@@ -79,7 +79,11 @@ class Intake:
         ingested directly) and who apply the batch right away.
         """
         argv: list[Any] = [
-            batch_id, int(time.time() * 1000), self._ttl_s, len(records), int(keep_payload)
+            batch_id,
+            int(time.time() * 1000),
+            self._ttl_s,
+            len(records),
+            int(keep_payload),
         ]
         for rec in records:
             day = dt.datetime.fromtimestamp(rec["ts"] / 1000, tz=dt.UTC).strftime("%Y%m%d")
@@ -109,13 +113,13 @@ class Intake:
     def overdue(self, older_than_s: float, limit: int = 1000) -> list[str]:
         cutoff = int((time.time() - older_than_s) * 1000)
         ids = self._redis.zrangebyscore(PENDING, 0, cutoff, start=0, num=limit)
-        return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+        return [_text(i) for i in ids if isinstance(i, bytes | str)]
 
     def pending_count(self) -> int:
         return int(self._redis.zcard(PENDING))
 
     def dead(self) -> dict[str, str]:
-        return {k.decode(): v.decode() for k, v in self._redis.hgetall(DEAD).items()}
+        return {_text(k): _text(v) for k, v in self._redis.hgetall(DEAD).items()}
 
     def redeliver(self, batch_id: str) -> bool:
         """Move a dead batch back to pending (after the cause was fixed)."""
@@ -129,3 +133,7 @@ class Intake:
             self._redis.ping()
         except (redis.ConnectionError, redis.TimeoutError) as e:
             raise Unavailable(f"Redis is unreachable: {e}") from e
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

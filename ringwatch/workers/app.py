@@ -15,7 +15,9 @@ def celery_broker_url(settings: Settings) -> str:
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("ringwatch", broker=celery_broker_url(settings), include=["ringwatch.workers.ingest"])
+    app = Celery(
+        "ringwatch", broker=celery_broker_url(settings), include=["ringwatch.workers.ingest"]
+    )
     app.conf.update(
         task_acks_late=True,
         # A worker killed mid-task (OOM, SIGKILL, deploy) leaves its message to be delivered again.
@@ -28,7 +30,10 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": settings.resend_after_s * 5},
         broker_connection_retry_on_startup=True,
         beat_schedule={
-            "ingest-sweep": {"task": "ingest.sweep", "schedule": max(5, settings.resend_after_s // 2)},
+            "ingest-sweep": {
+                "task": "ingest.sweep",
+                "schedule": max(5, settings.resend_after_s // 2),
+            },
         },
         timezone="UTC",
     )

@@ -265,7 +265,8 @@ def _account(
 
     # Logins: first the mandatory (device, ip) uses, then habitual ones.
     pairs: list[tuple[tuple[str, str], str]] = [
-        (devices[0] if u() < 0.7 else devices[int(u() * len(devices))], ip) for ip in contexts[1:]
+        (devices[0] if u() < 0.7 else devices[int(u() * len(devices))], ip)
+        for ip in (contexts if signup_ip != contexts[0] else contexts[1:])
     ]
     if len(devices) > 1 and devices[1] is not tablet:
         pairs.append((devices[1], any_ip()))

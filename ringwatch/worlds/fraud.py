@@ -256,6 +256,7 @@ def _underage(pl: Planner, ring: Ring) -> None:
     m, k = ring.members, len(ring.members)
     w.country[m] = ring.country
     w.phone_country[m] = ring.country
+    pl.phones(m[w.phone[m] >= 0])
     # After school on weekdays, local time.
     day = w.signup[m].min() // DAY + rng.integers(0, 30, k)
     day += np.where((day + 4) % 7 >= 5, 2, 0)  # 1970-01-01 was a Thursday
@@ -391,6 +392,8 @@ def _continue_as(pl: Planner, old: I64, new: I64, ts: I64) -> None:
     kn = new[keep_name]
     ko = old[keep_name]
     w.first[kn] = w.first[ko]
+    # A returning person writes their name out again (no nickname-only display names).
+    w.name_style[kn] = rng.integers(0, 4, len(kn))
     w.last[kn] = w.last[ko]
     # Retyped names pick up typos; birthdates mostly survive, sometimes a day or a year off.
     w.typo[kn] = np.where(rng.random(len(kn)) < 0.5, rng.integers(1, 1000, len(kn)), 0)

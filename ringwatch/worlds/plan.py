@@ -320,7 +320,7 @@ def plan_benign(pl: Planner, start: int) -> None:
     w.bdate[idx[young]] = w.signup[idx[young]] // DAY - (young_age * 365.25).astype(np.int64)
     w.household[idx] = house
     w.activity[idx] = np.clip(rng.lognormal(0, 0.6, b), 0.2, 6).astype(np.float32)
-    pl.devices_for(idx, 0.35)
+    pl.devices_for(idx, 0.45)
 
     # Home IP and, for bigger families, a shared tablet and sometimes a shared card.
     tablet_house = (sizes >= 2) & (rng.random(n_house) < p.family_tablet)

@@ -61,7 +61,7 @@ class Profile:
     accounts_per_gateway: float = 150.0
     gateway_zipf: float = 1.15
     card_share: float = 0.40
-    travel_share: float = 0.12
+    travel_share: float = 0.15
     logins_mean: float = 1.5
     engage_mean: float = 1.0
 

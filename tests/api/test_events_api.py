@@ -49,7 +49,10 @@ def test_accepts_valid_and_reports_each_rejection(client: TestClient, queue: Lis
     got = r.json()
     assert got["accepted"] == 1 and got["duplicates"] == 0
     assert [(p["index"], p["field"]) for p in got["rejected"]] == [
-        (1, "ip"), (2, "ts"), (3, "action"), (4, "event")
+        (1, "ip"),
+        (2, "ts"),
+        (3, "action"),
+        (4, "event"),
     ]
     assert queue.ids == got["batches"] and len(queue.ids) == 1
     services = client.app.state.services  # type: ignore[attr-defined]
@@ -59,8 +62,11 @@ def test_accepts_valid_and_reports_each_rejection(client: TestClient, queue: Lis
 
 def test_ndjson_body_and_replays(client: TestClient) -> None:
     lines = [orjson.dumps(event("login", f"n{i}", "a", device_id="d")) for i in range(3)]
-    r = client.post("/v1/events", content=b"\n".join([*lines, b"{oops"]),
-                    headers={"content-type": "application/x-ndjson"})
+    r = client.post(
+        "/v1/events",
+        content=b"\n".join([*lines, b"{oops"]),
+        headers={"content-type": "application/x-ndjson"},
+    )
     assert r.status_code == 202
     assert r.json()["accepted"] == 3
     assert r.json()["rejected"][0]["index"] == 3

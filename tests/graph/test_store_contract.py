@@ -26,16 +26,41 @@ def world(hasher: Pseudonymiser) -> list[Record]:
     return records(
         hasher,
         [
-            signup("e1", "alice", ip="203.0.113.7", device_id="tab-1", email="Alice.B+x@gmail.com",
-                   phone="+14155550101", display_name="Alice Brown", birthdate="1990-04-01", country="US"),
-            signup("e2", "bob", ts="2026-03-01T11:00:00Z", ip="203.0.113.8", device_id="tab-1",
-                   email="bob@example.org", invited_by="alice"),
+            signup(
+                "e1",
+                "alice",
+                ip="203.0.113.7",
+                device_id="tab-1",
+                email="Alice.B+x@gmail.com",
+                phone="+14155550101",
+                display_name="Alice Brown",
+                birthdate="1990-04-01",
+                country="US",
+            ),
+            signup(
+                "e2",
+                "bob",
+                ts="2026-03-01T11:00:00Z",
+                ip="203.0.113.8",
+                device_id="tab-1",
+                email="bob@example.org",
+                invited_by="alice",
+            ),
             event("login", "e3", "alice", ip="203.0.113.7", device_id="tab-1"),
-            event("login", "e4", "alice", ts="2026-02-20T10:00:00Z", ip="203.0.113.7", device_id="tab-1"),
+            event(
+                "login",
+                "e4",
+                "alice",
+                ts="2026-02-20T10:00:00Z",
+                ip="203.0.113.7",
+                device_id="tab-1",
+            ),
             event("payment", "e5", "bob", card="4111-1", amount=9.5, currency="USD"),
             event("engage", "e6", "bob", target_id="video-9", action="like"),
             event("relation", "e7", "bob", other_account_id="carol", kind="follow"),
-            event("enforcement", "e8", "bob", ts="2026-03-05T00:00:00Z", action="ban", reason="spam"),
+            event(
+                "enforcement", "e8", "bob", ts="2026-03-05T00:00:00Z", action="ban", reason="spam"
+            ),
             event("enforcement", "e9", "bob", ts="2026-03-04T00:00:00Z", action="restrict"),
         ],
     )
@@ -61,8 +86,10 @@ def test_batch_applies_once(store: GraphStore, world: list[Record]) -> None:
 
 
 def test_counts_are_exact_across_batches(store: GraphStore, hasher: Pseudonymiser) -> None:
-    raw = [event("login", f"l{i}", f"acc{i % 7}", ip=f"198.51.100.{i % 3}", device_id=f"d{i % 5}")
-           for i in range(300)]
+    raw = [
+        event("login", f"l{i}", f"acc{i % 7}", ip=f"198.51.100.{i % 3}", device_id=f"d{i % 5}")
+        for i in range(300)
+    ]
     recs = records(hasher, raw)
     for start in range(0, 300, 70):
         store.apply_batch(Batch(f"b{start}", recs[start : start + 70]))
@@ -93,12 +120,17 @@ def test_snapshot_matches_records(store: GraphStore, world: list[Record]) -> Non
     assert got.country[0] == "US" and got.birthdate[0] == "1990-04-01"
     assert np.array_equal(got.name_sketch, want.name_sketch) and got.name_sketch[0].any()
     assert got.relations.tolist() == want.relations.tolist()
-    assert got.relations.tolist() == sorted([[0, 1, 2], [1, 2, 1]])  # alice invited bob; bob follows carol
+    assert got.relations.tolist() == sorted(
+        [[0, 1, 2], [1, 2, 1]]
+    )  # alice invited bob; bob follows carol
     assert got.engagements.tolist() == want.engagements.tolist()
 
 
 def test_out_of_order_batches_converge(store: GraphStore, hasher: Pseudonymiser) -> None:
-    raw = [event("login", f"e{i}", "acc", ts=f"2026-01-{1 + i:02d}T00:00:00Z", ip="192.0.2.1") for i in range(20)]
+    raw = [
+        event("login", f"e{i}", "acc", ts=f"2026-01-{1 + i:02d}T00:00:00Z", ip="192.0.2.1")
+        for i in range(20)
+    ]
     recs = records(hasher, raw)
     shuffled = recs[:]
     random.Random(3).shuffle(shuffled)
@@ -117,7 +149,15 @@ def test_raw_identifiers_never_reach_the_graph(store: GraphStore, world: list[Re
     store.apply_batch(Batch("b-1", world))
     dump = store.read("MATCH (n) RETURN properties(n) AS p")
     text = repr(dump).lower()
-    for secret in ("alice.b", "alicebx", "4155550101", "203.0.113.7", "tab-1", "4111", "alice brown"):
+    for secret in (
+        "alice.b",
+        "alicebx",
+        "4155550101",
+        "203.0.113.7",
+        "tab-1",
+        "4111",
+        "alice brown",
+    ):
         assert secret not in text
 
 

@@ -31,8 +31,12 @@ def service(store: GraphStore, redis_client: redis.Redis, hasher: Pseudonymiser)
 
 
 def logins(n: int, prefix: str = "e") -> list[dict]:
-    return [event("login", f"{prefix}{i}", f"acc{i % 13}", ip=f"198.51.100.{i % 5}", device_id=f"d{i % 9}")
-            for i in range(n)]
+    return [
+        event(
+            "login", f"{prefix}{i}", f"acc{i % 13}", ip=f"198.51.100.{i % 5}", device_id=f"d{i % 9}"
+        )
+        for i in range(n)
+    ]
 
 
 def test_accept_then_apply_counts_each_event_once(service: IngestService) -> None:
@@ -52,7 +56,11 @@ def test_accept_then_apply_counts_each_event_once(service: IngestService) -> Non
 
 
 def test_normalisation_problems_are_rejections(service: IngestService) -> None:
-    raw = [signup("s1", "a", phone="12"), signup("s2", "b", email="not-an-email"), signup("s3", "c", ip="1.2.3.4")]
+    raw = [
+        signup("s1", "a", phone="12"),
+        signup("s2", "b", email="not-an-email"),
+        signup("s3", "c", ip="1.2.3.4"),
+    ]
     report = service.accept(list(enumerate(raw)), ListQueue())
     assert report.accepted == 1
     assert [(p.index, p.field) for p in report.rejected] == [(0, "phone"), (1, "email")]

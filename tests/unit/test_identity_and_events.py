@@ -63,16 +63,26 @@ def test_sketches_find_typos_not_strangers() -> None:
 
 def test_event_problems_name_the_field() -> None:
     with pytest.raises(ValidationError) as err:
-        parse_event({"event_id": "e", "type": "payment", "ts": "2026-01-01T00:00:00", "account_id": "a"})
+        parse_event(
+            {"event_id": "e", "type": "payment", "ts": "2026-01-01T00:00:00", "account_id": "a"}
+        )
     fields = {p.field for p in problems_of(err.value, 7)}
     assert fields == {"ts", "card"}
-    assert parse_event({"event_id": "e", "type": "login", "ts": "2026-01-01T01:00:00+01:00",
-                        "account_id": "a"}).ts.hour == 0
+    assert (
+        parse_event(
+            {"event_id": "e", "type": "login", "ts": "2026-01-01T01:00:00+01:00", "account_id": "a"}
+        ).ts.hour
+        == 0
+    )
 
 
 def test_published_schema_is_current() -> None:
-    published = json.loads(resources.files("ringwatch.schemas").joinpath("event.schema.json").read_text())
-    assert published == json_schema(), "run `ringwatch schema > ringwatch/schemas/event.schema.json`"
+    published = json.loads(
+        resources.files("ringwatch.schemas").joinpath("event.schema.json").read_text()
+    )
+    assert published == json_schema(), (
+        "run `ringwatch schema > ringwatch/schemas/event.schema.json`"
+    )
 
 
 def test_production_refuses_development_secrets() -> None:

@@ -49,11 +49,28 @@ def env(tmp_path: Path, neo4j_store: GraphStore) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str], tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
-    log = open(tmp_path / f"{name}.log", "wb")
+    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - the worker outlives this call
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "ringwatch.workers.app", "worker", "-B",
-         "--concurrency=1", "--loglevel=INFO", "-n", f"{name}@%h", "-s", str(tmp_path / f"{name}-beat")],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ringwatch.workers.app",
+            "worker",
+            "-B",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "-n",
+            f"{name}@%h",
+            "-s",
+            str(tmp_path / f"{name}-beat"),
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -65,8 +82,14 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 @pytest.fixture
 def ingest(env: dict[str, str], hasher: Pseudonymiser) -> Iterator[tuple[IngestService, object]]:
-    settings = Settings(_env_file=None, **{k.removeprefix("RINGWATCH_").lower(): v for k, v in env.items()
-                                           if k.startswith("RINGWATCH_")})  # type: ignore[call-arg]
+    settings = Settings(
+        _env_file=None,
+        **{
+            k.removeprefix("RINGWATCH_").lower(): v
+            for k, v in env.items()
+            if k.startswith("RINGWATCH_")
+        },
+    )  # type: ignore[call-arg]
     from ringwatch.graph.factory import open_store
 
     store = open_store(settings)
@@ -130,11 +153,15 @@ def test_neo4j_restart_mid_ingest_loses_and_doubles_nothing(
         first = service.accept(list(enumerate(logins(EVENTS // 2, prefix="r"))), queue)  # type: ignore[arg-type]
         while service.intake.pending_count() > len(first.batches) // 2:
             time.sleep(0.05)
-        restart = subprocess.Popen(["bash", "scripts/neo4j.sh", "restart"], cwd=REPO,
-                                   env={**os.environ, "NEO4J_PASSWORD": NEO4J_PASSWORD})
+        restart = subprocess.Popen(
+            ["bash", "scripts/neo4j.sh", "restart"],
+            cwd=REPO,
+            env={**os.environ, "NEO4J_PASSWORD": NEO4J_PASSWORD},
+        )
         # Events keep arriving while the database is down; Redis holds them.
         second = service.accept(
-            list(enumerate(logins(EVENTS // 2, prefix="s"))), queue  # type: ignore[arg-type]
+            list(enumerate(logins(EVENTS // 2, prefix="s"))),
+            queue,  # type: ignore[arg-type]
         )
         assert restart.wait(timeout=180) == 0
         assert first.accepted + second.accepted == EVENTS
