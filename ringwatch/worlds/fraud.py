@@ -393,7 +393,7 @@ def _continue_as(pl: Planner, old: I64, new: I64, ts: I64) -> None:
     ko = old[keep_name]
     w.first[kn] = w.first[ko]
     # A returning person writes their name out again (no nickname-only display names).
-    w.name_style[kn] = rng.integers(0, 4, len(kn))
+    w.name_style[kn] = rng.choice([0, 2], len(kn))
     w.last[kn] = w.last[ko]
     # Retyped names pick up typos; birthdates mostly survive, sometimes a day or a year off.
     w.typo[kn] = np.where(rng.random(len(kn)) < 0.5, rng.integers(1, 1000, len(kn)), 0)
