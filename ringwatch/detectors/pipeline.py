@@ -213,10 +213,11 @@ def detect(
         np.flatnonzero(_weak_columns(snapshot, params.projection)),
     )
     features = ring_features(
-        snapshot, groups, identifier_cols=evidence_cols, soft=soft.coordination(),
+        snapshot, groups, identifier_cols=evidence_cols,
+        soft=(soft.lockstep + soft.invite + 0.5 * soft.template).tocsr(),
         weights=weights,
         evader_rows=np.unique(matches.query), burst_window=params.verdicts.burst_window,
-        slow_window=params.verdicts.slow_window,
+        slow_window=params.verdicts.slow_window, household_max=params.verdicts.household_max,
     )
     scores = score_rings(features, params.verdicts)
     lap("verdicts")

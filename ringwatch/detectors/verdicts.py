@@ -26,7 +26,7 @@ BENIGN = "benign"
 FEATURES = (
     "size", "density", "strong_coverage", "strong_kinds", "identifier_reuse", "burst",
     "banned_share", "age_spread", "country_diversity", "behaviour_coverage", "evader_share",
-    "weak_only", "slow_growth",
+    "weak_only", "slow_growth", "household",
 )
 
 
@@ -51,6 +51,10 @@ class VerdictParams:
     # over months or years (households, friends) rather than being registered in one go.
     slow_growth: float = -2.0
     weak_only: float = -1.5
+    # Few members, one country, sharing a home IP: a household (families sign up together
+    # too), unless bans, evaders or coordinated behaviour say otherwise.
+    household: float = -3.0
+    household_max: int = 6
     burst_window: int = 3 * 86400
     slow_window: int = 180 * 86400
     fraud_threshold: float = 0.7
@@ -76,6 +80,7 @@ def ring_features(
     evader_rows: np.ndarray,
     burst_window: int = 3 * 86400,
     slow_window: int = 180 * 86400,
+    household_max: int = 6,
 ) -> dict[str, np.ndarray]:
     """Feature arrays (one value per ring, names in FEATURES), all computed with sparse ops.
 
@@ -162,6 +167,9 @@ def ring_features(
     country_diversity = np.where(size > 1, (distinct - 1) / np.maximum(size - 1, 1), 0.0)
 
     weak_only = ((n_strong == 0) & (behaviour_coverage == 0)).astype(np.float64)
+    ip_code = KIND_CODE["ip"]
+    shares_ip = np.bincount(pr.row[shared & (kinds[pr.col] == ip_code)], minlength=r_count) > 0
+    household = ((size <= household_max) & (distinct <= 1) & shares_ip).astype(np.float64)
     reuse = n_strong / size
     return {
         "size": size, "density": density, "strong_coverage": strong_coverage,
@@ -169,6 +177,7 @@ def ring_features(
         "banned_share": banned_share, "age_spread": age_spread,
         "country_diversity": country_diversity, "behaviour_coverage": behaviour_coverage,
         "evader_share": evader_share, "weak_only": weak_only, "slow_growth": slow_growth,
+        "household": household,
     }
 
 
@@ -199,6 +208,7 @@ def score_rings(features: dict[str, np.ndarray], params: VerdictParams = Verdict
         + params.age_spread * f["age_spread"]
         + params.country_diversity * f["country_diversity"]
         + params.slow_growth * f["slow_growth"]
+        + params.household * f["household"]
         + params.weak_only * f["weak_only"]
     )
     return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
