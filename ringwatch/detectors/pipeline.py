@@ -103,7 +103,7 @@ class EvaderMatch:
         return self.matched[0].score
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DetectionResult:
     """What services write back. `accounts`/`risk`/`ring_of` are aligned with the snapshot's
     rows; `ring_of[i]` indexes `rings` (-1: none)."""
@@ -115,6 +115,21 @@ class DetectionResult:
     ring_of: np.ndarray
     history: tuple[dict[str, Any], ...]
     timings: dict[str, float] = field(compare=False, default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal results: same rings, matches, history and per-account arrays (not timings)."""
+        if not isinstance(other, DetectionResult):
+            return NotImplemented
+        return (
+            self.rings == other.rings
+            and self.evaders == other.evaders
+            and self.history == other.history
+            and np.array_equal(self.accounts, other.accounts)
+            and np.array_equal(self.risk, other.risk)
+            and np.array_equal(self.ring_of, other.ring_of)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     def account_risk(self) -> dict[str, float]:
         return {str(a): float(r) for a, r in zip(self.accounts, self.risk, strict=True) if r > 0}
