@@ -45,7 +45,7 @@ def binary_links(snapshot: Snapshot) -> sp.csc_matrix:
 
 def identifier_degree(snapshot: Snapshot) -> np.ndarray:
     """How many accounts each identifier links (columns of the link matrix)."""
-    return np.diff(snapshot.links.tocsc().indptr).astype(np.int64)
+    return np.asarray(np.diff(snapshot.links.tocsc().indptr), dtype=np.int64)
 
 
 def column_caps(snapshot: Snapshot, caps: Mapping[str, int], default: int = 0) -> np.ndarray:

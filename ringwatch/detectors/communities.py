@@ -93,7 +93,7 @@ def identifier_weights(snapshot: Snapshot, params: ProjectionParams) -> np.ndarr
     shared = np.maximum(degree - 1, 1).astype(np.float64)
     weight = base[kinds] / shared ** expo[kinds]
     weight[(degree < 2) | (degree > cap) | (weight < params.min_pair_weight)] = 0.0
-    return weight
+    return np.asarray(weight, dtype=np.float64)
 
 
 def projection(snapshot: Snapshot, params: ProjectionParams = ProjectionParams()) -> sp.csr_matrix:

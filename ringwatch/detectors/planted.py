@@ -287,9 +287,11 @@ def planted_world(n_accounts: int, seed: int = 0) -> PlantedWorld:
     world.email_sketch = np.vstack([world.email_sketch, np.zeros((m, SKETCH_SIZE), np.uint32)])
     wanted = set(back.tolist())
     old_ids: dict[int, list[tuple[str, str]]] = {}
-    for rr, k, key in zip(world.link_account, world.link_kind, world.link_key, strict=True):
+    for rr, kind_name, key_name in zip(
+        world.link_account, world.link_kind, world.link_key, strict=True
+    ):
         if rr in wanted:
-            old_ids.setdefault(rr, []).append((k, key))
+            old_ids.setdefault(rr, []).append((kind_name, key_name))
     for j, old in enumerate(back.tolist()):
         new = first_new + j
         acc = f"u{rng.integers(0, 16**6):06x}{new:07d}"

@@ -71,9 +71,9 @@ def assign_ring_ids(
     for i, members in enumerate(new_sets):
         counts: dict[str, int] = {}
         for a in members:
-            p = owner.get(a)
-            if p is not None:
-                counts[p] = counts.get(p, 0) + 1
+            was = owner.get(a)
+            if was is not None:
+                counts[was] = counts.get(was, 0) + 1
         for p, c in counts.items():
             small = min(len(prev_sets[p]), len(members))
             if c >= params.min_overlap and c >= params.containment * small:

@@ -181,7 +181,7 @@ def test_ring_ids_growth_merge_split_dissolve() -> None:
     assert first.ids == (birth_id(r1), birth_id(r2))
     prev = dict(zip(first.ids, [r1, r2], strict=True))
 
-    grown = assign_ring_ids([r1 + ["e", "f"], r2], prev)
+    grown = assign_ring_ids([[*r1, "e", "f"], r2], prev)
     assert grown.ids == first.ids
     assert [e["event"] for e in grown.history] == ["grown"]
 
@@ -189,7 +189,7 @@ def test_ring_ids_growth_merge_split_dissolve() -> None:
     assert merged.ids == (first.ids[0],)
     assert {"event": "merged", "ring_id": first.ids[0], "from": [first.ids[1]]} in merged.history
 
-    split = assign_ring_ids([["a", "b", "c"], ["d", "q", "r"]], {first.ids[0]: r1 + ["q", "r"]})
+    split = assign_ring_ids([["a", "b", "c"], ["d", "q", "r"]], {first.ids[0]: [*r1, "q", "r"]})
     assert split.ids[0] == first.ids[0]
     assert any(e["event"] == "split" and e["into"] == sorted(split.ids) for e in split.history)
 
@@ -210,7 +210,7 @@ def test_detect_finds_rings_clears_family_and_ignores_hubs() -> None:
     assert not any(a.startswith("z") for r in result.rings for a in r.members)
     ev = by_members[tuple(sorted(ring_a))].evidence
     assert {"kind": "device", "key": "a-emu", "members": 8} in ev["shared_identifiers"]
-    assert 0.0 <= min(result.risk) and max(result.risk) <= 1.0
+    assert min(result.risk) >= 0.0 and max(result.risk) <= 1.0
 
 
 def test_detect_is_deterministic_and_insertion_order_free() -> None:
@@ -268,7 +268,7 @@ def test_detect_keeps_ids_when_ring_grows() -> None:
 
 
 def test_affected_accounts_is_the_component() -> None:
-    snap, ring_a, ring_b, fam = world()
+    snap, ring_a, ring_b, _fam = world()
     got = affected_accounts(snap, ["a03"])
     assert set(ring_a) <= got
     assert not set(ring_b) & got

@@ -1,4 +1,4 @@
-"""Quality on generated worlds with fixed seeds (issue 4 targets) and on the small planted fixture."""
+"""Quality on generated worlds (issue 4 targets, fixed seeds) and on the planted fixture."""
 
 from __future__ import annotations
 
