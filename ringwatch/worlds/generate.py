@@ -83,12 +83,14 @@ def generate(
                     if progress:
                         progress("render", done)
         else:
-            for c in range(n_chunks):
-                _, k, e, li = _render(c)
-                done, events, links = done + k, events + e, links + li
-                if progress:
-                    progress("render", done)
-            gc.enable()
+            try:
+                for c in range(n_chunks):
+                    _, k, e, li = _render(c)
+                    done, events, links = done + k, events + e, links + li
+                    if progress:
+                        progress("render", done)
+            finally:
+                gc.enable()
         if progress:
             progress("merge", done)
         events_path = outdir / "events.jsonl"
