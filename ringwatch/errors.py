@@ -56,8 +56,8 @@ class Unavailable(RingwatchError):
 
 
 class BatchFailed(RingwatchError):
-    """Redis cannot roll back the statements of a MULTI that ran before the failing one, so such a
-    batch is set aside for inspection rather than retried into a double count."""
+    """The engine refused a validated batch (rolled back whole). Retrying would fail the same way,
+    so the batch is set aside for inspection and manual redelivery instead."""
 
 
 @dataclass

@@ -151,3 +151,17 @@ def sketch_similarity(left: list[int] | np.ndarray, right: list[int] | np.ndarra
     if len(left) == 0 or len(right) == 0:
         return 0.0
     return float(np.mean(np.asarray(left) == np.asarray(right)))
+
+
+def sketch_to_text(sketch: list[int] | np.ndarray) -> str | None:
+    """Hex of the little-endian uint32 values: a graph engine parses one short string far faster
+    than a 32-element list, and the snapshot decodes it with one `frombuffer`."""
+    if len(sketch) == 0:
+        return None
+    return np.asarray(sketch, dtype="<u4").tobytes().hex()
+
+
+def sketch_from_text(text: str | None) -> np.ndarray:
+    if not text:
+        return np.zeros(0, dtype=np.uint32)
+    return np.frombuffer(bytes.fromhex(text), dtype="<u4").astype(np.uint32)

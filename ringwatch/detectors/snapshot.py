@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ringwatch.identity import SKETCH_SIZE, IdentifierKind
+from ringwatch.identity import SKETCH_SIZE, IdentifierKind, sketch_from_text
 from ringwatch.records import relation_edge
 
 KINDS: tuple[IdentifierKind, ...] = tuple(IdentifierKind)
@@ -102,8 +102,9 @@ class SnapshotBuilder:
         acc.banned_at = int(banned) if banned is not None else NOT_BANNED
         acc.country = fields.get("country") or ""
         acc.birthdate = fields.get("birthdate") or ""
-        acc.name_sketch = fields.get("name_sketch") or ()
-        acc.email_sketch = fields.get("email_sketch") or ()
+        # The store keeps sketches as hex text (see identity.sketch_to_text).
+        acc.name_sketch = _sketch(fields.get("name_sketch"))
+        acc.email_sketch = _sketch(fields.get("email_sketch"))
 
     def add_link(self, account_id: str, kind: str, key: str, count: int, first_seen: int) -> None:
         self._account(account_id)
@@ -232,3 +233,9 @@ def _sketch_matrix(sketches: Sequence[Sequence[int]]) -> np.ndarray:
         if len(s) == SKETCH_SIZE:
             out[i] = s
     return out
+
+
+def _sketch(value: Any) -> Sequence[int]:
+    if isinstance(value, str):
+        return [int(v) for v in sketch_from_text(value)]
+    return value or ()

@@ -1,8 +1,9 @@
 """The embedded default: FalkorDB (Cypher over the Redis protocol) via the `falkordb` client.
 
-A batch's statements go in one MULTI/EXEC, which Redis runs without interleaving any other
-command, so concurrent workers cannot both claim a batch and a client that dies mid-send applies
-nothing (EXEC never arrives).
+A batch is ONE query: the claim, then each section as a unit `CALL {}` subquery. FalkorDB runs a
+query atomically (an error rolls it back whole), and a client that dies mid-send applies nothing.
+Not MULTI/EXEC: FalkorDB 4.16 asserts when it replays graph writes inside MULTI from its
+append-only file, which would leave the data unrecoverable after a restart.
 """
 
 from __future__ import annotations
@@ -50,27 +51,15 @@ class FalkorDBStore(CypherStore):
         return [dict(zip(names, row, strict=True)) for row in result.result_set]
 
     def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
-        params = {"batch": claim["batch"], "token": claim["token"]}
-        pipe = self._redis.pipeline(transaction=True)
-        _command(
-            pipe,
-            "GRAPH.QUERY",
-            self._graph_name,
-            self._text(cypher("write/claim_batch"), claim),
-            "--compact",
-        )
-        for statement in statements:
-            text = self._text(statement.query, {**params, "rows": statement.rows})
-            _command(pipe, "GRAPH.QUERY", self._graph_name, text, "--compact")
+        query, params = compose_batch(claim, statements)
         try:
-            replies = pipe.execute(raise_on_error=False)
+            result = self._graph.query(query, params)
         except UNREACHABLE as e:
             raise Unavailable(f"the embedded engine is unreachable: {e}") from e
-        errors = [r for r in replies if isinstance(r, Exception)]
-        if errors:
-            raise BatchFailed(f"batch {claim['batch']} failed in the engine: {errors[0]}")
-        claimed = QueryResult(self._graph, replies[0]).result_set
-        return bool(claimed and claimed[0][0])
+        except redis.ResponseError as e:
+            # The query was rolled back whole; retrying would fail the same way.
+            raise BatchFailed(f"batch {claim['batch']} refused by the engine: {e}") from e
+        return bool(result.result_set and result.result_set[0][0])
 
     def _create_unique(self, label: Label, prop: str) -> None:
         try:
@@ -109,3 +98,22 @@ class FalkorDBStore(CypherStore):
 def _command(target: Any, *args: Any) -> Any:
     # redis-py's execute_command is untyped; one typed doorway keeps the rest strict.
     return target.execute_command(*args)
+
+
+_CLAIM_RETURN = "RETURN claimed"
+
+
+def compose_batch(claim: Row, statements: list[Statement]) -> tuple[str, Row]:
+    """The claim and every section as one query; each section reads its own `$rows_<i>`."""
+    head = cypher("write/claim_batch")
+    if not head.endswith(_CLAIM_RETURN):
+        raise ValueError("write/claim_batch must end with " + _CLAIM_RETURN)
+    parts = [head.removesuffix(_CLAIM_RETURN).rstrip() + " WHERE claimed"]
+    params: Row = dict(claim)
+    for i, statement in enumerate(statements):
+        name = f"rows_{i}"
+        body = statement.query.replace("$rows", "$" + name)
+        parts.append(f"CALL {{ WITH claimed\n{body}\n}}")
+        params[name] = statement.rows
+    parts.append(_CLAIM_RETURN)
+    return "\n".join(parts), params

@@ -64,9 +64,9 @@ class Neo4jStore(CypherStore):
             claimed = tx.run(cypher("write/claim_batch"), claim).single()
             if not claimed or not claimed["claimed"]:
                 return False
-            params = {"batch": claim["batch"], "token": claim["token"]}
+            # One transaction: the marker and the sections commit together or not at all.
             for statement in statements:
-                tx.run(statement.query, {**params, "rows": statement.rows}).consume()
+                tx.run(statement.query, {"rows": statement.rows}).consume()
             return True
 
         try:

@@ -18,10 +18,11 @@ from ringwatch.graph.labels import (
     Rel,
 )
 from ringwatch.graph.queries import cypher
-from ringwatch.identity import IdentifierKind
+from ringwatch.identity import IdentifierKind, sketch_to_text
 from ringwatch.records import relation_edge
 
 PROFILE_FIELDS = ("country", "city", "birthdate", "name_sketch", "email_sketch", "ua")
+SKETCH_FIELDS = ("name_sketch", "email_sketch")
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,8 @@ def _account_rows(accounts: Mapping[str, _AccountRow]) -> list[dict[str, Any]]:
         }
         for name in PROFILE_FIELDS:
             row[name] = acc.profile.get(name)
+        for name in SKETCH_FIELDS:
+            row[name] = sketch_to_text(row[name] or [])
         rows.append(row)
     return rows
 

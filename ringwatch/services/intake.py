@@ -87,7 +87,7 @@ class Intake:
         ]
         for rec in records:
             day = dt.datetime.fromtimestamp(rec["ts"] / 1000, tz=dt.UTC).strftime("%Y%m%d")
-            argv += [rec["id"], day, orjson.dumps(rec)]
+            argv += [rec["id"], day, orjson.dumps(rec) if keep_payload else b""]
         try:
             dupes = [int(i) for i in self._accept(args=argv)]
         except (redis.ConnectionError, redis.TimeoutError) as e:

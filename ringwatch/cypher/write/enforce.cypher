@@ -1,6 +1,5 @@
 // Rows arrive sorted by time, so the newest enforcement of a batch decides the account's state;
 // an older, late-arriving one is kept in history without overriding it.
-MATCH (b:Batch {id: $batch}) WHERE b.token = $token
 UNWIND $rows AS r
 MATCH (a:Account {id: r.a})
 MERGE (x:Enforcement {event_id: r.event_id})

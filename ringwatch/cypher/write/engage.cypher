@@ -1,4 +1,3 @@
-MATCH (b:Batch {id: $batch}) WHERE b.token = $token
 UNWIND $rows AS r
 MATCH (a:Account {id: r.a})
 MERGE (t:Target {id: r.target})

@@ -1,5 +1,4 @@
 // IP -> Subnet, Email -> EmailDomain; labels from ringwatch.graph.labels.
-MATCH (b:Batch {id: $batch}) WHERE b.token = $token
 UNWIND $rows AS r
 MATCH (c:__CHILD__ {key: r.key})
 MERGE (p:__PARENT__ {key: r.parent})

@@ -1,5 +1,4 @@
 // __LABEL__ and __REL__ come from ringwatch.graph.labels, never from input.
-MATCH (b:Batch {id: $batch}) WHERE b.token = $token
 UNWIND $rows AS r
 MATCH (a:Account {id: r.a})
 MERGE (i:__LABEL__ {key: r.key})

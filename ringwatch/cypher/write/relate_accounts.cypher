@@ -1,6 +1,5 @@
 // __REL__ from ringwatch.graph.labels. The other account may not have signed up (yet): it is
 // created bare and fills in when its own events arrive.
-MATCH (b:Batch {id: $batch}) WHERE b.token = $token
 UNWIND $rows AS r
 MERGE (a:Account {id: r.a})
 MERGE (o:Account {id: r.b})

@@ -1,4 +1,3 @@
-MATCH (b:Batch {id: $batch}) WHERE b.token = $token
 UNWIND $rows AS r
 MERGE (a:Account {id: r.id})
   ON CREATE SET a.first_seen = r.first, a.last_seen = r.last, a.events = 0
