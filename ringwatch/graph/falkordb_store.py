@@ -13,7 +13,6 @@ from typing import Any
 
 import redis
 from falkordb import FalkorDB
-from falkordb.query_result import QueryResult
 
 from ringwatch.errors import BatchFailed, Invalid, Unavailable
 from ringwatch.graph.labels import Label
