@@ -39,12 +39,18 @@ class EvaderParams:
         )
     )
     max_identifier_degree: int = 20  # shared with more accounts than this: a hub, not a person
+    # An identifier used by exactly two accounts, the banned one and one created after the ban:
+    # a handover across the ban, not a household device that many use side by side.
+    handover_points: float = 0.3
+    # Names and email local parts are usually derived from each other (jane.doe87), so the text
+    # evidence is the better of the two, never their sum.
     name_points: float = 0.6  # times the name-sketch similarity, when it is >= name_floor
     name_floor: float = 0.4
     email_points: float = 0.4  # times the email-local similarity, when it is >= email_floor
     email_floor: float = 0.5
     birthdate_exact_points: float = 0.4
-    birthdate_typo_points: float = 0.3  # one digit off, or day and month swapped
+    # One digit off, day and month swapped, a day off, or the same day a year off.
+    birthdate_typo_points: float = 0.3
     min_score: float = 0.7
     top_k: int = 3
     bands: int = 8
@@ -110,8 +116,21 @@ def birthdate_match(digits: np.ndarray, left: np.ndarray, right: np.ndarray) -> 
         & (a[:, 4:6] == b[:, 6:8]).all(axis=1)
         & (a[:, 6:8] == b[:, 4:6]).all(axis=1)
     )
-    out = np.where(diff == 0, 2, np.where((diff == 1) | swapped, 1, 0))
+    days_a, days_b = _days(a), _days(b)
+    gap = np.abs(days_a - days_b)
+    near = (gap <= 1) | (np.abs(gap - 365) <= 1)
+    out = np.where(diff == 0, 2, np.where((diff == 1) | swapped | near, 1, 0))
     return np.where(known, out, 0).astype(np.int8)
+
+
+def _days(digits: np.ndarray) -> np.ndarray:
+    """Approximate day number from YYYYMMDD digits (exact enough for 'a day or a year off')."""
+    d = digits.astype(np.int64)
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month = d[:, 4] * 10 + d[:, 5]
+    day = d[:, 6] * 10 + d[:, 7]
+    cumulative = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
+    return year * 365 + cumulative[np.clip(month, 0, 12)] + day
 
 
 def _lsh_candidates(
@@ -149,7 +168,7 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
     ...     b.add_link(a, "card", "c1", 1, 0)
     >>> m = match_evaders(b.build())
     >>> (m.query.tolist(), m.banned.tolist(), round(float(m.points[0]), 2))
-    ([0], [1], 0.9)
+    ([0], [1], 1.2)
     """
     snapshot = check_snapshot(snapshot)
     if params.top_k < 1 or params.min_score <= 0:
@@ -176,7 +195,8 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
     cap = column_caps(snapshot, {k: params.max_identifier_degree for k in params.kind_points})
     cols = np.flatnonzero((col_points > 0) & (degree >= 2) & (degree <= cap))
     bip = binary_links(snapshot)[:, cols].tocsr()
-    shared = (bip[queries].multiply(col_points[cols][None, :]).tocsr() @ bip[banned].T).tocoo()
+    col_bonus = col_points[cols] + np.where(degree[cols] == 2, params.handover_points, 0.0)
+    shared = (bip[queries].multiply(col_bonus[None, :]).tocsr() @ bip[banned].T).tocoo()
     sq, sb, spts = queries[shared.row], banned[shared.col], shared.data.astype(np.float64)
 
     # (b) LSH on sketches; only banned accounts are indexed.
@@ -197,10 +217,13 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
     name_sim = sketch_similarity_rows(snapshot.name_sketch, q, b)
     email_sim = sketch_similarity_rows(snapshot.email_sketch, q, b)
     bday = birthdate_match(_digits(snapshot.birthdate), q, b)
+    text = np.maximum(
+        np.where(name_sim >= params.name_floor, params.name_points * name_sim, 0.0),
+        np.where(email_sim >= params.email_floor, params.email_points * email_sim, 0.0),
+    )
     total = (
         strong_pts
-        + np.where(name_sim >= params.name_floor, params.name_points * name_sim, 0.0)
-        + np.where(email_sim >= params.email_floor, params.email_points * email_sim, 0.0)
+        + text
         + np.where(bday == 2, params.birthdate_exact_points,
                    np.where(bday == 1, params.birthdate_typo_points, 0.0))
     )

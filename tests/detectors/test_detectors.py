@@ -159,6 +159,8 @@ def test_evader_matched_by_kept_card_and_birthdate_typo_not_by_family_tablet() -
     b.add_account("new", {"created_at": T0 + 5 * DAY, "birthdate": "1990-07-04",
                           "name_sketch": typo})
     b.add_link("new", "card", "c1", 1, T0 + 5 * DAY)
+    b.add_account("mother", {"created_at": T0 - 900 * DAY, "birthdate": "1961-05-05"})
+    b.add_link("mother", "device", "tablet", 1, T0 - 900 * DAY)
     b.add_account("sister", {"created_at": T0 + 9 * DAY, "birthdate": "1996-01-01"})
     b.add_link("sister", "device", "tablet", 1, T0 + 9 * DAY)
     b.add_account("before", {"created_at": T0 - DAY, "name_sketch": sketch})
