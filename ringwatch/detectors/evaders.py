@@ -130,7 +130,7 @@ def _days(digits: np.ndarray) -> np.ndarray:
     month = d[:, 4] * 10 + d[:, 5]
     day = d[:, 6] * 10 + d[:, 7]
     cumulative = np.array([0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
-    return year * 365 + cumulative[np.clip(month, 0, 12)] + day
+    return np.asarray(year * 365 + cumulative[np.clip(month, 0, 12)] + day, dtype=np.int64)
 
 
 def _lsh_candidates(
