@@ -8,6 +8,7 @@ for the largest rendering worker (workers are forked, so they share the plan cop
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import shutil
@@ -38,11 +39,22 @@ def main() -> None:
     # ru_maxrss is in KiB on Linux.
     rss_main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rss_worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # CPU time shows the cost even when other work shares the machine and stretches wall time.
+    cpu = sum(
+        r.ru_utime + r.ru_stime
+        for r in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+    load = os.getloadavg()[0]
     result = {
         "accounts": args.accounts,
         "profile": args.profile,
         "seed": args.seed,
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "load_average_1m_at_end": round(load, 2),
         "events": summary.events,
         "events_per_account": round(summary.events / args.accounts, 2),
         "account_identifier_links": summary.links,
