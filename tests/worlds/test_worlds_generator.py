@@ -234,9 +234,9 @@ def test_fraud_is_not_keyed_on_trivia(world: World) -> None:
 
 def test_deterministic_per_seed(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    generate(a, 3000, 11, "default", workers=1)
-    generate(b, 3000, 11, "default", workers=2)
-    generate(c, 3000, 12, "default")
+    generate(a, 2000, 11, "default", workers=1)
+    generate(b, 2000, 11, "default", workers=2)
+    generate(c, 2000, 12, "default")
     assert _digest(a / "events.jsonl") == _digest(b / "events.jsonl")
     assert _digest(a / "truth.json") == _digest(b / "truth.json")
     assert _digest(a / "events.jsonl") != _digest(c / "events.jsonl")
@@ -254,8 +254,8 @@ def test_every_profile_generates(tmp_path: Path, name: str) -> None:
 
 
 def test_heavy_fraud_has_more_fraud_than_default(tmp_path: Path) -> None:
-    d = generate(tmp_path / "d", 5000, 2, "default")
-    h = generate(tmp_path / "h", 5000, 2, "heavy-fraud")
+    d = generate(tmp_path / "d", 3000, 2, "default")
+    h = generate(tmp_path / "h", 3000, 2, "heavy-fraud")
     assert h.ring_members > 2 * d.ring_members
 
 
