@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # process that died between the durable write and the Celery send.
     resend_after_s: int = 60
     celery_eager: bool = False
+    full_detection_hour_utc: int = Field(default=2, ge=0, le=23)
+    # An applied batch triggers an incremental detection run this many seconds later, so a burst
+    # of batches is examined together rather than one run per batch.
+    incremental_delay_s: float = Field(default=2.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ringwatch import __version__
-from ringwatch.api import errors, events, health
+from ringwatch.api import errors, events, health, rings
 from ringwatch.events import json_schema
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, queue: BatchQueue | None = None
     errors.install(app)
     app.include_router(health.router)
     app.include_router(events.router)
+    app.include_router(rings.router)
 
     base_openapi = app.openapi
 

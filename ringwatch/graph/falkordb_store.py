@@ -49,6 +49,12 @@ class FalkorDBStore(CypherStore):
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
         return [dict(zip(names, row, strict=True)) for row in result.result_set]
 
+    def write(self, query: str, params: Mapping[str, Any] | None = None) -> None:
+        try:
+            self._graph.query(query, dict(params or {}))
+        except UNREACHABLE as e:
+            raise Unavailable(f"the embedded engine is unreachable: {e}") from e
+
     def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
         query, params = compose_batch(claim, statements)
         try:

@@ -59,6 +59,18 @@ class Neo4jStore(CypherStore):
         except UNREACHABLE as e:
             raise Unavailable(f"Neo4j is unreachable: {e}") from e
 
+    def write(self, query: str, params: Mapping[str, Any] | None = None) -> None:
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(query, dict(params or {})).consume()
+
+        try:
+            with self._driver.session(database=self._database) as session:
+                session.execute_write(work)
+        except AuthError as e:
+            raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
+        except (*UNREACHABLE, TransientError) as e:
+            raise Unavailable(f"Neo4j write failed, will retry: {e}") from e
+
     def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
         def work(tx: neo4j.ManagedTransaction) -> bool:
             claimed = tx.run(cypher("write/claim_batch"), claim).single()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +42,7 @@ class ApplyResult:
     batch_id: str
     applied: bool  # False: the batch had been applied before; nothing was written
     events: int
+    accounts: tuple[str, ...] = ()  # accounts the batch touched (for incremental detection)
 
 
 @dataclass
@@ -68,8 +69,58 @@ class GraphStore(Protocol):
         progress: Callable[[int], None] | None = None,
     ) -> None: ...
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
+    def snapshot_of(self, builder: SnapshotBuilder, accounts: Sequence[str]) -> None: ...
+    def add_banned_profiles(self, builder: SnapshotBuilder, page_size: int = 5000) -> None: ...
+    def expand_scope(
+        self, seeds: Sequence[str], caps: Mapping[IdentifierKind, int], max_accounts: int
+    ) -> tuple[list[str], bool]: ...
+    def ring_histories(self, ring_ids: Sequence[str]) -> dict[str, str]: ...
+    def active_rings(self, accounts: Sequence[str] | None = None) -> dict[str, list[str]]: ...
+    def stored_results(self, kind: str) -> list[Row]: ...
+    def risky_accounts(self) -> list[str]: ...
+    def evader_accounts(self) -> list[str]: ...
+    def save_detection(self, run: DetectionWrite) -> None: ...
+    def ring(self, ring_id: str) -> Row | None: ...
+    def rings_page(self, filters: RingFilter) -> list[Row]: ...
+    def account(self, account_id: str, identifiers_per_kind: int = 20) -> Row | None: ...
     def clear(self) -> None: ...
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DetectionWrite:
+    """One detection run's results, as rows for the write-back statements.
+
+    `scope` lists every account the run covered (all accounts for a full run, the recomputed
+    components for an incremental one): stale memberships, risk and evader links are removed
+    only inside it, and `previous_rings` (active before the run, in scope) are retired unless
+    the run produced them again.
+    """
+
+    run_id: str
+    kind: str  # full | incremental
+    started_at: int  # epoch ms
+    rings: list[Row]  # id, score, verdict, size, evidence (JSON text)
+    ring_history: list[Row]  # id, history (JSON text, the ring's whole history)
+    members: list[Row]  # a, ring
+    risk: list[Row]  # a, risk, ring, evader
+    evader_links: list[Row]  # a, banned, score, rank, evidence (JSON text)
+    scope: list[str]
+    previous_rings: list[str]
+    stats: str  # JSON text
+
+
+@dataclass(frozen=True)
+class RingFilter:
+    verdict: str | None = None
+    min_size: int = 0
+    max_size: int | None = None
+    since: int | None = None  # epoch ms
+    after: str = ""
+    limit: int = 100
+
+
+WRITE_BATCH = 2000
 
 
 SUMMARY_NODES = (
@@ -95,6 +146,10 @@ class CypherStore(ABC):
     @abstractmethod
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run a read-only query; rows as dicts."""
+
+    @abstractmethod
+    def write(self, query: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run one write statement in its own transaction."""
 
     @abstractmethod
     def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
@@ -125,7 +180,15 @@ class CypherStore(ABC):
             "events": len(batch.records),
         }
         applied = self._apply_statements(claim, build_statements(batch.records))
-        return ApplyResult(batch_id=batch.id, applied=applied, events=len(batch.records))
+        touched = tuple(
+            sorted(
+                {r["a"] for r in batch.records}
+                | {r["other"] for r in batch.records if "other" in r}
+            )
+        )
+        return ApplyResult(
+            batch_id=batch.id, applied=applied, events=len(batch.records), accounts=touched
+        )
 
     def batch_applied(self, batch_id: str) -> bool:
         rows = self.read(cypher("read/batch_applied"), {"batch": batch_id})
@@ -145,45 +208,181 @@ class CypherStore(ABC):
             out.top_shared[kind.value] = [(r["key"], int(r["accounts"])) for r in rows]
         return out
 
+    # -- detection results -----------------------------------------------------------------------
+    def active_rings(self, accounts: Sequence[str] | None = None) -> dict[str, list[str]]:
+        """Members of active rings: all of them, or those of rings touching `accounts`."""
+        if accounts is None:
+            rows = self.read(cypher("read/active_rings"))
+        else:
+            rows = []
+            for chunk in _chunks(list(accounts), WRITE_BATCH):
+                rows += self.read(cypher("read/active_rings_of"), {"ids": chunk})
+        rings: dict[str, set[str]] = {}
+        for r in rows:
+            rings.setdefault(r["ring"], set()).add(r["account"])
+        return {ring: sorted(members) for ring, members in sorted(rings.items())}
+
+    def stored_results(self, kind: str) -> list[Row]:
+        """The latest detection results: `rings`, `evaders` or `accounts` (export rows)."""
+        if kind not in ("rings", "evaders", "accounts"):
+            raise ValueError(f"unknown result kind {kind!r}")
+        return self.read(cypher(f"read/export_{kind}"))
+
+    def risky_accounts(self) -> list[str]:
+        return [r["id"] for r in self.read(cypher("read/risky_accounts"))]
+
+    def evader_accounts(self) -> list[str]:
+        return [r["id"] for r in self.read(cypher("read/evader_accounts"))]
+
+    def ring_histories(self, ring_ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(ring_ids), WRITE_BATCH):
+            for r in self.read(cypher("read/ring_histories"), {"ids": chunk}):
+                out[r["id"]] = r["history"] or "[]"
+        return out
+
+    def save_detection(self, run: DetectionWrite) -> None:
+        """Idempotent: re-saving the same run leaves the graph as one save does."""
+        now = int(time.time() * 1000)
+        base = {"run": run.run_id, "now": now}
+        steps: list[tuple[str, str, Sequence[Any]]] = [
+            ("detect/upsert_rings", "rows", run.rings),
+            ("detect/append_ring_history", "rows", run.ring_history),
+            ("detect/set_members", "rows", run.members),
+            ("detect/drop_stale_members", "ids", run.scope),
+            ("detect/retire_rings", "ids", run.previous_rings),
+            ("detect/set_account_risk", "rows", run.risk),
+            ("detect/clear_account_risk", "ids", run.scope),
+            ("detect/set_evader_links", "rows", run.evader_links),
+            ("detect/drop_stale_evader_links", "ids", run.scope),
+        ]
+        for name, key, items in steps:
+            query = cypher(name)
+            for chunk in _chunks(list(items), WRITE_BATCH):
+                self.write(query, {**base, key: chunk})
+        self.write(
+            cypher("detect/record_run"),
+            {
+                **base,
+                "kind": run.kind,
+                "started": run.started_at,
+                "accounts": len(run.scope),
+                "rings": len(run.rings),
+                "evaders": len({r["a"] for r in run.evader_links}),
+                "stats": run.stats,
+            },
+        )
+
+    def ring(self, ring_id: str) -> Row | None:
+        rows = self.read(cypher("read/ring"), {"id": ring_id})
+        if not rows or rows[0]["id"] is None:
+            return None
+        row = rows[0]
+        row["members"] = [m for m in row["members"] if m.get("id") is not None]
+        return row
+
+    def rings_page(self, filters: RingFilter) -> list[Row]:
+        return self.read(
+            cypher("read/rings_page"),
+            {
+                "verdict": filters.verdict,
+                "min_size": filters.min_size,
+                "max_size": filters.max_size,
+                "since": filters.since,
+                "after": filters.after,
+                "limit": filters.limit,
+            },
+        )
+
+    def account(self, account_id: str, identifiers_per_kind: int = 20) -> Row | None:
+        rows = self.read(cypher("read/account"), {"id": account_id})
+        if not rows:
+            return None
+        row = rows[0]
+        row["rings"] = [g for g in row["rings"] if g.get("id") is not None]
+        row["evader_matches"] = [m for m in row["evader_matches"] if m.get("banned") is not None]
+        identifiers: dict[str, list[Row]] = {}
+        for kind in IdentifierKind:
+            query = cypher(
+                "read/account_identifiers", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
+            )
+            found = self.read(query, {"id": account_id, "limit": identifiers_per_kind})
+            if found:
+                identifiers[kind.value] = found
+        row["identifiers"] = identifiers
+        return row
+
+    # -- snapshots ---------------------------------------------------------------------------------
     def stream_snapshot(
         self,
         builder: SnapshotBuilder,
         page_size: int = 5000,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """Page through accounts by id; for each page pull its links, relations, engagements."""
+        """Every account, paged by id; for each page its links, relations and engagements."""
         after = ""
         accounts_q = cypher("read/snapshot_accounts")
-        link_qs = {
-            kind: cypher(
-                "read/snapshot_links", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
-            )
-            for kind in IdentifierKind
-        }
-        rel_qs = {
-            kind: cypher("read/snapshot_relations", REL=rel) for kind, rel in RELATION_REL.items()
-        }
-        engage_q = cypher("read/snapshot_engagements")
-        while True:
-            page = self.read(accounts_q, {"after": after, "limit": page_size})
-            if not page:
-                return
-            ids = [r["id"] for r in page]
-            for r in page:
-                builder.add_account(r["id"], _ms_to_s(r))
-            for kind, query in link_qs.items():
-                for r in self.read(query, {"ids": ids}):
-                    builder.add_link(
-                        r["a"], kind.value, r["key"], int(r["n"]), int(r["first"]) // 1000
-                    )
-            for relation, query in rel_qs.items():
-                for r in self.read(query, {"ids": ids}):
-                    builder.add_relation(r["a"], r["b"], relation)
-            for r in self.read(engage_q, {"ids": ids}):
-                builder.add_engagement(r["a"], r["target"], r["action"], int(r["first"]) // 1000)
+        while page := self.read(accounts_q, {"after": after, "limit": page_size}):
+            self._add_page(builder, page)
             if progress:
                 progress(len(page))
-            after = ids[-1]
+            after = page[-1]["id"]
+
+    def snapshot_of(self, builder: SnapshotBuilder, accounts: Sequence[str]) -> None:
+        """The given accounts only, with all their links (an incremental run's scope)."""
+        query = cypher("read/snapshot_accounts_by_id")
+        for chunk in _chunks(sorted(set(accounts)), 5000):
+            self._add_page(builder, self.read(query, {"ids": chunk}))
+
+    def add_banned_profiles(self, builder: SnapshotBuilder, page_size: int = 5000) -> None:
+        """Every banned account's profile (no links), so new accounts can be matched to them."""
+        after = ""
+        query = cypher("read/banned_accounts")
+        while page := self.read(query, {"after": after, "limit": page_size}):
+            for r in page:
+                builder.add_account(r["id"], _ms_to_s(r))
+            after = page[-1]["id"]
+
+    def expand_scope(
+        self, seeds: Sequence[str], caps: Mapping[IdentifierKind, int], max_accounts: int
+    ) -> tuple[list[str], bool]:
+        """Accounts reachable from `seeds` through identifiers under their kind's cap: the
+        components an incremental run recomputes. Returns (accounts, complete)."""
+        queries = {
+            kind: cypher(
+                "read/expand_scope", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
+            )
+            for kind in caps
+        }
+        seen = set(seeds)
+        frontier = sorted(seen)
+        while frontier:
+            found: set[str] = set()
+            for chunk in _chunks(frontier, WRITE_BATCH):
+                for kind, query in queries.items():
+                    for r in self.read(query, {"ids": chunk, "cap": caps[kind]}):
+                        found.add(r["id"])
+            frontier = sorted(found - seen)
+            seen |= found
+            if len(seen) > max_accounts:
+                return sorted(seen), False
+        return sorted(seen), True
+
+    def _add_page(self, builder: SnapshotBuilder, page: list[Row]) -> None:
+        ids = [r["id"] for r in page]
+        for r in page:
+            builder.add_account(r["id"], _ms_to_s(r))
+        for kind in IdentifierKind:
+            query = cypher(
+                "read/snapshot_links", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
+            )
+            for r in self.read(query, {"ids": ids}):
+                builder.add_link(r["a"], kind.value, r["key"], int(r["n"]), int(r["first"]) // 1000)
+        for relation, rel in RELATION_REL.items():
+            for r in self.read(cypher("read/snapshot_relations", REL=rel), {"ids": ids}):
+                builder.add_relation(r["a"], r["b"], relation)
+        for r in self.read(cypher("read/snapshot_engagements"), {"ids": ids}):
+            builder.add_engagement(r["a"], r["target"], r["action"], int(r["first"]) // 1000)
 
 
 def _ms_to_s(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -192,3 +391,8 @@ def _ms_to_s(row: Mapping[str, Any]) -> dict[str, Any]:
         if out.get(name) is not None:
             out[name] = int(out[name]) // 1000
     return out
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
 from ringwatch.graph.factory import redis_url
 from ringwatch.settings import Settings, get_settings
@@ -16,7 +17,9 @@ def celery_broker_url(settings: Settings) -> str:
 
 def make_celery(settings: Settings) -> Celery:
     app = Celery(
-        "ringwatch", broker=celery_broker_url(settings), include=["ringwatch.workers.ingest"]
+        "ringwatch",
+        broker=celery_broker_url(settings),
+        include=["ringwatch.workers.ingest", "ringwatch.workers.detect"],
     )
     app.conf.update(
         task_acks_late=True,
@@ -33,6 +36,10 @@ def make_celery(settings: Settings) -> Celery:
             "ingest-sweep": {
                 "task": "ingest.sweep",
                 "schedule": max(5, settings.resend_after_s // 2),
+            },
+            "detect-full-nightly": {
+                "task": "detect.full",
+                "schedule": crontab(hour=settings.full_detection_hour_utc, minute=0),
             },
         },
         timezone="UTC",

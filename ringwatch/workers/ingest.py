@@ -9,6 +9,7 @@ from celery import Task
 
 from ringwatch.errors import BatchFailed, Unavailable
 from ringwatch.services.context import Services
+from ringwatch.services.detection_queue import DetectionQueue
 from ringwatch.settings import get_settings
 from ringwatch.workers.app import app
 
@@ -44,6 +45,11 @@ def apply_batch(self: Task, batch_id: str) -> dict[str, object]:
         return {"batch_id": batch_id, "dead": True}
     if result is None:
         return {"batch_id": batch_id, "applied": False}
+    if result.applied:
+        from ringwatch.workers.detect import detect_incremental
+
+        DetectionQueue(services().redis).mark_dirty(result.accounts)
+        detect_incremental.apply_async(countdown=get_settings().incremental_delay_s)
     return {"batch_id": batch_id, "applied": result.applied, "events": result.events}
 
 

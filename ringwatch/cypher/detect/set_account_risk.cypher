@@ -1,0 +1,4 @@
+UNWIND $rows AS r
+MATCH (a:Account {id: r.a})
+SET a.risk = r.risk, a.ring_id = r.ring, a.evader_score = r.evader, a.risk_run = $run,
+    a.risk_at = $now

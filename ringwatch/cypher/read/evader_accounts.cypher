@@ -1,0 +1,1 @@
+MATCH (a:Account)-[:CONTINUES]->(:Account) RETURN DISTINCT a.id AS id

@@ -1,0 +1,1 @@
+MATCH (a:Account) WHERE a.risk > 0 RETURN a.id AS id

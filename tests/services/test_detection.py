@@ -1,0 +1,112 @@
+"""Detection through the store on both engines: write-back, stable ids, incremental runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from ringwatch.events import parse_event
+from ringwatch.graph.store import Batch, GraphStore, RingFilter
+from ringwatch.identity import Pseudonymiser
+from ringwatch.records import normalise
+from ringwatch.services import results
+from ringwatch.services.detection import DetectionService, link_caps
+from tests.events import event, signup
+
+pytestmark = pytest.mark.embedded
+
+FARM = [f"farm{i}" for i in range(8)]
+
+
+def ingest(store: GraphStore, hasher: Pseudonymiser, batch_id: str, raw: list[dict]) -> None:
+    store.apply_batch(Batch(batch_id, [normalise(parse_event(e), hasher) for e in raw]))
+
+
+def world() -> list[dict]:
+    raw = [
+        signup(f"s-{a}", a, ts=f"2026-03-01T10:{i:02d}:00Z", device_id="emulator-1", card="card-x",
+               ip=f"198.51.100.{i + 1}")
+        for i, a in enumerate(FARM)
+    ]
+    # A family: a shared tablet and home IP, signed up years apart.
+    raw += [
+        signup(f"s-fam{i}", f"fam{i}", ts=f"20{18 + 2 * i}-05-01T10:00:00Z", device_id="tablet",
+               ip="203.0.113.50", birthdate=f"{1970 + 15 * i}-01-01")
+        for i in range(3)
+    ]
+    raw += [
+        signup("s-old", "banned-joe", ts="2026-01-01T00:00:00Z", phone="+14155550123",
+               display_name="Joseph Kowalski", birthdate="1988-07-14", device_id="joe-phone"),
+        event("enforcement", "ban-joe", "banned-joe", ts="2026-02-01T00:00:00Z", action="ban"),
+    ]
+    return raw
+
+
+def test_full_run_writes_rings_risk_and_is_stable(store: GraphStore, hasher: Pseudonymiser) -> None:
+    ingest(store, hasher, "b1", world())
+    service = DetectionService(store, seed=3)
+    first, summary = service.run_full()
+    fraud = [r for r in first.rings if r.verdict != "benign"]
+    assert [sorted(r.members) for r in fraud] == [FARM]
+    assert summary.accounts == 12
+    ring_id = fraud[0].ring_id
+
+    page = results.rings_page(store, RingFilter(verdict=fraud[0].verdict))
+    assert [r["id"] for r in page["items"]] == [ring_id]
+    view = results.ring_view(store, ring_id)
+    assert sorted(m["id"] for m in view["members"]) == FARM
+    assert view["history"][0]["event"] in {"created", "born"} or view["history"]
+    acc = results.account_view(store, "farm3")
+    assert acc["ring_id"] == ring_id and acc["risk"] > 0.5
+    assert acc["identifier_counts"]["device"] == 1
+    family = results.account_view(store, "fam1")
+    assert not family["risk"] or family["risk"] < 0.5
+
+    second, _ = service.run_full()
+    assert [r.ring_id for r in second.rings if r.verdict != "benign"] == [ring_id]
+    assert len(store.active_rings()) == len(second.rings)
+    exported = results.export_rings(store)
+    assert {r["ring_id"] for r in exported} == {r.ring_id for r in second.rings}
+
+
+def test_incremental_run_picks_up_new_member_and_evader(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    ingest(store, hasher, "b1", world())
+    service = DetectionService(store, seed=3)
+    first, _ = service.run_full()
+    ring_id = next(r.ring_id for r in first.rings if r.verdict != "benign")
+    ingest(store, hasher, "b2", [
+        signup("s-new", "farm-new", ts="2026-03-01T11:00:00Z", device_id="emulator-1", card="card-x"),
+        signup("s-joe2", "joe-again", ts="2026-03-05T00:00:00Z", phone="+14155550123",
+               display_name="Josef Kowalsky", birthdate="1988-07-14"),
+    ])
+    ran = service.run_incremental(["farm-new", "joe-again"])
+    assert ran is not None
+    _, summary = ran
+    assert summary.complete
+    assert "fam0" not in set(store.active_rings(["farm-new"]).get(ring_id, []))
+    assert store.active_rings(["farm-new"])[ring_id] == sorted([*FARM, "farm-new"])
+    joe = results.account_view(store, "joe-again")
+    assert [m["banned"] for m in joe["evader_matches"]][:1] == ["banned-joe"]
+    assert joe["evader_score"] > 0
+    # Accounts outside the scope keep what the full run gave them.
+    assert results.account_view(store, "fam0")["risk"] == results.account_view(store, "fam0")["risk"]
+
+
+def test_unknown_ids_are_not_found(store: GraphStore) -> None:
+    from ringwatch.errors import NotFound
+
+    with pytest.raises(NotFound):
+        results.ring_view(store, "ring_nope")
+    with pytest.raises(NotFound):
+        results.account_view(store, "nobody")
+
+
+def test_link_caps_follow_the_projection() -> None:
+    from ringwatch.detectors.pipeline import DetectParams
+    from ringwatch.identity import IdentifierKind
+
+    caps = link_caps(DetectParams())
+    assert caps[IdentifierKind.DEVICE] == DetectParams().projection.kind_cap["device"]
+    # A subnet shared by many accounts adds too little to a pair to link it.
+    assert caps[IdentifierKind.SUBNET] < caps[IdentifierKind.IP] <= caps[IdentifierKind.DEVICE]
