@@ -123,7 +123,7 @@ def _strategy(
             f"checkpoints is required: a mapping with any of {', '.join(CHECKPOINTS)}",
         )
     else:
-        plans = _checkpoints(checkpoints, default, out, registry)
+        plans = _checkpoints(checkpoints, default, "thresholds" in doc, out, registry)
     if out.items:
         return None
     assert isinstance(sid, str) and plans  # guaranteed once no problem was found
@@ -145,6 +145,7 @@ def _strategy(
 def _checkpoints(
     checkpoints: CommentedMap,
     default: Thresholds | None,
+    default_given: bool,  # even if invalid: then its problems are reported already
     out: _Problems,
     registry: Mapping[str, Feature],
 ) -> dict[str, CheckpointPlan]:
@@ -162,7 +163,7 @@ def _checkpoints(
         thresholds = default
         if "thresholds" in body:
             thresholds = _thresholds(body["thresholds"], _value_line(body, "thresholds"), out)
-        elif default is None:
+        elif not default_given:
             out.add(line, f"checkpoint {name} has no thresholds and there are no top-level ones")
         rules = _rules(
             body.get("rules"),

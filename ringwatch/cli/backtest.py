@@ -1,0 +1,164 @@
+"""`ringwatch backtest` and `ringwatch strategy check`: try strategies offline."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ringwatch.cli.common import console
+from ringwatch.errors import Invalid
+from ringwatch.features.detections import Detections
+from ringwatch.features.replay import ReplayState
+from ringwatch.features.signals import DatacenterRanges
+from ringwatch.quality.readers import ExportError, read_truth
+from ringwatch.scoring.actions import ACTIONS
+from ringwatch.scoring.backtest import Backtest, records_from_file
+from ringwatch.scoring.loader import check_files, load_strategy
+
+strategy_app = typer.Typer(help="Validate and inspect strategy files.", no_args_is_help=True)
+
+_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
+
+
+def _count_lines(path: Path) -> int | None:
+    if path.suffix == ".gz":
+        return None
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return f"{value:,}"
+
+
+def _print_problems(problems: list[Any]) -> None:
+    for p in problems:
+        console.print(f"[red]{p.field}[/red]: {p.reason}", highlight=False, soft_wrap=True)
+
+
+def backtest(
+    strategy: Annotated[Path, typer.Option("--strategy", help="Strategy YAML file.", **_FILE)],
+    events: Annotated[Path, typer.Option(
+        "--events", help="Event history: JSON Lines (.jsonl, .jsonl.gz) or CSV, in time order.",
+        **_FILE)],
+    truth: Annotated[Path | None, typer.Option(
+        "--truth", help="truth.json of a synthetic world: its labels are the ground truth. "
+        "Without it, accounts banned at some point in the history are the positives.",
+        **_FILE)] = None,
+    rings: Annotated[Path | None, typer.Option(
+        "--rings", help="rings.jsonl from detection (docs/exports.md) for the ring features. "
+        "If detection ran over the whole history this leaks the future.", **_FILE)] = None,
+    evaders: Annotated[Path | None, typer.Option(
+        "--evaders", help="evaders.jsonl from detection, for the evader features.",
+        **_FILE)] = None,
+    datacenter: Annotated[Path | None, typer.Option(
+        "--datacenter-ranges", help="File of datacenter/proxy CIDR ranges, one per line; "
+        "without it datacenter_ip is null and rules on it never fire.", **_FILE)] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Where to write the JSON report.", dir_okay=False)
+    ] = Path("backtest.json"),
+) -> None:
+    """Replay EVENTS in time order through STRATEGY and report, per final action and per
+    rule, volume, precision and recall against labels.
+
+    Each signup, login, payment and engage (content) event gets a decision from the features
+    as of its time; an account's outcome is the strictest action it ever got.
+    """
+    try:
+        loaded = load_strategy(strategy)
+        labels = read_truth(truth) if truth else None
+        detections = Detections.from_files(rings, evaders) if rings or evaders else None
+        ranges = DatacenterRanges.from_file(datacenter) if datacenter else None
+    except Invalid as e:
+        _print_problems(e.problems)
+        raise typer.Exit(1) from e
+    except (ExportError, ValueError) as e:
+        raise typer.BadParameter(str(e)) from e
+    if detections is not None:
+        console.print("[yellow]note:[/yellow] detection results are joined as of the end of "
+                      "the history; if detection saw the whole history, results are an upper "
+                      "bound (the strategy sees the future).")
+    run = Backtest(loaded, ReplayState(detections=detections, datacenter=ranges,
+                                       min_age=loaded.min_age))
+    rejected: Counter[str] = Counter()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console) as progress:
+        task = progress.add_task(events.name, total=_count_lines(events))
+        for rec in records_from_file(events, rejected=rejected):
+            run.feed(rec)
+            if run.events % 5000 == 0:
+                progress.update(task, completed=run.events + sum(rejected.values()))
+        progress.update(task, completed=run.events + sum(rejected.values()))
+    report = run.report(labels)
+    report["rejected_events"] = dict(rejected)
+    out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    _print_report(report)
+    console.print(f"report written to {out}")
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    stdout = Console()
+    head = Table(title=f"backtest of {report['strategy']}", show_header=False)
+    for key in ("labels", "events", "decisions", "accounts", "positives", "negatives",
+                "negatives_allowed", "positives_review_or_block", "detections_leak_future"):
+        head.add_row(key, _fmt(report[key]) if not isinstance(report[key], str | bool)
+                     else str(report[key]))
+    stdout.print(head)
+    table = Table(title="accounts by final action")
+    for col in ("action", "accounts", "positives", "precision", "recall", "≥ action: accounts",
+                "precision", "recall"):
+        table.add_column(col, justify="left" if col == "action" else "right")
+    for action in ACTIONS:
+        row = report["by_action"][action]
+        cum = report["at_least"].get(action, {})
+        table.add_row(action, *(_fmt(row[k]) for k in ("accounts", "positives", "precision",
+                                                      "recall")),
+                      *(_fmt(cum.get(k)) for k in ("accounts", "precision", "recall")))
+    stdout.print(table)
+    rules = Table(title="rules (accounts the rule fired on at least once)")
+    for col in ("rule", "decisions", "accounts", "precision", "recall", "errors"):
+        rules.add_column(col, justify="left" if col == "rule" else "right")
+    for rule, row in report["by_rule"].items():
+        rules.add_row(rule, *(_fmt(row[k]) for k in ("decisions", "accounts", "precision",
+                                                      "recall", "errors")))
+    stdout.print(rules)
+    labels = Table(title="final action by label")
+    labels.add_column("label")
+    for col in ("accounts", *ACTIONS, "review_or_block"):
+        labels.add_column(col, justify="right")
+    for label, row in report["by_label"].items():
+        labels.add_row(label, *(_fmt(row[k]) for k in ("accounts", *ACTIONS, "review_or_block")))
+    stdout.print(labels)
+
+
+@strategy_app.command("check")
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Strategy YAML files.", **_FILE)],
+) -> None:
+    """Load every FILE as the decision service would and print each problem as file:line."""
+    problems = check_files(files)
+    if problems:
+        _print_problems(problems)
+        console.print(f"[red]{len(problems)} problem(s)[/red]")
+        raise typer.Exit(1)
+    for path in files:
+        strategy = load_strategy(path)
+        n_rules = len(strategy.rule_index)
+        console.print(f"[green]ok[/green] {path}: {strategy.key}, {n_rules} rules, "
+                      f"checkpoints {', '.join(strategy.checkpoints)}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backtest")(backtest)
+    app.add_typer(strategy_app, name="strategy")
