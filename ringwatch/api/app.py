@@ -15,12 +15,17 @@ from ringwatch.services.ingest import BatchQueue
 from ringwatch.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, queue: BatchQueue | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    queue: BatchQueue | None = None,
+    *,
+    release_engine: bool = True,
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services(settings)
+        services = Services(settings, release_engine=release_engine)
         app.state.services = services
         if queue is None:
             from ringwatch.workers.ingest import CeleryQueue

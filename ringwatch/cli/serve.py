@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ringwatch.cli.common import console, load_settings
-from ringwatch.graph.factory import redis_url
+from ringwatch.graph.factory import redis_url, release
 
 
 def serve(
@@ -48,11 +48,12 @@ def serve(
     try:
         from ringwatch.api.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port)
+        uvicorn.run(create_app(settings, release_engine=False), host=host, port=port)
     finally:
         if child is not None:
             child.send_signal(signal.SIGTERM)
             child.wait(timeout=60)
+        release(settings)
 
 
 def worker(
@@ -60,7 +61,8 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """Run a Celery worker (production: run several, on several machines)."""
-    load_settings()
+    settings = load_settings()
+    redis_url(settings)  # starts the embedded engine when nothing is configured
     from ringwatch.workers.app import app
 
     app.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}"])
@@ -68,7 +70,7 @@ def worker(
 
 def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO") -> None:
     """Run the Celery beat scheduler (exactly one per deployment)."""
-    load_settings()
+    redis_url(load_settings())  # starts the embedded engine when nothing is configured
     from ringwatch.workers.app import app
 
     app.start(["beat", f"--loglevel={loglevel}"])

@@ -136,3 +136,9 @@ def embedded_server(data_dir: Path) -> EmbeddedServer:
     if server is None:
         server = _SERVERS[key] = EmbeddedServer(key)
     return server.ensure_running()
+
+
+def stop_embedded(data_dir: Path) -> None:
+    server = _SERVERS.pop(data_dir.resolve(), None)
+    if server is not None:
+        server.stop()

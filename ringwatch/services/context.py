@@ -7,7 +7,7 @@ from functools import cached_property
 
 import redis
 
-from ringwatch.graph.factory import open_redis, open_store
+from ringwatch.graph.factory import open_redis, open_store, release
 from ringwatch.graph.store import GraphStore
 from ringwatch.identity import Pseudonymiser
 from ringwatch.services.ingest import IngestService
@@ -18,6 +18,9 @@ from ringwatch.settings import Settings
 @dataclass
 class Services:
     settings: Settings
+    # Whether close() stops an embedded engine this process started; `ringwatch serve` keeps it
+    # until its worker has stopped.
+    release_engine: bool = True
 
     @cached_property
     def store(self) -> GraphStore:
@@ -44,3 +47,5 @@ class Services:
             self.store.close()
         if "redis" in self.__dict__:
             self.redis.close()
+        if self.release_engine:
+            release(self.settings)

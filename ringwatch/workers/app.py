@@ -10,7 +10,7 @@ from ringwatch.settings import Settings, get_settings
 
 
 def celery_broker_url(settings: Settings) -> str:
-    url = redis_url(settings)
+    url = redis_url(settings, start=False)
     # kombu spells a Unix-socket Redis `redis+socket://`; redis-py spells it `unix://`.
     return "redis+socket://" + url.removeprefix("unix://") if url.startswith("unix://") else url
 
