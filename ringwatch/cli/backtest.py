@@ -115,9 +115,8 @@ def _print_report(report: dict[str, Any]) -> None:
         head.add_row(key, _fmt(report[key]) if not isinstance(report[key], str | bool)
                      else str(report[key]))
     stdout.print(head)
-    table = Table(title="accounts by final action")
-    for col in ("action", "accounts", "positives", "precision", "recall", "≥ action: accounts",
-                "precision", "recall"):
+    table = Table(title="accounts by final action (≥: the action or a stricter one)")
+    for col in ("action", "accounts", "pos", "prec", "recall", "≥ acc", "≥ prec", "≥ recall"):
         table.add_column(col, justify="left" if col == "action" else "right")
     for action in ACTIONS:
         row = report["by_action"][action]
@@ -127,7 +126,7 @@ def _print_report(report: dict[str, Any]) -> None:
                       *(_fmt(cum.get(k)) for k in ("accounts", "precision", "recall")))
     stdout.print(table)
     rules = Table(title="rules (accounts the rule fired on at least once)")
-    for col in ("rule", "decisions", "accounts", "precision", "recall", "errors"):
+    for col in ("rule", "decisions", "accounts", "prec", "recall", "errors"):
         rules.add_column(col, justify="left" if col == "rule" else "right")
     for rule, row in report["by_rule"].items():
         rules.add_row(rule, *(_fmt(row[k]) for k in ("decisions", "accounts", "precision",
@@ -135,7 +134,7 @@ def _print_report(report: dict[str, Any]) -> None:
     stdout.print(rules)
     labels = Table(title="final action by label")
     labels.add_column("label")
-    for col in ("accounts", *ACTIONS, "review_or_block"):
+    for col in ("accounts", *ACTIONS, "review|block"):
         labels.add_column(col, justify="right")
     for label, row in report["by_label"].items():
         labels.add_row(label, *(_fmt(row[k]) for k in ("accounts", *ACTIONS, "review_or_block")))
