@@ -120,5 +120,8 @@ def compose_batch(claim: Row, statements: list[Statement]) -> tuple[str, Row]:
         body = statement.query.replace("$rows", "$" + name)
         parts.append(f"CALL {{ WITH claimed\n{body}\n}}")
         params[name] = statement.rows
+        for key, value in statement.params.items():
+            if params.setdefault(key, value) != value:
+                raise ValueError(f"statements of one batch disagree on ${key}")
     parts.append(_CLAIM_RETURN)
     return "\n".join(parts), params

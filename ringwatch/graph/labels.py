@@ -20,6 +20,9 @@ class Label(StrEnum):
     ENFORCEMENT = "Enforcement"
     BATCH = "Batch"
     RING = "Ring"
+    CHANGE = "Change"
+    SEQUENCE = "Sequence"
+    DETECTION_RUN = "DetectionRun"
 
 
 class Rel(StrEnum):
@@ -75,4 +78,7 @@ KEY_PROPERTY: dict[Label, str] = {
     Label.ENFORCEMENT: "event_id",
     Label.BATCH: "id",
     Label.RING: "id",
+    Label.CHANGE: "seq",
+    Label.SEQUENCE: "name",
+    Label.DETECTION_RUN: "id",
 }

@@ -78,7 +78,7 @@ class Neo4jStore(CypherStore):
                 return False
             # One transaction: the marker and the sections commit together or not at all.
             for statement in statements:
-                tx.run(statement.query, {"rows": statement.rows}).consume()
+                tx.run(statement.query, {**statement.params, "rows": statement.rows}).consume()
             return True
 
         try:

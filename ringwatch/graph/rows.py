@@ -27,8 +27,11 @@ SKETCH_FIELDS = ("name_sketch", "email_sketch")
 
 @dataclass(frozen=True)
 class Statement:
+    """One `UNWIND $rows` statement; `params` are further values shared by a whole batch."""
+
     query: str
     rows: list[dict[str, Any]]
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -77,7 +77,9 @@ class GraphStore(Protocol):
     def ring_histories(self, ring_ids: Sequence[str]) -> dict[str, str]: ...
     def active_rings(self, accounts: Sequence[str] | None = None) -> dict[str, list[str]]: ...
     def stored_results(self, kind: str) -> list[Row]: ...
-    def risky_accounts(self) -> list[str]: ...
+    def ring_states(self, ring_ids: Sequence[str]) -> dict[str, Row]: ...
+    def account_risks(self, accounts: Sequence[str] | None = None) -> dict[str, Row]: ...
+    def changes_page(self, after: int, limit: int) -> list[Row]: ...
     def evader_accounts(self) -> list[str]: ...
     def save_detection(self, run: DetectionWrite) -> None: ...
     def ring(self, ring_id: str) -> Row | None: ...
@@ -108,6 +110,10 @@ class DetectionWrite:
     scope: list[str]
     previous_rings: list[str]
     stats: str  # JSON text
+    # Verdict changes by subject id (rings and accounts), written in the same atomic batch as
+    # the state change they describe: the outbox of the verdict feed and webhooks.
+    ring_changes: Mapping[str, list[Row]] = field(default_factory=dict)
+    account_changes: Mapping[str, list[Row]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,14 +178,22 @@ class CypherStore(ABC):
     def ping(self) -> None:
         self.read(cypher("read/ping"))
 
-    def apply_batch(self, batch: Batch) -> ApplyResult:
+    def apply_statements(
+        self, batch_id: str, statements: list[Statement], *, now: int | None = None, events: int = 0
+    ) -> bool:
+        """Run statements as one atomic batch, at most once per `batch_id` (any write path)."""
         claim = {
-            "batch": batch.id,
+            "batch": batch_id,
             "token": uuid.uuid4().hex,
-            "now": int(time.time() * 1000),
-            "events": len(batch.records),
+            "now": now if now is not None else int(time.time() * 1000),
+            "events": events,
         }
-        applied = self._apply_statements(claim, build_statements(batch.records))
+        return self._apply_statements(claim, statements)
+
+    def apply_batch(self, batch: Batch) -> ApplyResult:
+        applied = self.apply_statements(
+            batch.id, build_statements(batch.records), events=len(batch.records)
+        )
         touched = tuple(
             sorted(
                 {r["a"] for r in batch.records}
@@ -228,9 +242,6 @@ class CypherStore(ABC):
             raise ValueError(f"unknown result kind {kind!r}")
         return self.read(cypher(f"read/export_{kind}"))
 
-    def risky_accounts(self) -> list[str]:
-        return [r["id"] for r in self.read(cypher("read/risky_accounts"))]
-
     def evader_accounts(self) -> list[str]:
         return [r["id"] for r in self.read(cypher("read/evader_accounts"))]
 
@@ -242,28 +253,53 @@ class CypherStore(ABC):
         return out
 
     def save_detection(self, run: DetectionWrite) -> None:
-        """Idempotent: re-saving the same run leaves the graph as one save does."""
+        """Each chunk, with the verdict changes of its subjects, is one claimed atomic batch, so a
+        crashed run re-saved under the same run id writes nothing twice and loses no change."""
         now = int(time.time() * 1000)
-        base = {"run": run.run_id, "now": now}
-        steps: list[tuple[str, str, Sequence[Any]]] = [
-            ("detect/upsert_rings", "rows", run.rings),
-            ("detect/append_ring_history", "rows", run.ring_history),
-            ("detect/set_members", "rows", run.members),
-            ("detect/drop_stale_members", "ids", run.scope),
-            ("detect/retire_rings", "ids", run.previous_rings),
-            ("detect/set_account_risk", "rows", run.risk),
-            ("detect/clear_account_risk", "ids", run.scope),
-            ("detect/set_evader_links", "rows", run.evader_links),
-            ("detect/drop_stale_evader_links", "ids", run.scope),
+        shared = {"run": run.run_id, "now": now}
+        record_changes = cypher("detect/record_changes")
+        steps: list[tuple[str, Sequence[Any], Mapping[str, list[Row]], str | None]] = [
+            ("detect/upsert_rings", run.rings, run.ring_changes, "id"),
+            ("detect/append_ring_history", run.ring_history, {}, None),
+            ("detect/set_members", run.members, {}, None),
+            ("detect/drop_stale_members", run.scope, {}, None),
+            ("detect/retire_rings", run.previous_rings, run.ring_changes, ""),
+            ("detect/set_account_risk", run.risk, run.account_changes, "a"),
+            ("detect/clear_account_risk", run.scope, run.account_changes, ""),
+            ("detect/set_evader_links", run.evader_links, {}, None),
+            ("detect/drop_stale_evader_links", run.scope, {}, None),
         ]
-        for name, key, items in steps:
+        told: set[tuple[str, str]] = set()
+        for name, items, changes, subject_key in steps:
             query = cypher(name)
-            for chunk in _chunks(list(items), WRITE_BATCH):
-                self.write(query, {**base, key: chunk})
+            kind = "ring" if changes is run.ring_changes else "account"
+            for number, chunk in enumerate(_chunks(list(items), WRITE_BATCH)):
+                statements = [Statement(query, chunk, shared)]
+                due: list[Row] = []
+                if subject_key is not None:
+                    for item in chunk:
+                        subject = item[subject_key] if subject_key else item
+                        if subject in changes and (kind, subject) not in told:
+                            told.add((kind, subject))
+                            due += changes[subject]
+                if due:
+                    statements.append(Statement(record_changes, due, shared))
+                self.apply_statements(f"{run.run_id}:{name}:{number}", statements, now=now)
+        leftovers = [
+            change
+            for kind, changes in (("ring", run.ring_changes), ("account", run.account_changes))
+            for subject, items in sorted(changes.items())
+            if (kind, subject) not in told
+            for change in items
+        ]
+        if leftovers:
+            self.apply_statements(
+                f"{run.run_id}:changes", [Statement(record_changes, leftovers, shared)], now=now
+            )
         self.write(
             cypher("detect/record_run"),
             {
-                **base,
+                **shared,
                 "kind": run.kind,
                 "started": run.started_at,
                 "accounts": len(run.scope),
@@ -272,6 +308,26 @@ class CypherStore(ABC):
                 "stats": run.stats,
             },
         )
+
+    def ring_states(self, ring_ids: Sequence[str]) -> dict[str, Row]:
+        out: dict[str, Row] = {}
+        for chunk in _chunks(sorted(set(ring_ids)), WRITE_BATCH):
+            for r in self.read(cypher("read/ring_states"), {"ids": chunk}):
+                out[r["id"]] = r
+        return out
+
+    def account_risks(self, accounts: Sequence[str] | None = None) -> dict[str, Row]:
+        """Accounts with risk > 0: all of them, or among `accounts`."""
+        if accounts is None:
+            rows = self.read(cypher("read/risky_accounts"))
+        else:
+            rows = []
+            for chunk in _chunks(sorted(set(accounts)), WRITE_BATCH):
+                rows += self.read(cypher("read/account_risks"), {"ids": chunk})
+        return {r["id"]: r for r in rows}
+
+    def changes_page(self, after: int, limit: int) -> list[Row]:
+        return self.read(cypher("read/changes_page"), {"after": after, "limit": limit})
 
     def ring(self, ring_id: str) -> Row | None:
         rows = self.read(cypher("read/ring"), {"id": ring_id})

@@ -21,6 +21,7 @@ from ringwatch.detectors.pipeline import DetectionResult, DetectParams, detect
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
 from ringwatch.graph.store import DetectionWrite, GraphStore
 from ringwatch.identity import IdentifierKind
+from ringwatch.services import changes
 
 # An incremental scope larger than this is left to the next full run.
 MAX_INCREMENTAL_SCOPE = 50_000
@@ -156,6 +157,8 @@ class DetectionService:
     ) -> DetectionWrite:
         rings = [r for r in result.rings if set(r.members) <= scope_set]
         old_history = self.store.ring_histories([r.ring_id for r in rings])
+        before_rings = self.store.ring_states(sorted(set(previous) | {r.ring_id for r in rings}))
+        before_risk = self.store.account_risks(None if kind == "full" else scope)
         members = [{"a": a, "ring": r.ring_id} for r in rings for a in r.members]
         ring_of = {a: r.ring_id for r in rings for a in r.members}
         evader_best = {e.account_id: e.score for e in result.evaders}
@@ -181,7 +184,29 @@ class DetectionService:
             if e.account_id in scope_set
             for rank, m in enumerate(e.matched, start=1)
         ]
+        produced = {r.ring_id for r in rings}
+        absorbed = {
+            p for h in result.history if h.get("event") == "merged" for p in h.get("from", [])
+        }
+        splits = {h["ring_id"]: h for h in result.history if h.get("event") == "split"}
+        ring_changes = changes.ring_changes(before_rings, rings)
+        for ring_id, event in sorted(splits.items()):
+            if ring_id not in produced:
+                ring_changes.setdefault(ring_id, []).append(
+                    changes.change("split", "ring", ring_id, event)
+                )
+        for ring_id, items in changes.retired_ring_changes(
+            {k: v for k, v in before_rings.items() if k in previous},
+            produced,
+            absorbed | set(splits),
+        ).items():
+            ring_changes.setdefault(ring_id, []).extend(items)
+        account_changes = changes.account_changes(
+            before_risk, {str(r["a"]): r for r in risk}, scope
+        )
         return DetectionWrite(
+            ring_changes=ring_changes,
+            account_changes=account_changes,
             run_id=run_id,
             kind=kind,
             started_at=started_ms,

@@ -110,3 +110,28 @@ def test_link_caps_follow_the_projection() -> None:
     assert caps[IdentifierKind.DEVICE] == DetectParams().projection.kind_cap["device"]
     # A subnet shared by many accounts adds too little to a pair to link it.
     assert caps[IdentifierKind.SUBNET] < caps[IdentifierKind.IP] <= caps[IdentifierKind.DEVICE]
+
+
+def test_verdict_changes_are_logged_once_in_order(store: GraphStore, hasher: Pseudonymiser) -> None:
+    ingest(store, hasher, "b1", world())
+    service = DetectionService(store, seed=3)
+    first, _ = service.run_full()
+    ring_id = next(r.ring_id for r in first.rings if r.verdict != "benign")
+    changes = store.changes_page(0, 1000)
+    assert [c["seq"] for c in changes] == list(range(1, len(changes) + 1))
+    kinds = {(c["subject"], c["kind"], c["subject_id"]) for c in changes}
+    assert ("ring", "created", ring_id) in kinds
+    assert {("account", "escalated", a) for a in FARM} <= kinds
+    assert not any(c["subject_id"].startswith("fam") for c in changes)
+
+    service.run_full()  # nothing changed: nothing to tell
+    assert store.changes_page(len(changes), 1000) == []
+
+    # The farm's members are banned: the ring stays, the accounts' state changes only upstream.
+    ingest(store, hasher, "b2", [
+        event("enforcement", f"ban-{a}", a, ts="2026-03-10T00:00:00Z", action="ban") for a in FARM
+    ])
+    service.run_full()
+    later = store.changes_page(len(changes), 1000)
+    assert all(c["seq"] > len(changes) for c in later)
+    assert store.changes_page(0, 3) == changes[:3]

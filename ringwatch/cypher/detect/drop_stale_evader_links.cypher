@@ -1,4 +1,4 @@
-UNWIND $ids AS id
+UNWIND $rows AS id
 MATCH (a:Account {id: id})-[c:CONTINUES]->(:Account)
 WHERE c.run <> $run
 DELETE c

@@ -1,0 +1,4 @@
+UNWIND $ids AS id
+MATCH (a:Account {id: id})
+WHERE a.risk > 0
+RETURN a.id AS id, a.risk AS risk, a.ring_id AS ring_id
