@@ -53,6 +53,7 @@ class ReplayState:
         self._banned_on: dict[Ident, set[str]] = defaultdict(set)
         self._banned: set[str] = set()
         self._created: dict[str, int] = {}
+        self._signed_up: set[str] = set()
         self._birthdate: dict[str, str] = {}
         self._domain: dict[str, str] = {}
         self._subnet: dict[str, str] = {}
@@ -78,9 +79,12 @@ class ReplayState:
             self.out_of_order += 1
         self.last_ts = max(self.last_ts, ts)
         account = rec["a"]
-        if rec["t"] == "signup" or account not in self._created:
+        if rec["t"] == "signup" and account not in self._signed_up:
+            self._signed_up.add(account)
+            self._created[account] = ts
+        elif account not in self._created:
             # Until a signup shows up, the first event stands in for account creation.
-            self._created[account] = ts if rec["t"] == "signup" else self._created.get(account, ts)
+            self._created[account] = ts
         for kind, key in rec["ids"]:
             if kind in STRONG_KINDS or kind == "subnet":
                 self._link(account, (kind, key))
