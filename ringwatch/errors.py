@@ -1,8 +1,10 @@
 """The one error tree. `api/errors.py` maps it to HTTP; nothing else should.
 
 RingwatchError
+├── BadQuery      400  Cypher the engine (or the read-only guard's lexer) cannot parse or run
 ├── NotFound      404  an id that does not exist
 ├── Invalid       422  input that fails validation (carries field-level problems)
+│   └── QueryTimeout 422 an analyst query that ran past its time limit (too costly as written)
 ├── TooLarge      413  a body over the size or count limit
 ├── Unauthorized  401  no or unknown credentials
 ├── Forbidden     403  credentials without the right, or a write through a read-only path
@@ -31,12 +33,23 @@ class RingwatchError(Exception):
         self.problems: list[Problem] = problems or []
 
 
+class BadQuery(RingwatchError):
+    """Cypher with a syntax or semantic error; the message is the engine's own."""
+
+    status_code = 400
+
+
 class NotFound(RingwatchError):
     status_code = 404
 
 
 class Invalid(RingwatchError):
     status_code = 422
+
+
+class QueryTimeout(Invalid):
+    """Not 408 (the client was not slow) nor 5xx (the service is fine): the query, as written,
+    costs more than the time limit allows, so it is the input that has to change."""
 
 
 class TooLarge(RingwatchError):

@@ -8,17 +8,29 @@ append-only file, which would leave the data unrecoverable after a restart.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import redis
-from falkordb import FalkorDB
+from falkordb import Edge, FalkorDB, Node, Path
 
-from ringwatch.errors import BatchFailed, Invalid, Unavailable
+from ringwatch.errors import (
+    BadQuery,
+    BatchFailed,
+    Forbidden,
+    Invalid,
+    Problem,
+    QueryTimeout,
+    RingwatchError,
+    Unavailable,
+)
 from ringwatch.graph.labels import Label
 from ringwatch.graph.queries import cypher
+from ringwatch.graph.readonly import projection
 from ringwatch.graph.rows import Statement
-from ringwatch.graph.store import CypherStore, Row
+from ringwatch.graph.store import AnalystResult, CypherStore, Row
 
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
 
@@ -32,6 +44,7 @@ class FalkorDBStore(CypherStore):
         self._graph_name = graph
         self._graph = self._db.select_graph(graph)
         self._read_timeout_ms = read_timeout_ms
+        self._analyst_clients: dict[float, redis.Redis] = {}
 
     def _text(self, query: str, params: Mapping[str, Any] | None) -> str:
         # The client's own parameter header (`CYPHER k=v ...`): values still travel as
@@ -97,7 +110,90 @@ class FalkorDBStore(CypherStore):
                 raise
 
     def close(self) -> None:
+        for analyst_client in self._analyst_clients.values():
+            analyst_client.close()
         self._redis.close()
+
+    # -- analysts --------------------------------------------------------------------------------
+    def analyst_read(
+        self, query: str, params: Mapping[str, Any] | None, *, timeout_s: float, row_cap: int
+    ) -> AnalystResult:
+        """An analyst's query through GRAPH.RO_QUERY (the engine refuses writes) with a server-side
+        timeout, capped at `row_cap` rows.
+
+        FalkorDB sends a whole result in one reply, so the cap must be applied inside the query:
+        one ending in a top-level RETURN runs as `CALL { <query> } RETURN * LIMIT cap + 1`, and
+        FalkorDB's lazy execution then stops producing rows at the limit. Only a bare procedure
+        call (no RETURN; the guard admits schema procedures only, whose answers are schema-sized)
+        or a query the engine cannot nest in CALL { } runs as written and is capped afterwards.
+        """
+        graph = self._analyst_graph(timeout_s)
+        args = dict(params or {})
+        timeout_ms = max(1, math.ceil(timeout_s * 1000))
+        shape = projection(query)
+        wrapped = shape.returns
+        text = f"CALL {{\n{query}\n}}\nRETURN * LIMIT {row_cap + 1}" if wrapped else query
+        started = time.perf_counter()
+        try:
+            result = graph.ro_query(text, args, timeout=timeout_ms)
+        except UNREACHABLE as e:
+            raise Unavailable(f"the embedded engine is unreachable: {e}") from e
+        except redis.ResponseError as e:
+            error = _analyst_error(str(e), timeout_s)
+            if not wrapped or not isinstance(error, BadQuery):
+                raise error from e
+            # Report the query's own error (with its own line and column), not the wrapper's.
+            own = self._compile_error(query, args)
+            if own is not None:
+                raise _analyst_error(own, timeout_s) from e
+            if self._compile_error(text, args) is None:
+                raise error from e  # a run-time error: the same with or without the wrapper
+            wrapped = False
+            try:
+                result = graph.ro_query(query, args, timeout=timeout_ms)
+            except redis.ResponseError as e2:
+                raise _analyst_error(str(e2), timeout_s) from e2
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
+        names = [h[1] if isinstance(h, list | tuple) else h for h in result.header]
+        columns = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        rows = [[_json_safe(v) for v in row] for row in result.result_set[:row_cap]]
+        if wrapped and shape.columns and _same_names(shape.columns, columns):
+            # RETURN * orders columns by name; put them back in the query's own order.
+            order = [columns.index(c) for c in shape.columns]
+            columns = list(shape.columns)
+            rows = [[row[i] for i in order] for row in rows]
+        return AnalystResult(
+            columns=columns,
+            rows=rows,
+            truncated=len(result.result_set) > row_cap,
+            elapsed_ms=elapsed_ms,
+            engine=self.engine,
+        )
+
+    def _analyst_graph(self, timeout_s: float) -> Any:
+        # The shared client's socket timeout (redis-py's default: 5 s) would cut a long analyst
+        # query short and leave the engine running it; this client waits for the server-side
+        # timeout, plus a margin for a wedged server.
+        socket_timeout = timeout_s + 5.0
+        client = self._analyst_clients.get(socket_timeout)
+        if client is None:
+            pool = self._redis.connection_pool
+            client = redis.Redis(
+                connection_pool=redis.ConnectionPool(
+                    connection_class=pool.connection_class,
+                    **{**pool.connection_kwargs, "socket_timeout": socket_timeout},
+                )
+            )
+            self._analyst_clients[socket_timeout] = client
+        return FalkorDB(connection_pool=client.connection_pool).select_graph(self._graph_name)
+
+    def _compile_error(self, query: str, params: Row) -> str | None:
+        """The engine's parse or plan error for `query` (GRAPH.EXPLAIN runs nothing), or None."""
+        try:
+            _command(self._redis, "GRAPH.EXPLAIN", self._graph_name, self._text(query, params))
+        except redis.ResponseError as e:
+            return str(e)
+        return None
 
 
 def _command(target: Any, *args: Any) -> Any:
@@ -125,3 +221,56 @@ def compose_batch(claim: Row, statements: list[Statement]) -> tuple[str, Row]:
                 raise ValueError(f"statements of one batch disagree on ${key}")
     parts.append(_CLAIM_RETURN)
     return "\n".join(parts), params
+
+
+def _analyst_error(message: str, timeout_s: float) -> RingwatchError:
+    if "timed out" in message.lower():
+        return QueryTimeout(
+            f"the query ran past its {timeout_s:g} s limit",
+            [Problem(field="query", reason=f"timed out after {timeout_s:g} s")],
+        )
+    if "read-only queries" in message:  # "graph.RO_QUERY is to be executed only on read-only..."
+        return Forbidden(f"refused by the engine: {message}", [Problem("query", message)])
+    return BadQuery(message, [Problem(field="query", reason=message)])
+
+
+def _same_names(expected: list[str], got: list[str]) -> bool:
+    return len(set(expected)) == len(expected) and sorted(expected) == sorted(got)
+
+
+def _json_safe(value: Any) -> Any:
+    """Client values as JSON, in the same shape as the Neo4j store's (ids as strings)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Node):
+        return {
+            "id": str(value.id),
+            "labels": sorted(value.labels or []),
+            "properties": {k: _json_safe(v) for k, v in value.properties.items()},
+        }
+    if isinstance(value, Edge):
+        return {
+            "id": str(value.id),
+            "type": value.relation,
+            "start": _node_id(value.src_node),
+            "end": _node_id(value.dest_node),
+            "properties": {k: _json_safe(v) for k, v in value.properties.items()},
+        }
+    if isinstance(value, Path):
+        return {
+            "nodes": [_json_safe(n) for n in value.nodes()],
+            "relationships": [_json_safe(e) for e in value.edges()],
+        }
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value)
+
+
+def _node_id(node: Node | int) -> str:
+    return str(node.id if isinstance(node, Node) else node)

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
+import base64
+import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import neo4j
+import neo4j.graph
+import neo4j.spatial
+import neo4j.time
 from neo4j.exceptions import (
     AuthError,
     ClientError,
+    Neo4jError,
     ServiceUnavailable,
     SessionExpired,
     TransientError,
 )
 
-from ringwatch.errors import Invalid, Unavailable
+from ringwatch.errors import (
+    BadQuery,
+    Forbidden,
+    Invalid,
+    Problem,
+    QueryTimeout,
+    RingwatchError,
+    Unavailable,
+)
 from ringwatch.graph.labels import Label
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.rows import Statement
-from ringwatch.graph.store import CypherStore, Row
+from ringwatch.graph.store import AnalystResult, CypherStore, Row
 
 UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionError, OSError)
 
@@ -109,3 +124,105 @@ class Neo4jStore(CypherStore):
 
     def close(self) -> None:
         self._driver.close()
+
+    # -- analysts --------------------------------------------------------------------------------
+    def analyst_read(
+        self, query: str, params: Mapping[str, Any] | None, *, timeout_s: float, row_cap: int
+    ) -> AnalystResult:
+        """An analyst's query in a READ session: the server refuses any write, the transaction
+        timeout stops it server-side, and the result is pulled only up to the row cap + 1."""
+
+        @neo4j.unit_of_work(timeout=timeout_s)
+        def work(tx: neo4j.ManagedTransaction) -> tuple[list[str], list[list[Any]], bool]:
+            result = tx.run(query, dict(params or {}))
+            columns = list(result.keys())
+            rows: list[list[Any]] = []
+            for record in result:
+                if len(rows) == row_cap:
+                    # Leaving unread records behind: the driver discards them server-side
+                    # instead of pulling them.
+                    return columns, rows, True
+                rows.append([_json_safe(value) for value in record.values()])
+            return columns, rows, False
+
+        started = time.perf_counter()
+        try:
+            with self._driver.session(
+                database=self._database,
+                default_access_mode=neo4j.READ_ACCESS,
+                # One pull of at most cap + 1 records, so the server produces no more than that.
+                fetch_size=min(row_cap + 1, 10_000),
+            ) as session:
+                columns, rows, truncated = session.execute_read(work)
+        except AuthError as e:
+            raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
+        except UNREACHABLE as e:
+            raise Unavailable(f"Neo4j is unreachable: {e}") from e
+        except Neo4jError as e:
+            raise _analyst_error(e, timeout_s) from e
+        return AnalystResult(
+            columns=columns,
+            rows=rows,
+            truncated=truncated,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+            engine=self.engine,
+        )
+
+
+def _analyst_error(e: Neo4jError, timeout_s: float) -> RingwatchError | Neo4jError:
+    code = e.code or ""
+    message = e.message or str(e)
+    if "TransactionTimedOut" in code or code.endswith("Transaction.Terminated"):
+        return QueryTimeout(
+            f"the query ran past its {timeout_s:g} s limit",
+            [Problem(field="query", reason=f"timed out after {timeout_s:g} s")],
+        )
+    if code == "Neo.ClientError.Statement.AccessMode" or code.startswith(
+        "Neo.ClientError.Security."
+    ):
+        return Forbidden(f"refused by the engine: {message}", [Problem("query", message)])
+    if code.startswith("Neo.ClientError.") or code.endswith("TransactionStartFailed"):
+        # TransactionStartFailed: CALL { } IN TRANSACTIONS inside the managed transaction.
+        return BadQuery(message, [Problem(field="query", reason=message)])
+    return e
+
+
+def _json_safe(value: Any) -> Any:
+    """Driver values as JSON: graph objects by element id, temporal values as ISO 8601."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, neo4j.graph.Node):
+        return {
+            "id": value.element_id,
+            "labels": sorted(value.labels),
+            "properties": {k: _json_safe(v) for k, v in value.items()},
+        }
+    if isinstance(value, neo4j.graph.Relationship):
+        return {
+            "id": value.element_id,
+            "type": value.type,
+            # `is not None`: a Node is falsy when it carries no properties.
+            "start": value.start_node.element_id if value.start_node is not None else None,
+            "end": value.end_node.element_id if value.end_node is not None else None,
+            "properties": {k: _json_safe(v) for k, v in value.items()},
+        }
+    if isinstance(value, neo4j.graph.Path):
+        return {
+            "nodes": [_json_safe(n) for n in value.nodes],
+            "relationships": [_json_safe(r) for r in value.relationships],
+        }
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, neo4j.spatial.Point):
+        return {"srid": value.srid, "coordinates": [float(c) for c in value]}
+    if isinstance(
+        value, neo4j.time.Date | neo4j.time.Time | neo4j.time.DateTime | neo4j.time.Duration
+    ):
+        return value.iso_format()
+    return str(value)

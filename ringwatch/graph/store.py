@@ -45,6 +45,18 @@ class ApplyResult:
     accounts: tuple[str, ...] = ()  # accounts the batch touched (for incremental detection)
 
 
+@dataclass(frozen=True)
+class AnalystResult:
+    """An analyst query's answer: JSON-safe rows (nodes, relationships and paths as dicts, the
+    same shape on both engines), at most the row cap of them, `truncated` if there were more."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+    elapsed_ms: float
+    engine: str
+
+
 @dataclass
 class GraphSummary:
     engine: str
@@ -85,6 +97,9 @@ class GraphStore(Protocol):
     def ring(self, ring_id: str) -> Row | None: ...
     def rings_page(self, filters: RingFilter) -> list[Row]: ...
     def account(self, account_id: str, identifiers_per_kind: int = 20) -> Row | None: ...
+    def analyst_read(
+        self, query: str, params: Mapping[str, Any] | None, *, timeout_s: float, row_cap: int
+    ) -> AnalystResult: ...
     def clear(self) -> None: ...
     def close(self) -> None: ...
 
