@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ringwatch import __version__
-from ringwatch.api import errors, events, health, rings
+from ringwatch.api import cypher, errors, events, health, rings, verdicts, webhooks
 from ringwatch.events import json_schema
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
@@ -46,6 +46,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(rings.router)
+    app.include_router(cypher.router)
+    app.include_router(verdicts.router)
+    app.include_router(webhooks.router)
 
     base_openapi = app.openapi
 

@@ -19,7 +19,11 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery(
         "ringwatch",
         broker=celery_broker_url(settings),
-        include=["ringwatch.workers.ingest", "ringwatch.workers.detect"],
+        include=[
+            "ringwatch.workers.ingest",
+            "ringwatch.workers.detect",
+            "ringwatch.workers.webhooks",
+        ],
     )
     app.conf.update(
         task_acks_late=True,
@@ -36,6 +40,12 @@ def make_celery(settings: Settings) -> Celery:
             "ingest-sweep": {
                 "task": "ingest.sweep",
                 "schedule": max(5, settings.resend_after_s // 2),
+            },
+            "webhooks-deliver": {
+                "task": "webhooks.deliver",
+                "schedule": 5.0,
+                # A pass still queued when the next is due is redundant, not lost work.
+                "options": {"expires": 15},
             },
             "detect-full-nightly": {
                 "task": "detect.full",
