@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # An applied batch triggers an incremental detection run this many seconds later, so a burst
     # of batches is examined together rather than one run per batch.
     incremental_delay_s: float = Field(default=2.0, ge=0)
+    # Analyst Cypher (POST /v1/cypher, saved investigations): server-side time limit per query,
+    # and the most rows returned (a request may ask for fewer, never more).
+    analyst_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    analyst_row_cap: int = Field(default=1000, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
