@@ -8,6 +8,7 @@ RingwatchError
 ├── TooLarge      413  a body over the size or count limit
 ├── Unauthorized  401  no or unknown credentials
 ├── Forbidden     403  credentials without the right, or a write through a read-only path
+├── RateLimited   429  a key over its request rate (carries the seconds to wait: Retry-After)
 ├── Unavailable   503  a backing service (graph store, Redis) cannot be reached
 └── BatchFailed   500  the engine refused a validated batch (a bug, not bad input): dead-lettered
 """
@@ -62,6 +63,14 @@ class Unauthorized(RingwatchError):
 
 class Forbidden(RingwatchError):
     status_code = 403
+
+
+class RateLimited(RingwatchError):
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(RingwatchError):

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     analyst_timeout_s: float = Field(default=10.0, gt=0, le=300)
     analyst_row_cap: int = Field(default=1000, ge=1, le=10_000)
 
+    # Requests per second per API key, by the key's role unless the key carries its own limit.
+    # Ingest keys front whole platforms' event streams, so they get more headroom.
+    rate_limit_ingest_per_s: int = Field(default=50, ge=1)
+    rate_limit_per_s: int = Field(default=20, ge=1)
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production":

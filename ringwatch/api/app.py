@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ringwatch import __version__
-from ringwatch.api import cypher, errors, events, health, rings, verdicts, webhooks
+from ringwatch.api import auth, cypher, errors, events, health, keys, rings, verdicts, webhooks
 from ringwatch.events import json_schema
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
@@ -41,11 +41,14 @@ def create_app(
         version=__version__,
         description="Finds fraud rings, ban evaders and coordinated abuse in an identity graph.",
         lifespan=lifespan,
+        # Every route, including those routers add later, checks its key and role (api/auth.py).
+        dependencies=[auth.AUTHORIZE],
     )
     errors.install(app)
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(rings.router)
+    app.include_router(keys.router)
     app.include_router(cypher.router)
     app.include_router(verdicts.router)
     app.include_router(webhooks.router)
@@ -61,6 +64,7 @@ def create_app(
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(defs)
             components["Event"] = event_schema
+            auth.document_openapi(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

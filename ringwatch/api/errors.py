@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ringwatch.errors import RingwatchError
+from ringwatch.errors import RateLimited, RingwatchError, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,14 @@ def install(app: FastAPI) -> None:
             else {"field": p.field, "reason": p.reason}
             for p in exc.problems
         ]
-        return JSONResponse(problem_body(exc.message, problems), status_code=exc.status_code)
+        headers: dict[str, str] = {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+        elif isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"  # RFC 9110: a 401 names the scheme to use
+        return JSONResponse(
+            problem_body(exc.message, problems), status_code=exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from ringwatch.api.app import create_app
 from ringwatch.settings import Settings
+from tests.api.conftest import grant
 from tests.events import event, signup
 
 pytestmark = pytest.mark.embedded
@@ -33,7 +34,7 @@ def client(embedded_settings: Settings, queue: ListQueue) -> Iterator[TestClient
     embedded_settings.max_events_per_request = 50
     embedded_settings.max_body_bytes = 64 * 1024
     with TestClient(create_app(embedded_settings, queue)) as c:
-        yield c
+        yield grant(c)
 
 
 def test_accepts_valid_and_reports_each_rejection(client: TestClient, queue: ListQueue) -> None:

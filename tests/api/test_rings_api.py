@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from ringwatch.api.app import create_app
 from ringwatch.services.detection import DetectionService
 from ringwatch.settings import Settings
+from tests.api.conftest import grant
 from tests.events import signup
 
 pytestmark = pytest.mark.embedded
@@ -31,6 +32,7 @@ def client(embedded_settings: Settings) -> Iterator[TestClient]:
     app = create_app(embedded_settings, queue)
     queue.app = app
     with TestClient(app) as c:
+        grant(c)
         farm = [signup(f"s{i}", f"farm{i}", ts=f"2026-03-01T10:{i:02d}:00Z", device_id="emu",
                        card="c1") for i in range(6)]
         assert c.post("/v1/events", json=farm).status_code == 202
