@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     # process that died between the durable write and the Celery send.
     resend_after_s: int = 60
     celery_eager: bool = False
+
+    # Decisions (docs/strategies.md, docs/features.md).
+    strategies_dir: Path = Field(default=Path("strategies"), description="Strategy YAML files")
+    live_strategy: str = Field(default="default", description="id or id@version that decides")
+    shadow_strategies: tuple[str, ...] = Field(
+        default=(), description="ids or id@versions run beside the live one and only recorded"
+    )
+    datacenter_ranges_file: Path | None = Field(
+        default=None, description="CIDR ranges of hosting/VPN/proxy networks, one per line"
+    )
+    feature_cache_ttl_s: int = Field(default=60, ge=0)
+    decision_retention_days: int = Field(default=30, ge=1)
     full_detection_hour_utc: int = Field(default=2, ge=0, le=23)
     # An applied batch triggers an incremental detection run this many seconds later, so a burst
     # of batches is examined together rather than one run per batch.

@@ -18,7 +18,17 @@ app = typer.Typer(
 )
 
 # Modules that may be absent while their feature is being built are skipped, not fatal.
-_COMMAND_MODULES = ("ingest", "serve", "graph", "synth", "evaluate", "detect", "export")
+_COMMAND_MODULES = (
+    "ingest",
+    "serve",
+    "graph",
+    "synth",
+    "evaluate",
+    "detect",
+    "export",
+    "backtest",
+    "keys",
+)
 
 for _name in _COMMAND_MODULES:
     try:

@@ -92,6 +92,12 @@ class GraphStore(Protocol):
     def ring_states(self, ring_ids: Sequence[str]) -> dict[str, Row]: ...
     def account_risks(self, accounts: Sequence[str] | None = None) -> dict[str, Row]: ...
     def changes_page(self, after: int, limit: int) -> list[Row]: ...
+    def live_account(self, account_id: str) -> Row | None: ...
+    def live_shared(
+        self, kind: IdentifierKind, keys: Sequence[str], account_id: str, cap: int
+    ) -> list[Row]: ...
+    def subnet_accounts(self, subnet: str) -> int: ...
+    def enforcement_history(self, account_id: str, limit: int = 50) -> list[Row]: ...
     def evader_accounts(self) -> list[str]: ...
     def save_detection(self, run: DetectionWrite) -> None: ...
     def ring(self, ring_id: str) -> Row | None: ...
@@ -343,6 +349,31 @@ class CypherStore(ABC):
 
     def changes_page(self, after: int, limit: int) -> list[Row]:
         return self.read(cypher("read/changes_page"), {"after": after, "limit": limit})
+
+    # -- live features (decisions) -----------------------------------------------------------------
+    def live_account(self, account_id: str) -> Row | None:
+        rows = self.read(cypher("live/account"), {"account": account_id})
+        if not rows:
+            return None
+        row = rows[0]
+        row["identifiers"] = [x for x in row["identifiers"] if x and x[0] is not None]
+        return row
+
+    def live_shared(
+        self, kind: IdentifierKind, keys: Sequence[str], account_id: str, cap: int
+    ) -> list[Row]:
+        query = cypher("live/shared", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind])
+        rows = self.read(query, {"keys": list(keys), "account": account_id, "cap": cap})
+        for row in rows:
+            row["rings"] = [r for r in row["rings"] if r and r[0] is not None]
+        return rows
+
+    def subnet_accounts(self, subnet: str) -> int:
+        rows = self.read(cypher("live/subnet"), {"subnet": subnet})
+        return int(rows[0]["accounts"] or 0) if rows else 0
+
+    def enforcement_history(self, account_id: str, limit: int = 50) -> list[Row]:
+        return self.read(cypher("read/enforcement_history"), {"id": account_id, "limit": limit})
 
     def ring(self, ring_id: str) -> Row | None:
         rows = self.read(cypher("read/ring"), {"id": ring_id})

@@ -9,7 +9,10 @@ import redis
 
 from ringwatch.graph.factory import open_redis, open_store, release
 from ringwatch.graph.store import GraphStore
+from ringwatch.features import DatacenterRanges
 from ringwatch.identity import Pseudonymiser
+from ringwatch.services.decision_log import DecisionLog
+from ringwatch.services.decisions import DecisionService, StrategySet
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
 from ringwatch.settings import Settings
@@ -41,6 +44,24 @@ class Services:
     @cached_property
     def ingest(self) -> IngestService:
         return IngestService(self.store, self.intake, self.hasher, self.settings.batch_size)
+
+    @cached_property
+    def decisions(self) -> DecisionService:
+        settings = self.settings
+        datacenter = None
+        if settings.datacenter_ranges_file:
+            datacenter = DatacenterRanges(settings.datacenter_ranges_file.read_text().splitlines())
+        return DecisionService(
+            self.store,
+            self.redis,
+            self.ingest,
+            StrategySet.load(
+                settings.strategies_dir, settings.live_strategy, settings.shadow_strategies
+            ),
+            DecisionLog(self.redis, settings.decision_retention_days),
+            cache_ttl_s=settings.feature_cache_ttl_s,
+            datacenter=datacenter,
+        )
 
     def close(self) -> None:
         if "store" in self.__dict__:

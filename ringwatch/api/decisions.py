@@ -1,0 +1,87 @@
+"""Enforcement asks at checkpoints: what should happen to this account now, and why?"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from ringwatch.api.deps import QueueDep, ServicesDep
+from ringwatch.services import persona
+
+router = APIRouter(prefix="/v1", tags=["decisions"])
+
+
+class Checkpoint(StrEnum):
+    SIGNUP = "signup"
+    LOGIN = "login"
+    PAYMENT = "payment"
+    CONTENT = "content"
+    PERIODIC = "periodic"
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1, max_length=200)
+    checkpoint: Checkpoint
+    context: dict[str, Any] | None = Field(
+        default=None,
+        description="The event at this checkpoint (docs/events.md); it is ingested too. "
+        "account_id may be left out.",
+    )
+
+
+class Reason(BaseModel):
+    rule: str
+    points: int
+    reason: str
+    seen: dict[str, Any]
+
+
+class DecisionResponse(BaseModel):
+    decision_id: str
+    account_id: str
+    checkpoint: str
+    action: str
+    score: int
+    reasons: list[Reason]
+    ring: dict[str, Any] | None
+    evader: dict[str, Any] | None
+    strategy: str
+    strategy_version: str
+    at: int
+
+
+@router.post("/decisions", response_model=DecisionResponse)
+async def decide(body: DecisionRequest, services: ServicesDep, queue: QueueDep) -> dict[str, Any]:
+    return await run_in_threadpool(
+        services.decisions.decide, body.account_id, body.checkpoint.value, body.context, queue
+    )
+
+
+@router.get("/strategies", summary="The live strategy and the shadow candidates")
+async def strategies(services: ServicesDep) -> dict[str, Any]:
+    s = services.decisions.strategies
+    return {
+        "live": s.live.key,
+        "shadows": [c.key for c in s.shadows],
+        "available": sorted(s.all),
+    }
+
+
+@router.get("/strategies/{strategy_id}/shadow", summary="A shadow candidate against the live one")
+async def shadow(
+    services: ServicesDep, strategy_id: Annotated[str, Path(min_length=1, max_length=200)]
+) -> dict[str, Any]:
+    return await run_in_threadpool(services.decisions.shadow_report, strategy_id)
+
+
+@router.get("/accounts/{account_id}/persona", summary="One account's whole safety picture")
+async def account_persona(
+    services: ServicesDep, account_id: Annotated[str, Path(min_length=1, max_length=200)]
+) -> dict[str, Any]:
+    return await run_in_threadpool(persona.persona, services, account_id)

@@ -1,0 +1,1 @@
+MATCH (s:Subnet {key: $subnet}) RETURN s.accounts AS accounts

@@ -1,0 +1,319 @@
+"""Decisions at checkpoints: live graph facts + cached detection results -> strategy -> action.
+
+The live strategy decides; candidate strategies run beside it in shadow and are only recorded.
+Facts that must be fresh (who else uses this device, which of them are banned, which rings
+they are in) are read from the graph at decision time, one or two hops from the account and
+from the identifiers of the decision's own event, so a brand-new signup joining a known ring is
+caught before detection has run again. The account's own detection row is cached in Redis.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+from pydantic import ValidationError
+
+from ringwatch.errors import Invalid, NotFound, Problem
+from ringwatch.events import parse_event, problems_of
+from ringwatch.features import (
+    AccountFacts,
+    DatacenterRanges,
+    DetectionFacts,
+    GraphFacts,
+    assemble,
+)
+from ringwatch.graph.store import GraphStore
+from ringwatch.identity import IdentifierKind
+from ringwatch.records import FieldError, Record, normalise
+from ringwatch.scoring import Strategy, load_strategies
+from ringwatch.services.decision_log import DecisionLog
+from ringwatch.services.ingest import BatchQueue, IngestService
+from ringwatch.services.velocity import Velocity
+
+STRONG = (IdentifierKind.DEVICE, IdentifierKind.PHONE, IdentifierKind.CARD, IdentifierKind.EMAIL)
+REL_KIND = {f"USES_{k.value.upper()}": k for k in IdentifierKind}
+VERDICT_ORDER = {"none": 0, "benign": 1, "suspicious": 2, "fraud": 3}
+# Identifiers used by more accounts than this are hubs (a café's IP, a shared kiosk): counted,
+# never expanded at decision time, which keeps the worst case of a decision bounded.
+EXPAND_CAP = 200
+
+
+@dataclass(frozen=True)
+class StrategySet:
+    live: Strategy
+    shadows: tuple[Strategy, ...]
+    all: Mapping[str, Strategy]
+
+    @classmethod
+    def load(cls, directory: Path, live: str, shadows: tuple[str, ...]) -> StrategySet:
+        strategies = load_strategies(directory)
+        if not strategies:
+            raise Invalid(f"no strategy files in {directory}")
+
+        def pick(name: str, setting: str) -> Strategy:
+            if name in strategies:
+                return strategies[name]
+            versions = [s for s in strategies.values() if s.id == name]
+            if not versions:
+                raise Invalid(
+                    f"{setting}: no strategy {name!r} in {directory}",
+                    [Problem(field=setting, reason=f"known: {', '.join(sorted(strategies))}")],
+                )
+            return max(versions, key=lambda s: _version_key(s.version))
+
+        return cls(
+            live=pick(live, "RINGWATCH_LIVE_STRATEGY"),
+            shadows=tuple(pick(s, "RINGWATCH_SHADOW_STRATEGIES") for s in shadows),
+            all=strategies,
+        )
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), "") if version.isdigit() else (0, version)
+
+
+class DecisionService:
+    def __init__(
+        self,
+        store: GraphStore,
+        client: redis.Redis,
+        ingest: IngestService,
+        strategies: StrategySet,
+        log: DecisionLog,
+        *,
+        cache_ttl_s: int = 60,
+        datacenter: DatacenterRanges | None = None,
+    ) -> None:
+        self.store = store
+        self.redis = client
+        self.ingest = ingest
+        self.strategies = strategies
+        self.log = log
+        self.velocity = Velocity(client)
+        self.cache_ttl_s = cache_ttl_s
+        self.datacenter = datacenter
+
+    def decide(
+        self,
+        account_id: str,
+        checkpoint: str,
+        context: Mapping[str, Any] | None,
+        queue: BatchQueue,
+        *,
+        cached: bool = True,
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        record = self._context_record(account_id, context)
+        if record is not None:
+            # The event is part of the account's history whatever the decision says.
+            self.ingest.accept([(0, _raw_with_account(context, account_id))], queue)
+        now = int(time.time())
+        account, account_row = self._account_facts(account_id, record, cached)
+        graph, detection, evidence = self._graph_facts(account_id, account_row, record, now)
+        features = assemble(
+            checkpoint,
+            now,
+            account,
+            graph,
+            detection,
+            datacenter=self.datacenter,
+            min_age=self.strategies.live.min_age,
+        )
+        live = self.strategies.live.decide(checkpoint, features)
+        shadows = {s.key: s.decide(checkpoint, features).to_dict() for s in self.strategies.shadows}
+        decision_id = "dec_" + uuid.uuid4().hex
+        response = {
+            "decision_id": decision_id,
+            "account_id": account_id,
+            "checkpoint": checkpoint,
+            "action": live.action,
+            "score": live.score,
+            "reasons": [
+                {"rule": f.rule, "points": f.points, "reason": f.reason, "seen": dict(f.seen)}
+                for f in live.reasons
+            ],
+            "ring": evidence["ring"],
+            "evader": evidence["evader"],
+            "strategy_version": live.strategy_version,
+            "strategy": self.strategies.live.key,
+            "at": now,
+        }
+        self.log.record(
+            {
+                **response,
+                "features": dict(features),
+                "decision": live.to_dict(),
+                "context_event": record["id"] if record else None,
+                "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
+            shadows,
+        )
+        return response
+
+    def shadow_report(self, strategy_key: str, limit: int = 10_000) -> dict[str, Any]:
+        from ringwatch.scoring.shadow import compare
+
+        if strategy_key not in {s.key for s in self.strategies.shadows}:
+            candidates = [s.key for s in self.strategies.shadows]
+            matches = [k for k in candidates if k.split("@")[0] == strategy_key]
+            if len(matches) != 1:
+                raise NotFound(f"no shadow strategy {strategy_key!r}; shadows: {candidates}")
+            strategy_key = matches[0]
+        records = self.log.shadow_records(strategy_key, limit)
+        report = compare((r["live"], r["candidate"]) for r in records).to_dict()
+        return {"strategy": strategy_key, "live": self.strategies.live.key, **report}
+
+    # -- facts ---------------------------------------------------------------------------------
+    def _context_record(self, account_id: str, context: Mapping[str, Any] | None) -> Record | None:
+        if not context:
+            return None
+        raw = _raw_with_account(context, account_id)
+        if raw["account_id"] != account_id:
+            raise Invalid(
+                "context event is for another account",
+                [Problem(field="context.account_id", reason="must equal account_id")],
+            )
+        try:
+            return normalise(parse_event(raw), self.ingest.hasher)
+        except ValidationError as e:
+            problems = [
+                Problem(field=f"context.{p.field}", reason=p.reason) for p in problems_of(e, 0)
+            ]
+            raise Invalid("invalid context event", problems) from e
+        except FieldError as e:
+            raise Invalid(
+                "invalid context event", [Problem(field=f"context.{e.field}", reason=e.reason)]
+            ) from e
+
+    def _account_facts(
+        self, account_id: str, record: Record | None, cached: bool
+    ) -> tuple[AccountFacts, dict[str, Any]]:
+        cached = cached and self.cache_ttl_s > 0
+        row = self._cached_account(account_id) if cached else None
+        if row is None:
+            row = self.store.live_account(account_id) or {}
+            if cached:
+                self.redis.set(
+                    f"rw:feat:account:{account_id}", orjson.dumps(row), ex=self.cache_ttl_s
+                )
+        rec: Mapping[str, Any] = record or {}
+        profile = rec.get("profile") or {}
+        domain = rec.get("email_domain", [None, None])[1]
+        subnet = rec.get("ip_subnet", [None, None])[1]
+        for rel, key, _ in row.get("identifiers", []):
+            if rel == "USES_EMAIL_DOMAIN" and domain is None:
+                domain = key
+            if rel == "USES_SUBNET" and subnet is None:
+                subnet = key
+        created = row.get("created_at")
+        if created is None and record is not None and record["t"] == "signup":
+            created = record["ts"]
+        facts = AccountFacts(
+            created_at=int(created) // 1000 if created is not None else None,
+            birthdate=profile.get("birthdate") or row.get("birthdate"),
+            email_domain=domain,
+            subnet=subnet,
+            banned=row.get("banned_at") is not None,
+        )
+        return facts, row
+
+    def _cached_account(self, account_id: str) -> dict[str, Any] | None:
+        raw = self.redis.get(f"rw:feat:account:{account_id}")
+        return None if raw is None else dict(orjson.loads(raw))
+
+    def _graph_facts(
+        self, account_id: str, row: Mapping[str, Any], record: Record | None, now: int
+    ) -> tuple[GraphFacts, DetectionFacts, dict[str, Any]]:
+        keys: dict[IdentifierKind, set[str]] = {k: set() for k in STRONG}
+        subnet: str | None = None
+        for rel, key, _ in row.get("identifiers", []):
+            kind = REL_KIND.get(rel)
+            if kind is not None and kind in keys:
+                keys[kind].add(key)
+            elif kind is IdentifierKind.SUBNET:
+                subnet = key
+        rec: Mapping[str, Any] = record or {}
+        for kind_name, key in rec.get("ids", []):
+            kind = IdentifierKind(kind_name)
+            if kind in keys:
+                keys[kind].add(key)
+            elif kind is IdentifierKind.SUBNET:
+                subnet = key
+        device_accounts = 0
+        shared_with_banned = 0
+        banned: set[str] = set()
+        rings: dict[str, tuple[str, int, float]] = {}
+        for kind, wanted in keys.items():
+            if not wanted:
+                continue
+            for hit in self.store.live_shared(kind, sorted(wanted), account_id, EXPAND_CAP):
+                others = int(hit["accounts"] or 0) - (1 if hit["key"] in _own(row, kind) else 0)
+                if kind is IdentifierKind.DEVICE:
+                    device_accounts = max(device_accounts, others)
+                if hit["banned"]:
+                    shared_with_banned += 1
+                    banned.update(hit["banned"])
+                for ring_id, verdict, size, score in hit["rings"]:
+                    rings[ring_id] = (verdict, int(size or 0), float(score or 0.0))
+        own_ring = row.get("ring_id")
+        if own_ring:
+            rings[own_ring] = (
+                row["ring_verdict"],
+                int(row["ring_size"] or 0),
+                float(row["ring_score"] or 0.0),
+            )
+        best = max(
+            rings.items(),
+            key=lambda kv: (VERDICT_ORDER.get(kv[1][0], 0), kv[1][2], kv[0]),
+            default=None,
+        )
+        subnet_accounts = self.store.subnet_accounts(subnet) if subnet else 0
+        graph = GraphFacts(
+            device_accounts=device_accounts,
+            subnet_accounts=max(0, subnet_accounts - (1 if row.get("identifiers") else 0)),
+            subnet_signups_1h=self.velocity.signups_last_hour(subnet, now) if subnet else 0,
+            shared_with_banned=shared_with_banned,
+            banned_neighbours=len(banned),
+        )
+        evader_score = float(row.get("evader_score") or 0.0)
+        detection = DetectionFacts(
+            ring_verdict=best[1][0] if best else "none",
+            ring_size=best[1][1] if best else 0,
+            ring_score=best[1][2] if best else 0.0,
+            evader_score=evader_score,
+        )
+        evidence = {
+            "ring": (
+                {
+                    "id": best[0],
+                    "verdict": best[1][0],
+                    "size": best[1][1],
+                    "score": best[1][2],
+                    "member": best[0] == own_ring,
+                }
+                if best
+                else None
+            ),
+            "evader": {"score": evader_score, "banned_neighbours": sorted(banned)[:20]}
+            if evader_score or banned
+            else None,
+        }
+        return graph, detection, evidence
+
+
+def _own(row: Mapping[str, Any], kind: IdentifierKind) -> set[str]:
+    rel = f"USES_{kind.value.upper()}"
+    return {key for r, key, _ in row.get("identifiers", []) if r == rel}
+
+
+def _raw_with_account(context: Mapping[str, Any] | None, account_id: str) -> dict[str, Any]:
+    raw = dict(context or {})
+    raw.setdefault("account_id", account_id)
+    return raw

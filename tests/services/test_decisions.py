@@ -1,0 +1,186 @@
+"""Decisions over the real store (both engines) and real Redis: live graph facts, detection
+results, shadow strategies, the audit log and the persona."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from ringwatch.graph.store import GraphStore
+from ringwatch.identity import Pseudonymiser
+from ringwatch.services.decision_log import DecisionLog
+from ringwatch.services.decisions import DecisionService, StrategySet
+from ringwatch.services.detection import DetectionService
+from ringwatch.services.ingest import IngestService
+from ringwatch.services.intake import Intake
+from tests.events import event, signup
+
+pytestmark = pytest.mark.redis
+REPO = Path(__file__).resolve().parents[2]
+
+STRICT = """
+id: strict
+version: 1
+thresholds:
+  - {min: 0, action: allow}
+  - {min: 10, action: block}
+checkpoints:
+  signup:
+    rules:
+      - {id: any_device_sharing, when: device_accounts >= 1, points: 10, reason: SHARED_DEVICE}
+"""
+
+
+class Inline:
+    def __init__(self, ingest: IngestService) -> None:
+        self.ingest = ingest
+
+    def enqueue(self, batch_id: str) -> None:
+        self.ingest.apply(batch_id)
+
+
+@pytest.fixture
+def service(
+    store: GraphStore, redis_client: redis.Redis, hasher: Pseudonymiser, tmp_path: Path
+) -> DecisionService:
+    (tmp_path / "default.yaml").write_text((REPO / "strategies" / "default.yaml").read_text())
+    (tmp_path / "strict.yaml").write_text(STRICT)
+    ingest = IngestService(store, Intake(redis_client, 30), hasher, batch_size=500)
+    return DecisionService(
+        store,
+        redis_client,
+        ingest,
+        StrategySet.load(tmp_path, "default", ("strict",)),
+        DecisionLog(redis_client, retention_days=1),
+        cache_ttl_s=0,
+    )
+
+
+def seed_world(service: DecisionService) -> None:
+    queue = Inline(service.ingest)
+    farm = [
+        signup(
+            f"f{i}",
+            f"farm{i}",
+            ts=f"2026-03-01T10:{i:02d}:00Z",
+            device_id="emu-7",
+            card="stolen-1",
+            ip=f"198.51.100.{i + 1}",
+        )
+        for i in range(8)
+    ]
+    banned = [
+        signup(
+            "b0",
+            "banned-ann",
+            ts="2026-01-01T00:00:00Z",
+            phone="+14155550177",
+            device_id="ann-phone",
+        ),
+        event("enforcement", "b1", "banned-ann", ts="2026-01-05T00:00:00Z", action="ban"),
+    ]
+    service.ingest.accept(list(enumerate(farm + banned)), queue)
+    DetectionService(service.store, seed=1).run_full()
+
+
+def test_signup_joining_a_known_ring_is_stopped(service: DecisionService) -> None:
+    seed_world(service)
+    out = service.decide(
+        "newcomer",
+        "signup",
+        {"event_id": "n1", "type": "signup", "ts": "2026-03-02T00:00:00Z", "device_id": "emu-7"},
+        Inline(service.ingest),
+    )
+    assert out["action"] in {"review", "block"}
+    fired = {r["rule"] for r in out["reasons"]}
+    assert "device_farm" in fired and "ring_fraud" in fired
+    assert out["ring"] and out["ring"]["verdict"] == "fraud" and not out["ring"]["member"]
+    device_rule = next(r for r in out["reasons"] if r["rule"] == "device_farm")
+    assert device_rule["seen"]["device_accounts"] == 8
+    # The context event was ingested too.
+    assert service.store.live_account("newcomer") is not None
+
+
+def test_banned_identifier_and_benign_signup(service: DecisionService) -> None:
+    seed_world(service)
+    evader = service.decide(
+        "ann-again",
+        "signup",
+        {"event_id": "n2", "type": "signup", "ts": "2026-03-02T00:00:00Z", "phone": "+14155550177"},
+        Inline(service.ingest),
+    )
+    assert "shares_banned" in {r["rule"] for r in evader["reasons"]}
+    assert evader["evader"]["banned_neighbours"] == ["banned-ann"]
+    fresh = service.decide(
+        "someone",
+        "signup",
+        {
+            "event_id": "n3",
+            "type": "signup",
+            "ts": "2026-03-02T00:00:00Z",
+            "device_id": "own-phone",
+            "email": "someone@example.org",
+            "birthdate": "1990-05-05",
+        },
+        Inline(service.ingest),
+    )
+    assert fresh["action"] == "allow" and fresh["reasons"] == []
+    child = service.decide(
+        "kid",
+        "signup",
+        {
+            "event_id": "n4",
+            "type": "signup",
+            "ts": "2026-03-02T00:00:00Z",
+            "birthdate": "2019-01-01",
+        },
+        Inline(service.ingest),
+    )
+    assert child["action"] == "age_gate"
+
+
+def test_decisions_are_logged_with_shadow_records(service: DecisionService) -> None:
+    seed_world(service)
+    queue = Inline(service.ingest)
+    ids = [
+        service.decide(
+            f"u{i}",
+            "signup",
+            {
+                "event_id": f"s{i}",
+                "type": "signup",
+                "ts": "2026-03-02T00:00:00Z",
+                "device_id": f"d{i % 2}",
+            },
+            queue,
+        )["decision_id"]
+        for i in range(4)
+    ]
+    stored = service.log.get(ids[0])
+    assert stored is not None and stored["features"]["checkpoint"] == "signup"
+    assert stored["decision"]["strategy_id"] == "default"
+    report = service.shadow_report("strict")
+    assert report["decisions"] == 4
+    # u2 and u3 share a device with an earlier account: strict blocks them, default allows.
+    assert report["candidate_stricter"] == 2
+    assert report["confusion"]["allow"]["block"] == 2
+    assert [d["decision_id"] for d in service.log.recent("u0")] == [ids[0]]
+
+
+def test_bad_context_is_a_422_problem(service: DecisionService) -> None:
+    from ringwatch.errors import Invalid
+
+    with pytest.raises(Invalid) as err:
+        service.decide(
+            "x", "signup", {"event_id": "e", "type": "signup", "ts": "soon"}, Inline(service.ingest)
+        )
+    assert err.value.problems[0].field == "context.ts"
+    with pytest.raises(Invalid):
+        service.decide(
+            "x",
+            "signup",
+            {"event_id": "e", "type": "signup", "account_id": "y", "ts": "2026-03-02T00:00:00Z"},
+            Inline(service.ingest),
+        )
