@@ -7,9 +7,9 @@ from functools import cached_property
 
 import redis
 
+from ringwatch.features import DatacenterRanges
 from ringwatch.graph.factory import open_redis, open_store, release
 from ringwatch.graph.store import GraphStore
-from ringwatch.features import DatacenterRanges
 from ringwatch.identity import Pseudonymiser
 from ringwatch.services.decision_log import DecisionLog
 from ringwatch.services.decisions import DecisionService, StrategySet
