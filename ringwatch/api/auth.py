@@ -147,14 +147,29 @@ def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -
     return request.headers.get(API_KEY_HEADER) or None
 
 
+def route_template(request: Request) -> str:
+    """The matched route's full path template, e.g. `/v1/rings/{ring_id}`."""
+    # FastAPI 0.16x includes routers lazily: scope["route"] is then the router's own APIRoute,
+    # whose path lacks any prefix given at include time, and the full template lives on the
+    # effective route context. Older versions copied routes at include time with the full path.
+    context = request.scope.get("fastapi", {}).get("effective_route_context")
+    template = getattr(context, "path_format", None)
+    if isinstance(template, str):
+        return template
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute):
+        return route.path_format
+    # Not a route this dependency can be on; refusing beats guessing from the concrete URL.
+    raise Forbidden("no route template to check permissions against")
+
+
 def authorize(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> None:
     # A sync function on purpose: FastAPI runs it in the thread pool, so the Redis round trips
     # never block the event loop.
-    route = request.scope.get("route")
-    template = route.path if isinstance(route, APIRoute) else request.url.path
+    template = route_template(request)
     method = request.method
     if (method, template) in OPEN_ROUTES:
         return

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from ringwatch.cli.common import console, load_settings
+from ringwatch.cli.keys import announce_bootstrap_key
 from ringwatch.graph.factory import redis_url, release
 
 
@@ -27,6 +28,7 @@ def serve(
     settings = load_settings()
     graph = settings.neo4j_uri or f"embedded {settings.data_dir}"
     console.print(f"redis: {redis_url(settings)}  graph: {graph}")
+    announce_bootstrap_key(settings)
     child = None
     if worker:
         child = subprocess.Popen(
