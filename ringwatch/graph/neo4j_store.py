@@ -105,9 +105,12 @@ class Neo4jStore(CypherStore):
             raise Unavailable(f"Neo4j write failed, will retry: {e}") from e
         except ClientError as e:
             if "ConstraintValidationFailed" in (e.code or ""):
-                # A concurrent attempt created the batch marker first and committed: the batch
-                # is applied, by the other attempt.
-                return False
+                if f"`{Label.BATCH.value}`" in (e.message or ""):
+                    # A concurrent attempt created this batch's marker first and committed:
+                    # the batch is applied, by the other attempt.
+                    return False
+                # Any other conflict means the batch was NOT applied: retry it whole.
+                raise Unavailable(f"write conflict, will retry: {e.message}") from e
             raise
 
     def _create_unique(self, label: Label, prop: str) -> None:

@@ -1,0 +1,5 @@
+"""`python -m ringwatch`: the same as the `ringwatch` command."""
+
+from ringwatch.cli import main
+
+main()
