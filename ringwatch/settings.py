@@ -55,6 +55,10 @@ class Settings(BaseSettings):
         default=None, description="CIDR ranges of hosting/VPN/proxy networks, one per line"
     )
     feature_cache_ttl_s: int = Field(default=60, ge=0)
+    webhook_allow_private: bool | None = Field(
+        default=None,
+        description="Allow webhook URLs on private networks; default: outside production only",
+    )
     decision_retention_days: int = Field(default=30, ge=1)
     full_detection_hour_utc: int = Field(default=2, ge=0, le=23)
     # An applied batch triggers an incremental detection run this many seconds later, so a burst
@@ -80,6 +84,12 @@ class Settings(BaseSettings):
             if self.neo4j_uri and self.neo4j_password.get_secret_value() == DEV_NEO4J_PASSWORD:
                 raise ValueError("RINGWATCH_NEO4J_PASSWORD must not be the development default")
         return self
+
+    @property
+    def webhooks_may_call_private(self) -> bool:
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.env != "production"
 
     @property
     def embedded(self) -> bool:

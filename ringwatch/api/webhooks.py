@@ -47,7 +47,11 @@ class WebhookCreate(BaseModel):
 async def _call(services: Services, work: Callable[[WebhookService], T]) -> T:
     def run() -> T:
         # Management calls send no HTTP, so no client is ever opened here.
-        service = WebhookService(services.redis, services.store)
+        service = WebhookService(
+            services.redis,
+            services.store,
+            allow_private=services.settings.webhooks_may_call_private,
+        )
         try:
             return work(service)
         finally:

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import random
 import re
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -181,6 +183,10 @@ class WebhookService:
     rng: random.Random = field(default_factory=random.SystemRandom)
     http: httpx.Client | None = None
     prefix: str = "rw:wh"
+    # Off in production: a key that manages webhooks must not make the worker call internal
+    # services (metadata endpoints, admin ports). Checked at registration and before each send,
+    # since DNS can change between the two.
+    allow_private: bool = True
 
     def __post_init__(self) -> None:
         self._own_http = self.http is None
@@ -220,6 +226,8 @@ class WebhookService:
     ) -> dict[str, Any]:
         """Register a subscriber. The secret is in this answer and never again."""
         problems = _validate(url, kinds, subjects, secret, max_delay_s)
+        if not problems and not self.allow_private and (reason := private_target(url)):
+            problems.append(Problem("url", reason))
         if problems:
             raise Invalid("invalid subscription", problems)
         start = decode_cursor(after) if after else self._last_seq()
@@ -424,6 +432,8 @@ class WebhookService:
             "Ringwatch-Timestamp": str(timestamp),
             "Ringwatch-Signature": sign(sub.secret, timestamp, body),
         }
+        if not self.allow_private and (reason := private_target(sub.url)):
+            return False, reason
         try:
             response = self._client().post(sub.url, content=body, headers=headers)
         except httpx.HTTPError as e:
@@ -603,3 +613,17 @@ def _validate(
     if not 0 <= max_delay_s <= MAX_DELAY_S:
         problems.append(Problem("max_delay_s", f"0..{MAX_DELAY_S}"))
     return problems
+
+
+def private_target(url: str) -> str | None:
+    """Why `url` may not be called when private targets are refused, or None if it may."""
+    host = httpx.URL(url).host
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return f"cannot resolve {host!r}"
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            return f"{host!r} resolves to a non-public address ({address})"
+    return None

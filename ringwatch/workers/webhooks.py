@@ -17,7 +17,11 @@ def deliver() -> dict[str, int]:
     # No retries of the task itself: beat sends the next pass in a few seconds, and the per-change
     # retry schedule lives in Redis, not in Celery. Overlapping passes are safe (per-subscription
     # lock), so a slow pass only makes the next one skip the subscriptions it still holds.
-    service = WebhookService(services().redis, services().store)
+    service = WebhookService(
+        services().redis,
+        services().store,
+        allow_private=services().settings.webhooks_may_call_private,
+    )
     try:
         stats = service.deliver_all()
     finally:

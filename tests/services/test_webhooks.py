@@ -432,3 +432,14 @@ def test_subscription_lifecycle_and_validation(
     }
     with pytest.raises(Invalid):
         service.create(receiver.url, after="garbage!")
+
+
+def test_private_targets_are_refused_when_not_allowed() -> None:
+    from ringwatch.services.webhooks import private_target
+
+    assert private_target("http://127.0.0.1:9/hook")
+    assert private_target("http://10.0.0.5/hook")
+    assert private_target("http://[::1]/hook")
+    assert private_target("http://169.254.169.254/latest/meta-data")
+    assert private_target("https://203.0.113.9/hook")  # documentation range: not global either
+    assert private_target("https://8.8.8.8/hook") is None
