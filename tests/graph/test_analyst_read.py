@@ -100,7 +100,8 @@ def test_read_returns_rows_in_query_column_order(graph: tuple[GraphStore, str]) 
         row_cap=100,
     )
     assert result.columns == ["zeta", "alpha"]  # FalkorDB's RETURN * would sort them
-    assert [r[0] for r in result.rows] == [p + x for x in ("a1 a2 a3 a4 a5 a6 a7 b0".split())]
+    ids = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "b0"]
+    assert [r[0] for r in result.rows] == [p + x for x in ids]
     assert result.engine == store.engine and not result.truncated and result.elapsed_ms >= 0
 
 
@@ -140,7 +141,7 @@ def test_schema_procedure_runs(graph: tuple[GraphStore, str]) -> None:
     assert "Account" in {row[0] for row in result.rows}
 
 
-# -- writes: refused by the guard, and impossible without it ----------------------------------------
+# -- writes: refused by the guard, and impossible without it ---------------------------------------
 WRITES = [
     "CREATE (n:Account {id: $p + 'new'})",
     "MATCH (a:Account {id: $p + 'a1'}) SET a.risk = 1.0",
@@ -149,8 +150,8 @@ WRITES = [
     "MATCH (a:Account {id: $p + 'a1'}) DETACH DELETE a",
     "MATCH (a:Account {id: $p + 'a1'})-[r]->() DELETE r",
     "MERGE (n:Account {id: $p + 'merged'})",
-    "MATCH (a:Account {id: $p + 'a1'}) CALL { WITH a CREATE (a)-[:FRIEND]->(:Account {id: $p + 'x'}) "
-    "RETURN 1 AS one } RETURN one",
+    "MATCH (a:Account {id: $p + 'a1'}) "
+    "CALL { WITH a CREATE (a)-[:FRIEND]->(:Account {id: $p + 'x'}) RETURN 1 AS one } RETURN one",
     "MATCH (a:Account) WHERE a.id STARTS WITH $p FOREACH (x IN [1] | SET a.touched = x)",
     "MATCH (a:Account {id: $p + 'a1'}) cReAtE (a)-[:FRIEND]->(:Account {id: $p + 'y'})",
 ]
@@ -196,7 +197,7 @@ def test_schema_and_batch_writes_fail_without_the_guard(
     assert _fingerprint(store, p) == before
 
 
-# -- bad queries ---------------------------------------------------------------------------------------
+# -- bad queries -----------------------------------------------------------------------------------
 def test_bad_cypher_is_a_bad_query_with_the_engines_message(graph: tuple[GraphStore, str]) -> None:
     store, _ = graph
     with pytest.raises(BadQuery) as info:
@@ -221,7 +222,7 @@ def test_timeout_is_reported(graph: tuple[GraphStore, str]) -> None:
     assert info.value.status_code == 422
 
 
-# -- saved investigations ---------------------------------------------------------------------------
+# -- saved investigations --------------------------------------------------------------------------
 def test_shared_device(graph: tuple[GraphStore, str]) -> None:
     store, p = graph
     rows = _run(store, "shared_device", account_id=p + "a1")
