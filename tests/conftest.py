@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from pydantic import SecretStr
 
 from ringwatch.graph.embedded import EmbeddedServer, embedded_server
 from ringwatch.graph.falkordb_store import FalkorDBStore
@@ -90,4 +91,4 @@ def hasher() -> Pseudonymiser:
 
 @pytest.fixture
 def embedded_settings(tmp_path: Path) -> Settings:
-    return Settings(env="test", data_dir=tmp_path / "engine", hash_key=TEST_KEY.decode())  # type: ignore[arg-type]
+    return Settings(env="test", data_dir=tmp_path / "engine", hash_key=SecretStr(TEST_KEY.decode()))
