@@ -21,6 +21,7 @@ import redis
 from ringwatch.errors import Unavailable
 
 SOCKET_NAME = "falkordb.sock"
+SOCKET_TIMEOUT_S = 600
 
 
 @dataclass
@@ -37,7 +38,9 @@ class EmbeddedServer:
         return f"unix://{self.socket_path}"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(unix_socket_path=str(self.socket_path))
+        # redis-py 8 gives up on a reply after 5 s by default; a snapshot page or a large batch
+        # on a busy machine takes longer, and the engine enforces its own query timeouts.
+        return redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=SOCKET_TIMEOUT_S)
 
     def alive(self) -> bool:
         if not self.socket_path.exists():

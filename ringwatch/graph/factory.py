@@ -48,4 +48,6 @@ def open_store(settings: Settings) -> GraphStore:
 
 
 def open_redis(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(redis_url(settings))
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url, socket_timeout=30)
+    return embedded_server(settings.data_dir).client()
