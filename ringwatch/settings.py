@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     rate_limit_ingest_per_s: int = Field(default=50, ge=1)
     rate_limit_per_s: int = Field(default=20, ge=1)
 
+    # Review queue: what a `fraud` label applies to the reviewed accounts, and how long a claim
+    # holds before the item goes back to the queue (so items never stay stuck with one person).
+    review_fraud_action: Literal["ban", "suspend", "restrict", "age_gate", "verify"] = "ban"
+    review_claim_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production":

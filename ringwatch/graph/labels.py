@@ -23,6 +23,8 @@ class Label(StrEnum):
     CHANGE = "Change"
     SEQUENCE = "Sequence"
     DETECTION_RUN = "DetectionRun"
+    AUDIT = "Audit"
+    REVIEW = "Review"
 
 
 class Rel(StrEnum):
@@ -81,4 +83,6 @@ KEY_PROPERTY: dict[Label, str] = {
     Label.CHANGE: "seq",
     Label.SEQUENCE: "name",
     Label.DETECTION_RUN: "id",
+    Label.AUDIT: "id",
+    Label.REVIEW: "id",
 }

@@ -33,6 +33,7 @@ from ringwatch.graph.store import GraphStore
 from ringwatch.identity import IdentifierKind
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring import Strategy, load_strategies
+from ringwatch.services import reviews
 from ringwatch.services.decision_log import DecisionLog
 from ringwatch.services.ingest import BatchQueue, IngestService
 from ringwatch.services.velocity import Velocity
@@ -155,6 +156,7 @@ class DecisionService:
             },
             shadows,
         )
+        reviews.queue_decision(self.store, response)  # a `review` action opens a review item
         return response
 
     def shadow_report(self, strategy_key: str, limit: int = 10_000) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from ringwatch.detectors.pipeline import DetectionResult, DetectParams, detect
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
 from ringwatch.graph.store import DetectionWrite, GraphStore
 from ringwatch.identity import IdentifierKind
-from ringwatch.services import changes
+from ringwatch.services import changes, reviews
 
 # An incremental scope larger than this is left to the next full run.
 MAX_INCREMENTAL_SCOPE = 50_000
@@ -117,6 +117,8 @@ class DetectionService:
     ) -> tuple[DetectionResult, DetectionSummary]:
         clock = time.perf_counter()
         result = detect(snapshot, previous, seed=self.seed, params=self.params)
+        # Review labels: a ring cleared as legit stays benign while its evidence is unchanged.
+        result = reviews.apply_suppressions(self.store, result)
         t_detect = time.perf_counter() - clock
         scope_set = set(scope)
         run_id = (
@@ -127,6 +129,7 @@ class DetectionService:
         )
         clock = time.perf_counter()
         self.store.save_detection(write)
+        reviews.sync_ring_reviews(self.store)  # queue rings that became suspicious
         t_write = time.perf_counter() - clock
         summary = DetectionSummary(
             run_id=run_id,

@@ -1,0 +1,4 @@
+MATCH (x:Audit {id: $id})
+RETURN x.id AS id, x.at AS at, x.actor AS actor, x.action AS action,
+       x.subject_type AS subject_type, x.subject_id AS subject_id, x.reason AS reason,
+       x.before AS before, x.after AS after

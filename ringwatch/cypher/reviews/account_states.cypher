@@ -1,0 +1,3 @@
+UNWIND $ids AS id
+MATCH (a:Account {id: id})
+RETURN a.id AS id, a.status AS status, a.banned_at AS banned_at

@@ -1,0 +1,2 @@
+MATCH (s:Sequence {name: 'review-sync'})
+RETURN s.value AS value

@@ -1,0 +1,166 @@
+"""The audit log: who did what to which ring, account or review, when, why, before and after.
+
+Entries are `(:Audit)` nodes in the graph, not a separate store, so that an entry can commit in
+the same atomic batch as the change it describes (`audit_statement` next to the change's own
+statements in `store.apply_statements`): a crash leaves both or neither, and the log never tells
+of a ban that did not happen. Nothing updates or deletes an Audit node; `GET /v1/audit` pages them
+in time order per subject.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ringwatch.errors import Invalid, Problem
+from ringwatch.graph.queries import cypher
+from ringwatch.graph.rows import Statement
+from ringwatch.graph.store import CypherStore, GraphStore
+
+Row = dict[str, Any]
+
+SUBJECT_TYPES = ("ring", "account", "review")
+MAX_LIMIT = 500
+MAX_CURSOR_LENGTH = 600
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person's API key (its id, plus its name for readers) or the system itself."""
+
+    id: str
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.id if not self.name or self.name == self.id else f"{self.id}/{self.name}"
+
+
+SYSTEM = Actor("system")
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def entry(
+    actor: Actor,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    *,
+    reason: str | None,
+    before: Any,
+    after: Any,
+    entry_id: str | None = None,
+) -> Row:
+    """One audit row for `audit_statement`. Pass a deterministic `entry_id` when the batch may be
+    retried, so that the id names the operation rather than the attempt."""
+    if subject_type not in SUBJECT_TYPES:
+        raise ValueError(f"unknown audit subject type {subject_type!r}")
+    return {
+        "id": entry_id or "aud_" + uuid.uuid4().hex,
+        "actor": actor.label,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "reason": reason or "",
+        "before": dumps(before),
+        "after": dumps(after),
+    }
+
+
+def audit_statement(entries: list[Row], now: int) -> Statement:
+    """The statement that appends `entries`; `now` must be the batch's `now`, which every
+    statement of a batch shares (the embedded engine runs a batch as one query)."""
+    return Statement(cypher("audit/append"), entries, {"now": now})
+
+
+def writer(store: GraphStore) -> CypherStore:
+    """The store as the engine-neutral base that can run statement batches atomically.
+
+    Both engines are `CypherStore`s; the `GraphStore` protocol just does not list the batch
+    methods, so this narrows it once instead of casting at every call site."""
+    if not isinstance(store, CypherStore):
+        raise TypeError(f"{type(store).__name__} cannot apply statement batches")
+    return store
+
+
+def record(store: GraphStore, entries: list[Row], *, batch_id: str | None = None) -> bool:
+    """Append entries that describe no graph change of their own (a refused request, say)."""
+    now = now_ms()
+    return writer(store).apply_statements(
+        batch_id or "audit:" + uuid.uuid4().hex, [audit_statement(entries, now)], now=now
+    )
+
+
+def parse_subject(text: str) -> tuple[str, str]:
+    kind, sep, subject_id = text.partition(":")
+    if not sep or kind not in SUBJECT_TYPES or not subject_id:
+        raise Invalid(
+            "invalid subject",
+            [Problem("subject", f"expected TYPE:ID with TYPE one of {', '.join(SUBJECT_TYPES)}")],
+        )
+    return kind, subject_id
+
+
+def encode_cursor(at: int, entry_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([at, entry_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    if not cursor:
+        return -1, ""
+    try:
+        at, entry_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(at, int) or not isinstance(entry_id, str):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as e:
+        raise Invalid("invalid cursor", [Problem("after", "not a cursor this API gave")]) from e
+    return at, entry_id
+
+
+def page(store: GraphStore, subject: str | None, after: str = "", limit: int = 100) -> Row:
+    """Entries in time order (of one subject, or all), after a cursor from a previous page."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    at, entry_id = decode_cursor(after)
+    params: Row = {"at": at, "id": entry_id, "limit": limit}
+    if subject:
+        params["subject_type"], params["subject_id"] = parse_subject(subject)
+        rows = store.read(cypher("audit/page_subject"), params)
+    else:
+        rows = store.read(cypher("audit/page"), params)
+    items = [view(r) for r in rows]
+    next_cursor = encode_cursor(int(rows[-1]["at"]), rows[-1]["id"]) if rows else after
+    return {"items": items, "next_cursor": next_cursor, "more": len(rows) == limit}
+
+
+def view(row: Mapping[str, Any]) -> Row:
+    out = dict(row)
+    for name in ("before", "after"):
+        raw = out.get(name)
+        out[name] = orjson.loads(raw) if isinstance(raw, str) and raw else None
+    return out
+
+
+def of_subject(store: GraphStore, subject_type: str, subject_id: str) -> list[Row]:
+    """Every entry of one subject (tests and small views; the API pages)."""
+    out: list[Row] = []
+    cursor = ""
+    while True:
+        got = page(store, f"{subject_type}:{subject_id}", cursor, MAX_LIMIT)
+        out += got["items"]
+        if not got["more"]:
+            return out
+        cursor = got["next_cursor"]
