@@ -54,6 +54,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def new_id(prefix: str = "aud_") -> str:
+    """Ids that sort in creation order: entries of one millisecond (`at`) are paged by id, and
+    the log should still read in the order things happened."""
+    return f"{prefix}{time.time_ns():016x}{uuid.uuid4().hex[:8]}"
+
+
 def entry(
     actor: Actor,
     action: str,
@@ -70,7 +76,7 @@ def entry(
     if subject_type not in SUBJECT_TYPES:
         raise ValueError(f"unknown audit subject type {subject_type!r}")
     return {
-        "id": entry_id or "aud_" + uuid.uuid4().hex,
+        "id": entry_id or new_id(),
         "actor": actor.label,
         "action": action,
         "subject_type": subject_type,
@@ -101,7 +107,7 @@ def record(store: GraphStore, entries: list[Row], *, batch_id: str | None = None
     """Append entries that describe no graph change of their own (a refused request, say)."""
     now = now_ms()
     return writer(store).apply_statements(
-        batch_id or "audit:" + uuid.uuid4().hex, [audit_statement(entries, now)], now=now
+        batch_id or new_id("audit:"), [audit_statement(entries, now)], now=now
     )
 
 

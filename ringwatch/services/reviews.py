@@ -55,6 +55,7 @@ from ringwatch.services.audit import (
     audit_statement,
     dumps,
     entry,
+    new_id,
     now_ms,
     writer,
 )
@@ -111,13 +112,13 @@ def _item_row(
 ) -> Row:
     return {
         "key": f"{subject_type}:{subject_id}",
-        "id": "rev_" + uuid.uuid4().hex,
+        "id": new_id("rev_"),
         "kind": kind,
         "subject_type": subject_type,
         "subject_id": subject_id,
         "priority": priority,
         "source": dumps(source),
-        "audit_id": "aud_" + uuid.uuid4().hex,
+        "audit_id": new_id(),
         "actor": SYSTEM.label,
         "reason": reason,
         "after": dumps({"kind": kind, "priority": priority, "source": source}),
@@ -349,7 +350,7 @@ class ReviewService:
             "claimant_name": actor.name,
             "token": token,
             "expires": expires,
-            "audit_id": "aud_" + uuid.uuid4().hex,
+            "audit_id": new_id(),
             "actor": actor.label,
             "reason": "claim",
             "before": dumps(

@@ -22,7 +22,9 @@ ALICE = Actor("k_alice", "alice")
 BOB = Actor("k_bob", "bob")
 
 
-def ingest(store: GraphStore, hasher: Pseudonymiser, batch_id: str, raw: list[dict[str, Any]]) -> None:
+def ingest(
+    store: GraphStore, hasher: Pseudonymiser, batch_id: str, raw: list[dict[str, Any]]
+) -> None:
     store.apply_batch(Batch(batch_id, [normalise(parse_event(e), hasher) for e in raw]))
 
 
