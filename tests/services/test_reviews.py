@@ -149,7 +149,7 @@ def test_fraud_label_bans_and_seeds_repeat_offender_matching(
 ) -> None:
     # The farm is there only so that the run has evidence columns: ring_features cannot yet
     # judge a snapshot where a ring forms without any (a detector edge case, reported).
-    ingest(store, hasher, "b1", joe() + farm())
+    ingest(store, hasher, "b1", [*joe(), *farm()])
     reviews.queue_decision(store, decision("joe", 80))
     (item,) = open_items(queue)
     queue.claim(item["id"], ALICE)
@@ -175,7 +175,7 @@ def test_fraud_label_bans_and_seeds_repeat_offender_matching(
 def test_fraud_action_is_configurable_and_underage_age_gates(
     store: GraphStore, redis_client: redis.Redis, hasher: Pseudonymiser
 ) -> None:
-    ingest(store, hasher, "b1", joe() + [signup("s-kid", "kid", device_id="kid-tab")])
+    ingest(store, hasher, "b1", [*joe(), signup("s-kid", "kid", device_id="kid-tab")])
     queue = ReviewService(
         store, ingest_service(store, redis_client, hasher), redis_client, fraud_action="suspend"
     )
