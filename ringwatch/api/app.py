@@ -8,7 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ringwatch import __version__
-from ringwatch.api import auth, cypher, errors, events, health, keys, rings, verdicts, webhooks
+from ringwatch.api import (
+    auth,
+    cypher,
+    errors,
+    events,
+    health,
+    keys,
+    reviews,
+    ring_actions,
+    rings,
+    verdicts,
+    webhooks,
+)
 from ringwatch.events import json_schema
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
@@ -52,6 +64,8 @@ def create_app(
     app.include_router(cypher.router)
     app.include_router(verdicts.router)
     app.include_router(webhooks.router)
+    app.include_router(ring_actions.router)
+    app.include_router(reviews.router)
 
     base_openapi = app.openapi
 
