@@ -35,8 +35,14 @@ def ingest_service(store: GraphStore, client: redis.Redis, hasher: Pseudonymiser
 def farm() -> list[dict[str, Any]]:
     """Eight accounts on one emulator and one stolen card, signed up within minutes: fraud."""
     return [
-        signup(f"s-{a}", a, ts=f"2026-03-01T10:{i:02d}:00Z", device_id="emulator-1",
-               card="card-x", ip=f"198.51.100.{i + 1}")
+        signup(
+            f"s-{a}",
+            a,
+            ts=f"2026-03-01T10:{i:02d}:00Z",
+            device_id="emulator-1",
+            card="card-x",
+            ip=f"198.51.100.{i + 1}",
+        )
         for i, a in enumerate(FARM)
     ]
 
@@ -45,16 +51,29 @@ def crew() -> list[dict[str, Any]]:
     """Four accounts sharing one phone, signed up the same day from different IPs: a suspicious
     ring (one strong identifier, a burst, too few for size to count)."""
     return [
-        signup(f"s-{a}", a, ts=f"2026-04-01T09:{i:02d}:00Z", device_id=f"dev-{a}",
-               phone="+14155550999", ip=f"203.0.113.{i + 10}")
+        signup(
+            f"s-{a}",
+            a,
+            ts=f"2026-04-01T09:{i:02d}:00Z",
+            device_id=f"dev-{a}",
+            phone="+14155550999",
+            ip=f"203.0.113.{i + 10}",
+        )
         for i, a in enumerate(CREW)
     ]
 
 
 def joe() -> list[dict[str, Any]]:
     return [
-        signup("s-joe", "joe", ts="2026-01-01T00:00:00Z", phone="+14155550123",
-               display_name="Joseph Kowalski", birthdate="1988-07-14", device_id="joe-phone"),
+        signup(
+            "s-joe",
+            "joe",
+            ts="2026-01-01T00:00:00Z",
+            phone="+14155550123",
+            display_name="Joseph Kowalski",
+            birthdate="1988-07-14",
+            device_id="joe-phone",
+        ),
     ]
 
 

@@ -163,10 +163,21 @@ def test_fraud_label_bans_and_seeds_repeat_offender_matching(
 
     # Joe comes back after the ban with the same phone: the next detection run matches him.
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    ingest(store, hasher, "b2", [
-        signup("s-joe2", "joe-again", ts=later, phone="+14155550123",
-               display_name="Josef Kowalsky", birthdate="1988-07-14"),
-    ])
+    ingest(
+        store,
+        hasher,
+        "b2",
+        [
+            signup(
+                "s-joe2",
+                "joe-again",
+                ts=later,
+                phone="+14155550123",
+                display_name="Josef Kowalsky",
+                birthdate="1988-07-14",
+            ),
+        ],
+    )
     DetectionService(store, seed=3).run_full()
     again = results.account_view(store, "joe-again")
     assert [m["banned"] for m in again["evader_matches"]][:1] == ["joe"]
@@ -225,10 +236,15 @@ def test_legit_ring_stays_benign_until_its_evidence_grows(
 
     # The evidence grows: two members now also share a second phone, which the review did not
     # see. The suppression lapses, the ring is flagged again and goes back to the queue.
-    ingest(store, hasher, "b2", [
-        event("profile_update", f"p-{a}", a, ts="2026-04-02T10:00:00Z", phone="+14155550888")
-        for a in CREW[:2]
-    ])
+    ingest(
+        store,
+        hasher,
+        "b2",
+        [
+            event("profile_update", f"p-{a}", a, ts="2026-04-02T10:00:00Z", phone="+14155550888")
+            for a in CREW[:2]
+        ],
+    )
     service.run_full()
     assert ring_of(store, "crew0") == ring_id
     ring = store.ring(ring_id)

@@ -105,13 +105,19 @@ def test_subset_exclude_banned_and_refusals(
     with pytest.raises(Invalid):
         actions.apply(ring_id, RingAction("obliterate", "x"), ALICE)
 
-    ingest(store, hasher, "b2", [
-        event("enforcement", "ban-f0", "farm0", ts="2026-03-02T00:00:00Z", action="ban"),
-    ])
+    ingest(
+        store,
+        hasher,
+        "b2",
+        [
+            event("enforcement", "ban-f0", "farm0", ts="2026-03-02T00:00:00Z", action="ban"),
+        ],
+    )
     out = actions.apply(
         ring_id,
-        RingAction("restrict", "look closer", members=("farm0", "farm1", "farm2"),
-                   exclude_banned=True),
+        RingAction(
+            "restrict", "look closer", members=("farm0", "farm1", "farm2"), exclude_banned=True
+        ),
         ALICE,
     )
     assert out["members"] == ["farm1", "farm2"] and out["subset"]
@@ -121,5 +127,6 @@ def test_subset_exclude_banned_and_refusals(
     assert status["farm0"] == "ban" and status["farm1"] == "restrict" and status["farm3"] is None
     # Nothing left to act on is a refusal, not an empty operation.
     with pytest.raises(Invalid):
-        actions.apply(ring_id, RingAction("ban", "x", members=("farm0",), exclude_banned=True),
-                      ALICE)
+        actions.apply(
+            ring_id, RingAction("ban", "x", members=("farm0",), exclude_banned=True), ALICE
+        )
