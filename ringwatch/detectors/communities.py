@@ -47,21 +47,42 @@ class ProjectionParams:
 
     kind_weight: Mapping[str, float] = field(
         default_factory=lambda: _frozen(
-            {"device": 1.0, "phone": 1.0, "card": 1.0, "email": 1.0,
-             "ip": 0.5, "subnet": 0.1, "email_domain": 0.1}
+            {
+                "device": 1.0,
+                "phone": 1.0,
+                "card": 1.0,
+                "email": 1.0,
+                "ip": 0.5,
+                "subnet": 0.1,
+                "email_domain": 0.1,
+            }
         )
     )
     # Weak kinds lose weight with degree; strong kinds keep it until the cap.
     rarity_exponent: Mapping[str, float] = field(
         default_factory=lambda: _frozen(
-            {"device": 0.0, "phone": 0.0, "card": 0.0, "email": 0.0,
-             "ip": 1.0, "subnet": 1.0, "email_domain": 1.0}
+            {
+                "device": 0.0,
+                "phone": 0.0,
+                "card": 0.0,
+                "email": 0.0,
+                "ip": 1.0,
+                "subnet": 1.0,
+                "email_domain": 1.0,
+            }
         )
     )
     kind_cap: Mapping[str, float] = field(
         default_factory=lambda: _frozen(
-            {"device": 300, "phone": 50, "card": 100, "email": 20,
-             "ip": 200, "subnet": 300, "email_domain": 50}
+            {
+                "device": 300,
+                "phone": 50,
+                "card": 100,
+                "email": 20,
+                "ip": 200,
+                "subnet": 300,
+                "email_domain": 50,
+            }
         )
     )
 
@@ -266,4 +287,67 @@ def merge_by_strong_bridges(
     pairs.eliminate_zeros()
     _, group = connected_components(pairs, directed=False)
     merged = np.where(labels >= 0, group[np.maximum(labels, 0)], -1)
+    return Partition(_renumber_by_first_row(merged), partition.component)
+
+
+def merge_by_shared_infrastructure(
+    partition: Partition,
+    links: sp.csc_matrix,
+    suspect: np.ndarray,
+    *,
+    min_suspect_share: float = 0.5,
+    min_suspects: int = 3,
+    min_member_share: float = 0.5,
+) -> Partition:
+    """Join the pieces of one operation that runs on its own infrastructure.
+
+    CPM cuts an operation into one community per strong identifier (a device, a card pool)
+    when the only thing the pieces share is a weak identifier: the operator's IP, a residential
+    proxy subnet, a school's IP. A weak identifier says little on its own (an office IP is
+    exclusive to its colleagues too), so it joins communities only when it is *operated*: most
+    of the accounts using it (`min_suspect_share`, at least `min_suspects`) already sit in
+    communities judged suspicious on their own evidence. An office's IP, whose users are
+    colleagues in no ring, never qualifies; a farm's connection, used by nobody but the farm's
+    devices, does. Every community of which at least `min_member_share` of the members use an
+    operated identifier joins it, and so do accounts on it that belong to no community (the
+    members with no strong link, e.g. one fresh device per proxy account).
+
+    `links`: accounts x candidate identifier columns (binary, weak kinds under a hub cap);
+    `suspect`: bool per account, member of a community scored suspicious or worse.
+    """
+    labels = partition.labels
+    n = labels.shape[0]
+    if links.shape[1] == 0 or not suspect.any():
+        return partition
+    links = sp.csc_matrix(links, dtype=np.float64)
+    degree = np.diff(links.indptr).astype(np.float64)
+    suspects = np.asarray(links.T @ suspect.astype(np.float64)).ravel()
+    operated = np.flatnonzero(
+        (suspects >= min_suspects) & (suspects >= min_suspect_share * np.maximum(degree, 1))
+    )
+    if operated.shape[0] == 0:
+        return partition
+    ops = links[:, operated].tocsr()
+    k = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    # Nodes: communities 0..k-1, then unassigned accounts k.., then operated identifiers.
+    inside = labels >= 0
+    node = np.where(inside, labels, k + np.arange(n))
+    size = np.bincount(labels[inside], minlength=k).astype(np.float64)
+    coo = ops.tocoo()
+    pair_node = node[coo.row]
+    per = sp.coo_matrix(
+        (np.ones(coo.nnz), (pair_node, coo.col)), shape=(k + n, operated.shape[0])
+    ).tocsr()
+    per.sum_duplicates()
+    pc = per.tocoo()
+    node_size = np.where(pc.row < k, size[np.minimum(pc.row, max(k - 1, 0))], 1.0)
+    attach = pc.data >= min_member_share * node_size
+    rows, cols = pc.row[attach], pc.col[attach] + k + n
+    total = k + n + operated.shape[0]
+    graph = sp.coo_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(total, total)).tocsr()
+    _, group = connected_components(graph, directed=False)
+    # Unassigned accounts that joined nothing stay unassigned.
+    touched = np.zeros(total, bool)
+    touched[rows] = True
+    merged = np.where(inside | touched[node], group[node], -1)
     return Partition(_renumber_by_first_row(merged), partition.component)

@@ -1,11 +1,11 @@
 """`detect`: the whole detection run over one Snapshot, composing the detectors.
 
-    strong components  ->  evidence columns, incremental scope
-    projection (identifiers by kind and rarity) + soft links (behaviour)  ->  weighted graph
-    Leiden/CPM per connected component  ->  communities of >= min_ring_size accounts
-    evader matching (independent of the rings)
-    ring features -> score -> verdict + evidence;  ring ids matched to the previous run
-    per-account risk = 1 - (1 - ring score) * (1 - best evader score)
+strong components  ->  evidence columns, incremental scope
+projection (identifiers by kind and rarity) + soft links (behaviour)  ->  weighted graph
+Leiden/CPM per connected component  ->  communities of >= min_ring_size accounts
+evader matching (independent of the rings)
+ring features -> score -> verdict + evidence;  ring ids matched to the previous run
+per-account risk = 1 - (1 - ring score) * (1 - best evader score)
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from ringwatch.detectors._common import check_snapshot
+from ringwatch.detectors._common import binary_links, check_snapshot
 from ringwatch.detectors.behaviour import BehaviourParams, soft_links
 from ringwatch.detectors.communities import (
     ProjectionParams,
     identifier_weights,
     leiden_cpm,
+    merge_by_shared_infrastructure,
     merge_by_strong_bridges,
     projection,
 )
@@ -74,6 +75,8 @@ class DetectParams:
     bridge_min_pairs: int = 3
     keep_benign: bool = True
     review_threshold: float = 0.7
+    infrastructure_max_degree: int = 2000
+    infrastructure_suspect_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -137,16 +140,26 @@ class DetectionResult:
     def ring_records(self) -> list[dict[str, Any]]:
         """rings.jsonl rows (docs/exports.md): ring_id, members, verdict, score (+ evidence)."""
         return [
-            {"ring_id": r.ring_id, "members": list(r.members), "verdict": r.verdict,
-             "score": r.score, "evidence": r.evidence, "history": list(r.history)}
+            {
+                "ring_id": r.ring_id,
+                "members": list(r.members),
+                "verdict": r.verdict,
+                "score": r.score,
+                "evidence": r.evidence,
+                "history": list(r.history),
+            }
             for r in self.rings
         ]
 
     def evader_records(self) -> list[dict[str, Any]]:
         """evaders.jsonl rows: account_id, matched (banned ids best first), score, evidence."""
         return [
-            {"account_id": e.account_id, "matched": [m.banned_id for m in e.matched],
-             "score": e.score, "evidence": [m.evidence for m in e.matched]}
+            {
+                "account_id": e.account_id,
+                "matched": [m.banned_id for m in e.matched],
+                "score": e.score,
+                "evidence": [m.evidence for m in e.matched],
+            }
             for e in self.evaders
         ]
 
@@ -155,12 +168,14 @@ class DetectionResult:
         out = []
         for i in np.flatnonzero(self.risk > 0).tolist():
             ring = int(self.ring_of[i])
-            out.append({
-                "account_id": str(self.accounts[i]),
-                "score": round(float(self.risk[i]), 6),
-                "action": "review" if self.risk[i] >= review_threshold else "none",
-                "ring_id": self.rings[ring].ring_id if ring >= 0 else None,
-            })
+            out.append(
+                {
+                    "account_id": str(self.accounts[i]),
+                    "score": round(float(self.risk[i]), 6),
+                    "action": "review" if self.risk[i] >= review_threshold else "none",
+                    "ring_id": self.rings[ring].ring_id if ring >= 0 else None,
+                }
+            )
         return out
 
 
@@ -212,13 +227,15 @@ def detect(
     lap("behaviour")
     weights = (proj + soft_total).tocsr()
     part = leiden_cpm(
-        weights, resolution=params.resolution, seed=seed, n_iterations=params.n_iterations,
+        weights,
+        resolution=params.resolution,
+        seed=seed,
+        n_iterations=params.n_iterations,
         min_component=params.min_ring_size,
     )
     if params.bridge_min_pairs > 0:
         bridges = strong_pairs(snapshot, caps=params.strong_caps)
         part = merge_by_strong_bridges(part, bridges, min_pairs=params.bridge_min_pairs)
-    groups = part.members(params.min_ring_size)
     lap("communities")
     matches = match_evaders(snapshot, params.evaders)
     lap("evaders")
@@ -227,26 +244,57 @@ def detect(
         strong_columns(snapshot, ("card", "device", "email", "phone"), params.strong_caps),
         np.flatnonzero(_weak_columns(snapshot, params.projection)),
     )
-    features = ring_features(
-        snapshot, groups, identifier_cols=evidence_cols,
-        soft=(soft.lockstep + soft.invite + 0.5 * soft.template).tocsr(),
-        weights=weights,
-        evader_rows=np.unique(matches.query), burst_window=params.verdicts.burst_window,
-        slow_window=params.verdicts.slow_window, household_max=params.verdicts.household_max,
-    )
-    scores = score_rings(features, params.verdicts)
+    coordination = (soft.lockstep + soft.invite + 0.5 * soft.template).tocsr()
+    evader_rows = np.unique(matches.query)
+
+    def judge(groups: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        features = ring_features(
+            snapshot,
+            groups,
+            identifier_cols=evidence_cols,
+            soft=coordination,
+            weights=weights,
+            evader_rows=evader_rows,
+            burst_window=params.verdicts.burst_window,
+            slow_window=params.verdicts.slow_window,
+            household_max=params.verdicts.household_max,
+        )
+        return features, score_rings(features, params.verdicts)
+
+    groups = part.members(params.min_ring_size)
+    features, scores = judge(groups)
+    if params.infrastructure_max_degree > 0:
+        suspect = np.zeros(snapshot.n_accounts, bool)
+        for g, score in zip(groups, scores.tolist(), strict=True):
+            if score >= params.verdicts.suspicious_threshold:
+                suspect[g] = True
+        part = merge_by_shared_infrastructure(
+            part,
+            _infrastructure_links(snapshot, params.infrastructure_max_degree),
+            suspect,
+            min_suspect_share=params.infrastructure_suspect_share,
+            min_suspects=params.min_ring_size,
+        )
+        groups = part.members(params.min_ring_size)
+        features, scores = judge(groups)
     lap("verdicts")
 
-    keep = [i for i in range(len(groups))
-            if params.keep_benign or verdict_of(float(scores[i]), params.verdicts) != BENIGN]
+    keep = [
+        i
+        for i in range(len(groups))
+        if params.keep_benign or verdict_of(float(scores[i]), params.verdicts) != BENIGN
+    ]
     member_ids = [tuple(sorted(str(a) for a in snapshot.accounts[groups[i]])) for i in keep]
     identity = assign_ring_ids(member_ids, previous_rings, params.matching)
     per_ring: dict[str, list[dict[str, Any]]] = {}
     for event in identity.history:
         per_ring.setdefault(event["ring_id"], []).append(event)
     evidence = ring_evidence(
-        snapshot, [groups[i] for i in keep], {k: v[keep] for k, v in features.items()},
-        identifier_cols=evidence_cols, soft_kinds=soft.kinds(),
+        snapshot,
+        [groups[i] for i in keep],
+        {k: v[keep] for k, v in features.items()},
+        identifier_cols=evidence_cols,
+        soft_kinds=soft.kinds(),
     )
     rings = []
     ring_of = np.full(snapshot.n_accounts, -1, dtype=np.int64)
@@ -258,12 +306,16 @@ def detect(
         rows = groups[i]
         ring_of[rows] = out_index
         ring_score[rows] = score
-        rings.append(Ring(
-            ring_id=ring_id, members=members, score=score,
-            verdict=verdict_of(score, params.verdicts),
-            evidence=evidence[out_index],
-            history=tuple(per_ring.get(ring_id, ())),
-        ))
+        rings.append(
+            Ring(
+                ring_id=ring_id,
+                members=members,
+                score=score,
+                verdict=verdict_of(score, params.verdicts),
+                evidence=evidence[out_index],
+                history=tuple(per_ring.get(ring_id, ())),
+            )
+        )
     lap("ring_ids_evidence")
 
     evaders = _evader_output(snapshot, matches)
@@ -272,14 +324,29 @@ def detect(
     risk = 1.0 - (1.0 - ring_score) * (1.0 - best_evader)
     lap("risk")
     return DetectionResult(
-        rings=tuple(rings), evaders=evaders, accounts=snapshot.accounts,
-        risk=np.round(risk, 6), ring_of=ring_of, history=identity.history, timings=timings,
+        rings=tuple(rings),
+        evaders=evaders,
+        accounts=snapshot.accounts,
+        risk=np.round(risk, 6),
+        ring_of=ring_of,
+        history=identity.history,
+        timings=timings,
     )
 
 
 def _weak_columns(snapshot: Snapshot, params: ProjectionParams) -> np.ndarray:
     weak = snapshot.kind_mask(IdentifierKind.IP, IdentifierKind.SUBNET, IdentifierKind.EMAIL_DOMAIN)
     return np.asarray(weak & (identifier_weights(snapshot, params) > 0))
+
+
+def _infrastructure_links(snapshot: Snapshot, max_degree: int) -> sp.csc_matrix:
+    """Accounts x IP/subnet columns used by 3..max_degree accounts (binary): the connections an
+    operation may run on (see `communities.merge_by_shared_infrastructure`)."""
+    links = binary_links(snapshot)
+    degree = np.diff(links.indptr)
+    weak = snapshot.kind_mask(IdentifierKind.IP, IdentifierKind.SUBNET)
+    cols = np.flatnonzero(weak & (degree >= 3) & (degree <= max_degree))
+    return sp.csc_matrix(links[:, cols])
 
 
 def _evader_output(snapshot: Snapshot, matches: EvaderMatches) -> tuple[EvaderMatch, ...]:
@@ -289,17 +356,19 @@ def _evader_output(snapshot: Snapshot, matches: EvaderMatches) -> tuple[EvaderMa
     starts = np.flatnonzero(np.r_[True, matches.query[1:] != matches.query[:-1]])
     ends = np.r_[starts[1:], matches.query.shape[0]]
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        out.append(EvaderMatch(
-            account_id=str(snapshot.accounts[matches.query[s]]),
-            matched=tuple(
-                BannedMatch(
-                    banned_id=str(snapshot.accounts[matches.banned[i]]),
-                    score=round(float(matches.score[i]), 6),
-                    evidence=matches.evidence(snapshot, i),
-                )
-                for i in range(s, e)
-            ),
-        ))
+        out.append(
+            EvaderMatch(
+                account_id=str(snapshot.accounts[matches.query[s]]),
+                matched=tuple(
+                    BannedMatch(
+                        banned_id=str(snapshot.accounts[matches.banned[i]]),
+                        score=round(float(matches.score[i]), 6),
+                        evidence=matches.evidence(snapshot, i),
+                    )
+                    for i in range(s, e)
+                ),
+            )
+        )
     return tuple(out)
 
 

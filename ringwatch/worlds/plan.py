@@ -75,6 +75,11 @@ def diurnal_times(
     span_days = np.maximum((hi - lo_arr) // DAY, 1)
     day = lo_arr // DAY + (span_days * rng.random(k) ** (1.0 / growth)).astype(np.int64)
     ts = day * DAY + local_hour_seconds(rng, k) - TZ[countries] * 3600
+    # A local hour on the first or last day can fall outside the window: move it a day in,
+    # keeping its hour. Clipping alone piled hundreds of strangers' signups onto the very
+    # same second (hi - 3600), a mass-registration burst no real platform shows.
+    ts = np.where(ts > hi - 3600, ts - DAY, ts)
+    ts = np.where(ts <= lo_arr, ts + DAY, ts)
     return np.asarray(np.clip(ts, lo_arr + 1, hi - 3600), dtype=np.int64)
 
 

@@ -1,8 +1,15 @@
 """Load a generated world (events.jsonl + truth.json) into a Snapshot, the way services do:
-events -> parse_event -> normalise (keyed) -> SnapshotBuilder."""
+events -> parse_event -> normalise (keyed) -> SnapshotBuilder.
+
+Parsing a 100k-account world through pydantic takes minutes, so `cached_world` keeps the built
+Snapshot (pickled) and the truth file under `.local/cache/worlds/` per (profile, accounts, seed,
+generator fingerprint); delete the directory to rebuild.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +22,8 @@ from ringwatch.identity import Pseudonymiser
 from ringwatch.records import FieldError, normalise
 
 KEY = b"ringwatch-detector-tests-key-000"
+ROOT = Path(__file__).resolve().parents[2]
+CACHE = ROOT / ".local" / "cache" / "worlds"
 
 
 def snapshot_from_events(path: Path, key: bytes = KEY) -> Snapshot:
@@ -31,6 +40,47 @@ def snapshot_from_events(path: Path, key: bytes = KEY) -> Snapshot:
                 continue
             builder.add_record(record)
     return builder.build()
+
+
+def _generator_fingerprint() -> str:
+    """Hash of the world generator's and normaliser's sources: a cached world is stale when
+    either changes (a change to the Snapshot layout needs the cache deleted by hand)."""
+    import ringwatch.identity
+    import ringwatch.records
+    import ringwatch.worlds
+
+    h = hashlib.sha256()
+    files = sorted(Path(ringwatch.worlds.__file__).parent.glob("*.py"))
+    files += [Path(ringwatch.identity.__file__), Path(ringwatch.records.__file__)]
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def cached_world(seed: int, accounts: int = 100_000, profile: str = "default"
+                 ) -> tuple[Snapshot, Path]:
+    """(Snapshot, truth.json path) of a generated world, built once and cached on disk."""
+    from ringwatch.worlds import generate
+
+    folder = CACHE / f"{profile}-{accounts}-{seed}-{_generator_fingerprint()}"
+    snap_path, truth_path = folder / "snapshot.pkl", folder / "truth.json"
+    if snap_path.exists() and truth_path.exists():
+        with snap_path.open("rb") as fh:
+            snap = pickle.load(fh)
+        assert isinstance(snap, Snapshot)
+        return snap, truth_path
+    work = folder / "events"
+    summary = generate(work, accounts, seed, profile)
+    snap = snapshot_from_events(summary.events_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    summary.truth_path.replace(truth_path)
+    summary.events_path.unlink()
+    work.rmdir()
+    tmp = snap_path.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(snap, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(snap_path)
+    return snap, truth_path
 
 
 def evaluate_result(result: Any, truth_path: Path) -> dict[str, Any]:
