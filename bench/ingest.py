@@ -523,7 +523,7 @@ def run_path(engine: str, path: str, cfg: Config) -> dict[str, Any]:
             driver.close()
             store.close()
 
-        store.clear()
+        result["clear_fallback"] = _clear_neo4j(store, session)
         versions = {"server": _neo4j_version(store), "driver": neo4j.__version__}
     result["versions"] = versions
     store.ensure_schema()
@@ -549,7 +549,7 @@ def run_path(engine: str, path: str, cfg: Config) -> dict[str, Any]:
                 break
             apply_service(-1 - i, recs)
             apply_baseline(recs)
-        store.clear()
+        _clear_neo4j(store, session)
 
     elapsed = 0.0
     events = 0
@@ -580,10 +580,29 @@ def run_path(engine: str, path: str, cfg: Config) -> dict[str, Any]:
         graph={"nodes": summary.nodes, "edges": summary.edges, "edge_events": summary.edge_events,
                "top_shared": summary.top_shared},
     )
-    if engine == "neo4j":
-        store.clear()
-    finish()
+    finish()  # a Neo4j graph is left for the next path (or run) to clear
     return result
+
+
+def _clear_neo4j(store: Any, session: Any) -> str | None:
+    """`store.clear()`; if Neo4j refuses it for memory, relationships first, then nodes.
+
+    Returns why the fallback was needed (None when `store.clear()` did it): the service's clear
+    detaches hub nodes with all their relationships inside one inner transaction, which can
+    exceed the transaction memory pool on a graph this size.
+    """
+    from neo4j.exceptions import ClientError, TransientError
+
+    try:
+        store.clear()
+        return None
+    except (TransientError, ClientError) as e:
+        why = f"store.clear() failed: {e.code}"
+        _say(f"  neo4j: {why}; deleting relationships, then nodes, in small transactions")
+    for query in ("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 5000 ROWS",
+                  "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 5000 ROWS"):
+        session.run(query).consume()
+    return why
 
 
 def _falkordb_versions(client: Any) -> dict[str, Any]:
@@ -676,6 +695,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=REPO / ".local" / "bench",
                         help="where generated records are cached (default .local/bench)")
     parser.add_argument("--regenerate", action="store_true", help="ignore the cached records")
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse the result of each (engine, path) a previous run with the same "
+                             "records and batch size finished (kept under --cache-dir)")
     args = parser.parse_args(argv)
 
     n_events = QUICK_EVENTS if args.quick else args.events
@@ -700,9 +722,16 @@ def main(argv: list[str] | None = None) -> int:
     for engine in engines:
         for path in ("service", "baseline"):
             _say(f"{engine}: {path} path, {n_events:,} events in batches of {args.batch_size}")
+            # A finished path is kept, so a failure later in an hour-long run loses only itself.
+            done = args.cache_dir / f"path-{records.stem}-b{args.batch_size}-{engine}-{path}.json"
+            if args.resume and done.exists():
+                _say(f"  reusing the result in {done} (--resume)")
+                results.append(orjson.loads(done.read_bytes()))
+                continue
             # A child process per path: its ru_maxrss is that path's own peak.
             with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
                 results.append(pool.submit(run_path, engine, path, cfg).result())
+            done.write_bytes(orjson.dumps(results[-1]))
 
     ratios: dict[str, float] = {}
     consistent: dict[str, bool] = {}
