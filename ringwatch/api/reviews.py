@@ -105,7 +105,7 @@ async def list_audit(
     services: ServicesDep,
     subject: Annotated[
         str | None,
-        Query(max_length=250, description="ring:ID, account:ID or review:ID; all if omitted"),
+        Query(max_length=250, description="ring:ID or account:ID; all subjects if omitted"),
     ] = None,
     after: Annotated[
         str, Query(max_length=audit.MAX_CURSOR_LENGTH, description="next_cursor of a page")
