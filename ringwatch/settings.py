@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # Ingest keys front whole platforms' event streams, so they get more headroom.
     rate_limit_ingest_per_s: int = Field(default=50, ge=1)
     rate_limit_per_s: int = Field(default=20, ge=1)
+    # Enforcement asks for a decision on every signup, login and payment: its keys need headroom.
+    rate_limit_decide_per_s: int = Field(default=2000, ge=1)
 
     # Review queue: what a `fraud` label applies to the reviewed accounts, and how long a claim
     # holds before the item goes back to the queue (so items never stay stuck with one person).

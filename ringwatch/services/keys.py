@@ -222,6 +222,8 @@ class KeyService:
             return info.rate_limit
         if info.role is Role.INGEST:
             return self._settings.rate_limit_ingest_per_s
+        if info.role is Role.DECIDE:
+            return self._settings.rate_limit_decide_per_s
         return self._settings.rate_limit_per_s
 
     def _count_request(self, info: KeyInfo) -> None:
