@@ -96,7 +96,7 @@ def test_claim_conflict_lapse_and_resolve(
     assert queue.claim(rid, ALICE)["claimant"] == "k_alice"  # re-claiming extends one's own
 
     # Thirty-one minutes later Alice's claim has lapsed: the item is open to anyone again.
-    real = reviews.now_ms
+    real = audit.now_ms
     monkeypatch.setattr(reviews, "now_ms", lambda: real() + 31 * 60_000)
     assert [i["id"] for i in open_items(queue)] == [rid]
     assert open_items(queue)[0]["claimant"] is None
