@@ -11,6 +11,7 @@ from ringwatch import __version__
 from ringwatch.api import (
     auth,
     cypher,
+    decisions,
     errors,
     events,
     health,
@@ -60,6 +61,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(rings.router)
+    app.include_router(decisions.router)
     app.include_router(keys.router)
     app.include_router(cypher.router)
     app.include_router(verdicts.router)
