@@ -237,5 +237,5 @@ def _sketch_matrix(sketches: Sequence[Sequence[int]]) -> np.ndarray:
 
 def _sketch(value: Any) -> Sequence[int]:
     if isinstance(value, str):
-        return [int(v) for v in sketch_from_text(value)]
+        return sketch_from_text(value)  # type: ignore[return-value]  # an ndarray is a sequence
     return value or ()
