@@ -7,6 +7,7 @@ RingwatchError
 │   └── QueryTimeout 422 an analyst query that ran past its time limit (too costly as written)
 ├── TooLarge      413  a body over the size or count limit
 ├── Unauthorized  401  no or unknown credentials
+├── Conflict      409  a state that forbids the request (a review claimed by another)
 ├── Forbidden     403  credentials without the right, or a write through a read-only path
 ├── RateLimited   429  a key over its request rate (carries the seconds to wait: Retry-After)
 ├── Unavailable   503  a backing service (graph store, Redis) cannot be reached
@@ -71,6 +72,13 @@ class RateLimited(RingwatchError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Conflict(RingwatchError):
+    """The resource is in a state that forbids this (a review claimed by someone else, or
+    already resolved)."""
+
+    status_code = 409
 
 
 class Unavailable(RingwatchError):

@@ -44,7 +44,7 @@ import redis
 
 from ringwatch.detectors._common import STRONG
 from ringwatch.detectors.pipeline import DetectionResult
-from ringwatch.errors import Invalid, NotFound, Problem, RingwatchError, Unavailable
+from ringwatch.errors import Conflict, Invalid, NotFound, Problem, Unavailable
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.rows import Statement
 from ringwatch.graph.store import GraphStore
@@ -79,12 +79,6 @@ MAX_NOTE = 2000
 SYNC_PAGE = 1000
 # Change kinds after which a ring's verdict is what the change's detail says.
 VERDICT_KINDS = ("created", "escalated", "downgraded")
-
-
-class Conflict(RingwatchError):
-    """The item is claimed by someone else, or already resolved."""
-
-    status_code = 409
 
 
 # -- priorities ------------------------------------------------------------------------------------

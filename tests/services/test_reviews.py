@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 import redis
 
+from ringwatch.errors import Conflict
 from ringwatch.graph.store import GraphStore
 from ringwatch.identity import Pseudonymiser
 from ringwatch.services import audit, results, reviews
 from ringwatch.services.detection import DetectionService
-from ringwatch.services.reviews import Conflict, ReviewService
+from ringwatch.services.reviews import ReviewService
 from tests.events import event, signup
 from tests.services.reviews_world import (
     ALICE,
