@@ -244,7 +244,7 @@ def detect(
         strong_columns(snapshot, ("card", "device", "email", "phone"), params.strong_caps),
         np.flatnonzero(_weak_columns(snapshot, params.projection)),
     )
-    coordination = (soft.lockstep + soft.invite + 0.5 * soft.template).tocsr()
+    coordination = (soft.lockstep + soft.invite).tocsr()
     evader_rows = np.unique(matches.query)
 
     def judge(groups: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:

@@ -24,9 +24,20 @@ FRAUD = "fraud"
 SUSPICIOUS = "suspicious"
 BENIGN = "benign"
 FEATURES = (
-    "size", "density", "strong_coverage", "strong_kinds", "identifier_reuse", "burst",
-    "banned_share", "age_spread", "country_diversity", "behaviour_coverage", "evader_share",
-    "weak_only", "slow_growth", "household",
+    "size",
+    "density",
+    "strong_coverage",
+    "strong_kinds",
+    "identifier_reuse",
+    "burst",
+    "banned_share",
+    "age_spread",
+    "country_diversity",
+    "behaviour_coverage",
+    "evader_share",
+    "weak_only",
+    "slow_growth",
+    "household",
 )
 
 
@@ -149,8 +160,10 @@ def ring_features(
     is_evader[evader_rows] = True
     evader_share = np.bincount(ring_inside, is_evader[inside], r_count) / size
 
-    years = np.array([int(b[:4]) if len(b) >= 4 and b[:4].isdigit() else -1
-                      for b in snapshot.birthdate[inside]], dtype=np.float64)
+    years = np.array(
+        [int(b[:4]) if len(b) >= 4 and b[:4].isdigit() else -1 for b in snapshot.birthdate[inside]],
+        dtype=np.float64,
+    )
     known = years > 0
     k = np.bincount(ring_inside, known, r_count)
     s1 = np.bincount(ring_inside, np.where(known, years, 0), r_count)
@@ -169,20 +182,40 @@ def ring_features(
     weak_only = ((n_strong == 0) & (behaviour_coverage == 0)).astype(np.float64)
     ip_code = KIND_CODE["ip"]
     shares_ip = np.bincount(pr.row[shared & (kinds[pr.col] == ip_code)], minlength=r_count) > 0
-    household = ((size <= household_max) & (distinct <= 1) & shares_ip).astype(np.float64)
+    # The most common country's share: households are mostly one country, but a relative
+    # registered abroad (an expat, a foreign spouse) is common enough not to clear the doubt.
+    base = codes.max() + 1 if codes.size else 1
+    per_country = np.unique(ring_inside[has] * base + codes[has], return_counts=True)
+    top = np.zeros(r_count)
+    np.maximum.at(top, per_country[0] // base, per_country[1].astype(np.float64))
+    one_country = top >= 0.6 * size
+    # ...unless bans or returning offenders say otherwise (not email look-alikes: relatives
+    # name their mailboxes alike). A household is cleared for what it looks like; a small
+    # group with a banned member is a cell, whatever it looks like.
+    clean = (banned_share == 0) & (evader_share == 0)
+    household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)
     reuse = n_strong / size
     return {
-        "size": size, "density": density, "strong_coverage": strong_coverage,
-        "strong_kinds": strong_kinds, "identifier_reuse": reuse, "burst": burst,
-        "banned_share": banned_share, "age_spread": age_spread,
-        "country_diversity": country_diversity, "behaviour_coverage": behaviour_coverage,
-        "evader_share": evader_share, "weak_only": weak_only, "slow_growth": slow_growth,
+        "size": size,
+        "density": density,
+        "strong_coverage": strong_coverage,
+        "strong_kinds": strong_kinds,
+        "identifier_reuse": reuse,
+        "burst": burst,
+        "banned_share": banned_share,
+        "age_spread": age_spread,
+        "country_diversity": country_diversity,
+        "behaviour_coverage": behaviour_coverage,
+        "evader_share": evader_share,
+        "weak_only": weak_only,
+        "slow_growth": slow_growth,
         "household": household,
     }
 
 
-def score_rings(features: dict[str, np.ndarray], params: VerdictParams = VerdictParams()
-                ) -> np.ndarray:
+def score_rings(
+    features: dict[str, np.ndarray], params: VerdictParams = VerdictParams()
+) -> np.ndarray:
     """Logistic score in [0, 1] per ring.
 
     >>> f = {k: np.zeros(1) for k in FEATURES}
@@ -263,8 +296,11 @@ def ring_evidence(
         counts = per_ring.data[lo:hi].astype(np.int64)
         order = np.lexsort((keys[cols].astype(str), -counts, ~strong[cols]))
         idents = [
-            {"kind": KINDS[int(kinds[cols[i]])].value, "key": str(keys[cols[i]]),
-             "members": int(counts[i])}
+            {
+                "kind": KINDS[int(kinds[cols[i]])].value,
+                "key": str(keys[cols[i]]),
+                "members": int(counts[i]),
+            }
             for i in order[:max_identifiers].tolist()
         ]
         kind_count = np.bincount(kinds[cols], minlength=len(KINDS))
@@ -274,16 +310,20 @@ def ring_evidence(
                 link_types[name] = int(cnt[r])
         created = np.sort(snapshot.created_at[rows])
         m = created.shape[0]
-        out.append({
-            "shared_identifiers": idents,
-            "link_types": dict(sorted(link_types.items())),
-            "created_window": {
-                "first": int(created[0]),
-                "last": int(created[-1]),
-                "p10": int(created[(m - 1) // 10]),
-                "p90": int(created[(m - 1) * 9 // 10]),
-            },
-            "banned_members": sorted(str(a) for a in snapshot.accounts[rows[banned_mask[rows]]]),
-            "features": {k: round(float(v[r]), 4) for k, v in sorted(features.items())},
-        })
+        out.append(
+            {
+                "shared_identifiers": idents,
+                "link_types": dict(sorted(link_types.items())),
+                "created_window": {
+                    "first": int(created[0]),
+                    "last": int(created[-1]),
+                    "p10": int(created[(m - 1) // 10]),
+                    "p90": int(created[(m - 1) * 9 // 10]),
+                },
+                "banned_members": sorted(
+                    str(a) for a in snapshot.accounts[rows[banned_mask[rows]]]
+                ),
+                "features": {k: round(float(v[r]), 4) for k, v in sorted(features.items())},
+            }
+        )
     return out
