@@ -74,3 +74,27 @@ def api_client(embedded_settings: Settings) -> Iterator[TestClient]:
     queue.app = app
     with TestClient(app) as c:
         yield grant(c)
+
+
+FARM = tuple(f"farm{i}" for i in range(6))
+
+
+@pytest.fixture
+def farm_client(embedded_settings: Settings) -> Iterator[TestClient]:
+    """An admin client on an app whose graph holds a six-account device farm, already detected
+    (one ring, its changes in the feed)."""
+    from ringwatch.services.detection import DetectionService
+    from tests.events import signup
+
+    queue = InlineQueue()
+    app = create_app(embedded_settings, queue)
+    queue.app = app
+    with TestClient(app) as c:
+        grant(c)
+        farm = [
+            signup(f"s{i}", a, ts=f"2026-03-01T10:{i:02d}:00Z", device_id="emu", card="c1")
+            for i, a in enumerate(FARM)
+        ]
+        assert c.post("/v1/events", json=farm).status_code == 202
+        DetectionService(app.state.services.store).run_full()
+        yield c

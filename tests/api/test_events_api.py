@@ -12,16 +12,11 @@ from ringwatch.api.app import create_app
 from ringwatch.settings import Settings
 from tests.api.conftest import grant
 from tests.events import event, signup
+from tests.queues import ListQueue
 
 pytestmark = pytest.mark.embedded
 
 
-class ListQueue:
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def enqueue(self, batch_id: str) -> None:
-        self.ids.append(batch_id)
 
 
 @pytest.fixture

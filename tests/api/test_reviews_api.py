@@ -3,17 +3,13 @@ may call them, the 404/409/422 answers, and the Idempotency-Key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ringwatch.api.app import create_app
 from ringwatch.services import reviews
-from ringwatch.services.detection import DetectionService
-from ringwatch.settings import Settings
-from tests.api.conftest import InlineQueue, Role, grant
-from tests.events import signup
+from tests.api.conftest import Role
 
 pytestmark = pytest.mark.embedded
 
@@ -21,19 +17,8 @@ FARM = [f"farm{i}" for i in range(6)]
 
 
 @pytest.fixture
-def client(embedded_settings: Settings) -> Iterator[TestClient]:
-    queue = InlineQueue()
-    app = create_app(embedded_settings, queue)
-    queue.app = app
-    with TestClient(app) as c:
-        grant(c)
-        farm = [
-            signup(f"s{i}", a, ts=f"2026-03-01T10:{i:02d}:00Z", device_id="emu", card="c1")
-            for i, a in enumerate(FARM)
-        ]
-        assert c.post("/v1/events", json=farm).status_code == 202
-        DetectionService(app.state.services.store).run_full()
-        yield c
+def client(farm_client: TestClient) -> TestClient:
+    return farm_client
 
 
 def _ring(client: TestClient) -> str:

@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
-
-from ringwatch.api.app import create_app
-from ringwatch.services.detection import DetectionService
-from ringwatch.settings import Settings
-from tests.api.conftest import grant
-from tests.events import signup
 
 pytestmark = pytest.mark.embedded
 
 
-class InlineQueue:
-    """Applies batches at once, so tests see the graph the workers would write."""
-
-    def __init__(self) -> None:
-        self.app: object = None
-
-    def enqueue(self, batch_id: str) -> None:
-        self.app.state.services.ingest.apply(batch_id)  # type: ignore[attr-defined]
-
-
 @pytest.fixture
-def client(embedded_settings: Settings) -> Iterator[TestClient]:
-    queue = InlineQueue()
-    app = create_app(embedded_settings, queue)
-    queue.app = app
-    with TestClient(app) as c:
-        grant(c)
-        farm = [signup(f"s{i}", f"farm{i}", ts=f"2026-03-01T10:{i:02d}:00Z", device_id="emu",
-                       card="c1") for i in range(6)]
-        assert c.post("/v1/events", json=farm).status_code == 202
-        DetectionService(app.state.services.store).run_full()
-        yield c
+def client(farm_client: TestClient) -> TestClient:
+    return farm_client
 
 
 def test_list_and_get_ring(client: TestClient) -> None:

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from ringwatch.api.app import create_app
-from ringwatch.services.detection import DetectionService
 from ringwatch.services.feed import encode_cursor
-from ringwatch.settings import Settings
-from tests.api.conftest import InlineQueue, grant
-from tests.events import signup
 
 pytestmark = pytest.mark.embedded
 
 
 @pytest.fixture
-def client(embedded_settings: Settings) -> Iterator[TestClient]:
-    queue = InlineQueue()
-    app = create_app(embedded_settings, queue)
-    queue.app = app
-    with TestClient(app) as c:
-        grant(c)
-        farm = [
-            signup(f"s{i}", f"farm{i}", ts=f"2026-03-01T10:{i:02d}:00Z", device_id="emu", card="c1")
-            for i in range(6)
-        ]
-        assert c.post("/v1/events", json=farm).status_code == 202
-        DetectionService(app.state.services.store).run_full()
-        yield c
+def client(farm_client: TestClient) -> TestClient:
+    return farm_client
 
 
 def test_feed_pages_and_replays(client: TestClient) -> None:

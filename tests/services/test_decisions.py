@@ -16,6 +16,7 @@ from ringwatch.services.detection import DetectionService
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
 from tests.events import event, signup
+from tests.queues import ApplyingQueue
 
 pytestmark = pytest.mark.redis
 REPO = Path(__file__).resolve().parents[2]
@@ -31,14 +32,6 @@ checkpoints:
     rules:
       - {id: any_device_sharing, when: device_accounts >= 1, points: 10, reason: SHARED_DEVICE}
 """
-
-
-class Inline:
-    def __init__(self, ingest: IngestService) -> None:
-        self.ingest = ingest
-
-    def enqueue(self, batch_id: str) -> None:
-        self.ingest.apply(batch_id)
 
 
 @pytest.fixture
@@ -59,7 +52,7 @@ def service(
 
 
 def seed_world(service: DecisionService) -> None:
-    queue = Inline(service.ingest)
+    queue = ApplyingQueue(service.ingest)
     farm = [
         signup(
             f"f{i}",
@@ -91,7 +84,7 @@ def test_signup_joining_a_known_ring_is_stopped(service: DecisionService) -> Non
         "newcomer",
         "signup",
         {"event_id": "n1", "type": "signup", "ts": "2026-03-02T00:00:00Z", "device_id": "emu-7"},
-        Inline(service.ingest),
+        ApplyingQueue(service.ingest),
     )
     assert out["action"] in {"review", "block"}
     fired = {r["rule"] for r in out["reasons"]}
@@ -109,7 +102,7 @@ def test_banned_identifier_and_benign_signup(service: DecisionService) -> None:
         "ann-again",
         "signup",
         {"event_id": "n2", "type": "signup", "ts": "2026-03-02T00:00:00Z", "phone": "+14155550177"},
-        Inline(service.ingest),
+        ApplyingQueue(service.ingest),
     )
     assert "shares_banned" in {r["rule"] for r in evader["reasons"]}
     assert evader["evader"]["banned_neighbours"] == ["banned-ann"]
@@ -124,7 +117,7 @@ def test_banned_identifier_and_benign_signup(service: DecisionService) -> None:
             "email": "someone@example.org",
             "birthdate": "1990-05-05",
         },
-        Inline(service.ingest),
+        ApplyingQueue(service.ingest),
     )
     assert fresh["action"] == "allow" and fresh["reasons"] == []
     child = service.decide(
@@ -136,14 +129,14 @@ def test_banned_identifier_and_benign_signup(service: DecisionService) -> None:
             "ts": "2026-03-02T00:00:00Z",
             "birthdate": "2019-01-01",
         },
-        Inline(service.ingest),
+        ApplyingQueue(service.ingest),
     )
     assert child["action"] == "age_gate"
 
 
 def test_decisions_are_logged_with_shadow_records(service: DecisionService) -> None:
     seed_world(service)
-    queue = Inline(service.ingest)
+    queue = ApplyingQueue(service.ingest)
     ids = [
         service.decide(
             f"u{i}",
@@ -174,7 +167,10 @@ def test_bad_context_is_a_422_problem(service: DecisionService) -> None:
 
     with pytest.raises(Invalid) as err:
         service.decide(
-            "x", "signup", {"event_id": "e", "type": "signup", "ts": "soon"}, Inline(service.ingest)
+            "x",
+            "signup",
+            {"event_id": "e", "type": "signup", "ts": "soon"},
+            ApplyingQueue(service.ingest),
         )
     assert err.value.problems[0].field == "context.ts"
     with pytest.raises(Invalid):
@@ -182,5 +178,5 @@ def test_bad_context_is_a_422_problem(service: DecisionService) -> None:
             "x",
             "signup",
             {"event_id": "e", "type": "signup", "account_id": "y", "ts": "2026-03-02T00:00:00Z"},
-            Inline(service.ingest),
+            ApplyingQueue(service.ingest),
         )

@@ -23,19 +23,38 @@ def ingest(store: GraphStore, hasher: Pseudonymiser, batch_id: str, raw: list[di
 
 def world() -> list[dict]:
     raw = [
-        signup(f"s-{a}", a, ts=f"2026-03-01T10:{i:02d}:00Z", device_id="emulator-1", card="card-x",
-               ip=f"198.51.100.{i + 1}")
+        signup(
+            f"s-{a}",
+            a,
+            ts=f"2026-03-01T10:{i:02d}:00Z",
+            device_id="emulator-1",
+            card="card-x",
+            ip=f"198.51.100.{i + 1}",
+        )
         for i, a in enumerate(FARM)
     ]
     # A family: a shared tablet and home IP, signed up years apart.
     raw += [
-        signup(f"s-fam{i}", f"fam{i}", ts=f"20{18 + 2 * i}-05-01T10:00:00Z", device_id="tablet",
-               ip="203.0.113.50", birthdate=f"{1970 + 15 * i}-01-01")
+        signup(
+            f"s-fam{i}",
+            f"fam{i}",
+            ts=f"20{18 + 2 * i}-05-01T10:00:00Z",
+            device_id="tablet",
+            ip="203.0.113.50",
+            birthdate=f"{1970 + 15 * i}-01-01",
+        )
         for i in range(3)
     ]
     raw += [
-        signup("s-old", "banned-joe", ts="2026-01-01T00:00:00Z", phone="+14155550123",
-               display_name="Joseph Kowalski", birthdate="1988-07-14", device_id="joe-phone"),
+        signup(
+            "s-old",
+            "banned-joe",
+            ts="2026-01-01T00:00:00Z",
+            phone="+14155550123",
+            display_name="Joseph Kowalski",
+            birthdate="1988-07-14",
+            device_id="joe-phone",
+        ),
         event("enforcement", "ban-joe", "banned-joe", ts="2026-02-01T00:00:00Z", action="ban"),
     ]
     return raw
@@ -75,11 +94,29 @@ def test_incremental_run_picks_up_new_member_and_evader(
     service = DetectionService(store, seed=3)
     first, _ = service.run_full()
     ring_id = next(r.ring_id for r in first.rings if r.verdict != "benign")
-    ingest(store, hasher, "b2", [
-        signup("s-new", "farm-new", ts="2026-03-01T11:00:00Z", device_id="emulator-1", card="card-x"),
-        signup("s-joe2", "joe-again", ts="2026-03-05T00:00:00Z", phone="+14155550123",
-               display_name="Josef Kowalsky", birthdate="1988-07-14"),
-    ])
+    family_before = results.account_view(store, "fam0")
+    ingest(
+        store,
+        hasher,
+        "b2",
+        [
+            signup(
+                "s-new",
+                "farm-new",
+                ts="2026-03-01T11:00:00Z",
+                device_id="emulator-1",
+                card="card-x",
+            ),
+            signup(
+                "s-joe2",
+                "joe-again",
+                ts="2026-03-05T00:00:00Z",
+                phone="+14155550123",
+                display_name="Josef Kowalsky",
+                birthdate="1988-07-14",
+            ),
+        ],
+    )
     ran = service.run_incremental(["farm-new", "joe-again"])
     assert ran is not None
     _, summary = ran
@@ -90,7 +127,12 @@ def test_incremental_run_picks_up_new_member_and_evader(
     assert [m["banned"] for m in joe["evader_matches"]][:1] == ["banned-joe"]
     assert joe["evader_score"] > 0
     # Accounts outside the scope keep what the full run gave them.
-    assert results.account_view(store, "fam0")["risk"] == results.account_view(store, "fam0")["risk"]
+    family_after = results.account_view(store, "fam0")
+    assert (family_after["risk"], family_after["ring_id"]) == (
+        family_before["risk"],
+        family_before["ring_id"],
+    )
+    assert family_after["rings"] == family_before["rings"]
 
 
 def test_unknown_ids_are_not_found(store: GraphStore) -> None:
@@ -128,9 +170,15 @@ def test_verdict_changes_are_logged_once_in_order(store: GraphStore, hasher: Pse
     assert store.changes_page(len(changes), 1000) == []
 
     # The farm's members are banned: the ring stays, the accounts' state changes only upstream.
-    ingest(store, hasher, "b2", [
-        event("enforcement", f"ban-{a}", a, ts="2026-03-10T00:00:00Z", action="ban") for a in FARM
-    ])
+    ingest(
+        store,
+        hasher,
+        "b2",
+        [
+            event("enforcement", f"ban-{a}", a, ts="2026-03-10T00:00:00Z", action="ban")
+            for a in FARM
+        ],
+    )
     service.run_full()
     later = store.changes_page(len(changes), 1000)
     assert all(c["seq"] > len(changes) for c in later)

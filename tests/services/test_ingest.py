@@ -13,16 +13,11 @@ from ringwatch.identity import Pseudonymiser
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
 from tests.events import event, signup
+from tests.queues import ListQueue
 
 pytestmark = pytest.mark.redis
 
 
-class ListQueue:
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def enqueue(self, batch_id: str) -> None:
-        self.ids.append(batch_id)
 
 
 @pytest.fixture
