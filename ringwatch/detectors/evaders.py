@@ -51,6 +51,11 @@ class EvaderParams:
     birthdate_exact_points: float = 0.4
     # One digit off, day and month swapped, a day off, or the same day a year off.
     birthdate_typo_points: float = 0.3
+    # Ban evaders come back fast (hours to days): a candidate that already shares something
+    # with the banned account and was created within `return_window` of its ban gains points.
+    # A relative who happens to sign up on the family tablet is not timed by someone's ban.
+    return_points: float = 0.25
+    return_window: int = 7 * 86400
     min_score: float = 0.7
     top_k: int = 3
     bands: int = 8
@@ -84,8 +89,10 @@ class EvaderMatches:
         strong = shared[np.isin(snapshot.identifier_kind[shared], [KIND_CODE[k] for k in STRONG])]
         return {
             "identifiers": [
-                {"kind": KINDS[int(snapshot.identifier_kind[j])].value,
-                 "key": str(snapshot.identifiers[j])}
+                {
+                    "kind": KINDS[int(snapshot.identifier_kind[j])].value,
+                    "key": str(snapshot.identifiers[j]),
+                }
                 for j in strong.tolist()
             ],
             "name_similarity": round(float(self.name_similarity[i]), 3),
@@ -168,7 +175,7 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
     ...     b.add_link(a, "card", "c1", 1, 0)
     >>> m = match_evaders(b.build())
     >>> (m.query.tolist(), m.banned.tolist(), round(float(m.points[0]), 2))
-    ([0], [1], 1.2)
+    ([0], [1], 1.45)
     """
     snapshot = check_snapshot(snapshot)
     if params.top_k < 1 or params.min_score <= 0:
@@ -224,9 +231,14 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
     total = (
         strong_pts
         + text
-        + np.where(bday == 2, params.birthdate_exact_points,
-                   np.where(bday == 1, params.birthdate_typo_points, 0.0))
+        + np.where(
+            bday == 2,
+            params.birthdate_exact_points,
+            np.where(bday == 1, params.birthdate_typo_points, 0.0),
+        )
     )
+    soon = (snapshot.created_at[q] - snapshot.banned_at[b]) <= params.return_window
+    total = total + np.where(soon & (strong_pts > 0), params.return_points, 0.0)
     ok = total >= params.min_score
     q, b, total = q[ok], b[ok], total[ok]
     name_sim, email_sim, bday = name_sim[ok], email_sim[ok], bday[ok]
@@ -239,9 +251,13 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
     rank = np.arange(q.shape[0]) - group_start if q.shape[0] else empty
     keep = rank < params.top_k
     return EvaderMatches(
-        query=q[keep], banned=b[keep], points=total[keep],
-        score=1.0 - np.exp(-total[keep]), rank=rank[keep].astype(np.int64),
-        name_similarity=name_sim[keep], email_similarity=email_sim[keep],
+        query=q[keep],
+        banned=b[keep],
+        points=total[keep],
+        score=1.0 - np.exp(-total[keep]),
+        rank=rank[keep].astype(np.int64),
+        name_similarity=name_sim[keep],
+        email_similarity=email_sim[keep],
         birthdate=bday[keep],
     )
 
