@@ -37,3 +37,58 @@ echo "== 7. detection quality against the planted truth"
 $rw evaluate --truth "$out/world/truth.json" --rings "$out/results/rings.jsonl" \
   --evaders "$out/results/evaders.jsonl" --accounts "$out/results/accounts.jsonl" \
   --out "$out/results/metrics.json"
+
+echo "== 8. decisions: what should happen to four new signups, and why (ringwatch decide)"
+# Identifiers in the graph are keyed hashes, so the new signups reuse RAW identifiers from the
+# world's events: the device of a member of a detected fraud ring, the phone of a banned account.
+.venv/bin/python - "$out" > "$out/decisions.tsv" <<'PY'
+import datetime, random, sys, time
+import orjson
+
+out = sys.argv[1]
+rings = [orjson.loads(line) for line in open(f"{out}/results/rings.jsonl", "rb")]
+fraud = sorted((r for r in rings if r["verdict"] == "fraud"), key=lambda r: -r["score"])
+in_flagged = {m for r in rings if r["verdict"] != "benign" for m in r["members"]}
+first: dict[str, dict[str, str]] = {}
+banned: list[str] = []
+with open(f"{out}/world/events.jsonl", "rb") as fh:
+    for line in fh:
+        ev = orjson.loads(line)
+        if ev["type"] == "enforcement" and ev.get("action") == "ban":
+            banned.append(ev["account_id"])
+        for field in ("device_id", "phone", "country"):
+            if ev.get(field):
+                first.setdefault(ev["account_id"], {}).setdefault(field, ev[field])
+ring, member = next((r, m) for r in fraud for m in r["members"] if "device_id" in first.get(m, {}))
+ban = next(a for a in banned if a not in in_flagged and "phone" in first.get(a, {}))
+now = time.time()
+stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(now))
+ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+today = datetime.date.today()
+
+
+def signup(name: str, label: str, **fields: str) -> None:
+    account = f"demo-{name}-{stamp}"
+    event = {"event_id": f"{account}-signup", "type": "signup", "ts": ts,
+             "email": f"{name}.{stamp}@example.net",
+             # a /24 of its own: three signups from one /24 within an hour is a burst
+             "ip": f"198.{random.choice((18, 19))}.{random.randrange(256)}.7",
+             "birthdate": "1990-05-17", "country": "GB", **fields}
+    print(f"{label}\t{account}\t{orjson.dumps(event).decode()}")
+
+
+signup("ring-device", f"shares the device of {member}, member of fraud ring {ring['ring_id']} "
+       f"({len(ring['members'])} accounts)", device_id=first[member]["device_id"],
+       country=first[member].get("country", "GB"))
+signup("banned-phone", f"shares the phone of banned account {ban}",
+       phone=first[ban]["phone"], country=first[ban].get("country", "GB"),
+       device_id=f"demo-device-{stamp}-2")
+signup("benign", "a plain signup: fresh device, email and address",
+       device_id=f"demo-device-{stamp}-3")
+signup("under-age", "declares a birthdate 10 years ago (the minimum age is 13)",
+       device_id=f"demo-device-{stamp}-4", birthdate=f"{today.year - 10}-{today.month:02d}-01")
+PY
+while IFS=$'\t' read -r label account event; do
+  echo "-- new signup $account: $label"
+  $rw decide "$account" --checkpoint signup --event "$event" </dev/null
+done < "$out/decisions.tsv"

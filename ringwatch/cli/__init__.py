@@ -28,6 +28,7 @@ _COMMAND_MODULES = (
     "export",
     "backtest",
     "keys",
+    "decide",
 )
 
 for _name in _COMMAND_MODULES:
