@@ -1,0 +1,874 @@
+"""Decision benchmark: `POST /v1/decisions` under open-loop load, live graph facts vs cached ones.
+
+For each engine (Neo4j and the embedded FalkorDB engine) holding a loaded `ringwatch synth` world,
+the bench starts the real API (`ringwatch serve --no-worker`) as a subprocess and, from a second
+process on 127.0.0.1, sends signups of NEW accounts that each share a strong identifier (the
+device, plus the phone or the card) with a planted ring member, taken raw from the world's
+events.jsonl and truth.json. Requests are paced open-loop at --rate for --duration seconds:
+request i is due at t0 + i/rate whether or not earlier ones have answered, and its latency is
+counted from that due time (so a stalled server is not hidden by a stalled client).
+
+Three passes per engine:
+
+  live          RINGWATCH_FEATURE_CACHE_TTL_S=0: every fact is read from the graph;
+  cached-cold   TTL 300, first decision for each account (graph read + cache write);
+  cached-warm   TTL 300, the same accounts again (new event ids): the account's own row comes
+                from Redis. The identifier lookups (who else uses this device, banned, rings)
+                are always live: they must see a ring member who signed up a second ago.
+
+Then, in-process (no HTTP), a small loop over `DecisionService.decide` with timers around each
+step shows where a decision's time goes: facts (context parse, account row, shared-identifier
+lookups, subnet, velocity) vs strategy evaluation (assemble + CEL rules) vs audit (ingesting the
+context event, the decision log). --profile adds a cProfile of that loop.
+
+    # once: a world, loaded into both engines (ingest + detect; resumable, timed, remembered)
+    .venv/bin/ringwatch synth .local/decide/world --accounts 200000 --seed 5
+    .venv/bin/python bench/decide.py --load --world .local/decide/world
+    # the benchmark
+    .venv/bin/python bench/decide.py --world .local/decide/world --rate 200 --duration 30
+
+Writes bench/results/decide.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import os
+import platform
+import pstats
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+RINGWATCH = str(REPO / ".venv" / "bin" / "ringwatch")
+TARGET_P99_MS = 50.0
+TARGET_RATE = 200.0
+STRONG_FIELDS = ("device_id", "phone", "card")
+
+
+# ---------------------------------------------------------------------------------------------
+# The world: ring members' raw identifiers, and new signups that reuse them
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    account_id: str
+    ring_id: str
+    device_id: str | None
+    phone: str | None
+    card: str | None
+    country: str | None
+
+
+def world_info(world: Path) -> dict[str, Any]:
+    truth = orjson.loads((world / "truth.json").read_bytes())
+    events = world / "events.jsonl"
+    return {
+        "path": str(world),
+        "accounts": int(truth["accounts"]),
+        "profile": truth.get("profile"),
+        "seed": truth.get("seed"),
+        "planted_rings": len(truth["rings"]),
+        "label_counts": truth.get("label_counts"),
+        "events_bytes": events.stat().st_size,
+    }
+
+
+def ring_members(world: Path, cache_dir: Path) -> list[Member]:
+    """Every planted ring member with at least a device, with its first raw identifiers.
+
+    Identifiers in the graph are keyed hashes, so new signups must carry RAW ones: they are read
+    from events.jsonl (one pass, cached next to the other bench files).
+    """
+    events = world / "events.jsonl"
+    stat = events.stat()
+    cached = cache_dir / f"members-{stat.st_size}-{int(stat.st_mtime)}.json"
+    if cached.exists():
+        return [Member(**m) for m in orjson.loads(cached.read_bytes())]
+    truth = orjson.loads((world / "truth.json").read_bytes())
+    ring_of = {a: r["ring_id"] for r in truth["rings"] for a in r["members"]}
+    found: dict[str, dict[str, Any]] = {}
+    with events.open("rb") as fh:
+        for line in fh:
+            ev = orjson.loads(line)
+            acc = ev.get("account_id")
+            if acc not in ring_of:
+                continue
+            seen = found.setdefault(acc, {})
+            for f in (*STRONG_FIELDS, "country"):
+                if ev.get(f) and f not in seen:
+                    seen[f] = ev[f]
+    members = [
+        Member(
+            account_id=a,
+            ring_id=ring_of[a],
+            device_id=s.get("device_id"),
+            phone=s.get("phone"),
+            card=s.get("card"),
+            country=s.get("country"),
+        )
+        for a, s in sorted(found.items())
+        if s.get("device_id")
+    ]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(orjson.dumps([asdict(m) for m in members]))
+    return members
+
+
+def _rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+def new_signups(members: list[Member], n: int, tag: str, seed: int) -> list[dict[str, Any]]:
+    """n decision requests: a new account sharing the device (and the phone or card) of a ring
+    member; fresh email, a benchmark-range IP, an adult birthdate."""
+    rnd = random.Random(seed)
+    now = time.time()
+    out = []
+    for i in range(n):
+        m = members[rnd.randrange(len(members))]
+        account = f"bench-{tag}-{i:06d}"
+        ev: dict[str, Any] = {
+            "event_id": f"{account}-signup",
+            "type": "signup",
+            "ts": _rfc3339(now),
+            "device_id": m.device_id,
+            "email": f"new.{tag}.{i}@example.net",
+            "ip": f"198.18.{rnd.randrange(256)}.{rnd.randrange(1, 255)}",
+            "birthdate": f"{rnd.randrange(1960, 2000)}-0{rnd.randrange(1, 10)}-1{rnd.randrange(9)}",
+            "display_name": f"New User {i}",
+        }
+        if m.country:
+            ev["country"] = m.country
+        if m.phone and (not m.card or rnd.random() < 0.5):
+            ev["phone"] = m.phone
+        elif m.card:
+            ev["card"] = m.card
+        out.append({"account_id": account, "checkpoint": "signup", "context": ev})
+    return out
+
+
+def again(requests: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
+    """The same accounts and identifiers with new event ids (so the context is not a duplicate)."""
+    out = []
+    for r in requests:
+        ctx = dict(r["context"], event_id=f"{r['context']['event_id']}-{tag}")
+        out.append({**r, "context": ctx})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Engines: env, load, API server, key
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Engines:
+    neo4j_uri: str
+    neo4j_user: str
+    neo4j_password: str
+    redis_url: str
+    work_dir: Path
+
+    def env(self, engine: str, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RINGWATCH_")}
+        env["RINGWATCH_ENV"] = "development"
+        env["RINGWATCH_STRATEGIES_DIR"] = str(REPO / "strategies")
+        if engine == "neo4j":
+            env["RINGWATCH_NEO4J_URI"] = self.neo4j_uri
+            env["RINGWATCH_NEO4J_USER"] = self.neo4j_user
+            env["RINGWATCH_NEO4J_PASSWORD"] = self.neo4j_password
+            env["RINGWATCH_REDIS_URL"] = self.redis_url
+            env["RINGWATCH_DATA_DIR"] = str(self.work_dir / "neo4j-data")
+        else:
+            env["RINGWATCH_DATA_DIR"] = str(self.work_dir / "embedded")
+        env.update(extra)
+        return env
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def load(engines: Engines, engine: str, world: Path) -> dict[str, Any]:
+    """Ingest the world and run detection once per engine; remembered in a marker file."""
+    marker = engines.work_dir / f"loaded-{engine}.json"
+    events = world / "events.jsonl"
+    if marker.exists():
+        done: dict[str, Any] = orjson.loads(marker.read_bytes())
+        if done.get("events_bytes") == events.stat().st_size and done.get("world") == str(world):
+            return done
+    env = engines.env(engine)
+    log = engines.work_dir / f"load-{engine}.log"
+    engines.work_dir.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        _say(f"{engine}: ingesting {events} (log: {log})")
+        t = time.perf_counter()
+        subprocess.run(
+            [
+                RINGWATCH,
+                "ingest",
+                str(events),
+                "--rejects",
+                str(engines.work_dir / "rejects.jsonl"),
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=out,
+            check=True,
+        )
+        ingest_s = time.perf_counter() - t
+        _say(f"{engine}: ingested in {ingest_s:,.0f} s; detecting")
+        t = time.perf_counter()
+        subprocess.run([RINGWATCH, "detect"], env=env, cwd=REPO, stdout=out, stderr=out, check=True)
+        detect_s = time.perf_counter() - t
+    with events.open("rb") as fh:
+        n_events = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    done = {
+        "engine": engine,
+        "world": str(world),
+        "events_bytes": events.stat().st_size,
+        "events": n_events,
+        "ingest_s": round(ingest_s, 1),
+        "ingest_events_per_s": round(n_events / ingest_s, 1),
+        "detect_s": round(detect_s, 1),
+        "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "loadavg_after": os.getloadavg(),
+    }
+    marker.write_bytes(orjson.dumps(done, option=orjson.OPT_INDENT_2))
+    return done
+
+
+def api_key(engines: Engines, engine: str) -> str | None:
+    """A decide key when the API has authentication (ringwatch/api/auth.py), else None."""
+    if not (REPO / "ringwatch" / "api" / "auth.py").exists():
+        return None
+    out = subprocess.run(
+        [
+            RINGWATCH,
+            "keys",
+            "create",
+            "--role",
+            "decide",
+            "--name",
+            "bench-decide",
+            "--rate-limit",
+            "1000000",
+        ],
+        env=engines.env(engine),
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def api_server(engines: Engines, engine: str, port: int, ttl_s: int) -> Iterator[str]:
+    env = engines.env(engine, RINGWATCH_FEATURE_CACHE_TTL_S=str(ttl_s))
+    log = engines.work_dir / f"serve-{engine}-ttl{ttl_s}.log"
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [RINGWATCH, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_ready(url, proc, log)
+            yield url
+        finally:
+            proc.send_signal(signal.SIGTERM)  # uvicorn shuts down cleanly
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the API exited with {proc.returncode}; see {log}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"the API did not answer /healthz within 180 s; see {log}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The load generator (runs in its own process)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    url: str
+    token: str | None
+    rate: float
+    duration_s: float
+    concurrency: int
+    timeout_s: float
+
+
+def drive(load: Load, requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Send `requests` open-loop at load.rate; stop at the end of the list or of the duration."""
+    import httpx
+
+    headers = {"content-type": "application/json"}
+    if load.token:
+        headers["authorization"] = f"Bearer {load.token}"
+    bodies = [orjson.dumps(r) for r in requests]
+    limits = httpx.Limits(
+        max_connections=load.concurrency, max_keepalive_connections=load.concurrency
+    )
+    results: list[tuple[float, float, float, int, str]] = []  # due, sent, done, status, action
+    lock = threading.Lock()
+
+    def send(due: float, body: bytes) -> None:
+        sent = time.perf_counter()
+        status, action = 0, ""
+        try:
+            r = client.post(load.url + "/v1/decisions", content=body, headers=headers)
+            status = r.status_code
+            if status == 200:
+                action = str(r.json().get("action"))
+        except httpx.HTTPError as e:
+            action = type(e).__name__
+        done = time.perf_counter()
+        with lock:
+            results.append((due, sent, done, status, action))
+
+    with (
+        httpx.Client(limits=limits, timeout=load.timeout_s) as client,
+        ThreadPoolExecutor(max_workers=load.concurrency) as pool,
+    ):
+        start = time.perf_counter() + 0.05
+        end = start + load.duration_s
+        for i, body in enumerate(bodies):
+            due = start + i / load.rate
+            if due >= end:
+                break
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            pool.submit(send, due, body)
+    return summarise(results, start, load)
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    k = min(len(values) - 1, max(0, round(p / 100 * len(values) + 0.5) - 1))
+    return values[k]
+
+
+def summarise(
+    results: list[tuple[float, float, float, int, str]], start: float, load: Load
+) -> dict[str, Any]:
+    ok = sorted((done - due) * 1000 for due, _, done, status, _ in results if status == 200)
+    service = sorted((done - sent) * 1000 for _, sent, done, status, _ in results if status == 200)
+    errors = Counter(str(status or action) for _, _, _, status, action in results if status != 200)
+    last = max((done for _, _, done, _, _ in results), default=start)
+    wall = max(last - start, 1e-9)
+    return {
+        "target_rate": load.rate,
+        "sent": len(results),
+        "ok": len(ok),
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors),
+        "wall_s": round(wall, 2),
+        "achieved_per_s": round(len(ok) / wall, 1),
+        "latency_ms": {
+            "p50": round(_pct(ok, 50), 2),
+            "p90": round(_pct(ok, 90), 2),
+            "p99": round(_pct(ok, 99), 2),
+            "max": round(ok[-1], 2) if ok else None,
+            "mean": round(sum(ok) / len(ok), 2) if ok else None,
+        },
+        "service_ms": {"p50": round(_pct(service, 50), 2), "p99": round(_pct(service, 99), 2)},
+        "actions": dict(Counter(a for *_, s, a in results if s == 200)),
+        "concurrency": load.concurrency,
+    }
+
+
+def run_pass(load: Load, requests: list[dict[str, Any]]) -> dict[str, Any]:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(drive, load, requests).result()
+
+
+# ---------------------------------------------------------------------------------------------
+# In-process breakdown of DecisionService.decide (runs in its own process, engine env set)
+# ---------------------------------------------------------------------------------------------
+
+STAGES = {
+    "facts": (
+        "parse_context",
+        "account_cache",
+        "account_graph",
+        "shared_lookups",
+        "subnet_count",
+        "velocity",
+    ),
+    "strategy": ("assemble", "strategy_eval"),
+    "audit": ("ingest_context", "decision_log"),
+}
+
+
+class _NullQueue:
+    """Accepted context batches stay in Redis for a worker, as with `serve --no-worker`."""
+
+    def enqueue(self, batch_id: str) -> None:
+        return None
+
+
+def inprocess(
+    env: Mapping[str, str], passes: list[tuple[str, bool, list[dict[str, Any]]]], profile: bool
+) -> dict[str, Any]:
+    os.environ.update(env)
+    import ringwatch.services.decisions as decisions_mod
+    from ringwatch.scoring import Strategy
+    from ringwatch.services.context import Services
+    from ringwatch.settings import Settings
+
+    svc = Services(Settings())
+    dec = svc.decisions
+    current: dict[str, float] = defaultdict(float)
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                current[name] += time.perf_counter() - t
+
+        return wrapper
+
+    store: Any = dec.store
+    store.live_account = timed("account_graph", store.live_account)
+    store.live_shared = timed("shared_lookups", store.live_shared)
+    store.subnet_accounts = timed("subnet_count", store.subnet_accounts)
+    d: Any = dec
+    d._context_record = timed("parse_context", dec._context_record)
+    d._cached_account = timed("account_cache", dec._cached_account)
+    d.ingest.intake.accept = timed("ingest_context", dec.ingest.intake.accept)
+    d.velocity.signups_last_hour = timed("velocity", dec.velocity.signups_last_hour)
+    d.log.record = timed("decision_log", dec.log.record)
+    namespace = vars(decisions_mod)  # the name `decide` calls, patched for the timer
+    original_assemble = namespace["assemble"]
+    original_decide = Strategy.decide
+    namespace["assemble"] = timed("assemble", original_assemble)
+    Strategy.decide = timed("strategy_eval", original_decide)  # type: ignore[method-assign]
+    queue = _NullQueue()
+    out: dict[str, Any] = {}
+    try:
+        for name, cached, requests in passes:
+            rows: list[dict[str, float]] = []
+            prof = cProfile.Profile() if profile else None
+            for r in requests:
+                current.clear()
+                if prof:
+                    prof.enable()
+                t = time.perf_counter()
+                dec.decide(r["account_id"], r["checkpoint"], r["context"], queue, cached=cached)
+                total = time.perf_counter() - t
+                if prof:
+                    prof.disable()
+                rows.append({**current, "total": total})
+            out[name] = _breakdown(rows)
+            if prof:
+                text = io.StringIO()
+                pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(25)
+                out[name]["profile_top_cumulative"] = text.getvalue().splitlines()[:60]
+    finally:
+        namespace["assemble"] = original_assemble
+        Strategy.decide = original_decide  # type: ignore[method-assign]
+        svc.close()
+    return out
+
+
+def _breakdown(rows: list[dict[str, float]]) -> dict[str, Any]:
+    n = len(rows)
+    names = sorted({k for r in rows for k in r} - {"total"})
+
+    def mean_ms(key: str) -> float:
+        return round(sum(r.get(key, 0.0) for r in rows) / n * 1000, 3)
+
+    totals = sorted(r["total"] * 1000 for r in rows)
+    groups = {g: round(sum(mean_ms(k) for k in keys), 3) for g, keys in STAGES.items()}
+    groups["other"] = round(mean_ms("total") - sum(groups.values()), 3)
+    return {
+        "decisions": n,
+        "total_ms": {
+            "mean": mean_ms("total"),
+            "p50": round(_pct(totals, 50), 3),
+            "p99": round(_pct(totals, 99), 3),
+        },
+        "groups_mean_ms": groups,
+        "steps_mean_ms": {k: mean_ms(k) for k in names},
+    }
+
+
+def run_inprocess(
+    env: Mapping[str, str], passes: list[tuple[str, bool, list[dict[str, Any]]]], profile: bool
+) -> dict[str, Any]:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(inprocess, dict(env), passes, profile).result()
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+# ---------------------------------------------------------------------------------------------
+
+
+def bench_engine(
+    args: argparse.Namespace,
+    engines: Engines,
+    engine: str,
+    port: int,
+    members: list[Member],
+    run_tag: str,
+) -> dict[str, Any]:
+    n = min(args.max_requests, int(args.rate * args.duration))
+    seed = args.seed
+    token = api_key(engines, engine)
+    result: dict[str, Any] = {"engine": engine, "requests_per_pass": n, "passes": {}}
+
+    def load_for(url: str) -> Load:
+        return Load(url, token, args.rate, args.duration, args.concurrency, args.timeout)
+
+    def warm(url: str, tag: str) -> None:
+        if args.warmup:
+            reqs = new_signups(members, args.warmup, f"{run_tag}-{engine}-{tag}", seed + 99)
+            run_pass(
+                Load(
+                    url,
+                    token,
+                    args.rate,
+                    args.warmup / args.rate + 1,
+                    args.concurrency,
+                    args.timeout,
+                ),
+                reqs,
+            )
+
+    if "live" in args.modes:
+        reqs = new_signups(members, n, f"{run_tag}-{engine}-live", seed)
+        with api_server(engines, engine, port, ttl_s=0) as url:
+            warm(url, "warm-live")
+            _say(f"{engine}: live features (TTL 0), {n:,} requests at {args.rate:g}/s")
+            result["passes"]["live"] = run_pass(load_for(url), reqs)
+    if "cached" in args.modes:
+        reqs = new_signups(members, n, f"{run_tag}-{engine}-cache", seed + 1)
+        with api_server(engines, engine, port, ttl_s=args.cache_ttl) as url:
+            warm(url, "warm-cache")
+            _say(f"{engine}: cached (TTL {args.cache_ttl}), first pass, {n:,} requests")
+            result["passes"]["cached-cold"] = run_pass(load_for(url), reqs)
+            _say(f"{engine}: cached (TTL {args.cache_ttl}), second pass over the same accounts")
+            result["passes"]["cached-warm"] = run_pass(load_for(url), again(reqs, "again"))
+    if args.inproc:
+        reqs = new_signups(members, args.inproc, f"{run_tag}-{engine}-inproc", seed + 2)
+        warmup = new_signups(members, 50, f"{run_tag}-{engine}-inproc-warm", seed + 3)
+        _say(f"{engine}: in-process breakdown, {args.inproc} decisions per pass")
+        result["in_process"] = run_inprocess(
+            engines.env(engine, RINGWATCH_FEATURE_CACHE_TTL_S=str(args.cache_ttl)),
+            [
+                ("warmup", False, warmup),
+                ("live", False, reqs),
+                ("cached-cold", True, reqs),
+                ("cached-warm", True, again(reqs, "again")),
+            ],
+            args.profile,
+        )
+        result["in_process"].pop("warmup", None)
+    return result
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = (
+        f"{'engine':9} {'pass':12} {'sent':>6} {'err':>4} {'ok/s':>7} {'p50 ms':>8} "
+        f"{'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        for name, p in r["passes"].items():
+            lat = p["latency_ms"]
+            lines.append(
+                f"{r['engine']:9} {name:12} {p['sent']:>6,} {p['errors']:>4} "
+                f"{p['achieved_per_s']:>7,.1f} {lat['p50']:>8.1f} {lat['p90']:>8.1f} "
+                f"{lat['p99']:>8.1f} {lat['max'] or 0:>8.1f}"
+            )
+    inproc = [(r["engine"], k, v) for r in results for k, v in r.get("in_process", {}).items()]
+    if inproc:
+        lines += [
+            "",
+            "in-process DecisionService.decide, mean ms per decision:",
+            f"{'engine':9} {'pass':12} {'total':>7} {'p99':>7} {'facts':>7} "
+            f"{'strategy':>9} {'audit':>7} {'other':>7}   largest steps",
+        ]
+        for engine, name, b in inproc:
+            g = b["groups_mean_ms"]
+            top = sorted(b["steps_mean_ms"].items(), key=lambda kv: -kv[1])[:3]
+            steps = ", ".join(f"{k} {v:.2f}" for k, v in top)
+            lines.append(
+                f"{engine:9} {name:12} {b['total_ms']['mean']:>7.2f} "
+                f"{b['total_ms']['p99']:>7.2f} {g['facts']:>7.2f} {g['strategy']:>9.2f} "
+                f"{g['audit']:>7.2f} {g['other']:>7.2f}   {steps}"
+            )
+    return "\n".join(lines)
+
+
+def _cpu_model() -> str | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bench/decide.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Neo4j must be running and hold the world (--load puts it there). Use an instance "
+        "of your own, not a shared one: e.g. NEO4J_PORT=7697 NEO4J_HOME_DIR=.local/"
+        "neo4j-decide bash scripts/neo4j.sh start, and REDIS_PORT=6397 REDIS_DIR=.local/"
+        "decide/redis bash scripts/redis.sh start. The embedded engine keeps its files "
+        "under WORK_DIR/embedded.",
+    )
+    parser.add_argument(
+        "--world",
+        type=Path,
+        default=REPO / ".local" / "decide" / "world",
+        help="a `ringwatch synth` directory: events.jsonl + truth.json "
+        "(default .local/decide/world)",
+    )
+    parser.add_argument(
+        "--engines",
+        default="neo4j,embedded",
+        help="comma-separated: neo4j, embedded (default both)",
+    )
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="first ingest the world and run detection in each engine (timed; "
+        "skipped when WORK_DIR/loaded-ENGINE.json says it was done)",
+    )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="with --load: load (or report the load of) the world, then stop",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=TARGET_RATE,
+        help=f"target decisions per second, open loop (default {TARGET_RATE:g})",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=30.0, help="seconds per measured pass (default 30)"
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=20_000,
+        help="upper bound on requests per pass (default 20,000)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        help="load-generator threads and connections (default 64)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="per-request timeout in seconds (default 10)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=200,
+        help="unmeasured requests after each server start (default 200)",
+    )
+    parser.add_argument(
+        "--modes",
+        default="live,cached",
+        help="comma-separated: live (TTL 0), cached (TTL --cache-ttl, cold then "
+        "warm pass) (default both)",
+    )
+    parser.add_argument(
+        "--cache-ttl",
+        type=int,
+        default=300,
+        help="RINGWATCH_FEATURE_CACHE_TTL_S of the cached passes (default 300)",
+    )
+    parser.add_argument(
+        "--inproc",
+        type=int,
+        default=300,
+        help="decisions per pass in the in-process breakdown (0 to skip; default 300)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the in-process loop; top functions go into the JSON",
+    )
+    parser.add_argument("--port", type=int, default=8097, help="API port (default 8097)")
+    parser.add_argument("--seed", type=int, default=11, help="request generator seed")
+    parser.add_argument("--neo4j-uri", default="bolt://127.0.0.1:7697")
+    parser.add_argument("--neo4j-user", default="neo4j")
+    parser.add_argument("--neo4j-password", default="ringwatch-test-password")
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6397/0",
+        help="Redis for the Neo4j runs (intake, cache, keys, decision log); "
+        "the embedded engine uses its own",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=REPO / ".local" / "decide",
+        help="embedded engine data, logs, load markers (default .local/decide)",
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "decide.json")
+    args = parser.parse_args(argv)
+
+    engine_names = [e.strip() for e in args.engines.split(",") if e.strip()]
+    for e in engine_names:
+        if e not in ("neo4j", "embedded"):
+            parser.error(f"unknown engine {e!r}; choose from neo4j, embedded")
+    args.modes = {m.strip() for m in args.modes.split(",") if m.strip()}
+    if not args.modes <= {"live", "cached"}:
+        parser.error("--modes takes live and/or cached")
+    if args.rate <= 0 or args.duration <= 0 or args.concurrency < 1:
+        parser.error("--rate, --duration and --concurrency must be positive")
+    if not (args.world / "events.jsonl").exists() or not (args.world / "truth.json").exists():
+        parser.error(f"{args.world} holds no events.jsonl + truth.json (see `ringwatch synth`)")
+
+    engines = Engines(
+        args.neo4j_uri, args.neo4j_user, args.neo4j_password, args.redis_url, args.work_dir
+    )
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    world = world_info(args.world)
+    loads: dict[str, Any] = {}
+    for engine in engine_names:
+        marker = args.work_dir / f"loaded-{engine}.json"
+        if args.load:
+            loads[engine] = load(engines, engine, args.world)
+        elif marker.exists():
+            loads[engine] = orjson.loads(marker.read_bytes())
+        else:
+            _say(f"warning: no {marker}: is the world loaded into {engine}? (--load)")
+    if args.load_only:
+        print(orjson.dumps(loads, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    members = ring_members(args.world, args.work_dir)
+    if not members:
+        parser.error("no planted ring member with a device in the world")
+    run_tag = uuid.uuid4().hex[:8]
+    load_before = os.getloadavg()
+    results = []
+    for i, engine in enumerate(engine_names):
+        results.append(bench_engine(args, engines, engine, args.port + i, members, run_tag))
+
+    print()
+    print(
+        f"Ringwatch decision benchmark: world {world['accounts']:,} accounts "
+        f"({args.world}), target {args.rate:g}/s for {args.duration:g} s per pass, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    print(
+        "latency: from each request's due time (open loop) to its response, "
+        "load generator in another process on 127.0.0.1"
+    )
+    print()
+    print(table(results))
+    verdicts = []
+    for r in results:
+        live = r["passes"].get("live")
+        if live:
+            p99 = live["latency_ms"]["p99"]
+            ok = p99 <= TARGET_P99_MS and live["achieved_per_s"] >= 0.95 * args.rate
+            verdicts.append(
+                f"{r['engine']}: live p99 {p99:.1f} ms at "
+                f"{live['achieved_per_s']:.0f}/s -> "
+                f"{'meets' if ok else 'MISSES'} p99 <= {TARGET_P99_MS:g} ms"
+            )
+    print()
+    print("\n".join(verdicts))
+    for engine, done in loads.items():
+        print(
+            f"{engine}: world loaded in {done['ingest_s']:,.0f} s ingest "
+            f"({done['ingest_events_per_s']:,.0f} events/s) + {done['detect_s']:,.0f} s detect"
+        )
+
+    doc = {
+        "benchmark": "decide",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "world": world,
+        "ring_members_used": len(members),
+        "loads": loads,
+        "config": {
+            "rate": args.rate,
+            "duration_s": args.duration,
+            "max_requests": args.max_requests,
+            "concurrency": args.concurrency,
+            "warmup": args.warmup,
+            "cache_ttl_s": args.cache_ttl,
+            "inproc": args.inproc,
+            "modes": sorted(args.modes),
+            "seed": args.seed,
+            "request": "signup of a new account sharing the device and the phone or card of a "
+            "planted ring member; fresh email; IP in 198.18.0.0/15",
+            "latency": "from the request's due time (open-loop schedule) to its response",
+        },
+        "target": {"p99_ms": TARGET_P99_MS, "rate": TARGET_RATE, "engine": "neo4j"},
+        "results": results,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "cpu": _cpu_model(),
+            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    print(f"\nJSON: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
