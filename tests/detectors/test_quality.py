@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ringwatch.detectors.pipeline import detect
 from ringwatch.detectors.planted import planted_world
 from ringwatch.quality.metrics import evader_metrics, ring_metrics
-from tests.detectors.worlds import evaluate_result, snapshot_from_events
+from tests.detectors.worlds import cached_world, evaluate_result
+
+RING_RECALL_REASON = (
+    "ring recall (Jaccard >= 0.5) measured 0.482/0.496/0.484 < 0.90: proxy-rotation and "
+    "underage rings are not found, sim farms split per modem"
+)
+ACCOUNT_RECALL_REASON = "account recall measured 0.689/0.726/0.571 < 0.85 (same misses)"
+FALSE_RING_REASON = (
+    "benign-majority flagged rings measured 2.0% (4/197) / 4.4% (10/225) / 2.3% (5/218) > 2%"
+)
+EVADER_RECALL_REASON = "evader top-3 recall measured 0.867/0.866/0.842 < 0.90"
 
 
 def test_planted_fixture_quality() -> None:
@@ -23,8 +33,11 @@ def test_planted_fixture_quality() -> None:
     flagged_accounts = {a for r in flagged for a in r}
     precision = len(flagged_accounts & members) / len(flagged_accounts)
     recall = len(flagged_accounts & members) / len(members)
-    ev = evader_metrics(((e.account_id, [m.banned_id for m in e.matched]) for e in result.evaders),
-                        world.repeat_offenders, snap.n_accounts)
+    ev = evader_metrics(
+        ((e.account_id, [m.banned_id for m in e.matched]) for e in result.evaders),
+        world.repeat_offenders,
+        snap.n_accounts,
+    )
     assert rings["recall"] >= 0.85
     assert precision >= 0.9 and recall >= 0.85
     assert ev["recall_top3"] >= 0.85 and ev["false_match_share"] <= 0.01
@@ -32,20 +45,48 @@ def test_planted_fixture_quality() -> None:
     assert not any(set(r) & f for r in flagged for f in family)
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(reason="issue 4 targets not yet met on ringwatch.worlds (see the note)",
-                   strict=False)
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_generated_world_targets(tmp_path: Path, seed: int) -> None:
-    from ringwatch.worlds import generate
+# Issue 4 targets on generated 100k-account default worlds, seeds 1-3. The Snapshot of each world
+# is cached under .local/cache/worlds/ (the first run generates and parses it, ~6 min per seed).
+# Targets met on every seed are plain tests; the others are strict xfails whose reason states
+# the value measured on seeds 1/2/3, so meeting one turns the run red until it is promoted.
+SEEDS = [1, 2, 3]
 
-    summary = generate(tmp_path, 100_000, seed)
-    snap = snapshot_from_events(summary.events_path)
-    result = detect(snap, seed=0)
-    m = evaluate_result(result, summary.truth_path)
-    assert m["rings"]["recall"] >= 0.90
-    assert m["accounts"]["precision"] >= 0.90
-    assert m["accounts"]["recall"] >= 0.85
-    assert m["false_rings"]["false_ring_share"] <= 0.02
-    assert m["evaders"]["recall_top3"] >= 0.90
-    assert m["evaders"]["false_match_share"] <= 0.01
+
+@pytest.fixture(scope="module", params=SEEDS, ids=[f"seed{s}" for s in SEEDS])
+def world_metrics(request: pytest.FixtureRequest) -> dict[str, Any]:
+    snap, truth_path = cached_world(request.param, 100_000, "default")
+    return evaluate_result(detect(snap, seed=0), truth_path)
+
+
+@pytest.mark.slow
+def test_generated_world_account_precision(world_metrics: dict[str, Any]) -> None:
+    assert world_metrics["accounts"]["precision"] >= 0.90
+
+
+@pytest.mark.slow
+def test_generated_world_evader_false_matches(world_metrics: dict[str, Any]) -> None:
+    assert world_metrics["evaders"]["false_match_share"] <= 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=RING_RECALL_REASON)
+def test_generated_world_ring_recall(world_metrics: dict[str, Any]) -> None:
+    assert world_metrics["rings"]["recall"] >= 0.90
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=ACCOUNT_RECALL_REASON)
+def test_generated_world_account_recall(world_metrics: dict[str, Any]) -> None:
+    assert world_metrics["accounts"]["recall"] >= 0.85
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=FALSE_RING_REASON)
+def test_generated_world_false_ring_share(world_metrics: dict[str, Any]) -> None:
+    assert world_metrics["false_rings"]["false_ring_share"] <= 0.02
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=EVADER_RECALL_REASON)
+def test_generated_world_evader_recall(world_metrics: dict[str, Any]) -> None:
+    assert world_metrics["evaders"]["recall_top3"] >= 0.90

@@ -57,8 +57,9 @@ def _generator_fingerprint() -> str:
     return h.hexdigest()[:12]
 
 
-def cached_world(seed: int, accounts: int = 100_000, profile: str = "default"
-                 ) -> tuple[Snapshot, Path]:
+def cached_world(
+    seed: int, accounts: int = 100_000, profile: str = "default"
+) -> tuple[Snapshot, Path]:
     """(Snapshot, truth.json path) of a generated world, built once and cached on disk."""
     from ringwatch.worlds import generate
 
@@ -89,9 +90,8 @@ def evaluate_result(result: Any, truth_path: Path) -> dict[str, Any]:
     from ringwatch.quality.report import evaluate
 
     truth = read_truth(truth_path)
-    rings = [
-        FlaggedRing(r.ring_id, frozenset(r.members), r.verdict, r.score) for r in result.rings
+    rings = [FlaggedRing(r.ring_id, frozenset(r.members), r.verdict, r.score) for r in result.rings]
+    evaders = [
+        EvaderRow(e.account_id, [m.banned_id for m in e.matched], e.score) for e in result.evaders
     ]
-    evaders = [EvaderRow(e.account_id, [m.banned_id for m in e.matched], e.score)
-               for e in result.evaders]
     return evaluate(truth, rings, evaders)
