@@ -86,3 +86,8 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def serve_app() -> FastAPI:
+    """For `ringwatch serve --workers N`: the engine belongs to the serving command."""
+    return create_app(get_settings(), release_engine=False)

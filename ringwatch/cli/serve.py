@@ -21,6 +21,12 @@ def serve(
     worker: Annotated[
         bool, typer.Option(help="Also run a Celery worker (with the beat schedule) beside the API.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="API processes. One Python process uses one core; give busy APIs more."
+        ),
+    ] = 1,
 ) -> None:
     """Run the API (and, by default, a worker). With nothing configured, on the embedded engine."""
     import uvicorn
@@ -48,9 +54,16 @@ def serve(
             env=os.environ.copy(),
         )
     try:
-        from ringwatch.api.app import create_app
+        if workers == 1:
+            from ringwatch.api.app import create_app
 
-        uvicorn.run(create_app(settings, release_engine=False), host=host, port=port)
+            uvicorn.run(create_app(settings, release_engine=False), host=host, port=port)
+        else:
+            # Several processes need an importable factory; each builds its own services and
+            # shares the engine (and the embedded engine's socket) this process started.
+            uvicorn.run(
+                "ringwatch.api.app:serve_app", factory=True, host=host, port=port, workers=workers
+            )
     finally:
         if child is not None:
             child.send_signal(signal.SIGTERM)

@@ -15,6 +15,7 @@ from ringwatch.services.decision_log import DecisionLog
 from ringwatch.services.decisions import DecisionService, StrategySet
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
+from ringwatch.services.velocity import Velocity
 from ringwatch.settings import Settings
 
 
@@ -43,7 +44,13 @@ class Services:
 
     @cached_property
     def ingest(self) -> IngestService:
-        return IngestService(self.store, self.intake, self.hasher, self.settings.batch_size)
+        return IngestService(
+            self.store,
+            self.intake,
+            self.hasher,
+            self.settings.batch_size,
+            velocity=Velocity(self.redis),
+        )
 
     @cached_property
     def decisions(self) -> DecisionService:

@@ -116,9 +116,7 @@ class DecisionService:
             # The event is part of the account's history whatever the decision says. It was
             # validated and normalised just above: accepted as is (IngestService.accept would
             # parse and hash it a second time, a measurable share of a decision's CPU).
-            batch_id = "api:" + uuid.uuid4().hex
-            if self.ingest.intake.accept(batch_id, [record]).accepted:
-                queue.enqueue(batch_id)
+            self.ingest.accept_records([record], queue)
         now = int(time.time())
         account, account_row = self._account_facts(account_id, record, cached)
         graph, detection, evidence = self._graph_facts(account_id, account_row, record, now)
@@ -234,6 +232,19 @@ class DecisionService:
         raw = self.redis.get(f"rw:feat:account:{account_id}")
         return None if raw is None else dict(orjson.loads(raw))
 
+    def _other_signups(self, subnet: str | None, record: Record | None, now: int) -> int:
+        """Signups of *other* accounts from the subnet in the last hour (docs/features.md): the
+        decision's own signup was counted when its event was accepted, just before."""
+        if not subnet:
+            return 0
+        count = self.velocity.signups_last_hour(subnet, now)
+        own = (
+            record is not None
+            and record["t"] == "signup"
+            and record.get("ip_subnet", [None, None])[1] == subnet
+        )
+        return max(0, count - 1) if own else count
+
     def _graph_facts(
         self, account_id: str, row: Mapping[str, Any], record: Record | None, now: int
     ) -> tuple[GraphFacts, DetectionFacts, dict[str, Any]]:
@@ -284,7 +295,7 @@ class DecisionService:
         graph = GraphFacts(
             device_accounts=device_accounts,
             subnet_accounts=max(0, subnet_accounts - (1 if row.get("identifiers") else 0)),
-            subnet_signups_1h=self.velocity.signups_last_hour(subnet, now) if subnet else 0,
+            subnet_signups_1h=self._other_signups(subnet, record, now),
             shared_with_banned=shared_with_banned,
             banned_neighbours=len(banned),
         )

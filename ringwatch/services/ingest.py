@@ -6,6 +6,7 @@ the same validation, the same batches and the same exactly-once apply, so their 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +25,7 @@ from ringwatch.identity import Pseudonymiser
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.services.event_files import LineError, file_digest, read_events
 from ringwatch.services.intake import Intake
+from ringwatch.services.velocity import Velocity
 
 
 class BatchQueue(Protocol):
@@ -50,12 +52,18 @@ class IngestReport:
 
 class IngestService:
     def __init__(
-        self, store: GraphStore, intake: Intake, hasher: Pseudonymiser, batch_size: int
+        self,
+        store: GraphStore,
+        intake: Intake,
+        hasher: Pseudonymiser,
+        batch_size: int,
+        velocity: Velocity | None = None,
     ) -> None:
         self.store = store
         self.intake = intake
         self.hasher = hasher
         self.batch_size = batch_size
+        self.velocity = velocity
 
     # -- validation --------------------------------------------------------------------------
     def validate(self, raw_events: Iterable[tuple[int, Any]]) -> tuple[list[Record], list[Problem]]:
@@ -82,10 +90,22 @@ class IngestService:
     def accept(self, items: Sequence[tuple[int, Any]], queue: BatchQueue) -> IngestReport:
         """Accept (index, raw event) items; invalid ones come back as rejections by index."""
         records, problems = self.validate(items)
-        report = IngestReport(rejected=problems)
+        report = self.accept_records(records, queue)
+        report.rejected = problems
+        return report
+
+    def accept_records(self, records: Sequence[Record], queue: BatchQueue) -> IngestReport:
+        """Accept records already validated and normalised (a decision's context event)."""
+        report = IngestReport()
         for chunk in _chunks(records, self.batch_size):
             batch_id = "api:" + uuid.uuid4().hex
             result = self.intake.accept(batch_id, chunk)
+            if self.velocity is not None:
+                # Counted at acceptance (decisions must see a burst while it happens), and only
+                # for events not seen before, so a replay does not inflate it.
+                dupes = set(result.duplicate_indexes)
+                fresh = [r for i, r in enumerate(chunk) if i not in dupes]
+                self.velocity.record(fresh, time.time())
             report.accepted += result.accepted
             report.duplicates += len(result.duplicate_indexes)
             if result.accepted:

@@ -180,3 +180,32 @@ def test_bad_context_is_a_422_problem(service: DecisionService) -> None:
             {"event_id": "e", "type": "signup", "account_id": "y", "ts": "2026-03-02T00:00:00Z"},
             ApplyingQueue(service.ingest),
         )
+
+
+def test_signup_velocity_from_one_subnet_is_seen(service: DecisionService) -> None:
+    import datetime as dt
+
+    from ringwatch.services.velocity import Velocity
+
+    service.ingest.velocity = Velocity(service.redis)
+    queue = ApplyingQueue(service.ingest)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    burst = [
+        {
+            "event_id": f"v{i}",
+            "type": "signup",
+            "ts": now,
+            "account_id": f"burst{i}",
+            "ip": f"192.0.2.{10 + i}",
+        }
+        for i in range(5)
+    ]
+    service.ingest.accept(list(enumerate(burst + burst)), queue)  # replays count once
+    out = service.decide(
+        "burst-next",
+        "signup",
+        {"event_id": "v-next", "type": "signup", "ts": now, "ip": "192.0.2.99"},
+        queue,
+    )
+    velocity = next(r for r in out["reasons"] if r["rule"] == "subnet_velocity")
+    assert velocity["seen"]["subnet_signups_1h"] == 5  # the other five, not itself
