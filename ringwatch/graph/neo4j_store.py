@@ -123,7 +123,8 @@ class Neo4jStore(CypherStore):
     def clear(self) -> None:
         # CALL ... IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
         with self._driver.session(database=self._database) as session:
-            session.run(cypher("admin/clear_neo4j")).consume()
+            session.run(cypher("admin/clear_neo4j_relationships")).consume()
+            session.run(cypher("admin/clear_neo4j_nodes")).consume()
 
     def close(self) -> None:
         self._driver.close()
