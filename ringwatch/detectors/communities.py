@@ -302,9 +302,9 @@ def merge_by_shared_infrastructure(
     """Join the pieces of one operation that runs on its own infrastructure.
 
     CPM cuts an operation into one community per strong identifier (a device, a card pool)
-    when the only thing the pieces share is a weak identifier: the operator's IP, a residential
-    proxy subnet, a school's IP. A weak identifier says little on its own (an office IP is
-    exclusive to its colleagues too), so it joins communities only when it is *operated*: most
+    when the only thing the pieces share is a weak identifier: the operator's own IP address.
+    A weak identifier says little on its own (an office IP is exclusive to its colleagues
+    too), so it joins communities only when it is *operated*: most
     of the accounts using it (`min_suspect_share`, at least `min_suspects`) already sit in
     communities judged suspicious on their own evidence. An office's IP, whose users are
     colleagues in no ring, never qualifies; a farm's connection, used by nobody but the farm's

@@ -245,6 +245,7 @@ def detect(
         np.flatnonzero(_weak_columns(snapshot, params.projection)),
     )
     coordination = (soft.lockstep + soft.invite).tocsr()
+    look_alike = (0.5 * soft.template).tocsr()
     evader_rows = np.unique(matches.query)
 
     def judge(groups: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -253,6 +254,7 @@ def detect(
             groups,
             identifier_cols=evidence_cols,
             soft=coordination,
+            look_alike=look_alike,
             weights=weights,
             evader_rows=evader_rows,
             burst_window=params.verdicts.burst_window,
@@ -340,11 +342,13 @@ def _weak_columns(snapshot: Snapshot, params: ProjectionParams) -> np.ndarray:
 
 
 def _infrastructure_links(snapshot: Snapshot, max_degree: int) -> sp.csc_matrix:
-    """Accounts x IP/subnet columns used by 3..max_degree accounts (binary): the connections an
-    operation may run on (see `communities.merge_by_shared_infrastructure`)."""
+    """Accounts x IP columns used by 3..max_degree accounts (binary): the connections an
+    operation may run on (see `communities.merge_by_shared_infrastructure`). Subnets are left
+    out: a commercial residential-proxy /24 serves many unrelated operations at once, and
+    joining them would merge distinct rings."""
     links = binary_links(snapshot)
     degree = np.diff(links.indptr)
-    weak = snapshot.kind_mask(IdentifierKind.IP, IdentifierKind.SUBNET)
+    weak = snapshot.kind_mask(IdentifierKind.IP)
     cols = np.flatnonzero(weak & (degree >= 3) & (degree <= max_degree))
     return sp.csc_matrix(links[:, cols])
 

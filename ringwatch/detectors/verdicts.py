@@ -87,6 +87,7 @@ def ring_features(
     *,
     identifier_cols: np.ndarray,
     soft: sp.csr_matrix,
+    look_alike: sp.csr_matrix | None = None,
     weights: sp.csr_matrix,
     evader_rows: np.ndarray,
     burst_window: int = 3 * 86400,
@@ -96,7 +97,9 @@ def ring_features(
     """Feature arrays (one value per ring, names in FEATURES), all computed with sparse ops.
 
     `identifier_cols`: the columns counted as evidence (under their hub caps); `soft`:
-    coordination links (templates, lockstep, invites; signup timing is scored by `burst`);
+    coordination links (lockstep, invites; signup timing is scored by `burst`); `look_alike`:
+    softer links (email templates) that count towards behaviour coverage but cannot by
+    themselves lift a group above weak-only evidence;
     `weights`: the full weighted graph the communities came from; `evader_rows`: accounts
     with an evader match.
     """
@@ -140,7 +143,10 @@ def ring_features(
         return edges, np.bincount(ring_of[inside], touched[inside], r_count) / size
 
     edges, _ = internal(weights)
-    _, behaviour_coverage = internal(soft)
+    _, hard_coverage = internal(soft)
+    behaviour_coverage = hard_coverage
+    if look_alike is not None:
+        _, behaviour_coverage = internal((soft + look_alike).tocsr())
     density = edges / np.maximum(size * (size - 1) / 2, 1)
 
     created = snapshot.created_at
@@ -179,7 +185,9 @@ def ring_features(
     distinct = np.bincount(pairs // (codes.max() + 1 if codes.size else 1), minlength=r_count)
     country_diversity = np.where(size > 1, (distinct - 1) / np.maximum(size - 1, 1), 0.0)
 
-    weak_only = ((n_strong == 0) & (behaviour_coverage == 0)).astype(np.float64)
+    # Look-alike emails alone are weak: relatives and strangers with popular names write
+    # near-identical local parts, so a group held only by them is not more than weak evidence.
+    weak_only = ((n_strong == 0) & (hard_coverage == 0)).astype(np.float64)
     ip_code = KIND_CODE["ip"]
     shares_ip = np.bincount(pr.row[shared & (kinds[pr.col] == ip_code)], minlength=r_count) > 0
     # The most common country's share: households are mostly one country, but a relative
