@@ -189,9 +189,7 @@ def email_templates(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matri
     ok = (sim >= params.template_min_similarity) & (close <= params.template_window)
     # An identical local part is the same mailbox name: the exact email identifier covers that.
     ok &= sim < 1.0
-    return symmetric_from_pairs(
-        left[ok], right[ok], params.template_weight * sim[ok], n
-    )
+    return symmetric_from_pairs(left[ok], right[ok], params.template_weight * sim[ok], n)
 
 
 def lockstep(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
@@ -222,9 +220,11 @@ def invites(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     inv = rel[rel[:, 2] == RELATION_KINDS.index("invite")] if rel.shape[0] else rel
     if inv.shape[0] == 0:
         return sp.csr_matrix((n, n))
-    return symmetric_from_pairs(
-        inv[:, 0], inv[:, 1], np.full(inv.shape[0], params.invite_weight), n
-    ).minimum(params.invite_weight).tocsr()
+    return (
+        symmetric_from_pairs(inv[:, 0], inv[:, 1], np.full(inv.shape[0], params.invite_weight), n)
+        .minimum(params.invite_weight)
+        .tocsr()
+    )
 
 
 def soft_links(snapshot: Snapshot, params: BehaviourParams = BehaviourParams()) -> SoftLinks:

@@ -53,14 +53,17 @@ class PlantedWorld:
     def build(self) -> Snapshot:
         b = SnapshotBuilder()
         for i, acc in enumerate(self.accounts):
-            b.add_account(acc, {
-                "created_at": int(self.created_at[i]),
-                "banned_at": int(self.banned_at[i]) if self.banned_at[i] >= 0 else None,
-                "country": self.country[i],
-                "birthdate": self.birthdate[i],
-                "name_sketch": self.name_sketch[i].tolist(),
-                "email_sketch": self.email_sketch[i].tolist(),
-            })
+            b.add_account(
+                acc,
+                {
+                    "created_at": int(self.created_at[i]),
+                    "banned_at": int(self.banned_at[i]) if self.banned_at[i] >= 0 else None,
+                    "country": self.country[i],
+                    "birthdate": self.birthdate[i],
+                    "name_sketch": self.name_sketch[i].tolist(),
+                    "email_sketch": self.email_sketch[i].tolist(),
+                },
+            )
         accs = self.accounts
         for r, k, key, ts in zip(
             self.link_account, self.link_kind, self.link_key, self.link_ts, strict=True
@@ -124,7 +127,9 @@ def planted_world(n_accounts: int, seed: int = 0) -> PlantedWorld:
         birthdate=[
             f"{y}-{m:02d}-{d:02d}"
             for y, m, d in zip(
-                rng.integers(1950, 2008, n), rng.integers(1, 13, n), rng.integers(1, 29, n),
+                rng.integers(1950, 2008, n),
+                rng.integers(1, 13, n),
+                rng.integers(1, 29, n),
                 strict=True,
             )
         ],
@@ -160,8 +165,13 @@ def planted_world(n_accounts: int, seed: int = 0) -> PlantedWorld:
         role[rows] = 3
         style = STYLES[ring_no % len(STYLES)]
         t0 = START + int(rng.integers(30 * DAY, SPAN - 60 * DAY))
-        spread = {"device_farm": 5 * DAY, "card_testing": 10 * DAY, "proxy_farm": 3 * 3600,
-                  "engagement": 20 * DAY, "sim_farm": 6 * 3600}[style]
+        spread = {
+            "device_farm": 5 * DAY,
+            "card_testing": 10 * DAY,
+            "proxy_farm": 3 * 3600,
+            "engagement": 20 * DAY,
+            "sim_farm": 6 * 3600,
+        }[style]
         world.created_at[rows] = t0 + rng.integers(0, spread, size)
         for r in rows:
             world.country[r] = str(rng.choice(countries))
@@ -197,8 +207,9 @@ def planted_world(n_accounts: int, seed: int = 0) -> PlantedWorld:
                 when = t0 + spread + t * DAY
                 for r in rows:
                     if rng.random() < 0.85:
-                        world.engagements.append((int(r), f"{tag}-t{t}", "like",
-                                                  when + int(rng.integers(0, 300))))
+                        world.engagements.append(
+                            (int(r), f"{tag}-t{t}", "like", when + int(rng.integers(0, 300)))
+                        )
         members = [world.accounts[r] for r in rows]
         world.rings.append({"ring": tag, "style": style, "members": sorted(members)})
         # Enforcement: some rings get partly banned.
@@ -218,8 +229,8 @@ def planted_world(n_accounts: int, seed: int = 0) -> PlantedWorld:
         surname = rng.integers(1, 2**31, SKETCH_SIZE, dtype=np.uint32)
         for k, r in enumerate(rows):
             world.country[r] = country
-            year = 1965 + 8 * k + int(rng.integers(0, 6)) if k < 2 else 1995 + int(
-                rng.integers(0, 15)
+            year = (
+                1965 + 8 * k + int(rng.integers(0, 6)) if k < 2 else 1995 + int(rng.integers(0, 15))
             )
             world.birthdate[r] = f"{year}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}"
             mix = rng.random(SKETCH_SIZE) < 0.35
@@ -228,8 +239,9 @@ def planted_world(n_accounts: int, seed: int = 0) -> PlantedWorld:
             world.link(r, "device", f"fam{fam_no}-tablet", ts + DAY)
             world.link(r, "ip", ip, ts)
             world.link(r, "subnet", sub, ts)
-        world.benign_groups.append({"kind": "family",
-                                    "members": sorted(world.accounts[r] for r in rows)})
+        world.benign_groups.append(
+            {"kind": "family", "members": sorted(world.accounts[r] for r in rows)}
+        )
         fam_no += 1
     # Offices: 10-150 people sharing an office IP and subnet (weekday logins).
     office_no = 0
@@ -241,8 +253,9 @@ def planted_world(n_accounts: int, seed: int = 0) -> PlantedWorld:
             ts = int(world.created_at[r]) + int(rng.integers(1, 30)) * DAY
             world.link(r, "ip", f"office{office_no}", ts)
             world.link(r, "subnet", f"192.168.{office_no % 250}.0/24", ts)
-        world.benign_groups.append({"kind": "office",
-                                    "members": sorted(world.accounts[r] for r in rows)})
+        world.benign_groups.append(
+            {"kind": "office", "members": sorted(world.accounts[r] for r in rows)}
+        )
         office_no += 1
     # Everyone not in a ring: own devices, phone, email, cards; a home or NAT IP; travel.
     for r in np.flatnonzero(role != 3).tolist():
@@ -270,8 +283,9 @@ def planted_world(n_accounts: int, seed: int = 0) -> PlantedWorld:
         if rng.random() < 0.3:  # organic engagement on popular targets
             for _ in range(int(rng.integers(1, 5))):
                 t = int(rng.zipf(1.5)) % 5000
-                world.engagements.append((r, f"post{t}", "like",
-                                          ts + int(rng.integers(0, 200 * DAY))))
+                world.engagements.append(
+                    (r, f"post{t}", "like", ts + int(rng.integers(0, 200 * DAY)))
+                )
     plain = np.flatnonzero(role == 0)
     ban = plain[rng.random(plain.shape[0]) < 0.01]
     world.banned_at[ban] = world.created_at[ban] + int(rng.integers(10, 200)) * DAY
@@ -311,15 +325,20 @@ def planted_world(n_accounts: int, seed: int = 0) -> PlantedWorld:
         ip, sub = home_ip(new)
         world.link(new, "ip", ip, ts)
         world.link(new, "subnet", sub, ts)
-        world.name_sketch[new] = (_typo(rng, world.name_sketch[old], 0.3) if keep[3]
-                                  else names[rng.integers(0, names.shape[0])])
+        world.name_sketch[new] = (
+            _typo(rng, world.name_sketch[old], 0.3)
+            if keep[3]
+            else names[rng.integers(0, names.shape[0])]
+        )
         world.email_sketch[new] = (
-            _typo(rng, world.email_sketch[old], 0.4) if rng.random() < 0.3
+            _typo(rng, world.email_sketch[old], 0.4)
+            if rng.random() < 0.3
             else rng.integers(1, 2**31, SKETCH_SIZE, dtype=np.uint32)
         )
         bd = world.birthdate[old]
         world.birthdate.append(
-            (bd if rng.random() < 0.7 else _date_typo(rng, bd)) if keep[4]
+            (bd if rng.random() < 0.7 else _date_typo(rng, bd))
+            if keep[4]
             else f"{rng.integers(1950, 2008)}-{rng.integers(1, 13):02d}-{rng.integers(1, 29):02d}"
         )
         world.repeat_offenders[acc] = [world.accounts[old]]

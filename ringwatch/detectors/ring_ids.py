@@ -98,10 +98,19 @@ def assign_ring_ids(
             ids.append(keep)
             before = len(prev_sets[keep])
             if members != prev_sets[keep]:
-                kind = "grown" if len(members) > before else (
-                    "shrunk" if len(members) < before else "changed")
-                events.append({"event": kind, "ring_id": keep,
-                               "members_before": before, "members_after": len(members)})
+                kind = (
+                    "grown"
+                    if len(members) > before
+                    else ("shrunk" if len(members) < before else "changed")
+                )
+                events.append(
+                    {
+                        "event": kind,
+                        "ring_id": keep,
+                        "members_before": before,
+                        "members_after": len(members),
+                    }
+                )
         else:
             salt = 0
             new_id = birth_id(sorted(members))
@@ -109,8 +118,11 @@ def assign_ring_ids(
                 salt += 1
                 new_id = birth_id(sorted(members), salt)
             ids.append(new_id)
-            event: dict[str, Any] = {"event": "created", "ring_id": new_id,
-                                     "members_after": len(members)}
+            event: dict[str, Any] = {
+                "event": "created",
+                "ring_id": new_id,
+                "members_after": len(members),
+            }
             if i in parents:
                 event["from"] = sorted(parents[i])
             events.append(event)
@@ -118,14 +130,14 @@ def assign_ring_ids(
 
     for i, ps in parents.items():
         if len(ps) > 1:
-            events.append({"event": "merged", "ring_id": ids[i],
-                           "from": sorted(p for p in ps if p != ids[i])})
+            events.append(
+                {"event": "merged", "ring_id": ids[i], "from": sorted(p for p in ps if p != ids[i])}
+            )
     for p in prev_ids:
         kids = children.get(p, [])
         if len(kids) > 1:
             events.append({"event": "split", "ring_id": p, "into": sorted(ids[i] for i in kids)})
         if not kids:
-            events.append({"event": "dissolved", "ring_id": p,
-                           "members_before": len(prev_sets[p])})
+            events.append({"event": "dissolved", "ring_id": p, "members_before": len(prev_sets[p])})
     events.sort(key=lambda e: (e["ring_id"], e["event"]))
     return RingIdentity(tuple(ids), tuple(events))

@@ -45,10 +45,7 @@ class Components:
         """Row indices of each component with at least `min_size` accounts, by first row."""
         order = np.argsort(self.labels, kind="stable")
         bounds = np.searchsorted(self.labels[order], np.arange(self.sizes.shape[0] + 1))
-        return [
-            order[bounds[c] : bounds[c + 1]]
-            for c in np.flatnonzero(self.sizes >= min_size)
-        ]
+        return [order[bounds[c] : bounds[c + 1]] for c in np.flatnonzero(self.sizes >= min_size)]
 
 
 def strong_columns(
