@@ -54,7 +54,14 @@ class Neo4jStore(CypherStore):
         self._read_timeout_s = read_timeout_s
         try:
             self._driver = neo4j.GraphDatabase.driver(
-                uri, auth=(user, password), max_transaction_retry_time=15.0
+                uri,
+                auth=(user, password),
+                max_transaction_retry_time=15.0,
+                # "Unknown label/property" is normal in a sparse schema (no ring suppressed yet,
+                # no BLOCKED relation yet) and would flood the logs on every snapshot page.
+                notifications_disabled_classifications=[
+                    neo4j.NotificationDisabledClassification.UNRECOGNIZED
+                ],
             )
         except ValueError as e:
             raise Invalid(f"bad Neo4j URI {uri!r}: {e}") from e
