@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from machine import machine_info  # bench/machine.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -648,13 +649,6 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _cpu_model() -> str | None:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or None
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -854,15 +848,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "target": {"p99_ms": TARGET_P99_MS, "rate": TARGET_RATE, "engine": "neo4j"},
         "results": results,
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "cpu": _cpu_model(),
-            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
-        },
+        "machine": machine_info(load_before),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")

@@ -4,7 +4,8 @@ and write-back separately, on the embedded engine and on Neo4j.
     .venv/bin/python bench/detect_store.py --accounts 100000 --engines embedded,neo4j
 
 Neo4j must be running (`bash scripts/neo4j.sh start`); its graph is cleared first, so point
---neo4j-uri at an instance nobody else is using. Prints a table, writes bench/results/detect_store.json.
+--neo4j-uri at an instance nobody else is using. Prints a table and writes
+bench/results/detect_store.json.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -23,6 +23,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from machine import machine_info  # noqa: E402  # bench/machine.py, beside this script
 
 from ringwatch.identity import Pseudonymiser  # noqa: E402
 from ringwatch.services.detection import DetectionService  # noqa: E402
@@ -35,9 +37,19 @@ def world(accounts: int, seed: int) -> Path:
     out = REPO / ".local" / "bench" / f"world-{accounts}-{seed}"
     if not (out / "events.jsonl").exists():
         subprocess.run(
-            [sys.executable, "-m", "ringwatch", "synth", str(out), "--accounts", str(accounts),
-             "--seed", str(seed)],
-            check=True, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "ringwatch",
+                "synth",
+                str(out),
+                "--accounts",
+                str(accounts),
+                "--seed",
+                str(seed),
+            ],
+            check=True,
+            cwd=REPO,
         )
     return out
 
@@ -59,8 +71,10 @@ def run(engine: str, events: Path, args: argparse.Namespace) -> dict[str, Any]:
         store.clear()
         client.flushdb()
         store.ensure_schema()
-    ingest = IngestService(store, Intake(client, 30), Pseudonymiser(b"bench-detect-store-key-0123456789"), 2000)
-    lines = sum(1 for _ in open(events, "rb"))
+    hasher = Pseudonymiser(b"bench-detect-store-key-0123456789")
+    ingest = IngestService(store, Intake(client, 30), hasher, 2000)
+    with open(events, "rb") as handle:
+        lines = sum(1 for _ in handle)
     t = time.perf_counter()
     report = ingest.ingest_file(events)
     ingest_s = time.perf_counter() - t
@@ -85,24 +99,42 @@ def run(engine: str, events: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--accounts", type=int, default=100_000, help="world size (default 100,000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--accounts", type=int, default=100_000, help="world size (default 100,000)"
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--engines", default="embedded,neo4j", help="comma-separated: embedded,neo4j")
+    parser.add_argument(
+        "--engines", default="embedded,neo4j", help="comma-separated: embedded,neo4j"
+    )
     parser.add_argument("--neo4j-uri", default="bolt://127.0.0.1:7688")
-    parser.add_argument("--neo4j-password", default=os.environ.get("NEO4J_PASSWORD", "ringwatch-test-password"))
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6380/9", help="Redis for the neo4j run")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "detect_store.json")
+    parser.add_argument(
+        "--neo4j-password", default=os.environ.get("NEO4J_PASSWORD", "ringwatch-test-password")
+    )
+    parser.add_argument(
+        "--redis-url", default="redis://127.0.0.1:6380/9", help="Redis for the neo4j run"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "bench" / "results" / "detect_store.json"
+    )
     args = parser.parse_args()
+    load_before = os.getloadavg()
     events = world(args.accounts, args.seed) / "events.jsonl"
     results = [run(engine, events, args) for engine in args.engines.split(",")]
-    print(f"\n{'engine':<10}{'events/s':>10}{'snapshot s':>12}{'detect s':>10}{'write s':>10}{'2nd write s':>13}")
+    print(
+        f"\n{'engine':<10}{'events/s':>10}{'snapshot s':>12}{'detect s':>10}"
+        f"{'write s':>10}{'2nd write s':>13}"
+    )
     for r in results:
         f, s = r["first_run_s"], r["second_run_s"]
-        print(f"{r['engine']:<10}{r['ingest_events_per_s']:>10,}{f['snapshot']:>12.1f}{f['detect']:>10.1f}"
-              f"{f['write_back']:>10.1f}{s['write_back']:>13.1f}")
+        print(
+            f"{r['engine']:<10}{r['ingest_events_per_s']:>10,}{f['snapshot']:>12.1f}{f['detect']:>10.1f}"
+            f"{f['write_back']:>10.1f}{s['write_back']:>13.1f}"
+        )
     payload = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine_info(load_before),
         "accounts": args.accounts,
         "seed": args.seed,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

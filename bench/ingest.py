@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from machine import machine_info  # bench/machine.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -771,15 +772,7 @@ def main(argv: list[str] | None = None) -> int:
         "graphs_consistent": consistent,
         "results": results,
         "generation_seconds": round(gen_s, 1),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "cpu": _cpu_model(),
-            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "loadavg_before": load_before,
-            "loadavg_after": os.getloadavg(),
-        },
+        "machine": machine_info(load_before),
         "config": {k: v for k, v in asdict(cfg).items() if k != "neo4j_password"},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -787,15 +780,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nJSON: {out}")
     return 0
 
-
-def _cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
 if __name__ == "__main__":

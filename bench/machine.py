@@ -1,0 +1,31 @@
+"""What every benchmark records about the machine it ran on, so results can be compared."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def cpu_model() -> str | None:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def machine_info(load_before: tuple[float, float, float]) -> dict[str, Any]:
+    """Load averages before and after matter here: a 2-core machine shared with other work
+    gives very different numbers, and the result should say so."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu": cpu_model(),
+        "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+    }
