@@ -112,8 +112,16 @@ def wait_for(service: IngestService, expected: int, timeout_s: float, tmp_path: 
             if edges == expected:
                 return
         time.sleep(1)
+    summary = service.store.summary()
+    batches = service.store.read(
+        "MATCH (b:Batch) WHERE b.id STARTS WITH 'api:' RETURN count(b) AS n, sum(b.events) AS e"
+    )
     logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("*.log"))
-    pytest.fail(f"not drained in {timeout_s}s: pending={service.intake.pending_count()}\n{logs}")
+    pytest.fail(
+        f"not drained in {timeout_s}s: pending={service.intake.pending_count()} "
+        f"device events={summary.edge_events.get('USES_DEVICE')} (want {expected}) "
+        f"batches={batches} dead={service.intake.dead()}\n{logs}"
+    )
 
 
 def test_worker_killed_mid_ingest_loses_and_doubles_nothing(
