@@ -111,9 +111,17 @@ class Intake:
         pipe.execute()
 
     def overdue(self, older_than_s: float, limit: int = 1000) -> list[str]:
-        cutoff = int((time.time() - older_than_s) * 1000)
-        ids = self._redis.zrangebyscore(PENDING, 0, cutoff, start=0, num=limit)
-        return [_text(i) for i in ids if isinstance(i, bytes | str)]
+        """Batches pending longer than `older_than_s`, each restamped as just sent: while the
+        database is down, a re-sent batch is not re-sent again until another full interval has
+        passed, instead of flooding the queue with duplicates every sweep."""
+        now = time.time()
+        cutoff = int((now - older_than_s) * 1000)
+        raw = self._redis.zrangebyscore(PENDING, 0, cutoff, start=0, num=limit)
+        ids = [_text(i) for i in raw if isinstance(i, bytes | str)]
+        if ids:
+            # XX: a batch completed meanwhile must not come back.
+            self._redis.zadd(PENDING, dict.fromkeys(ids, int(now * 1000)), xx=True)
+        return ids
 
     def pending_count(self) -> int:
         return int(self._redis.zcard(PENDING))

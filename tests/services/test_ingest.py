@@ -97,3 +97,16 @@ def test_csv_files_read_like_jsonl(service: IngestService, tmp_path: Path) -> No
     assert report.accepted == 2
     assert [(p.index, p.field) for p in report.rejected] == [(4, "card")]
     assert service.store.summary().edges["USES_CARD"] == 1
+
+
+def test_overdue_batches_are_resent_once_per_interval(service: IngestService) -> None:
+    import time
+
+    queue = ListQueue()
+    service.accept(list(enumerate(logins(10))), queue)
+    assert service.intake.overdue(older_than_s=0) == queue.ids
+    time.sleep(0.01)
+    assert service.intake.overdue(older_than_s=30) == []  # just re-sent: not again yet
+    service.apply(queue.ids[0])
+    assert service.intake.overdue(older_than_s=0) == []
+    assert service.intake.pending_count() == 0
