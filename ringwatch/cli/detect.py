@@ -36,7 +36,7 @@ def detect(
         ),
     ] = None,
 ) -> None:
-    """Find rings and ban evaders in the graph and write them back (Ring nodes, risk, evader links)."""
+    """Find rings and ban evaders in the graph and write them back (rings, risk, evader links)."""
     with (
         services() as svc,
         Progress(
@@ -96,7 +96,7 @@ def export(
         Path, typer.Option("--out", help="Output file (JSON Lines); '-' for stdout.")
     ] = Path("-"),
 ) -> None:
-    """Export the latest detection results stored in the graph, in the formats of docs/exports.md."""
+    """Export the latest stored detection results, in the formats of docs/exports.md."""
     with services() as svc:
         rows = list(_stored(svc.store, kind))
     if str(out) == "-":
