@@ -11,6 +11,14 @@ k accounts yields k(k-1)/2 pairs and a huge bucket is a popular thing, not a coo
 - *Lockstep engagement*: accounts acting on the same target within minutes of each other, on at
   least `min_lockstep_targets` different targets (one shared viral post proves nothing).
 - *Invites*: invite relations, weak on their own but the backbone of referral-abuse chains.
+- *Shared networks*: account pairs seen on two or more of the same non-hub /24 (or /48)
+  subnets. One shared subnet is what neighbours on one ISP block have; two distinct ones mean
+  the accounts move between the same networks together: a household's home and holiday
+  networks, or an operator's residential-proxy pool, which rotates IPs inside a few blocks but
+  cannot rotate the blocks. The verdict tells these apart (a household shares one home IP; a
+  proxy pool gives every session a fresh one).
+- *Young cohorts*: age-suspect accounts (detectors.age) on the same non-hub IP: a school's or
+  a club's children, who share the building's network and not much else.
 
 Phone-number blocks (SIM farms buy consecutive numbers) cannot be seen: only keyed hashes of
 phones are kept, and a keyed hash destroys adjacency. Detecting blocks would need the
@@ -26,7 +34,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import poisson
 
-from ringwatch.detectors._common import check_snapshot, group_pairs, symmetric_from_pairs
+from ringwatch.detectors._common import (
+    binary_links,
+    check_snapshot,
+    group_pairs,
+    symmetric_from_pairs,
+)
+from ringwatch.detectors.age import age_suspect
 from ringwatch.detectors.snapshot import KIND_CODE, RELATION_KINDS, Snapshot
 
 
@@ -51,6 +65,13 @@ class BehaviourParams:
     lockstep_weight: float = 0.25  # per shared (target, window), capped at lockstep_max
     lockstep_max: float = 1.5
     invite_weight: float = 0.3
+    network_max_degree: int = 200  # subnets with more accounts are hubs (carrier NAT, offices)
+    network_min_shared: int = 2
+    network_weight: float = 0.6  # per shared subnet from the second one on, up to network_max
+    network_max: float = 1.2
+    cohort_max_degree: int = 100  # an IP with more accounts says nothing about who knows whom
+    cohort_weight: float = 0.6
+    min_age: int = 13
 
 
 @dataclass(frozen=True)
@@ -61,9 +82,13 @@ class SoftLinks:
     template: sp.csr_matrix
     lockstep: sp.csr_matrix
     invite: sp.csr_matrix
+    networks: sp.csr_matrix
+    cohort: sp.csr_matrix
 
     def total(self) -> sp.csr_matrix:
-        return (self.burst + self.template + self.lockstep + self.invite).tocsr()
+        return (
+            self.burst + self.template + self.lockstep + self.invite + self.networks + self.cohort
+        ).tocsr()
 
     def coordination(self) -> sp.csr_matrix:
         """Signals other than signup timing (which the verdict scores on its own)."""
@@ -75,6 +100,8 @@ class SoftLinks:
             "email_template": self.template,
             "lockstep": self.lockstep,
             "invite": self.invite,
+            "shared_networks": self.networks,
+            "young_cohort": self.cohort,
         }
 
 
@@ -227,6 +254,52 @@ def invites(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     )
 
 
+def shared_networks(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs sharing >= `network_min_shared` subnets of at most `network_max_degree` accounts.
+
+    One sparse product over the subnet columns only: each is capped, so the product has at most
+    sum(d^2) entries however large the platform is.
+    """
+    n = snapshot.n_accounts
+    bip = binary_links(snapshot)
+    degree = np.diff(bip.tocsc().indptr)
+    cols = np.flatnonzero(
+        (snapshot.identifier_kind == KIND_CODE["subnet"])
+        & (degree >= 2)
+        & (degree <= params.network_max_degree)
+    )
+    if cols.shape[0] == 0:
+        return sp.csr_matrix((n, n))
+    sub = bip[:, cols].tocsr().astype(np.float64)
+    together = sp.triu(sub @ sub.T, k=1).tocoo()
+    ok = together.data >= params.network_min_shared
+    weight = np.minimum(
+        (together.data[ok] - params.network_min_shared + 1) * params.network_weight,
+        params.network_max,
+    )
+    return symmetric_from_pairs(together.row[ok], together.col[ok], weight, n)
+
+
+def young_cohorts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs of age-suspect accounts sharing an IP of at most `cohort_max_degree` accounts."""
+    n = snapshot.n_accounts
+    young = age_suspect(snapshot, min_age=params.min_age)
+    if young.sum() < 2:
+        return sp.csr_matrix((n, n))
+    bip = binary_links(snapshot)
+    degree = np.diff(bip.tocsc().indptr)
+    cols = np.flatnonzero(
+        (snapshot.identifier_kind == KIND_CODE["ip"])
+        & (degree >= 2)
+        & (degree <= params.cohort_max_degree)
+    )
+    rows = np.flatnonzero(young)
+    sub = bip[rows][:, cols].tocsr().astype(np.float64)
+    together = sp.triu(sub @ sub.T, k=1).tocoo()
+    weight = np.full(together.nnz, params.cohort_weight)
+    return symmetric_from_pairs(rows[together.row], rows[together.col], weight, n)
+
+
 def soft_links(snapshot: Snapshot, params: BehaviourParams = BehaviourParams()) -> SoftLinks:
     """All behaviour signals as weighted account pairs (see module doc).
 
@@ -249,4 +322,6 @@ def soft_links(snapshot: Snapshot, params: BehaviourParams = BehaviourParams()) 
         template=email_templates(snapshot, params),
         lockstep=lockstep(snapshot, params),
         invite=invites(snapshot, params),
+        networks=shared_networks(snapshot, params),
+        cohort=young_cohorts(snapshot, params),
     )

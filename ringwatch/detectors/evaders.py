@@ -52,7 +52,8 @@ class EvaderParams:
     # One digit off, day and month swapped, a day off, or the same day a year off.
     birthdate_typo_points: float = 0.3
     # Ban evaders come back fast (hours to days): a candidate that already shares something
-    # with the banned account and was created within `return_window` of its ban gains points.
+    # with the banned account (an identifier, or name and birthdate) and was created within
+    # `return_window` of its ban gains points.
     # A relative who happens to sign up on the family tablet is not timed by someone's ban.
     return_points: float = 0.25
     return_window: int = 7 * 86400
@@ -238,7 +239,10 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
         )
     )
     soon = (snapshot.created_at[q] - snapshot.banned_at[b]) <= params.return_window
-    total = total + np.where(soon & (strong_pts > 0), params.return_points, 0.0)
+    # "Shares something": a strong identifier, or the same person on paper (a name or email
+    # like theirs AND their birthdate), which strangers rarely match within days of a ban.
+    profile = (text > 0) & (bday > 0)
+    total = total + np.where(soon & ((strong_pts > 0) | profile), params.return_points, 0.0)
     ok = total >= params.min_score
     q, b, total = q[ok], b[ok], total[ok]
     name_sim, email_sim, bday = name_sim[ok], email_sim[ok], bday[ok]

@@ -255,11 +255,13 @@ def detect(
             identifier_cols=evidence_cols,
             soft=coordination,
             look_alike=look_alike,
+            networks=soft.networks,
             weights=weights,
             evader_rows=evader_rows,
             burst_window=params.verdicts.burst_window,
             slow_window=params.verdicts.slow_window,
             household_max=params.verdicts.household_max,
+            min_age=params.verdicts.min_age,
         )
         return features, score_rings(features, params.verdicts)
 

@@ -6,7 +6,11 @@ whose account is restricted. What separates fraud from look-alikes:
 - families share a tablet and a home IP but are few, created over years, of different ages;
 - offices and campuses share only IPs/subnets (weak evidence), at any size;
 - fraud rings share strong identifiers across many accounts, or register in bursts, act in
-  lockstep, reuse email templates, and collect bans.
+  lockstep, reuse email templates, and collect bans;
+- card testers cycle several stolen cards through the same few accounts, where a household
+  shares one card;
+- farms share devices that never sit on a common home or office network (modems and emulators
+  behind carrier NAT or rotating proxies), where a family's tablet lives on the family's Wi-Fi.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ringwatch.detectors._common import STRONG, binary_links, check_snapshot
+from ringwatch.detectors.age import age_suspect
 from ringwatch.detectors.snapshot import KIND_CODE, KINDS, NOT_BANNED, Snapshot
 
 FRAUD = "fraud"
@@ -38,6 +43,11 @@ FEATURES = (
     "weak_only",
     "slow_growth",
     "household",
+    "shared_cards",
+    "placeless",
+    "coordination",
+    "rotation",
+    "young_share",
 )
 
 
@@ -66,6 +76,21 @@ class VerdictParams:
     # too), unless bans, evaders or coordinated behaviour say otherwise.
     household: float = -3.0
     household_max: int = 6
+    # Per distinct card shared inside the ring beyond the first, capped at `max_shared_cards`.
+    shared_cards: float = 1.5
+    max_shared_cards: int = 3
+    placeless: float = 1.5
+    # Lockstep and invites on top of behaviour coverage: acting together is harder to explain
+    # away than looking alike (email templates count in behaviour coverage only).
+    coordination: float = 1.0
+    # Members who move across the same few networks together but never share an IP: a
+    # proxy pool rotating addresses (a household shares its one home IP).
+    rotation: float = 2.5
+    # Share of age-suspect members (detectors.age), counted from half the ring up: a group of
+    # children needs an age review whatever else it looks like; one child in a family does not.
+    young_share: float = 6.0
+    young_min_share: float = 0.5
+    min_age: int = 13
     burst_window: int = 3 * 86400
     slow_window: int = 180 * 86400
     fraud_threshold: float = 0.7
@@ -88,18 +113,21 @@ def ring_features(
     identifier_cols: np.ndarray,
     soft: sp.csr_matrix,
     look_alike: sp.csr_matrix | None = None,
+    networks: sp.csr_matrix | None = None,
     weights: sp.csr_matrix,
     evader_rows: np.ndarray,
     burst_window: int = 3 * 86400,
     slow_window: int = 180 * 86400,
     household_max: int = 6,
+    min_age: int = 13,
 ) -> dict[str, np.ndarray]:
     """Feature arrays (one value per ring, names in FEATURES), all computed with sparse ops.
 
     `identifier_cols`: the columns counted as evidence (under their hub caps); `soft`:
     coordination links (lockstep, invites; signup timing is scored by `burst`); `look_alike`:
     softer links (email templates) that count towards behaviour coverage but cannot by
-    themselves lift a group above weak-only evidence;
+    themselves lift a group above weak-only evidence; `networks`: pairs seen together on
+    several networks (behaviour.shared_networks);
     `weights`: the full weighted graph the communities came from; `evader_rows`: accounts
     with an evader match.
     """
@@ -121,7 +149,10 @@ def ring_features(
     coo = bip.tocoo()
     rr = ring_of[coo.row]
     ok = (rr >= 0) & is_strong[coo.col]
-    count = np.asarray(per_ring[rr[ok], coo.col[ok]]).ravel()
+    # Fancy-indexing a sparse matrix with empty arrays gives a (1, 0) matrix, not an array.
+    count = (
+        np.asarray(per_ring[rr[ok], coo.col[ok]]).ravel() if ok.any() else np.zeros(0, np.int64)
+    )
     covered = np.zeros(n, bool)
     covered[coo.row[ok][count >= 2]] = True
     strong_coverage = np.bincount(ring_of[inside], covered[inside], r_count) / size
@@ -145,6 +176,9 @@ def ring_features(
     edges, _ = internal(weights)
     _, hard_coverage = internal(soft)
     behaviour_coverage = hard_coverage
+    network_coverage = np.zeros(r_count)
+    if networks is not None:
+        _, network_coverage = internal(networks)
     if look_alike is not None:
         _, behaviour_coverage = internal((soft + look_alike).tocsr())
     density = edges / np.maximum(size * (size - 1) / 2, 1)
@@ -187,9 +221,11 @@ def ring_features(
 
     # Look-alike emails alone are weak: relatives and strangers with popular names write
     # near-identical local parts, so a group held only by them is not more than weak evidence.
-    weak_only = ((n_strong == 0) & (hard_coverage == 0)).astype(np.float64)
     ip_code = KIND_CODE["ip"]
     shares_ip = np.bincount(pr.row[shared & (kinds[pr.col] == ip_code)], minlength=r_count) > 0
+    rotation = np.where(shares_ip, 0.0, network_coverage)
+    # A proxy pool's rotation is evidence of its own, not "weak-only" like a shared office.
+    weak_only = ((n_strong == 0) & (hard_coverage == 0) & (rotation == 0)).astype(np.float64)
     # The most common country's share: households are mostly one country, but a relative
     # registered abroad (an expat, a foreign spouse) is common enough not to clear the doubt.
     base = codes.max() + 1 if codes.size else 1
@@ -197,12 +233,23 @@ def ring_features(
     top = np.zeros(r_count)
     np.maximum.at(top, per_country[0] // base, per_country[1].astype(np.float64))
     one_country = top >= 0.6 * size
-    # ...unless bans or returning offenders say otherwise (not email look-alikes: relatives
-    # name their mailboxes alike). A household is cleared for what it looks like; a small
-    # group with a banned member is a cell, whatever it looks like.
-    clean = (banned_share == 0) & (evader_share == 0)
+    # ...unless bans, returning offenders or coordinated behaviour (lockstep, invites) say
+    # otherwise (not email look-alikes: relatives name their mailboxes alike). A household is
+    # cleared for what it looks like; a small group with a banned member or acting in
+    # lockstep is a cell, whatever it looks like.
+    clean = (banned_share == 0) & (evader_share == 0) & (hard_coverage == 0)
     household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)
     reuse = n_strong / size
+    young = age_suspect(snapshot, min_age=min_age)
+    card_code = KIND_CODE["card"]
+    shared_cards = np.bincount(
+        pr.row[shared & (kinds[pr.col] == card_code)], minlength=r_count
+    ).astype(np.float64)
+    subnet_code = KIND_CODE["subnet"]
+    shares_subnet = (
+        np.bincount(pr.row[shared & (kinds[pr.col] == subnet_code)], minlength=r_count) > 0
+    )
+    placeless = ((n_strong > 0) & ~shares_ip & ~shares_subnet).astype(np.float64)
     return {
         "size": size,
         "density": density,
@@ -218,6 +265,11 @@ def ring_features(
         "weak_only": weak_only,
         "slow_growth": slow_growth,
         "household": household,
+        "shared_cards": shared_cards,
+        "placeless": placeless,
+        "coordination": hard_coverage,
+        "rotation": rotation,
+        "young_share": np.bincount(ring_inside, young[inside], r_count) / size,
     }
 
 
@@ -251,6 +303,13 @@ def score_rings(
         + params.slow_growth * f["slow_growth"]
         + params.household * f["household"]
         + params.weak_only * f["weak_only"]
+        + params.shared_cards
+        * np.clip(f["shared_cards"] - 1, 0, params.max_shared_cards)
+        + params.placeless * f["placeless"]
+        + params.coordination * f["coordination"]
+        + params.rotation * f["rotation"]
+        + params.young_share
+        * np.where(f["young_share"] >= params.young_min_share, f["young_share"], 0.0)
     )
     return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 

@@ -7,7 +7,6 @@ everything else (schema, summaries, snapshot paging) is written once, in `Cypher
 from __future__ import annotations
 
 import time
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -208,7 +207,6 @@ class CypherStore(ABC):
         """Run statements as one atomic batch, at most once per `batch_id` (any write path)."""
         claim = {
             "batch": batch_id,
-            "token": uuid.uuid4().hex,
             "now": now if now is not None else int(time.time() * 1000),
             "events": events,
         }

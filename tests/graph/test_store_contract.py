@@ -9,6 +9,7 @@ import pytest
 
 from ringwatch.detectors.snapshot import NOT_BANNED, SnapshotBuilder
 from ringwatch.events import parse_event
+from ringwatch.graph.rows import build_statements
 from ringwatch.graph.store import Batch, GraphStore
 from ringwatch.identity import IdentifierKind, Pseudonymiser
 from ringwatch.records import Record, normalise
@@ -82,6 +83,19 @@ def test_batch_applies_once(store: GraphStore, world: list[Record]) -> None:
     assert s.top_shared["device"][0][1] == 2
     assert s.top_shared["subnet"] == [("203.0.113.0/24", 2)]
     assert s.edges["INVITED"] == 1 and s.edges["FOLLOWS"] == 1
+    assert s.nodes["Enforcement"] == 2
+
+
+def test_a_resent_attempt_is_not_applied_twice(store: GraphStore, world: list[Record]) -> None:
+    """A driver or client that resends an attempt whose commit was never acknowledged (the
+    server restarted mid-commit) sends the SAME claim again; it must find the marker of the
+    attempt that committed and apply nothing (the double-apply seen once in CI)."""
+    claim = {"batch": "b-resent", "now": 1_700_000_000_000, "events": len(world)}
+    statements = build_statements(world)
+    assert store._apply_statements(dict(claim), statements)
+    assert not store._apply_statements(dict(claim), statements)
+    s = store.summary()
+    assert s.edge_events["USES_DEVICE"] == 4
     assert s.nodes["Enforcement"] == 2
 
 

@@ -156,14 +156,6 @@ def test_worker_killed_mid_ingest_loses_and_doubles_nothing(
     assert applied == {"n": len(report.batches), "events": EVENTS}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN BUG, under investigation: in about 1 of 4 runs (2026-11-26 CI rehearsals) the "
-    "graph held 12,200 device events against 60 batch markers summing 12,000, i.e. one 200-event "
-    "batch's statements committed twice under one marker across the Neo4j restart. Nothing was "
-    "lost. Suspect: the driver's managed-transaction retry around a commit interrupted by the "
-    "shutdown. Kept running (not skipped) so every CI run reports it.",
-)
 def test_neo4j_restart_mid_ingest_loses_and_doubles_nothing(
     env: dict[str, str], ingest: tuple[IngestService, object], tmp_path: Path
 ) -> None:
