@@ -79,6 +79,13 @@ class EvaderMatches:
     name_similarity: np.ndarray
     email_similarity: np.ndarray
     birthdate: np.ndarray  # int8: 0 different/unknown, 1 typo, 2 exact
+    identifier_points: np.ndarray  # the part of `points` from shared strong identifiers
+
+    def credible(self) -> np.ndarray:
+        """Matches resting on more than a look-alike profile: a shared strong identifier or
+        the exact birthdate. A similar name with a birthdate one digit off is worth ranking
+        for an investigator, but common names make it too weak to count against a group."""
+        return np.asarray((self.identifier_points > 0) | (self.birthdate == 2), dtype=bool)
 
     def evidence(self, snapshot: Snapshot, i: int) -> dict[str, Any]:
         """Which identifiers and fields matched for match `i` (for investigators)."""
@@ -244,11 +251,11 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
     profile = (text > 0) & (bday > 0)
     total = total + np.where(soon & ((strong_pts > 0) | profile), params.return_points, 0.0)
     ok = total >= params.min_score
-    q, b, total = q[ok], b[ok], total[ok]
+    q, b, total, strong_pts = q[ok], b[ok], total[ok], strong_pts[ok]
     name_sim, email_sim, bday = name_sim[ok], email_sim[ok], bday[ok]
     # Rank within each query: best points first, then the most recent ban, then row for ties.
     order = np.lexsort((b, -snapshot.banned_at[b], -total, q))
-    q, b, total = q[order], b[order], total[order]
+    q, b, total, strong_pts = q[order], b[order], total[order], strong_pts[order]
     name_sim, email_sim, bday = name_sim[order], email_sim[order], bday[order]
     start = np.r_[True, q[1:] != q[:-1]] if q.shape[0] else np.zeros(0, bool)
     group_start = np.maximum.accumulate(np.where(start, np.arange(q.shape[0]), 0))
@@ -263,10 +270,11 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
         name_similarity=name_sim[keep],
         email_similarity=email_sim[keep],
         birthdate=bday[keep],
+        identifier_points=strong_pts[keep],
     )
 
 
 def _empty() -> EvaderMatches:
     e = np.zeros(0, np.int64)
     f = np.zeros(0, np.float64)
-    return EvaderMatches(e, e, f, f, e, f, f, np.zeros(0, np.int8))
+    return EvaderMatches(e, e, f, f, e, f, f, np.zeros(0, np.int8), f)

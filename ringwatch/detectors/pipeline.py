@@ -246,7 +246,8 @@ def detect(
     )
     coordination = (soft.lockstep + soft.invite).tocsr()
     look_alike = (0.5 * soft.template).tocsr()
-    evader_rows = np.unique(matches.query)
+    # Only credible matches count against a group (a namesake is not a returning offender).
+    evader_rows = np.unique(matches.query[matches.credible()])
 
     def judge(groups: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         features = ring_features(
@@ -350,7 +351,7 @@ def _infrastructure_links(snapshot: Snapshot, max_degree: int) -> sp.csc_matrix:
     joining them would merge distinct rings."""
     links = binary_links(snapshot)
     degree = np.diff(links.indptr)
-    weak = snapshot.kind_mask(IdentifierKind.IP)
+    weak = snapshot.kind_mask(IdentifierKind.IP, IdentifierKind.SUBNET)
     cols = np.flatnonzero(weak & (degree >= 3) & (degree <= max_degree))
     return sp.csc_matrix(links[:, cols])
 

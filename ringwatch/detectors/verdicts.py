@@ -48,6 +48,7 @@ FEATURES = (
     "coordination",
     "rotation",
     "young_share",
+    "no_own_device",
 )
 
 
@@ -82,13 +83,16 @@ class VerdictParams:
     placeless: float = 1.5
     # Lockstep and invites on top of behaviour coverage: acting together is harder to explain
     # away than looking alike (email templates count in behaviour coverage only).
-    coordination: float = 1.0
+    coordination: float = 1.5
     # Members who move across the same few networks together but never share an IP: a
     # proxy pool rotating addresses (a household shares its one home IP).
     rotation: float = 2.5
     # Share of age-suspect members (detectors.age), counted from half the ring up: a group of
     # children needs an age review whatever else it looks like; one child in a family does not.
     young_share: float = 6.0
+    # Share of members (with any device) who have no device of their own: people carry a
+    # phone nobody else logs into; accounts run from a farm live only on its shared devices.
+    no_own_device: float = 2.5
     young_min_share: float = 0.5
     min_age: int = 13
     burst_window: int = 3 * 86400
@@ -238,9 +242,25 @@ def ring_features(
     # cleared for what it looks like; a small group with a banned member or acting in
     # lockstep is a cell, whatever it looks like.
     clean = (banned_share == 0) & (evader_share == 0) & (hard_coverage == 0)
+    all_links = binary_links(snapshot)
+    device_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["device"])
+    devices = all_links[:, device_cols].tocsc()
+    own_cols = np.diff(devices.indptr) == 1
+    devices = devices.tocsr()
+    has_device = np.diff(devices.indptr) > 0
+    has_own = np.asarray(devices[:, own_cols].sum(axis=1)).ravel() > 0
+    with_device = np.bincount(ring_inside, has_device[inside], r_count)
+    without_own = np.bincount(ring_inside, (has_device & ~has_own)[inside], r_count)
+    no_own_device = without_own / np.maximum(with_device, 1)
+    # People carry a phone of their own; a "household" whose members live only on shared
+    # devices is a farm.
+    clean &= no_own_device < 0.5
+    young = age_suspect(snapshot, min_age=min_age)
+    # ...and a household has grown-ups: a group of mostly age-suspect members is a cohort.
+    young_share = np.bincount(ring_inside, young[inside], r_count) / size
+    clean &= young_share < 0.5
     household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)
     reuse = n_strong / size
-    young = age_suspect(snapshot, min_age=min_age)
     card_code = KIND_CODE["card"]
     shared_cards = np.bincount(
         pr.row[shared & (kinds[pr.col] == card_code)], minlength=r_count
@@ -269,7 +289,8 @@ def ring_features(
         "placeless": placeless,
         "coordination": hard_coverage,
         "rotation": rotation,
-        "young_share": np.bincount(ring_inside, young[inside], r_count) / size,
+        "young_share": young_share,
+        "no_own_device": no_own_device,
     }
 
 
@@ -308,6 +329,7 @@ def score_rings(
         + params.placeless * f["placeless"]
         + params.coordination * f["coordination"]
         + params.rotation * f["rotation"]
+        + params.no_own_device * f["no_own_device"]
         + params.young_share
         * np.where(f["young_share"] >= params.young_min_share, f["young_share"], 0.0)
     )
