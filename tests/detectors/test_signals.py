@@ -110,11 +110,15 @@ def test_proxy_pool_is_flagged_and_a_household_is_not() -> None:
 
 
 # -- verdicts: card testers, farms off any home network, lockstep households ------------------
-def _household(b: SnapshotBuilder, ids: list[str], *, cards: int, home: bool = True) -> None:
+def _household(
+    b: SnapshotBuilder, ids: list[str], *, cards: int, home: bool = True, own_phones: bool = True
+) -> None:
     for i, a in enumerate(ids):
         b.add_account(a, {"created_at": T0 + 3600 * i, "country": "US",
                           "birthdate": f"{1975 + 10 * i}-05-1{i}"})
         b.add_link(a, "device", f"{ids[0]}-dev", 1, T0)
+        if own_phones:
+            b.add_link(a, "device", f"{a}-phone", 1, T0)
         if home:
             b.add_link(a, "ip", f"{ids[0]}-home", 1, T0)
         for c in range(cards):
@@ -140,6 +144,30 @@ def test_a_device_shared_off_any_common_network_is_not_a_household() -> None:
     result = detect(snap, seed=0)
     score = {r.members[0]: r.score for r in result.rings}
     assert score["m0"] > score["f0"] + 0.1
+
+
+def test_a_household_whose_members_have_no_device_of_their_own_is_a_farm() -> None:
+    b = SnapshotBuilder()
+    family, farm = ["f0", "f1", "f2", "f3"], ["d0", "d1", "d2", "d3"]
+    _household(b, family, cards=0)
+    _household(b, farm, cards=0, own_phones=False)  # one phone behind four accounts, nothing else
+    snap = b.build()
+    assert _verdict_of(snap, family) == "benign"
+    assert _verdict_of(snap, farm) != "benign"
+
+
+def test_a_group_of_children_is_not_cleared_as_a_household() -> None:
+    b = SnapshotBuilder()
+    created = int(np.datetime64("2025-10-01", "s").astype(np.int64))
+    kids = ["k0", "k1", "k2"]
+    for i, a in enumerate(kids):  # one home network and tablet, like siblings, but all under 13
+        b.add_account(a, {"created_at": created + 3600 * i, "country": "US",
+                          "birthdate": f"201{4 + i}-05-1{i}"})
+        b.add_link(a, "device", "tablet", 1, created)
+        b.add_link(a, "device", f"{a}-phone", 1, created)
+        b.add_link(a, "ip", "home", 1, created)
+    snap = b.build()
+    assert _verdict_of(snap, kids) != "benign"
 
 
 def test_lockstep_cancels_the_household_clearance() -> None:
@@ -171,3 +199,6 @@ def test_profile_only_return_right_after_a_ban_is_matched_but_not_months_later()
     got = {str(snap.accounts[q]) for q in m.query.tolist()}
     # 0.6 * 0.5 (name) + 0.3 (birthdate typo) = 0.6 < 0.7; + 0.25 for returning within days.
     assert got == {"soon"}
+    # Ranked for investigators, but a look-alike with a birthdate typo is not credible enough
+    # to count against a group the account belongs to.
+    assert m.credible().tolist() == [False]
