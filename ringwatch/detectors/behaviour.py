@@ -11,6 +11,9 @@ k accounts yields k(k-1)/2 pairs and a huge bucket is a popular thing, not a coo
 - *Lockstep engagement*: accounts acting on the same target within minutes of each other, on at
   least `min_lockstep_targets` different targets (one shared viral post proves nothing).
 - *Invites*: invite relations, weak on their own but the backbone of referral-abuse chains.
+  An invite from an account that is itself less than `fast_invite_window` old is a fresh
+  account recruiting fresh accounts: people invite friends after using a service for a while,
+  referral farms chain new accounts hour after hour. Those weigh like a shared device.
 - *Shared networks*: account pairs seen on two or more of the same non-hub /24 (or /48)
   subnets. One shared subnet is what neighbours on one ISP block have; two distinct ones mean
   the accounts move between the same networks together: a household's home and holiday
@@ -65,6 +68,8 @@ class BehaviourParams:
     lockstep_weight: float = 0.25  # per shared (target, window), capped at lockstep_max
     lockstep_max: float = 1.5
     invite_weight: float = 0.3
+    fast_invite_window: int = 2 * 86400
+    fast_invite_weight: float = 1.0
     network_max_degree: int = 200  # subnets with more accounts are hubs (carrier NAT, offices)
     network_min_shared: int = 2
     network_weight: float = 0.6  # per shared subnet from the second one on, up to network_max
@@ -242,16 +247,23 @@ def lockstep(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
 
 
 def invites(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Invite pairs: `fast_invite_weight` when the inviter was itself under
+    `fast_invite_window` old when the invitee signed up, else `invite_weight`."""
     n = snapshot.n_accounts
     rel = snapshot.relations
     inv = rel[rel[:, 2] == RELATION_KINDS.index("invite")] if rel.shape[0] else rel
     if inv.shape[0] == 0:
         return sp.csr_matrix((n, n))
-    return (
-        symmetric_from_pairs(inv[:, 0], inv[:, 1], np.full(inv.shape[0], params.invite_weight), n)
-        .minimum(params.invite_weight)
-        .tocsr()
-    )
+    age = snapshot.created_at[inv[:, 1]] - snapshot.created_at[inv[:, 0]]
+    fast = (age >= 0) & (age <= params.fast_invite_window)
+    weight = np.where(fast, params.fast_invite_weight, params.invite_weight)
+    # A pair invited both ways (or twice) is still one relationship: keep the larger weight.
+    lo, hi = np.minimum(inv[:, 0], inv[:, 1]), np.maximum(inv[:, 0], inv[:, 1])
+    key = lo * n + hi
+    order = np.lexsort((-weight, key))
+    first = np.r_[True, key[order][1:] != key[order][:-1]]
+    pick = order[first]
+    return symmetric_from_pairs(lo[pick], hi[pick], weight[pick], n)
 
 
 def shared_networks(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:

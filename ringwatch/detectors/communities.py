@@ -290,6 +290,31 @@ def merge_by_strong_bridges(
     return Partition(_renumber_by_first_row(merged), partition.component)
 
 
+def merge_along(partition: Partition, links: sp.spmatrix) -> Partition:
+    """Join the communities (and unassigned accounts) that `links` connect, transitively.
+
+    For explicit chains such as fast invites: CPM cuts a long, sparse chain into pieces (a
+    path of five accounts scores better as three plus two), but every link of a referral
+    chain is a deliberate act, so the whole chain is one operation.
+    """
+    labels = partition.labels
+    n = labels.shape[0]
+    c = sp.triu(sp.coo_matrix(links), k=1).tocoo()
+    if c.nnz == 0:
+        return partition
+    k = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    # Nodes: communities 0..k-1, then every account k..k+n-1 (used when it has no community).
+    node = np.where(labels >= 0, labels, k + np.arange(n))
+    a, b = node[c.row], node[c.col]
+    graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(k + n, k + n))
+    _, group = connected_components(graph, directed=False)
+    linked = np.zeros(k + n, bool)
+    linked[a] = linked[b] = True
+    keeps = (labels >= 0) | linked[node]
+    merged = np.where(keeps, group[node], -1)
+    return Partition(_renumber_by_first_row(merged), partition.component)
+
+
 def merge_by_shared_infrastructure(
     partition: Partition,
     links: sp.csc_matrix,

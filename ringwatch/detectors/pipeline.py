@@ -26,6 +26,7 @@ from ringwatch.detectors.communities import (
     ProjectionParams,
     identifier_weights,
     leiden_cpm,
+    merge_along,
     merge_by_shared_infrastructure,
     merge_by_strong_bridges,
     projection,
@@ -236,6 +237,8 @@ def detect(
     if params.bridge_min_pairs > 0:
         bridges = strong_pairs(snapshot, caps=params.strong_caps)
         part = merge_by_strong_bridges(part, bridges, min_pairs=params.bridge_min_pairs)
+    fast_invites = soft.invite >= params.behaviour.fast_invite_weight
+    part = merge_along(part, fast_invites)
     lap("communities")
     matches = match_evaders(snapshot, params.evaders)
     lap("evaders")

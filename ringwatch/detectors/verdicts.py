@@ -149,17 +149,24 @@ def ring_features(
     strong_codes = np.array([KIND_CODE[k] for k in STRONG])
     is_strong = np.isin(kinds, strong_codes)
 
-    # Which members share a strong identifier with another member of their ring.
     coo = bip.tocoo()
     rr = ring_of[coo.row]
-    ok = (rr >= 0) & is_strong[coo.col]
-    # Fancy-indexing a sparse matrix with empty arrays gives a (1, 0) matrix, not an array.
-    count = (
-        np.asarray(per_ring[rr[ok], coo.col[ok]]).ravel() if ok.any() else np.zeros(0, np.int64)
-    )
-    covered = np.zeros(n, bool)
-    covered[coo.row[ok][count >= 2]] = True
-    strong_coverage = np.bincount(ring_of[inside], covered[inside], r_count) / size
+
+    def coverage(kind_mask: np.ndarray) -> np.ndarray:
+        """Share of each ring's members sharing an identifier of these columns in the ring."""
+        ok = (rr >= 0) & kind_mask[coo.col]
+        # Fancy-indexing a sparse matrix with empty arrays gives a (1, 0) matrix.
+        count = (
+            np.asarray(per_ring[rr[ok], coo.col[ok]]).ravel()
+            if ok.any()
+            else np.zeros(0, np.int64)
+        )
+        covered = np.zeros(n, bool)
+        covered[coo.row[ok][count >= 2]] = True
+        return np.bincount(ring_of[inside], covered[inside], r_count) / size
+
+    strong_coverage = coverage(is_strong)
+    ip_coverage = coverage(kinds == KIND_CODE["ip"])
 
     pr = per_ring.tocoo()
     shared = pr.data >= 2
@@ -227,7 +234,9 @@ def ring_features(
     # near-identical local parts, so a group held only by them is not more than weak evidence.
     ip_code = KIND_CODE["ip"]
     shares_ip = np.bincount(pr.row[shared & (kinds[pr.col] == ip_code)], minlength=r_count) > 0
-    rotation = np.where(shares_ip, 0.0, network_coverage)
+    # Households share their home IP between (nearly) all members; a pool's exits are reused
+    # by a few members at most.
+    rotation = network_coverage * np.clip(1.0 - 2.0 * ip_coverage, 0.0, 1.0)
     # A proxy pool's rotation is evidence of its own, not "weak-only" like a shared office.
     weak_only = ((n_strong == 0) & (hard_coverage == 0) & (rotation == 0)).astype(np.float64)
     # The most common country's share: households are mostly one country, but a relative

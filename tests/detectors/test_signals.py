@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 
 from ringwatch.detectors.age import age_suspect
-from ringwatch.detectors.behaviour import BehaviourParams, shared_networks, young_cohorts
+from ringwatch.detectors.behaviour import (
+    BehaviourParams,
+    shared_networks,
+    soft_links,
+    young_cohorts,
+)
 from ringwatch.detectors.evaders import match_evaders
 from ringwatch.detectors.pipeline import detect
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
@@ -202,3 +207,26 @@ def test_profile_only_return_right_after_a_ban_is_matched_but_not_months_later()
     # Ranked for investigators, but a look-alike with a birthdate typo is not credible enough
     # to count against a group the account belongs to.
     assert m.credible().tolist() == [False]
+
+
+# -- fast invite chains (referral farming) -----------------------------------------------------
+def test_fresh_accounts_recruiting_fresh_accounts_form_a_ring_friends_do_not() -> None:
+    b = SnapshotBuilder()
+    farm = [f"r{i}" for i in range(5)]
+    friends = [f"f{i}" for i in range(5)]
+    for i, (r, f) in enumerate(zip(farm, friends, strict=True)):
+        b.add_account(r, {"created_at": T0 + 3 * 3600 * i, "country": "US"})
+        b.add_account(f, {"created_at": T0 + 60 * DAY * i, "country": "US"})
+        b.add_link(r, "device", f"{r}-phone", 1, T0)
+        b.add_link(f, "device", f"{f}-phone", 1, T0)
+    for i in range(1, 5):
+        b.add_relation(farm[i - 1], farm[i], "invite")
+        b.add_relation(friends[i - 1], friends[i], "invite")
+    snap = b.build()
+    params = BehaviourParams()
+    weights = soft_links(snap, params).invite.toarray()
+    r, f = rows(snap, farm), rows(snap, friends)
+    assert weights[r[0], r[1]] == pytest.approx(params.fast_invite_weight)
+    assert weights[f[0], f[1]] == pytest.approx(params.invite_weight)
+    result = detect(snap, seed=0)
+    assert [sorted(x.members) for x in result.rings if x.verdict != "benign"] == [farm]
