@@ -62,7 +62,7 @@ class BehaviourParams:
     template_min_similarity: float = 0.5
     template_cap: int = 200
     template_weight: float = 0.5
-    lockstep_window: int = 600  # ten minutes
+    lockstep_window: int = 1200  # twenty minutes
     lockstep_cap: int = 100
     min_lockstep_targets: int = 2
     lockstep_weight: float = 0.25  # per shared (target, window), capped at lockstep_max

@@ -124,6 +124,7 @@ def ring_features(
     slow_window: int = 180 * 86400,
     household_max: int = 6,
     min_age: int = 13,
+    place_max_degree: int = 300,
 ) -> dict[str, np.ndarray]:
     """Feature arrays (one value per ring, names in FEATURES), all computed with sparse ops.
 
@@ -166,7 +167,31 @@ def ring_features(
         return np.bincount(ring_of[inside], covered[inside], r_count) / size
 
     strong_coverage = coverage(is_strong)
-    ip_coverage = coverage(kinds == KIND_CODE["ip"])
+    # Places: IPs and subnets used by at most `place_max_degree` accounts. Rarer than a
+    # carrier NAT, but including an office's or a campus's network, which the evidence
+    # columns leave out for being common: a group meeting on one is meeting somewhere.
+    all_links = binary_links(snapshot)
+    link_degree = np.diff(all_links.indptr)
+    place_kind = np.isin(snapshot.identifier_kind, [KIND_CODE["ip"], KIND_CODE["subnet"]])
+    place_cols = np.flatnonzero(
+        place_kind & (link_degree >= 2) & (link_degree <= place_max_degree)
+    )
+    place_bip = all_links[:, place_cols].tocsr()
+    place_per_ring = (member @ place_bip).tocsr()
+    place_is_ip = snapshot.identifier_kind[place_cols] == KIND_CODE["ip"]
+    pcoo = place_bip.tocoo()
+    prr = ring_of[pcoo.row]
+    pok = (prr >= 0) & place_is_ip[pcoo.col]
+    pcount = (
+        np.asarray(place_per_ring[prr[pok], pcoo.col[pok]]).ravel()
+        if pok.any()
+        else np.zeros(0, np.int64)
+    )
+    on_shared_ip = np.zeros(n, bool)
+    on_shared_ip[pcoo.row[pok][pcount >= 2]] = True
+    ip_coverage = np.bincount(ring_of[inside], on_shared_ip[inside], r_count) / size
+    ppr = place_per_ring.tocoo()
+    shares_place = np.bincount(ppr.row[ppr.data >= 2], minlength=r_count) > 0
 
     pr = per_ring.tocoo()
     shared = pr.data >= 2
@@ -251,7 +276,6 @@ def ring_features(
     # cleared for what it looks like; a small group with a banned member or acting in
     # lockstep is a cell, whatever it looks like.
     clean = (banned_share == 0) & (evader_share == 0) & (hard_coverage == 0)
-    all_links = binary_links(snapshot)
     device_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["device"])
     devices = all_links[:, device_cols].tocsc()
     own_cols = np.diff(devices.indptr) == 1
@@ -274,11 +298,7 @@ def ring_features(
     shared_cards = np.bincount(
         pr.row[shared & (kinds[pr.col] == card_code)], minlength=r_count
     ).astype(np.float64)
-    subnet_code = KIND_CODE["subnet"]
-    shares_subnet = (
-        np.bincount(pr.row[shared & (kinds[pr.col] == subnet_code)], minlength=r_count) > 0
-    )
-    placeless = ((n_strong > 0) & ~shares_ip & ~shares_subnet).astype(np.float64)
+    placeless = ((n_strong > 0) & ~shares_place).astype(np.float64)
     return {
         "size": size,
         "density": density,
