@@ -77,7 +77,8 @@ class VerdictParams:
     # too), unless bans, evaders or coordinated behaviour say otherwise.
     household: float = -3.0
     household_max: int = 6
-    # Per distinct card shared inside the ring beyond the first, capped at `max_shared_cards`.
+    # Per distinct card shared inside the ring beyond the first, capped at `max_shared_cards`,
+    # when there are at least half as many shared cards as members (a family pools one or two).
     shared_cards: float = 1.5
     max_shared_cards: int = 3
     placeless: float = 1.5
@@ -216,7 +217,9 @@ def ring_features(
     if networks is not None:
         _, network_coverage = internal(networks)
     if look_alike is not None:
-        _, behaviour_coverage = internal((soft + look_alike).tocsr())
+        # Look-alike emails count half: strangers with popular names write them too.
+        _, look_coverage = internal(look_alike)
+        behaviour_coverage = np.maximum(hard_coverage, 0.5 * look_coverage)
     density = edges / np.maximum(size * (size - 1) / 2, 1)
 
     created = snapshot.created_at
@@ -275,7 +278,11 @@ def ring_features(
     # otherwise (not email look-alikes: relatives name their mailboxes alike). A household is
     # cleared for what it looks like; a small group with a banned member or acting in
     # lockstep is a cell, whatever it looks like.
-    clean = (banned_share == 0) & (evader_share == 0) & (hard_coverage == 0)
+    # One banned member in a family is that person's problem, not the family's: guilt by
+    # association is what reviewers must not do. Two or more make the family look like a cell.
+    banned_count = banned_share * size
+    evader_count = evader_share * size
+    clean = (banned_count + evader_count < 2) & (hard_coverage == 0)
     device_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["device"])
     devices = all_links[:, device_cols].tocsc()
     own_cols = np.diff(devices.indptr) == 1
@@ -354,7 +361,11 @@ def score_rings(
         + params.household * f["household"]
         + params.weak_only * f["weak_only"]
         + params.shared_cards
-        * np.clip(f["shared_cards"] - 1, 0, params.max_shared_cards)
+        * np.where(
+            f["shared_cards"] >= 0.5 * f["size"],
+            np.clip(f["shared_cards"] - 1, 0, params.max_shared_cards),
+            0.0,
+        )
         + params.placeless * f["placeless"]
         + params.coordination * f["coordination"]
         + params.rotation * f["rotation"]
