@@ -56,6 +56,8 @@ class EvaderParams:
     # `return_window` of its ban gains points.
     # A relative who happens to sign up on the family tablet is not timed by someone's ban.
     return_points: float = 0.25
+    # Same declared country: alone it means nothing, on top of a birthdate it narrows a lot.
+    country_points: float = 0.1
     return_window: int = 7 * 86400
     min_score: float = 0.7
     top_k: int = 3
@@ -148,6 +150,58 @@ def _days(digits: np.ndarray) -> np.ndarray:
     return np.asarray(year * 365 + cumulative[np.clip(month, 0, 12)] + day, dtype=np.int64)
 
 
+def _birthdate_candidates(
+    birthdate: np.ndarray, queries: np.ndarray, banned: np.ndarray, params: EvaderParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blocking on the declared birthdate (as is, or with day and month swapped), the
+    classic record-linkage block: people who come back keep their birthdate more often than
+    their exact name, whose sketch may then be too far off for LSH to propose the pair.
+    Dates shared by more than `bucket_cap` banned accounts (January 1st) are skipped."""
+    text = np.asarray(birthdate, dtype=object).astype(str)
+    known_b = banned[np.char.str_len(text[banned]) == 10]
+    known_q = queries[np.char.str_len(text[queries]) == 10]
+    if known_b.shape[0] == 0 or known_q.shape[0] == 0:
+        e = np.zeros(0, np.int64)
+        return e, e
+    as_is = text[known_b]
+    swapped = np.char.add(
+        np.char.add(np.char.add([t[:5] for t in as_is], [t[8:10] for t in as_is]), "-"),
+        [t[5:7] for t in as_is],
+    )
+    values, codes = np.unique(
+        np.concatenate([as_is, swapped, text[known_q]]), return_inverse=True
+    )
+    del values
+    nb = known_b.shape[0]
+    bkeys = codes[: 2 * nb].astype(np.uint64)
+    bowner = np.concatenate([known_b, known_b])
+    # A date equal to its own swap (03-03) must not list the same banned account twice.
+    first = np.r_[np.ones(nb, bool), swapped != as_is]
+    bkeys, bowner = bkeys[first], bowner[first]
+    order = np.argsort(bkeys, kind="stable")
+    return _bucket_lookup(
+        bkeys[order], bowner[order], codes[2 * nb :].astype(np.uint64), known_q, params
+    )
+
+
+def _bucket_lookup(
+    bkeys: np.ndarray,
+    bowner: np.ndarray,
+    qkeys: np.ndarray,
+    qowner: np.ndarray,
+    params: EvaderParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(query, banned) pairs whose keys are equal; `bkeys` sorted; big buckets skipped."""
+    lo = np.searchsorted(bkeys, qkeys, side="left")
+    hi = np.searchsorted(bkeys, qkeys, side="right")
+    count = hi - lo
+    count[count > params.bucket_cap] = 0
+    left = np.repeat(qowner, count)
+    first = np.repeat(lo, count)
+    offset = np.arange(left.shape[0]) - np.repeat(np.cumsum(count) - count, count)
+    return left, bowner[first + offset]
+
+
 def _lsh_candidates(
     sketch: np.ndarray, queries: np.ndarray, banned: np.ndarray, params: EvaderParams
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -162,14 +216,7 @@ def _lsh_candidates(
     bkeys, bowner = bkeys[order], bowner[order]
     qkeys = _band_keys(sketch[queries], params.bands, params.rows_per_band).ravel()
     qowner = np.repeat(queries, params.bands)
-    lo = np.searchsorted(bkeys, qkeys, side="left")
-    hi = np.searchsorted(bkeys, qkeys, side="right")
-    count = hi - lo
-    count[count > params.bucket_cap] = 0
-    left = np.repeat(qowner, count)
-    first = np.repeat(lo, count)
-    offset = np.arange(left.shape[0]) - np.repeat(np.cumsum(count) - count, count)
-    return left, bowner[first + offset]
+    return _bucket_lookup(bkeys, bowner, qkeys, qowner, params)
 
 
 def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> EvaderMatches:
@@ -214,10 +261,11 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
     shared = (bip[queries].multiply(col_bonus[None, :]).tocsr() @ bip[banned].T).tocoo()
     sq, sb, spts = queries[shared.row], banned[shared.col], shared.data.astype(np.float64)
 
-    # (b) LSH on sketches; only banned accounts are indexed.
+    # (b) LSH on sketches and (c) blocking on the birthdate; only banned accounts are indexed.
     nq, nb = _lsh_candidates(snapshot.name_sketch, queries, banned, params)
     eq, eb = _lsh_candidates(snapshot.email_sketch, queries, banned, params)
-    pair = np.unique(np.concatenate([sq * n + sb, nq * n + nb, eq * n + eb]))
+    dq, db = _birthdate_candidates(snapshot.birthdate, queries, banned, params)
+    pair = np.unique(np.concatenate([sq * n + sb, nq * n + nb, eq * n + eb, dq * n + db]))
     q, b = pair // n, pair % n
     valid = (q != b) & (snapshot.created_at[q] > snapshot.banned_at[b])
     q, b, pair = q[valid], b[valid], pair[valid]
@@ -248,8 +296,10 @@ def match_evaders(snapshot: Snapshot, params: EvaderParams = EvaderParams()) -> 
     soon = (snapshot.created_at[q] - snapshot.banned_at[b]) <= params.return_window
     # "Shares something": a strong identifier, or the same person on paper (a name or email
     # like theirs AND their birthdate), which strangers rarely match within days of a ban.
-    profile = (text > 0) & (bday > 0)
+    same_country = (snapshot.country[q] == snapshot.country[b]) & (snapshot.country[q] != "")
+    profile = ((text > 0) & (bday > 0)) | ((bday == 2) & same_country)
     total = total + np.where(soon & ((strong_pts > 0) | profile), params.return_points, 0.0)
+    total = total + np.where(same_country & (bday > 0), params.country_points, 0.0)
     ok = total >= params.min_score
     q, b, total, strong_pts = q[ok], b[ok], total[ok], strong_pts[ok]
     name_sim, email_sim, bday = name_sim[ok], email_sim[ok], bday[ok]

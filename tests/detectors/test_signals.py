@@ -230,3 +230,24 @@ def test_fresh_accounts_recruiting_fresh_accounts_form_a_ring_friends_do_not() -
     assert weights[f[0], f[1]] == pytest.approx(params.invite_weight)
     result = detect(snap, seed=0)
     assert [sorted(x.members) for x in result.rings if x.verdict != "benign"] == [farm]
+
+
+# -- evaders: the birthdate block ----------------------------------------------------------------
+def test_birthdate_block_finds_a_return_under_a_new_name_but_not_strangers() -> None:
+    b = SnapshotBuilder()
+    b.add_account("old", {"created_at": T0, "banned_at": T0 + DAY, "birthdate": "1988-09-14",
+                          "country": "PL", "name_sketch": list(range(1, 33))})  # a nickname
+    real_name = list(range(500, 532))  # nothing in common with the nickname's sketch
+    b.add_account("back", {"created_at": T0 + 2 * DAY, "birthdate": "1988-09-14",
+                           "country": "PL", "name_sketch": real_name})
+    b.add_account("abroad", {"created_at": T0 + 2 * DAY, "birthdate": "1988-09-14",
+                             "country": "BR", "name_sketch": list(range(600, 632))})
+    b.add_account("months", {"created_at": T0 + 90 * DAY, "birthdate": "1988-09-14",
+                             "country": "PL", "name_sketch": list(range(700, 732))})
+    snap = b.build()
+    m = match_evaders(snap)
+    got = {str(snap.accounts[q]) for q in m.query.tolist()}
+    # 0.4 (exact birthdate) + 0.25 (back within days) + 0.1 (same country) >= 0.7; the others
+    # lack the timing or the country.
+    assert got == {"back"}
+    assert m.credible().tolist() == [True]
