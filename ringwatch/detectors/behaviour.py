@@ -70,7 +70,7 @@ class BehaviourParams:
     invite_weight: float = 0.3
     fast_invite_window: int = 2 * 86400
     fast_invite_weight: float = 1.0
-    network_max_degree: int = 200  # subnets with more accounts are hubs (carrier NAT, offices)
+    network_max_degree: int = 500  # subnets with more accounts are hubs (carrier NAT, offices)
     network_min_shared: int = 2
     network_weight: float = 0.6  # per shared subnet from the second one on, up to network_max
     network_max: float = 1.2

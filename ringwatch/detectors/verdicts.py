@@ -87,7 +87,7 @@ class VerdictParams:
     coordination: float = 1.5
     # Members who move across the same few networks together but never share an IP: a
     # proxy pool rotating addresses (a household shares its one home IP).
-    rotation: float = 2.5
+    rotation: float = 3.0
     # Share of age-suspect members (detectors.age), counted from half the ring up: a group of
     # children needs an age review whatever else it looks like; one child in a family does not.
     young_share: float = 6.0
@@ -266,7 +266,7 @@ def ring_features(
     # by a few members at most.
     rotation = network_coverage * np.clip(1.0 - 2.0 * ip_coverage, 0.0, 1.0)
     # A proxy pool's rotation is evidence of its own, not "weak-only" like a shared office.
-    weak_only = ((n_strong == 0) & (hard_coverage == 0) & (rotation == 0)).astype(np.float64)
+    weak_only = (n_strong == 0) & (hard_coverage == 0) & (rotation == 0)
     # The most common country's share: households are mostly one country, but a relative
     # registered abroad (an expat, a foreign spouse) is common enough not to clear the doubt.
     base = codes.max() + 1 if codes.size else 1
@@ -299,6 +299,8 @@ def ring_features(
     # ...and a household has grown-ups: a group of mostly age-suspect members is a cohort.
     young_share = np.bincount(ring_inside, young[inside], r_count) / size
     clean &= young_share < 0.5
+    # A child cohort's shared school network is its evidence, like a pool's rotation.
+    weak_only_f = (weak_only & (young_share < 0.5)).astype(np.float64)
     household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)
     reuse = n_strong / size
     card_code = KIND_CODE["card"]
@@ -318,7 +320,7 @@ def ring_features(
         "country_diversity": country_diversity,
         "behaviour_coverage": behaviour_coverage,
         "evader_share": evader_share,
-        "weak_only": weak_only,
+        "weak_only": weak_only_f,
         "slow_growth": slow_growth,
         "household": household,
         "shared_cards": shared_cards,
