@@ -17,9 +17,10 @@ Three passes per engine:
                 are always live: they must see a ring member who signed up a second ago.
 
 Then, in-process (no HTTP), a small loop over `DecisionService.decide` with timers around each
-step shows where a decision's time goes: facts (context parse, account row, shared-identifier
-lookups, subnet, velocity) vs strategy evaluation (assemble + CEL rules) vs audit (ingesting the
-context event, the decision log). --profile adds a cProfile of that loop.
+step shows where a decision's time goes: facts (context parse, cached account row, the one graph
+read of the account row, shared-identifier lookups and subnet count, velocity) vs strategy
+evaluation (assemble + CEL rules) vs audit (ingesting the context event, the decision log).
+--profile adds a cProfile of that loop.
 
     # once: a world, loaded into both engines (ingest + detect; resumable, timed, remembered)
     .venv/bin/ringwatch synth .local/decide/world --accounts 200000 --seed 5
@@ -432,14 +433,7 @@ def run_pass(load: Load, requests: list[dict[str, Any]]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 STAGES = {
-    "facts": (
-        "parse_context",
-        "account_cache",
-        "account_graph",
-        "shared_lookups",
-        "subnet_count",
-        "velocity",
-    ),
+    "facts": ("parse_context", "account_cache", "graph_read", "velocity"),
     "strategy": ("assemble", "strategy_eval"),
     "audit": ("ingest_context", "decision_log"),
 }
@@ -476,9 +470,7 @@ def inprocess(
         return wrapper
 
     store: Any = dec.store
-    store.live_account = timed("account_graph", store.live_account)
-    store.live_shared = timed("shared_lookups", store.live_shared)
-    store.subnet_accounts = timed("subnet_count", store.subnet_accounts)
+    store.live_facts = timed("graph_read", store.live_facts)  # the account row and all lookups
     d: Any = dec
     d._context_record = timed("parse_context", dec._context_record)
     d._cached_account = timed("account_cache", dec._cached_account)

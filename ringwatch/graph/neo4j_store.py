@@ -40,6 +40,7 @@ UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionError, OSError)
 
 class Neo4jStore(CypherStore):
     engine = "neo4j"
+    subquery = "CALL () {"
 
     def __init__(
         self,

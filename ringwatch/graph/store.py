@@ -6,10 +6,12 @@ everything else (schema, summaries, snapshot paging) is written once, in `Cypher
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
 from ringwatch.detectors.snapshot import SnapshotBuilder
@@ -65,6 +67,22 @@ class GraphSummary:
     top_shared: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LiveFacts:
+    """Everything a decision reads from the graph, read at once (`CypherStore.live_facts`).
+
+    `account`: the account's row, as `live_account` returns it (None: no such account, or not
+    asked for). `shared`: for each kind asked for, one row per identifier found: `key`,
+    `accounts` (how many accounts use it), `banned` (the banned ones among the others, unless it
+    is a hub) and `rings` ([id, verdict, size, score] of their active rings). `subnets`: the
+    account count of each subnet looked up.
+    """
+
+    account: Row | None
+    shared: dict[IdentifierKind, list[Row]]
+    subnets: dict[str, int]
+
+
 class GraphStore(Protocol):
     engine: str
 
@@ -95,10 +113,15 @@ class GraphStore(Protocol):
     def account_risks(self, accounts: Sequence[str] | None = None) -> dict[str, Row]: ...
     def changes_page(self, after: int, limit: int) -> list[Row]: ...
     def live_account(self, account_id: str) -> Row | None: ...
-    def live_shared(
-        self, kind: IdentifierKind, keys: Sequence[str], account_id: str, cap: int
-    ) -> list[Row]: ...
-    def subnet_accounts(self, subnet: str) -> int: ...
+    def live_facts(
+        self,
+        account_id: str,
+        keys: Mapping[IdentifierKind, Iterable[str]],
+        subnet: str | None,
+        cap: int,
+        *,
+        own: bool = True,
+    ) -> LiveFacts: ...
     def enforcement_history(self, account_id: str, limit: int = 50) -> list[Row]: ...
     def evader_accounts(self) -> list[str]: ...
     def save_detection(self, run: DetectionWrite) -> None: ...
@@ -161,6 +184,7 @@ SUMMARY_NODES = (
     Label.EMAIL_DOMAIN,
     Label.PHONE,
     Label.CARD,
+    Label.PHONE_BLOCK,
     Label.TARGET,
     Label.ENFORCEMENT,
     Label.RING,
@@ -170,6 +194,9 @@ SUMMARY_RELS = (*IDENTIFIER_REL.values(), *RELATION_REL.values(), Rel.ENGAGED, R
 
 class CypherStore(ABC):
     engine: str = "abstract"
+    # How this engine's Cypher opens an uncorrelated CALL subquery: FalkorDB knows only
+    # `CALL {`, which Neo4j 5 deprecates for `CALL () {`.
+    subquery: str = "CALL {"
 
     # -- what an engine provides ---------------------------------------------------------------
     @abstractmethod
@@ -360,18 +387,43 @@ class CypherStore(ABC):
         row["identifiers"] = [x for x in row["identifiers"] if x and x[0] is not None]
         return row
 
-    def live_shared(
-        self, kind: IdentifierKind, keys: Sequence[str], account_id: str, cap: int
-    ) -> list[Row]:
-        query = cypher("live/shared", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind])
-        rows = self.read(query, {"keys": list(keys), "account": account_id, "cap": cap})
-        for row in rows:
-            row["rings"] = [r for r in row["rings"] if r and r[0] is not None]
-        return rows
+    def live_facts(
+        self,
+        account_id: str,
+        keys: Mapping[IdentifierKind, Iterable[str]],
+        subnet: str | None,
+        cap: int,
+        *,
+        own: bool = True,
+    ) -> LiveFacts:
+        """A decision's graph facts in ONE query: one transaction and one round trip.
 
-    def subnet_accounts(self, subnet: str) -> int:
-        rows = self.read(cypher("live/subnet"), {"subnet": subnet})
-        return int(rows[0]["accounts"] or 0) if rows else 0
+        For each kind in `keys`, the identifiers looked up are its keys plus, with `own`, those
+        of that kind the account uses; who else uses them is expanded only for identifiers used
+        by at most `cap` accounts. Subnets counted: `subnet`, plus the account's own with `own`.
+        With `own` the account's row comes back too; without (the caller has it from a cache),
+        the account is not read and only the given keys are looked up.
+        """
+        # One section per kind asked for, keys or not: the query text depends only on the kinds
+        # and `own`, so the engines' plan caches hold two entries for decisions, not one per
+        # combination of kinds present.
+        kinds = tuple(keys)
+        params: Row = {"account": account_id, "own": own, "subnet": subnet, "cap": cap}
+        for kind in kinds:
+            params[f"keys_{kind.value}"] = sorted(set(keys[kind]))
+        row = self.read(live_facts_query(kinds, self.subquery, own=own), params)[0]
+        account = row["account"]
+        if account is not None:
+            account = dict(account)
+            account["identifiers"] = [x for x in account["identifiers"] if x and x[0] is not None]
+        shared: dict[IdentifierKind, list[Row]] = {}
+        for kind in kinds:
+            hits = [dict(hit) for hit in row[kind.value]]
+            for hit in hits:
+                hit["rings"] = [r for r in hit["rings"] if r and r[0] is not None]
+            shared[kind] = hits
+        subnets = {key: int(accounts or 0) for key, accounts in row["subnets"]}
+        return LiveFacts(account=account, shared=shared, subnets=subnets)
 
     def enforcement_history(self, account_id: str, limit: int = 50) -> list[Row]:
         return self.read(cypher("read/enforcement_history"), {"id": account_id, "limit": limit})
@@ -486,6 +538,38 @@ class CypherStore(ABC):
                 builder.add_relation(r["a"], r["b"], relation)
         for r in self.read(cypher("read/snapshot_engagements"), {"ids": ids}):
             builder.add_engagement(r["a"], r["target"], r["action"], int(r["first"]) // 1000)
+
+
+_KEYS_PARAM = re.compile(r"\$keys\b")
+
+
+@cache
+def live_facts_query(
+    kinds: tuple[IdentifierKind, ...], subquery: str = "CALL {", *, own: bool = True
+) -> str:
+    """The composed query of `live_facts`: the account head (with `own`; else a null account),
+    then one uncorrelated CALL { } section per identifier kind (its label and relationship type
+    from the enums, its keys in `$keys_<kind>`, its hits renamed to `<kind>`), then the subnet
+    section. Each section returns exactly one row, so the query does. `subquery` opens a section
+    (`CypherStore.subquery`)."""
+    parts = [cypher("live/facts_account" if own else "live/facts_no_account")]
+    carried = ["account"]
+    for kind in kinds:
+        section = cypher(
+            "live/facts_shared", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
+        )
+        section = _KEYS_PARAM.sub(f"$keys_{kind.value}", section)
+        parts.append(f"{subquery}\n{section}\n}}")
+        parts.append(f"WITH {', '.join(carried)}, hits AS {kind.value}")
+        carried.append(kind.value)
+    subnet = cypher(
+        "live/facts_subnet",
+        LABEL=IDENTIFIER_LABEL[IdentifierKind.SUBNET],
+        REL=IDENTIFIER_REL[IdentifierKind.SUBNET],
+    )
+    parts.append(f"{subquery}\n{subnet}\n}}")
+    parts.append(f"RETURN {', '.join(carried)}, subnets")
+    return "\n".join(parts)
 
 
 def _ms_to_s(row: Mapping[str, Any]) -> dict[str, Any]:

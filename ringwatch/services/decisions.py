@@ -5,6 +5,7 @@ Facts that must be fresh (who else uses this device, which of them are banned, w
 they are in) are read from the graph at decision time, one or two hops from the account and
 from the identifiers of the decision's own event, so a brand-new signup joining a known ring is
 caught before detection has run again. The account's own detection row is cached in Redis.
+All of a decision's graph facts are read in one query (`GraphStore.live_facts`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ringwatch.features import (
     GraphFacts,
     assemble,
 )
-from ringwatch.graph.store import GraphStore
+from ringwatch.graph.store import GraphStore, LiveFacts
 from ringwatch.identity import IdentifierKind
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring import Strategy, load_strategies
@@ -118,8 +119,9 @@ class DecisionService:
             # parse and hash it a second time, a measurable share of a decision's CPU).
             self.ingest.accept_records([record], queue)
         now = int(time.time())
-        account, account_row = self._account_facts(account_id, record, cached)
-        graph, detection, evidence = self._graph_facts(account_id, account_row, record, now)
+        account_row, live_facts = self._read_graph(account_id, record, cached)
+        account = self._account_facts(account_row, record)
+        graph, detection, evidence = self._graph_facts(account_row, record, now, live_facts)
         features = assemble(
             checkpoint,
             now,
@@ -196,17 +198,28 @@ class DecisionService:
                 "invalid context event", [Problem(field=f"context.{e.field}", reason=e.reason)]
             ) from e
 
-    def _account_facts(
+    def _read_graph(
         self, account_id: str, record: Record | None, cached: bool
-    ) -> tuple[AccountFacts, dict[str, Any]]:
+    ) -> tuple[dict[str, Any], LiveFacts]:
+        """The account's row and the decision's live graph facts, in ONE read of the store.
+
+        A row from the cache brings its identifiers, looked up with the context event's. Without
+        one, the same read fetches the row and looks up the account's own identifiers itself.
+        Either way the lookups (who else uses them, banned, rings, subnet counts) are live.
+        """
         cached = cached and self.cache_ttl_s > 0
         row = self._cached_account(account_id) if cached else None
+        keys, subnet = _lookups(row or {}, record)
+        live = self.store.live_facts(account_id, keys, subnet, EXPAND_CAP, own=row is None)
         if row is None:
-            row = self.store.live_account(account_id) or {}
+            row = live.account or {}
             if cached:
                 self.redis.set(
                     f"rw:feat:account:{account_id}", orjson.dumps(row), ex=self.cache_ttl_s
                 )
+        return row, live
+
+    def _account_facts(self, row: Mapping[str, Any], record: Record | None) -> AccountFacts:
         rec: Mapping[str, Any] = record or {}
         profile = rec.get("profile") or {}
         domain = rec.get("email_domain", [None, None])[1]
@@ -219,14 +232,13 @@ class DecisionService:
         created = row.get("created_at")
         if created is None and record is not None and record["t"] == "signup":
             created = record["ts"]
-        facts = AccountFacts(
+        return AccountFacts(
             created_at=int(created) // 1000 if created is not None else None,
             birthdate=profile.get("birthdate") or row.get("birthdate"),
             email_domain=domain,
             subnet=subnet,
             banned=row.get("banned_at") is not None,
         )
-        return facts, row
 
     def _cached_account(self, account_id: str) -> dict[str, Any] | None:
         raw = self.redis.get(f"rw:feat:account:{account_id}")
@@ -246,31 +258,15 @@ class DecisionService:
         return max(0, count - 1) if own else count
 
     def _graph_facts(
-        self, account_id: str, row: Mapping[str, Any], record: Record | None, now: int
+        self, row: Mapping[str, Any], record: Record | None, now: int, live: LiveFacts
     ) -> tuple[GraphFacts, DetectionFacts, dict[str, Any]]:
-        keys: dict[IdentifierKind, set[str]] = {k: set() for k in STRONG}
-        subnet: str | None = None
-        for rel, key, _ in row.get("identifiers", []):
-            kind = REL_KIND.get(rel)
-            if kind is not None and kind in keys:
-                keys[kind].add(key)
-            elif kind is IdentifierKind.SUBNET:
-                subnet = key
-        rec: Mapping[str, Any] = record or {}
-        for kind_name, key in rec.get("ids", []):
-            kind = IdentifierKind(kind_name)
-            if kind in keys:
-                keys[kind].add(key)
-            elif kind is IdentifierKind.SUBNET:
-                subnet = key
+        _, subnet = _lookups(row, record)
         device_accounts = 0
         shared_with_banned = 0
         banned: set[str] = set()
         rings: dict[str, tuple[str, int, float]] = {}
-        for kind, wanted in keys.items():
-            if not wanted:
-                continue
-            for hit in self.store.live_shared(kind, sorted(wanted), account_id, EXPAND_CAP):
+        for kind, hits in live.shared.items():
+            for hit in hits:
                 others = int(hit["accounts"] or 0) - (1 if hit["key"] in _own(row, kind) else 0)
                 if kind is IdentifierKind.DEVICE:
                     device_accounts = max(device_accounts, others)
@@ -291,7 +287,7 @@ class DecisionService:
             key=lambda kv: (VERDICT_ORDER.get(kv[1][0], 0), kv[1][2], kv[0]),
             default=None,
         )
-        subnet_accounts = self.store.subnet_accounts(subnet) if subnet else 0
+        subnet_accounts = live.subnets.get(subnet, 0) if subnet else 0
         graph = GraphFacts(
             device_accounts=device_accounts,
             subnet_accounts=max(0, subnet_accounts - (1 if row.get("identifiers") else 0)),
@@ -323,6 +319,29 @@ class DecisionService:
             else None,
         }
         return graph, detection, evidence
+
+
+def _lookups(
+    row: Mapping[str, Any], record: Record | None
+) -> tuple[dict[IdentifierKind, set[str]], str | None]:
+    """The strong identifiers to look up (the account's, from its row, and the context event's),
+    and the subnet whose accounts are counted (the event's, else the account's)."""
+    keys: dict[IdentifierKind, set[str]] = {k: set() for k in STRONG}
+    subnet: str | None = None
+    for rel, key, _ in row.get("identifiers", []):
+        kind = REL_KIND.get(rel)
+        if kind is not None and kind in keys:
+            keys[kind].add(key)
+        elif kind is IdentifierKind.SUBNET:
+            subnet = key
+    rec: Mapping[str, Any] = record or {}
+    for kind_name, key in rec.get("ids", []):
+        kind = IdentifierKind(kind_name)
+        if kind in keys:
+            keys[kind].add(key)
+        elif kind is IdentifierKind.SUBNET:
+            subnet = key
+    return keys, subnet
 
 
 def _own(row: Mapping[str, Any], kind: IdentifierKind) -> set[str]:

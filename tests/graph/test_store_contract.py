@@ -10,7 +10,7 @@ import pytest
 from ringwatch.detectors.snapshot import NOT_BANNED, SnapshotBuilder
 from ringwatch.events import parse_event
 from ringwatch.graph.rows import build_statements
-from ringwatch.graph.store import Batch, GraphStore
+from ringwatch.graph.store import Batch, DetectionWrite, GraphStore, LiveFacts
 from ringwatch.identity import IdentifierKind, Pseudonymiser
 from ringwatch.records import Record, normalise
 from tests.events import event, signup
@@ -187,3 +187,172 @@ def test_schema_is_idempotent(store: GraphStore) -> None:
     store.ensure_schema()
     store.ensure_schema()
     store.ping()
+
+
+# -- live facts (decisions) ------------------------------------------------------------------------
+
+STRONG_KINDS = (
+    IdentifierKind.DEVICE,
+    IdentifierKind.PHONE,
+    IdentifierKind.CARD,
+    IdentifierKind.EMAIL,
+)
+
+
+@pytest.fixture
+def ring_world(store: GraphStore, hasher: Pseudonymiser) -> dict[str, str]:
+    """ann (banned) and bob share device dev-a and are ring r1 (fraud); cat uses dev-a too and the
+    kiosk, a hub of four accounts; cat is in r2 (suspicious) with dan and r3 (benign) with eve.
+    Returns the pseudonymised keys by name."""
+    raw = [
+        signup(
+            "w1",
+            "ann",
+            ts="2026-01-01T00:00:00Z",
+            device_id="dev-a",
+            phone="+14155550177",
+            ip="203.0.113.5",
+        ),
+        event("enforcement", "w2", "ann", ts="2026-01-05T00:00:00Z", action="ban"),
+        signup("w3", "bob", device_id="dev-a", card="card-1", ip="203.0.113.6"),
+        signup(
+            "w4",
+            "cat",
+            ts="2026-02-01T00:00:00Z",
+            device_id="dev-a",
+            email="cat@example.org",
+            ip="203.0.113.7",
+            birthdate="1991-02-03",
+        ),
+        event("login", "w5", "cat", device_id="kiosk"),
+        signup("w6", "dan", device_id="kiosk", ip="198.51.100.1"),
+        signup("w7", "eve", device_id="kiosk", ip="198.51.100.2"),
+        signup("w8", "fay", device_id="kiosk", card="card-1"),
+    ]
+    recs = records(hasher, raw)
+    store.apply_batch(Batch("b-live", recs))
+    rings = [
+        ("r1", "fraud", 0.9, ["ann", "bob"]),
+        ("r2", "suspicious", 0.4, ["cat", "dan"]),
+        ("r3", "benign", 0.7, ["cat", "eve"]),
+    ]
+    store.save_detection(
+        DetectionWrite(
+            run_id="run-live",
+            kind="full",
+            started_at=1_700_000_000_000,
+            rings=[
+                {"id": g, "score": score, "verdict": verdict, "size": len(m), "evidence": "{}"}
+                for g, verdict, score, m in rings
+            ],
+            ring_history=[],
+            members=[{"a": a, "ring": g} for g, _, _, m in rings for a in m],
+            risk=[],
+            evader_links=[],
+            scope=["ann", "bob", "cat", "dan", "eve", "fay"],
+            previous_rings=[],
+            stats="{}",
+        )
+    )
+    keys = {}
+    for name, account, kind in [
+        ("dev-a", "ann", IdentifierKind.DEVICE),
+        ("phone", "ann", IdentifierKind.PHONE),
+        ("card", "bob", IdentifierKind.CARD),
+        ("email", "cat", IdentifierKind.EMAIL),
+        ("kiosk", "dan", IdentifierKind.DEVICE),
+    ]:
+        keys[name] = next(k for r in recs if r["a"] == account for n, k in r["ids"] if n == kind)
+    return keys
+
+
+def _hits(facts: LiveFacts, kind: IdentifierKind) -> list[tuple[str, int, list[str], list[list]]]:
+    return sorted(
+        (h["key"], h["accounts"], sorted(h["banned"]), sorted(list(r) for r in h["rings"]))
+        for h in facts.shared[kind]
+    )
+
+
+R1 = ["r1", "fraud", 2, 0.9]
+
+
+def test_live_facts_reads_the_account_and_its_identifiers(
+    store: GraphStore, ring_world: dict[str, str]
+) -> None:
+    k = ring_world
+    keys = {kind: [] for kind in STRONG_KINDS} | {IdentifierKind.PHONE: [k["phone"]]}
+    facts = store.live_facts("cat", keys, None, 3)
+    account = facts.account
+    assert account is not None
+    assert account["created_at"] == 1_769_904_000_000  # 2026-02-01
+    assert account["birthdate"] == "1991-02-03" and account["banned_at"] is None
+    # Of its two active rings, the higher-scored one.
+    assert (account["ring_id"], account["ring_verdict"], account["ring_size"]) == (
+        "r3",
+        "benign",
+        2,
+    )
+    assert account["ring_score"] == pytest.approx(0.7)
+    assert sorted(tuple(x) for x in account["identifiers"]) == sorted(
+        [
+            ("USES_DEVICE", k["dev-a"], 3),
+            ("USES_DEVICE", k["kiosk"], 4),
+            ("USES_EMAIL", k["email"], 1),
+            ("USES_EMAIL_DOMAIN", "example.org", 1),
+            ("USES_SUBNET", "203.0.113.0/24", 3),
+        ]
+    )
+    assert set(facts.shared) == set(STRONG_KINDS)
+    # Its own devices, looked up without being asked: dev-a shared with banned ann and bob (r1;
+    # cat's own rings are not the neighbours'), the kiosk a hub over the cap (counted only).
+    assert _hits(facts, IdentifierKind.DEVICE) == sorted(
+        [(k["dev-a"], 3, ["ann"], [R1]), (k["kiosk"], 4, [], [])]
+    )
+    assert _hits(facts, IdentifierKind.PHONE) == [(k["phone"], 1, ["ann"], [R1])]  # asked for
+    assert _hits(facts, IdentifierKind.EMAIL) == [(k["email"], 1, [], [])]
+    assert _hits(facts, IdentifierKind.CARD) == []
+    assert facts.subnets == {"203.0.113.0/24": 3}
+
+
+def test_live_facts_without_the_account_looks_up_only_the_given_keys(
+    store: GraphStore, ring_world: dict[str, str]
+) -> None:
+    k = ring_world
+    keys = {kind: [] for kind in STRONG_KINDS} | {
+        IdentifierKind.DEVICE: [k["kiosk"]],
+        IdentifierKind.CARD: [k["card"], "no-such-card"],
+    }
+    facts = store.live_facts("cat", keys, "198.51.100.0/24", 10, own=False)
+    assert facts.account is None
+    # Under a cap of 10 the kiosk is expanded: dan (r2), eve (r3) and fay; not cat itself.
+    assert _hits(facts, IdentifierKind.DEVICE) == [
+        (k["kiosk"], 4, [], [["r2", "suspicious", 2, 0.4], ["r3", "benign", 2, 0.7]])
+    ]
+    assert _hits(facts, IdentifierKind.CARD) == [(k["card"], 2, [], [R1])]  # bob and fay
+    assert _hits(facts, IdentifierKind.PHONE) == []
+    assert _hits(facts, IdentifierKind.EMAIL) == []  # cat's own email: not asked for
+    assert facts.subnets == {"198.51.100.0/24": 2}
+
+
+def test_live_facts_of_a_new_account(store: GraphStore, ring_world: dict[str, str]) -> None:
+    k = ring_world
+    facts = store.live_facts(
+        "newcomer",
+        {IdentifierKind.DEVICE: [k["dev-a"]], IdentifierKind.PHONE: ["no-such-phone"]},
+        "192.0.2.0/24",
+        3,
+    )
+    assert facts.account is None
+    # Every user of dev-a is another account: ann (banned, r1), bob (r1), cat (r2 and r3).
+    assert _hits(facts, IdentifierKind.DEVICE) == [
+        (
+            k["dev-a"],
+            3,
+            ["ann"],
+            sorted([R1, ["r2", "suspicious", 2, 0.4], ["r3", "benign", 2, 0.7]]),
+        )
+    ]
+    assert facts.shared[IdentifierKind.PHONE] == []
+    assert facts.subnets == {}
+    nothing = store.live_facts("newcomer", {}, None, 3)
+    assert nothing == LiveFacts(account=None, shared={}, subnets={})

@@ -209,3 +209,49 @@ def test_signup_velocity_from_one_subnet_is_seen(service: DecisionService) -> No
     )
     velocity = next(r for r in out["reasons"] if r["rule"] == "subnet_velocity")
     assert velocity["seen"]["subnet_signups_1h"] == 5  # the other five, not itself
+
+
+GRAPH_FEATURES = (
+    "device_accounts",
+    "subnet_accounts",
+    "shared_with_banned",
+    "banned_neighbours",
+    "ring_verdict",
+    "ring_size",
+    "ring_score",
+    "evader_score",
+)
+
+
+def test_cached_account_row_with_live_lookups(service: DecisionService) -> None:
+    """With the cache on, the second decision takes the account's row from Redis, yet who else
+    uses its identifiers is read live: a banned account that joined since is seen, and the facts
+    are those of a decision that read everything from the graph."""
+    seed_world(service)
+    service.cache_ttl_s = 60
+    queue = ApplyingQueue(service.ingest)
+
+    def graph_features(cached: bool) -> dict[str, object]:
+        out = service.decide("farm0", "login", None, queue, cached=cached)
+        stored = service.log.get(out["decision_id"])
+        assert stored is not None
+        features = {name: stored["features"][name] for name in GRAPH_FEATURES}
+        # The account's age comes from the (possibly cached) row; it grows with the wall clock
+        # between two decisions, so whole days are compared, not the exact value.
+        features["account_age_whole_days"] = int(stored["features"]["account_age_days"])
+        return features
+
+    first = graph_features(cached=True)  # reads the graph, fills the cache
+    assert service.redis.exists("rw:feat:account:farm0")
+    assert first["device_accounts"] == 7 and first["subnet_accounts"] == 7
+    assert first["ring_verdict"] == "fraud" and first["shared_with_banned"] == 0
+    assert graph_features(cached=True) == first == graph_features(cached=False)
+
+    joined = [
+        signup("j0", "banned-bo", ts="2026-03-03T00:00:00Z", card="stolen-1"),
+        event("enforcement", "j1", "banned-bo", ts="2026-03-04T00:00:00Z", action="ban"),
+    ]
+    service.ingest.accept(list(enumerate(joined)), queue)
+    from_cache = graph_features(cached=True)
+    assert from_cache["shared_with_banned"] == 1 and from_cache["banned_neighbours"] == 1
+    assert from_cache == graph_features(cached=False)

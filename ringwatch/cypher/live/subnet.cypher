@@ -1,1 +1,0 @@
-MATCH (s:Subnet {key: $subnet}) RETURN s.accounts AS accounts
