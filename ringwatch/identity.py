@@ -28,6 +28,9 @@ class IdentifierKind(StrEnum):
     EMAIL_DOMAIN = "email_domain"
     PHONE = "phone"
     CARD = "card"
+    # The E.164 number without its last two digits: a block of 100 consecutive numbers.
+    # SIM farms buy numbers in runs; the keyed hash of the full number hides adjacency.
+    PHONE_BLOCK = "phone_block"
 
 
 class NormaliseError(ValueError):
@@ -66,6 +69,11 @@ def normalise_phone(raw: str, country: str | None) -> str:
     if not phonenumbers.is_possible_number(number):
         raise NormaliseError("not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_block(e164: str) -> str:
+    """The block of 100 numbers an E.164 number belongs to: '+14155550101' -> '+141555501'."""
+    return e164[:-2]
 
 
 def normalise_ip(raw: str) -> tuple[str, str]:

@@ -27,6 +27,7 @@ from ringwatch.identity import (
     normalise_email,
     normalise_ip,
     normalise_phone,
+    phone_block,
 )
 
 
@@ -103,7 +104,9 @@ def normalise(event: Event, hasher: Pseudonymiser) -> Record:
         profile["email_sketch"] = hasher.sketch(local, "email-local")
     phone = getattr(event, "phone", None)
     if phone:
-        link(IdentifierKind.PHONE, _field("phone", normalise_phone, phone, country))
+        number = _field("phone", normalise_phone, phone, country)
+        link(IdentifierKind.PHONE, number)
+        link(IdentifierKind.PHONE_BLOCK, phone_block(number))
 
     if isinstance(event, SignupEvent | ProfileUpdateEvent):
         if event.display_name:

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from ringwatch.detectors.snapshot import KIND_CODE, Snapshot
 
 STRONG = ("device", "phone", "card", "email")
-WEAK = ("ip", "subnet", "email_domain")
+WEAK = ("ip", "subnet", "email_domain", "phone_block")
 
 
 def check_snapshot(snapshot: object) -> Snapshot:

@@ -23,10 +23,10 @@ k accounts yields k(k-1)/2 pairs and a huge bucket is a popular thing, not a coo
 - *Young cohorts*: age-suspect accounts (detectors.age) on the same non-hub IP: a school's or
   a club's children, who share the building's network and not much else.
 
-Phone-number blocks (SIM farms buy consecutive numbers) cannot be seen: only keyed hashes of
-phones are kept, and a keyed hash destroys adjacency. Detecting blocks would need the
-pseudonymiser to also emit a keyed hash of the number minus its last digits; until then SIM
-farms surface through their signup bursts and shared modems (devices).
+Phone-number blocks (SIM farms buy runs of consecutive numbers) are identifiers of their own
+(`phone_block`: a keyed hash of the number without its last two digits, see records.normalise):
+they weigh in the projection like a rare weak identifier and join the pieces of a farm that
+CPM splits per modem (pipeline: merge by shared infrastructure).
 """
 
 from __future__ import annotations

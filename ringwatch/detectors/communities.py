@@ -55,6 +55,7 @@ class ProjectionParams:
                 "ip": 0.5,
                 "subnet": 0.1,
                 "email_domain": 0.1,
+                "phone_block": 0.5,
             }
         )
     )
@@ -69,6 +70,7 @@ class ProjectionParams:
                 "ip": 1.0,
                 "subnet": 1.0,
                 "email_domain": 1.0,
+                "phone_block": 0.5,
             }
         )
     )
@@ -82,6 +84,7 @@ class ProjectionParams:
                 "ip": 200,
                 "subnet": 300,
                 "email_domain": 50,
+                "phone_block": 100,
             }
         )
     )

@@ -343,18 +343,26 @@ def detect(
 
 
 def _weak_columns(snapshot: Snapshot, params: ProjectionParams) -> np.ndarray:
-    weak = snapshot.kind_mask(IdentifierKind.IP, IdentifierKind.SUBNET, IdentifierKind.EMAIL_DOMAIN)
+    weak = snapshot.kind_mask(
+        IdentifierKind.IP,
+        IdentifierKind.SUBNET,
+        IdentifierKind.EMAIL_DOMAIN,
+        IdentifierKind.PHONE_BLOCK,
+    )
     return np.asarray(weak & (identifier_weights(snapshot, params) > 0))
 
 
 def _infrastructure_links(snapshot: Snapshot, max_degree: int) -> sp.csc_matrix:
-    """Accounts x IP columns used by 3..max_degree accounts (binary): the connections an
-    operation may run on (see `communities.merge_by_shared_infrastructure`). Subnets are left
-    out: a commercial residential-proxy /24 serves many unrelated operations at once, and
-    joining them would merge distinct rings."""
+    """Accounts x IP, subnet and phone-block columns used by 3..max_degree accounts (binary):
+    the connections and number runs an operation may run on (see
+    `communities.merge_by_shared_infrastructure`, which joins only through identifiers mostly
+    used by suspicious communities, so a residential /24 or a carrier's number block shared
+    with ordinary people never qualifies)."""
     links = binary_links(snapshot)
     degree = np.diff(links.indptr)
-    weak = snapshot.kind_mask(IdentifierKind.IP, IdentifierKind.SUBNET)
+    weak = snapshot.kind_mask(
+        IdentifierKind.IP, IdentifierKind.SUBNET, IdentifierKind.PHONE_BLOCK
+    )
     cols = np.flatnonzero(weak & (degree >= 3) & (degree <= max_degree))
     return sp.csc_matrix(links[:, cols])
 

@@ -16,6 +16,7 @@ class Label(StrEnum):
     EMAIL_DOMAIN = "EmailDomain"
     PHONE = "Phone"
     CARD = "Card"
+    PHONE_BLOCK = "PhoneBlock"
     TARGET = "Target"
     ENFORCEMENT = "Enforcement"
     BATCH = "Batch"
@@ -35,6 +36,7 @@ class Rel(StrEnum):
     USES_EMAIL_DOMAIN = "USES_EMAIL_DOMAIN"
     USES_PHONE = "USES_PHONE"
     USES_CARD = "USES_CARD"
+    USES_PHONE_BLOCK = "USES_PHONE_BLOCK"
     PART_OF = "PART_OF"
     FRIEND = "FRIEND"
     FOLLOWS = "FOLLOWS"
@@ -53,6 +55,7 @@ IDENTIFIER_LABEL: dict[IdentifierKind, Label] = {
     IdentifierKind.EMAIL_DOMAIN: Label.EMAIL_DOMAIN,
     IdentifierKind.PHONE: Label.PHONE,
     IdentifierKind.CARD: Label.CARD,
+    IdentifierKind.PHONE_BLOCK: Label.PHONE_BLOCK,
 }
 
 IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
@@ -63,6 +66,7 @@ IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
     IdentifierKind.EMAIL_DOMAIN: Rel.USES_EMAIL_DOMAIN,
     IdentifierKind.PHONE: Rel.USES_PHONE,
     IdentifierKind.CARD: Rel.USES_CARD,
+    IdentifierKind.PHONE_BLOCK: Rel.USES_PHONE_BLOCK,
 }
 
 RELATION_REL: dict[str, Rel] = {

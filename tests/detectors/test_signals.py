@@ -251,3 +251,28 @@ def test_birthdate_block_finds_a_return_under_a_new_name_but_not_strangers() -> 
     # lack the timing or the country.
     assert got == {"back"}
     assert m.credible().tolist() == [True]
+
+
+# -- SIM farms: one run of numbers behind several modems -----------------------------------------
+def _sim_farm(b: SnapshotBuilder, *, same_block: bool) -> list[str]:
+    ids = []
+    for modem in range(2):
+        for i in range(4):
+            a = f"s{modem}{i}"
+            ids.append(a)
+            b.add_account(a, {"created_at": T0 + modem * 7 * DAY + 600 * i, "country": "NG"})
+            b.add_link(a, "device", f"modem{modem}", 1, T0)
+            b.add_link(a, "phone", f"{a}-number", 1, T0)
+            block = "block-1" if same_block else f"block-{modem}"
+            b.add_link(a, "phone_block", block, 1, T0)
+    return ids
+
+
+def test_a_run_of_numbers_joins_a_sim_farm_split_by_modem() -> None:
+    for same_block, expected in ((True, 1), (False, 2)):
+        b = SnapshotBuilder()
+        farm = _sim_farm(b, same_block=same_block)
+        result = detect(b.build(), seed=0)
+        flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
+        assert len(flagged) == expected, flagged
+        assert set().union(*flagged) == set(farm)

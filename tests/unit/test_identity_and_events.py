@@ -16,6 +16,7 @@ from ringwatch.identity import (
     normalise_email,
     normalise_ip,
     normalise_phone,
+    phone_block,
     sketch_similarity,
 )
 from ringwatch.settings import DEV_HASH_KEY, Settings
@@ -36,6 +37,8 @@ def test_email(raw: str, want: str) -> None:
 def test_phone_and_ip() -> None:
     assert normalise_phone("030 1234567", "DE") == "+49301234567"
     assert normalise_phone("+1 (415) 555-0101", None) == "+14155550101"
+    assert phone_block("+14155550101") == phone_block("+14155550199") == "+141555501"
+    assert phone_block("+14155550201") != phone_block("+14155550199")
     with pytest.raises(NormaliseError):
         normalise_phone("555-0101", None)  # no country, no +: ambiguous
     assert normalise_ip("::ffff:198.51.100.7") == ("198.51.100.7", "198.51.100.0/24")
@@ -93,3 +96,19 @@ def test_production_refuses_development_secrets() -> None:
     ok = Settings(_env_file=None, env="production", hash_key="x" * 40)  # type: ignore[call-arg]
     assert ok.hash_key.get_secret_value() != DEV_HASH_KEY
     assert "x" * 40 not in repr(ok)
+
+
+def test_numbers_of_one_block_share_a_keyed_block_identifier() -> None:
+    from ringwatch.records import normalise
+    from tests.events import signup
+
+    hasher = Pseudonymiser(b"k" * 32)
+
+    def blocks(account: str, phone: str) -> list[str]:
+        rec = normalise(parse_event(signup(f"e-{account}", account, phone=phone)), hasher)
+        return [key for kind, key in rec["ids"] if kind == IdentifierKind.PHONE_BLOCK.value]
+
+    first, neighbour = blocks("a", "+14155550101"), blocks("b", "+14155550188")
+    assert first == neighbour and len(first) == 1
+    assert blocks("c", "+14155550301") != first
+    assert "+141555501" not in first[0]  # a keyed hash, never the digits
