@@ -20,6 +20,10 @@ k accounts yields k(k-1)/2 pairs and a huge bucket is a popular thing, not a coo
   networks, or an operator's residential-proxy pool, which rotates IPs inside a few blocks but
   cannot rotate the blocks. The verdict tells these apart (a household shares one home IP; a
   proxy pool gives every session a fresh one).
+- *Rotating peers*: accounts that each came through several single-use IPs nobody else used
+  (a residential-proxy exit per session) and that share a non-hub subnet. Home users keep an
+  address for weeks, mobile users share carrier NAT addresses with many others; an operator
+  rotating through a proxy pool leaves a trail of one-off addresses in the same few blocks.
 - *Young cohorts*: age-suspect accounts (detectors.age) on the same non-hub IP: a school's or
   a club's children, who share the building's network and not much else.
 
@@ -74,6 +78,8 @@ class BehaviourParams:
     network_min_shared: int = 2
     network_weight: float = 0.6  # per shared subnet from the second one on, up to network_max
     network_max: float = 1.2
+    rotation_min_ips: int = 2  # single-use, unshared IPs that make an account a rotator
+    rotation_weight: float = 0.5
     cohort_max_degree: int = 100  # an IP with more accounts says nothing about who knows whom
     cohort_weight: float = 0.6
     min_age: int = 13
@@ -89,10 +95,17 @@ class SoftLinks:
     invite: sp.csr_matrix
     networks: sp.csr_matrix
     cohort: sp.csr_matrix
+    rotating: sp.csr_matrix
 
     def total(self) -> sp.csr_matrix:
         return (
-            self.burst + self.template + self.lockstep + self.invite + self.networks + self.cohort
+            self.burst
+            + self.template
+            + self.lockstep
+            + self.invite
+            + self.networks
+            + self.cohort
+            + self.rotating
         ).tocsr()
 
     def coordination(self) -> sp.csr_matrix:
@@ -107,6 +120,7 @@ class SoftLinks:
             "invite": self.invite,
             "shared_networks": self.networks,
             "young_cohort": self.cohort,
+            "rotating_peers": self.rotating,
         }
 
 
@@ -292,6 +306,29 @@ def shared_networks(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matri
     return symmetric_from_pairs(together.row[ok], together.col[ok], weight, n)
 
 
+def rotating_peers(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs of rotators (>= `rotation_min_ips` IPs used once, by them only) sharing a subnet
+    of at most `network_max_degree` accounts."""
+    n = snapshot.n_accounts
+    bip = binary_links(snapshot)
+    degree = np.diff(bip.tocsc().indptr)
+    kind = snapshot.identifier_kind
+    once = snapshot.links.tocsc().copy()
+    once.data = (once.data == 1).astype(np.float64)
+    lonely_ips = np.flatnonzero((kind == KIND_CODE["ip"]) & (degree == 1))
+    single_use = np.asarray(once[:, lonely_ips].sum(axis=1)).ravel()
+    rotators = np.flatnonzero(single_use >= params.rotation_min_ips)
+    cols = np.flatnonzero(
+        (kind == KIND_CODE["subnet"]) & (degree >= 2) & (degree <= params.network_max_degree)
+    )
+    if rotators.shape[0] < 2 or cols.shape[0] == 0:
+        return sp.csr_matrix((n, n))
+    sub = bip[rotators][:, cols].tocsr().astype(np.float64)
+    together = sp.triu(sub @ sub.T, k=1).tocoo()
+    weight = np.full(together.nnz, params.rotation_weight)
+    return symmetric_from_pairs(rotators[together.row], rotators[together.col], weight, n)
+
+
 def young_cohorts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     """Pairs of age-suspect accounts sharing an IP of at most `cohort_max_degree` accounts."""
     n = snapshot.n_accounts
@@ -336,4 +373,5 @@ def soft_links(snapshot: Snapshot, params: BehaviourParams = BehaviourParams()) 
         invite=invites(snapshot, params),
         networks=shared_networks(snapshot, params),
         cohort=young_cohorts(snapshot, params),
+        rotating=rotating_peers(snapshot, params),
     )

@@ -259,7 +259,7 @@ def detect(
             identifier_cols=evidence_cols,
             soft=coordination,
             look_alike=look_alike,
-            networks=soft.networks,
+            networks=soft.networks.multiply(soft.rotating > 0).tocsr(),
             weights=weights,
             evader_rows=evader_rows,
             burst_window=params.verdicts.burst_window,
