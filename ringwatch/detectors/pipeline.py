@@ -250,7 +250,10 @@ def detect(
     coordination = (soft.lockstep + soft.invite).tocsr()
     look_alike = (0.5 * soft.template).tocsr()
     # Only credible matches count against a group (a namesake is not a returning offender).
+    credible = matches.credible() & (matches.rank == 0)
     evader_rows = np.unique(matches.query[matches.credible()])
+    evader_continues = np.full(snapshot.n_accounts, -1, dtype=np.int64)
+    evader_continues[matches.query[credible]] = matches.banned[credible]
 
     def judge(groups: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         features = ring_features(
@@ -260,8 +263,10 @@ def detect(
             soft=coordination,
             look_alike=look_alike,
             networks=soft.networks.multiply(soft.rotating > 0).tocsr(),
+            rotating=soft.rotating,
             weights=weights,
             evader_rows=evader_rows,
+            evader_continues=evader_continues,
             burst_window=params.verdicts.burst_window,
             slow_window=params.verdicts.slow_window,
             household_max=params.verdicts.household_max,

@@ -49,6 +49,7 @@ FEATURES = (
     "rotation",
     "young_share",
     "no_own_device",
+    "rotating_peers",
 )
 
 
@@ -88,6 +89,10 @@ class VerdictParams:
     # Members who move across the same few networks together but never share an IP: a
     # proxy pool rotating addresses (a household shares its one home IP).
     rotation: float = 3.0
+    # Members who each came through single-use IPs in a shared block (behaviour.
+    # rotating_peers), without the second shared network: travellers and VPN users do that
+    # too, so it weighs less.
+    rotating_peers: float = 2.0
     # Share of age-suspect members (detectors.age), counted from half the ring up: a group of
     # children needs an age review whatever else it looks like; one child in a family does not.
     young_share: float = 6.0
@@ -119,8 +124,10 @@ def ring_features(
     soft: sp.csr_matrix,
     look_alike: sp.csr_matrix | None = None,
     networks: sp.csr_matrix | None = None,
+    rotating: sp.csr_matrix | None = None,
     weights: sp.csr_matrix,
     evader_rows: np.ndarray,
+    evader_continues: np.ndarray | None = None,
     burst_window: int = 3 * 86400,
     slow_window: int = 180 * 86400,
     household_max: int = 6,
@@ -216,6 +223,9 @@ def ring_features(
     network_coverage = np.zeros(r_count)
     if networks is not None:
         _, network_coverage = internal(networks)
+    peer_coverage = np.zeros(r_count)
+    if rotating is not None:
+        _, peer_coverage = internal(rotating)
     if look_alike is not None:
         # Look-alike emails count half: strangers with popular names write them too.
         _, look_coverage = internal(look_alike)
@@ -237,6 +247,14 @@ def ring_features(
     banned_share = np.bincount(ring_inside, banned, r_count) / size
     is_evader = np.zeros(n, bool)
     is_evader[evader_rows] = True
+    # An evader continuing a banned member of its own group is the same person as that
+    # member: counted once among the group's offenders.
+    outside = np.ones(n, bool)
+    if evader_continues is not None:
+        continued = evader_continues[evader_rows]
+        same = (continued >= 0) & (ring_of[evader_rows] >= 0)
+        same &= ring_of[np.maximum(continued, 0)] == ring_of[evader_rows]
+        outside[evader_rows[same]] = False
     evader_share = np.bincount(ring_inside, is_evader[inside], r_count) / size
 
     years = np.array(
@@ -264,9 +282,11 @@ def ring_features(
     shares_ip = np.bincount(pr.row[shared & (kinds[pr.col] == ip_code)], minlength=r_count) > 0
     # Households share their home IP between (nearly) all members; a pool's exits are reused
     # by a few members at most.
-    rotation = network_coverage * np.clip(1.0 - 2.0 * ip_coverage, 0.0, 1.0)
+    not_home = 1.0 - ip_coverage
+    rotation = network_coverage * not_home
+    rotating_peers = peer_coverage * not_home
     # A proxy pool's rotation is evidence of its own, not "weak-only" like a shared office.
-    weak_only = (n_strong == 0) & (hard_coverage == 0) & (rotation == 0)
+    weak_only = (n_strong == 0) & (hard_coverage == 0) & (rotation == 0) & (rotating_peers == 0)
     # The most common country's share: households are mostly one country, but a relative
     # registered abroad (an expat, a foreign spouse) is common enough not to clear the doubt.
     base = codes.max() + 1 if codes.size else 1
@@ -281,7 +301,7 @@ def ring_features(
     # One banned member in a family is that person's problem, not the family's: guilt by
     # association is what reviewers must not do. Two or more make the family look like a cell.
     banned_count = banned_share * size
-    evader_count = evader_share * size
+    evader_count = np.bincount(ring_inside, (is_evader & outside)[inside], r_count)
     clean = (banned_count + evader_count < 2) & (hard_coverage == 0)
     device_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["device"])
     devices = all_links[:, device_cols].tocsc()
@@ -329,6 +349,7 @@ def ring_features(
         "rotation": rotation,
         "young_share": young_share,
         "no_own_device": no_own_device,
+        "rotating_peers": rotating_peers,
     }
 
 
@@ -371,6 +392,7 @@ def score_rings(
         + params.placeless * f["placeless"]
         + params.coordination * f["coordination"]
         + params.rotation * f["rotation"]
+        + params.rotating_peers * f["rotating_peers"]
         + params.no_own_device * f["no_own_device"]
         + params.young_share
         * np.where(f["young_share"] >= params.young_min_share, f["young_share"], 0.0)
