@@ -264,6 +264,7 @@ def detect(
             look_alike=look_alike,
             networks=soft.networks.multiply(soft.rotating > 0).tocsr(),
             rotating=soft.rotating,
+            bursts=soft.burst,
             weights=weights,
             evader_rows=evader_rows,
             evader_continues=evader_continues,
@@ -357,19 +358,39 @@ def _weak_columns(snapshot: Snapshot, params: ProjectionParams) -> np.ndarray:
     return np.asarray(weak & (identifier_weights(snapshot, params) > 0))
 
 
-def _infrastructure_links(snapshot: Snapshot, max_degree: int) -> sp.csc_matrix:
-    """Accounts x IP, subnet and phone-block columns used by 3..max_degree accounts (binary):
-    the connections and number runs an operation may run on (see
-    `communities.merge_by_shared_infrastructure`, which joins only through identifiers mostly
-    used by suspicious communities, so a residential /24 or a carrier's number block shared
-    with ordinary people never qualifies)."""
+def _infrastructure_links(
+    snapshot: Snapshot, max_degree: int, window: int = 60 * 86400
+) -> sp.csc_matrix:
+    """Accounts x candidate infrastructure (binary): the connections and number runs an
+    operation may run on (see `communities.merge_by_shared_infrastructure`, which joins only
+    through identifiers mostly used by suspicious communities).
+
+    IPs (3..max_degree accounts) are used as they are. Subnets and phone blocks are shared
+    more widely: one residential-proxy /24 or one carrier block serves many unrelated
+    operations, one after another. So each is split by when its accounts were created, into
+    `window`-long periods, twice (the second tiling shifted by half a window, so two pieces of
+    one operation created days apart always meet in one of them): pieces of one operation
+    arrive together, two operations reusing a block months apart stay apart.
+    """
     links = binary_links(snapshot)
     degree = np.diff(links.indptr)
-    weak = snapshot.kind_mask(
-        IdentifierKind.IP, IdentifierKind.SUBNET, IdentifierKind.PHONE_BLOCK
-    )
-    cols = np.flatnonzero(weak & (degree >= 3) & (degree <= max_degree))
-    return sp.csc_matrix(links[:, cols])
+    ip = snapshot.kind_mask(IdentifierKind.IP) & (degree >= 3) & (degree <= max_degree)
+    shared = snapshot.kind_mask(IdentifierKind.SUBNET, IdentifierKind.PHONE_BLOCK)
+    shared &= (degree >= 3) & (degree <= max_degree)
+    parts = [sp.csc_matrix(links[:, np.flatnonzero(ip)])]
+    coo = sp.csr_matrix(links[:, np.flatnonzero(shared)]).tocoo()
+    n = snapshot.n_accounts
+    for shift in (0, window // 2):
+        period = (snapshot.created_at[coo.row] + shift) // window
+        key = coo.col.astype(np.int64) * (1 << 20) + (period - period.min(initial=0))
+        _, column = np.unique(key, return_inverse=True)
+        width = int(column.max()) + 1 if column.shape[0] else 0
+        parts.append(
+            sp.csc_matrix(
+                (np.ones(coo.nnz, dtype=np.float32), (coo.row, column)), shape=(n, width)
+            )
+        )
+    return sp.csc_matrix(sp.hstack(parts, format="csc"))
 
 
 def _evader_output(snapshot: Snapshot, matches: EvaderMatches) -> tuple[EvaderMatch, ...]:

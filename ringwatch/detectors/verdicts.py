@@ -50,6 +50,7 @@ FEATURES = (
     "young_share",
     "no_own_device",
     "rotating_peers",
+    "subnet_burst",
 )
 
 
@@ -93,6 +94,9 @@ class VerdictParams:
     # rotating_peers), without the second shared network: travellers and VPN users do that
     # too, so it weighs less.
     rotating_peers: float = 2.0
+    # Share of members registered in one statistically significant burst from one subnet
+    # with another member (behaviour.signup_bursts): scripted registration from one place.
+    subnet_burst: float = 1.5
     # Share of age-suspect members (detectors.age), counted from half the ring up: a group of
     # children needs an age review whatever else it looks like; one child in a family does not.
     young_share: float = 6.0
@@ -125,6 +129,7 @@ def ring_features(
     look_alike: sp.csr_matrix | None = None,
     networks: sp.csr_matrix | None = None,
     rotating: sp.csr_matrix | None = None,
+    bursts: sp.csr_matrix | None = None,
     weights: sp.csr_matrix,
     evader_rows: np.ndarray,
     evader_continues: np.ndarray | None = None,
@@ -224,6 +229,9 @@ def ring_features(
     if networks is not None:
         _, network_coverage = internal(networks)
     peer_coverage = np.zeros(r_count)
+    burst_coverage = np.zeros(r_count)
+    if bursts is not None:
+        _, burst_coverage = internal(bursts)
     if rotating is not None:
         _, peer_coverage = internal(rotating)
     if look_alike is not None:
@@ -350,6 +358,7 @@ def ring_features(
         "young_share": young_share,
         "no_own_device": no_own_device,
         "rotating_peers": rotating_peers,
+        "subnet_burst": burst_coverage,
     }
 
 
@@ -393,6 +402,7 @@ def score_rings(
         + params.coordination * f["coordination"]
         + params.rotation * f["rotation"]
         + params.rotating_peers * f["rotating_peers"]
+        + params.subnet_burst * f["subnet_burst"]
         + params.no_own_device * f["no_own_device"]
         + params.young_share
         * np.where(f["young_share"] >= params.young_min_share, f["young_share"], 0.0)

@@ -276,3 +276,24 @@ def test_a_run_of_numbers_joins_a_sim_farm_split_by_modem() -> None:
         flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
         assert len(flagged) == expected, flagged
         assert set().union(*flagged) == set(farm)
+
+
+# -- shared infrastructure: one block, one operation at a time -------------------------------------
+def _farm_on_block(b: SnapshotBuilder, prefix: str, t0: int) -> list[str]:
+    ids = [f"{prefix}{i}" for i in range(4)]
+    for i, a in enumerate(ids):
+        b.add_account(a, {"created_at": t0 + 600 * i, "country": "VN"})
+        b.add_link(a, "device", f"{prefix}-emulator", 1, t0)  # nothing of their own
+        b.add_link(a, "subnet", "198.18.7.0/24", 1, t0)
+    return ids
+
+
+def test_a_shared_block_joins_pieces_of_one_operation_not_operations_months_apart() -> None:
+    for gap, pieces in ((2 * DAY, 1), (200 * DAY, 2)):
+        b = SnapshotBuilder()
+        first = _farm_on_block(b, "a", T0)
+        second = _farm_on_block(b, "b", T0 + gap)
+        result = detect(b.build(), seed=0)
+        flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
+        assert len(flagged) == pieces, (gap, flagged)
+        assert set().union(*flagged) == set(first) | set(second)
