@@ -296,14 +296,18 @@ def shared_networks(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matri
     )
     if cols.shape[0] == 0:
         return sp.csr_matrix((n, n))
-    sub = bip[:, cols].tocsr().astype(np.float64)
+    sub = bip[:, cols].tocsr()
+    # Only accounts on enough such subnets can share enough of them: most people are on one
+    # home block, and leaving them out keeps the product far below sum(d^2).
+    rows = np.flatnonzero(np.diff(sub.indptr) >= params.network_min_shared)
+    sub = sub[rows].astype(np.float64)
     together = sp.triu(sub @ sub.T, k=1).tocoo()
     ok = together.data >= params.network_min_shared
     weight = np.minimum(
         (together.data[ok] - params.network_min_shared + 1) * params.network_weight,
         params.network_max,
     )
-    return symmetric_from_pairs(together.row[ok], together.col[ok], weight, n)
+    return symmetric_from_pairs(rows[together.row[ok]], rows[together.col[ok]], weight, n)
 
 
 def rotating_peers(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
@@ -313,10 +317,9 @@ def rotating_peers(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix
     bip = binary_links(snapshot)
     degree = np.diff(bip.tocsc().indptr)
     kind = snapshot.identifier_kind
-    once = snapshot.links.tocsc().copy()
-    once.data = (once.data == 1).astype(np.float64)
     lonely_ips = np.flatnonzero((kind == KIND_CODE["ip"]) & (degree == 1))
-    single_use = np.asarray(once[:, lonely_ips].sum(axis=1)).ravel()
+    once = snapshot.links.tocsc()[:, lonely_ips]
+    single_use = np.bincount(once.indices[once.data == 1], minlength=n)
     rotators = np.flatnonzero(single_use >= params.rotation_min_ips)
     cols = np.flatnonzero(
         (kind == KIND_CODE["subnet"]) & (degree >= 2) & (degree <= params.network_max_degree)
