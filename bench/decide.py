@@ -289,13 +289,25 @@ def api_key(engines: Engines, engine: str) -> str | None:
 
 
 @contextlib.contextmanager
-def api_server(engines: Engines, engine: str, port: int, ttl_s: int) -> Iterator[str]:
+def api_server(
+    engines: Engines, engine: str, port: int, ttl_s: int, workers: int = 1
+) -> Iterator[str]:
     env = engines.env(engine, RINGWATCH_FEATURE_CACHE_TTL_S=str(ttl_s))
     log = engines.work_dir / f"serve-{engine}-ttl{ttl_s}.log"
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [RINGWATCH, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                RINGWATCH,
+                "serve",
+                "--no-worker",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             cwd=REPO,
             stdout=out,
@@ -577,13 +589,15 @@ def bench_engine(
 
     if "live" in args.modes:
         reqs = new_signups(members, n, f"{run_tag}-{engine}-live", seed)
-        with api_server(engines, engine, port, ttl_s=0) as url:
+        with api_server(engines, engine, port, ttl_s=0, workers=args.api_workers) as url:
             warm(url, "warm-live")
             _say(f"{engine}: live features (TTL 0), {n:,} requests at {args.rate:g}/s")
             result["passes"]["live"] = run_pass(load_for(url), reqs)
     if "cached" in args.modes:
         reqs = new_signups(members, n, f"{run_tag}-{engine}-cache", seed + 1)
-        with api_server(engines, engine, port, ttl_s=args.cache_ttl) as url:
+        with api_server(
+            engines, engine, port, ttl_s=args.cache_ttl, workers=args.api_workers
+        ) as url:
             warm(url, "warm-cache")
             _say(f"{engine}: cached (TTL {args.cache_ttl}), first pass, {n:,} requests")
             result["passes"]["cached-cold"] = run_pass(load_for(url), reqs)
@@ -730,6 +744,12 @@ def main(argv: list[str] | None = None) -> int:
         help="cProfile the in-process loop; top functions go into the JSON",
     )
     parser.add_argument("--port", type=int, default=8097, help="API port (default 8097)")
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=1,
+        help="API processes (`ringwatch serve --workers`; default 1)",
+    )
     parser.add_argument("--seed", type=int, default=11, help="request generator seed")
     parser.add_argument("--neo4j-uri", default="bolt://127.0.0.1:7697")
     parser.add_argument("--neo4j-user", default="neo4j")
@@ -834,6 +854,7 @@ def main(argv: list[str] | None = None) -> int:
             "inproc": args.inproc,
             "modes": sorted(args.modes),
             "seed": args.seed,
+            "api_workers": args.api_workers,
             "request": "signup of a new account sharing the device and the phone or card of a "
             "planted ring member; fresh email; IP in 198.18.0.0/15",
             "latency": "from the request's due time (open-loop schedule) to its response",
