@@ -13,7 +13,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 
 REDIS_PORT="${REDIS_PORT:-6380}"
-REDIS_DIR="${REDIS_DIR:-$REPO_ROOT/.local/redis}"
+REDIS_DIR="$(realpath -m "${REDIS_DIR:-$REPO_ROOT/.local/redis}")"  # absolute: redis-server chdirs to --dir
 REDIS_START_TIMEOUT="${REDIS_START_TIMEOUT:-30}"
 REDIS_STOP_TIMEOUT="${REDIS_STOP_TIMEOUT:-30}"
 PIDFILE="$REDIS_DIR/redis-$REDIS_PORT.pid"
