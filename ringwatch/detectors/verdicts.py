@@ -163,23 +163,7 @@ def ring_features(
     strong_codes = np.array([KIND_CODE[k] for k in STRONG])
     is_strong = np.isin(kinds, strong_codes)
 
-    coo = bip.tocoo()
-    rr = ring_of[coo.row]
-
-    def coverage(kind_mask: np.ndarray) -> np.ndarray:
-        """Share of each ring's members sharing an identifier of these columns in the ring."""
-        ok = (rr >= 0) & kind_mask[coo.col]
-        # Fancy-indexing a sparse matrix with empty arrays gives a (1, 0) matrix.
-        count = (
-            np.asarray(per_ring[rr[ok], coo.col[ok]]).ravel()
-            if ok.any()
-            else np.zeros(0, np.int64)
-        )
-        covered = np.zeros(n, bool)
-        covered[coo.row[ok][count >= 2]] = True
-        return np.bincount(ring_of[inside], covered[inside], r_count) / size
-
-    strong_coverage = coverage(is_strong)
+    strong_coverage = _shared_coverage(bip, per_ring, ring_of, is_strong, size)
     # Places: IPs and subnets used by at most `place_max_degree` accounts. Rarer than a
     # carrier NAT, but including an office's or a campus's network, which the evidence
     # columns leave out for being common: a group meeting on one is meeting somewhere.
@@ -192,17 +176,7 @@ def ring_features(
     place_bip = all_links[:, place_cols].tocsr()
     place_per_ring = (member @ place_bip).tocsr()
     place_is_ip = snapshot.identifier_kind[place_cols] == KIND_CODE["ip"]
-    pcoo = place_bip.tocoo()
-    prr = ring_of[pcoo.row]
-    pok = (prr >= 0) & place_is_ip[pcoo.col]
-    pcount = (
-        np.asarray(place_per_ring[prr[pok], pcoo.col[pok]]).ravel()
-        if pok.any()
-        else np.zeros(0, np.int64)
-    )
-    on_shared_ip = np.zeros(n, bool)
-    on_shared_ip[pcoo.row[pok][pcount >= 2]] = True
-    ip_coverage = np.bincount(ring_of[inside], on_shared_ip[inside], r_count) / size
+    ip_coverage = _shared_coverage(place_bip, place_per_ring, ring_of, place_is_ip, size)
     ppr = place_per_ring.tocoo()
     shares_place = np.bincount(ppr.row[ppr.data >= 2], minlength=r_count) > 0
 
@@ -360,6 +334,28 @@ def ring_features(
         "rotating_peers": rotating_peers,
         "subnet_burst": burst_coverage,
     }
+
+
+def _shared_coverage(
+    links: sp.csr_matrix,
+    per_ring: sp.csr_matrix,
+    ring_of: np.ndarray,
+    column_mask: np.ndarray,
+    size: np.ndarray,
+) -> np.ndarray:
+    """Per ring, the share of members sharing one of the masked columns with another member.
+
+    `links`: accounts x columns (binary); `per_ring`: rings x the same columns, members using
+    each (member-matrix @ links)."""
+    coo = links.tocoo()
+    rr = ring_of[coo.row]
+    ok = (rr >= 0) & column_mask[coo.col]
+    # Fancy-indexing a sparse matrix with empty arrays gives a (1, 0) matrix, not an array.
+    count = np.asarray(per_ring[rr[ok], coo.col[ok]]).ravel() if ok.any() else np.zeros(0)
+    covered = np.zeros(ring_of.shape[0], bool)
+    covered[coo.row[ok][count >= 2]] = True
+    inside = ring_of >= 0
+    return np.asarray(np.bincount(ring_of[inside], covered[inside], size.shape[0]) / size)
 
 
 def score_rings(
