@@ -74,11 +74,14 @@ class BehaviourParams:
     invite_weight: float = 0.3
     fast_invite_window: int = 2 * 86400
     fast_invite_weight: float = 1.0
-    network_max_degree: int = 500  # subnets with more accounts are hubs (carrier NAT, offices)
+    network_max_degree: int = 200  # subnets with more accounts are hubs (carrier NAT, offices)
     network_min_shared: int = 2
     network_weight: float = 0.6  # per shared subnet from the second one on, up to network_max
     network_max: float = 1.2
     rotation_min_ips: int = 2  # single-use, unshared IPs that make an account a rotator
+    # Rotators may share busier blocks than ordinary co-location allows: a proxy pool's own
+    # /24s fill up with its accounts, while carrier NAT users are not rotators.
+    rotation_max_degree: int = 500
     rotation_weight: float = 0.5
     cohort_max_degree: int = 100  # an IP with more accounts says nothing about who knows whom
     cohort_weight: float = 0.6
@@ -312,7 +315,7 @@ def shared_networks(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matri
 
 def rotating_peers(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     """Pairs of rotators (>= `rotation_min_ips` IPs used once, by them only) sharing a subnet
-    of at most `network_max_degree` accounts."""
+    of at most `rotation_max_degree` accounts."""
     n = snapshot.n_accounts
     bip = binary_links(snapshot)
     degree = np.diff(bip.tocsc().indptr)
@@ -322,7 +325,7 @@ def rotating_peers(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix
     single_use = np.bincount(once.indices[once.data == 1], minlength=n)
     rotators = np.flatnonzero(single_use >= params.rotation_min_ips)
     cols = np.flatnonzero(
-        (kind == KIND_CODE["subnet"]) & (degree >= 2) & (degree <= params.network_max_degree)
+        (kind == KIND_CODE["subnet"]) & (degree >= 2) & (degree <= params.rotation_max_degree)
     )
     if rotators.shape[0] < 2 or cols.shape[0] == 0:
         return sp.csr_matrix((n, n))

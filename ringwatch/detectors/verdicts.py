@@ -309,7 +309,12 @@ def ring_features(
     shared_cards = np.bincount(
         pr.row[shared & (kinds[pr.col] == card_code)], minlength=r_count
     ).astype(np.float64)
-    placeless = ((n_strong > 0) & ~shares_place).astype(np.float64)
+    # Hardware and payment instruments live somewhere; one person's mailbox does not, so a
+    # shared email says nothing about where the group meets.
+    email_code = KIND_CODE["email"]
+    hardware = strong_shared & (kinds[pr.col] != email_code)
+    shares_hardware = np.bincount(pr.row[hardware], minlength=r_count) > 0
+    placeless = (shares_hardware & ~shares_place).astype(np.float64)
     return {
         "size": size,
         "density": density,
