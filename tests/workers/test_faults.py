@@ -165,18 +165,21 @@ def test_neo4j_restart_mid_ingest_loses_and_doubles_nothing(
         first = service.accept(list(enumerate(logins(EVENTS // 2, prefix="r"))), queue)  # type: ignore[arg-type]
         while service.intake.pending_count() > len(first.batches) // 2:
             time.sleep(0.05)
+        restart_log = tmp_path / "neo4j-restart.log"
         restart = subprocess.Popen(
             ["bash", "scripts/neo4j.sh", "restart"],
             cwd=REPO,
             env={**os.environ, "NEO4J_PASSWORD": NEO4J_PASSWORD},
+            stdout=restart_log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         # Events keep arriving while the database is down; Redis holds them.
         second = service.accept(
             list(enumerate(logins(EVENTS // 2, prefix="s"))),
             queue,  # type: ignore[arg-type]
         )
-        assert restart.wait(timeout=180) == 0
-        assert first.accepted + second.accepted == EVENTS
+        assert restart.wait(timeout=180) == 0, restart_log.read_text(errors="replace")
+        assert first.accepted + second.accepted == EVENTS, (first, second)
         wait_for(service, EVENTS, 240, tmp_path)
     finally:
         stop(worker)
