@@ -363,6 +363,26 @@ def _shared_coverage(
     return np.asarray(np.bincount(ring_of[inside], covered[inside], size.shape[0]) / size)
 
 
+_LINEAR = (
+    "strong_coverage",
+    "burst",
+    "banned_share",
+    "behaviour_coverage",
+    "evader_share",
+    "age_spread",
+    "country_diversity",
+    "slow_growth",
+    "household",
+    "weak_only",
+    "placeless",
+    "coordination",
+    "rotation",
+    "rotating_peers",
+    "subnet_burst",
+    "no_own_device",
+)
+
+
 def score_rings(
     features: dict[str, np.ndarray], params: VerdictParams = VerdictParams()
 ) -> np.ndarray:
@@ -379,34 +399,19 @@ def score_rings(
         raise ValueError(f"missing features {sorted(missing)}")
     f = features
     log_size = np.clip(np.log2(np.maximum(f["size"], 1) / 6.0), -1.0, params.max_log_size)
-    z = (
-        params.bias
-        + params.strong_coverage * f["strong_coverage"]
-        + params.strong_kinds * np.maximum(f["strong_kinds"] - 1, 0)
-        + params.log_size * log_size
-        + params.burst * f["burst"]
-        + params.banned_share * f["banned_share"]
-        + params.behaviour_coverage * f["behaviour_coverage"]
-        + params.evader_share * f["evader_share"]
-        + params.age_spread * f["age_spread"]
-        + params.country_diversity * f["country_diversity"]
-        + params.slow_growth * f["slow_growth"]
-        + params.household * f["household"]
-        + params.weak_only * f["weak_only"]
-        + params.shared_cards
-        * np.where(
-            f["shared_cards"] >= 0.5 * f["size"],
-            np.clip(f["shared_cards"] - 1, 0, params.max_shared_cards),
-            0.0,
-        )
-        + params.placeless * f["placeless"]
-        + params.coordination * f["coordination"]
-        + params.rotation * f["rotation"]
-        + params.rotating_peers * f["rotating_peers"]
-        + params.subnet_burst * f["subnet_burst"]
-        + params.no_own_device * f["no_own_device"]
-        + params.young_share
-        * np.where(f["young_share"] >= params.young_min_share, f["young_share"], 0.0)
+    z = params.bias + params.log_size * log_size
+    # Features that enter the score as coefficient x value (the coefficient is the
+    # VerdictParams field of the same name).
+    for name in _LINEAR:
+        z = z + getattr(params, name) * f[name]
+    z = z + params.strong_kinds * np.maximum(f["strong_kinds"] - 1, 0)
+    z = z + params.shared_cards * np.where(
+        f["shared_cards"] >= 0.5 * f["size"],
+        np.clip(f["shared_cards"] - 1, 0, params.max_shared_cards),
+        0.0,
+    )
+    z = z + params.young_share * np.where(
+        f["young_share"] >= params.young_min_share, f["young_share"], 0.0
     )
     return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
