@@ -71,8 +71,10 @@ class GraphSummary:
 class LiveFacts:
     """Everything a decision reads from the graph, read at once (`CypherStore.live_facts`).
 
-    `account`: the account's row, as `live_account` returns it (None: no such account, or not
-    asked for). `shared`: for each kind asked for, one row per identifier found: `key`,
+    `account`: the account's own state (created_at, birthdate, banned_at, status, risk,
+    evader_score, its best active ring's id/verdict/size/score) and `identifiers` as
+    [relationship type, key, accounts] (None: no such account, or not asked for).
+    `shared`: for each kind asked for, one row per identifier found: `key`,
     `accounts` (how many accounts use it), `banned` (the banned ones among the others, unless it
     is a hub) and `rings` ([id, verdict, size, score] of their active rings). `subnets`: the
     account count of each subnet looked up.
@@ -112,7 +114,6 @@ class GraphStore(Protocol):
     def ring_states(self, ring_ids: Sequence[str]) -> dict[str, Row]: ...
     def account_risks(self, accounts: Sequence[str] | None = None) -> dict[str, Row]: ...
     def changes_page(self, after: int, limit: int) -> list[Row]: ...
-    def live_account(self, account_id: str) -> Row | None: ...
     def live_facts(
         self,
         account_id: str,
@@ -379,14 +380,6 @@ class CypherStore(ABC):
         return self.read(cypher("read/changes_page"), {"after": after, "limit": limit})
 
     # -- live features (decisions) -----------------------------------------------------------------
-    def live_account(self, account_id: str) -> Row | None:
-        rows = self.read(cypher("live/account"), {"account": account_id})
-        if not rows:
-            return None
-        row = rows[0]
-        row["identifiers"] = [x for x in row["identifiers"] if x and x[0] is not None]
-        return row
-
     def live_facts(
         self,
         account_id: str,

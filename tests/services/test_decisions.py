@@ -93,7 +93,7 @@ def test_signup_joining_a_known_ring_is_stopped(service: DecisionService) -> Non
     device_rule = next(r for r in out["reasons"] if r["rule"] == "device_farm")
     assert device_rule["seen"]["device_accounts"] == 8
     # The context event was ingested too.
-    assert service.store.live_account("newcomer") is not None
+    assert service.store.account("newcomer") is not None
 
 
 def test_banned_identifier_and_benign_signup(service: DecisionService) -> None:

@@ -1,5 +1,5 @@
 // The head of the composed live-facts query (CypherStore.live_facts): the account's own state
-// and identifiers, as live/account.cypher, as ONE map, null when there is no such account.
+// and identifiers as ONE map, null when there is no such account.
 // Always exactly one row, for the CALL { } sections that follow. Used with $own true only.
 OPTIONAL MATCH (a:Account {id: $account})
 OPTIONAL MATCH (a)-[:MEMBER_OF]->(g:Ring {status: 'active'})
