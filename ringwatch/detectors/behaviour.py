@@ -45,6 +45,7 @@ from ringwatch.detectors._common import (
     binary_links,
     check_snapshot,
     group_pairs,
+    identifier_degree,
     symmetric_from_pairs,
 )
 from ringwatch.detectors.age import age_suspect
@@ -283,76 +284,59 @@ def invites(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     return symmetric_from_pairs(lo[pick], hi[pick], weight[pick], n)
 
 
-def shared_networks(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
-    """Pairs sharing >= `network_min_shared` subnets of at most `network_max_degree` accounts.
+def _co_users(
+    snapshot: Snapshot, rows: np.ndarray, kind: str, max_degree: int, min_shared: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs among account `rows` sharing >= `min_shared` identifiers of `kind` that 2 to
+    `max_degree` accounts use: (left row, right row, how many they share), each pair once.
 
-    One sparse product over the subnet columns only: each is capped, so the product has at most
-    sum(d^2) entries however large the platform is.
+    One sparse product over those columns only, and only over rows with enough of them: the
+    columns are capped, so it has at most sum(d^2) entries however large the platform is.
     """
-    n = snapshot.n_accounts
-    bip = binary_links(snapshot)
-    degree = np.diff(bip.tocsc().indptr)
+    degree = identifier_degree(snapshot)
     cols = np.flatnonzero(
-        (snapshot.identifier_kind == KIND_CODE["subnet"])
-        & (degree >= 2)
-        & (degree <= params.network_max_degree)
+        (snapshot.identifier_kind == KIND_CODE[kind]) & (degree >= 2) & (degree <= max_degree)
     )
-    if cols.shape[0] == 0:
-        return sp.csr_matrix((n, n))
-    sub = bip[:, cols].tocsr()
-    # Only accounts on enough such subnets can share enough of them: most people are on one
-    # home block, and leaving them out keeps the product far below sum(d^2).
-    rows = np.flatnonzero(np.diff(sub.indptr) >= params.network_min_shared)
-    sub = sub[rows].astype(np.float64)
+    sub = binary_links(snapshot)[:, cols].tocsr()[rows]
+    enough = np.diff(sub.indptr) >= min_shared
+    rows, sub = rows[enough], sub[enough].astype(np.float64)
     together = sp.triu(sub @ sub.T, k=1).tocoo()
-    ok = together.data >= params.network_min_shared
-    weight = np.minimum(
-        (together.data[ok] - params.network_min_shared + 1) * params.network_weight,
-        params.network_max,
+    ok = together.data >= min_shared
+    return rows[together.row[ok]], rows[together.col[ok]], together.data[ok]
+
+
+def shared_networks(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs sharing >= `network_min_shared` subnets of at most `network_max_degree` accounts
+    (most people are on one home block, so few rows take part)."""
+    n = snapshot.n_accounts
+    left, right, shared = _co_users(
+        snapshot, np.arange(n), "subnet", params.network_max_degree, params.network_min_shared
     )
-    return symmetric_from_pairs(rows[together.row[ok]], rows[together.col[ok]], weight, n)
+    weight = np.minimum(
+        (shared - params.network_min_shared + 1) * params.network_weight, params.network_max
+    )
+    return symmetric_from_pairs(left, right, weight, n)
 
 
 def rotating_peers(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     """Pairs of rotators (>= `rotation_min_ips` IPs used once, by them only) sharing a subnet
     of at most `rotation_max_degree` accounts."""
     n = snapshot.n_accounts
-    bip = binary_links(snapshot)
-    degree = np.diff(bip.tocsc().indptr)
-    kind = snapshot.identifier_kind
-    lonely_ips = np.flatnonzero((kind == KIND_CODE["ip"]) & (degree == 1))
+    degree = identifier_degree(snapshot)
+    lonely_ips = np.flatnonzero((snapshot.identifier_kind == KIND_CODE["ip"]) & (degree == 1))
     once = snapshot.links.tocsc()[:, lonely_ips]
     single_use = np.bincount(once.indices[once.data == 1], minlength=n)
     rotators = np.flatnonzero(single_use >= params.rotation_min_ips)
-    cols = np.flatnonzero(
-        (kind == KIND_CODE["subnet"]) & (degree >= 2) & (degree <= params.rotation_max_degree)
-    )
-    if rotators.shape[0] < 2 or cols.shape[0] == 0:
-        return sp.csr_matrix((n, n))
-    sub = bip[rotators][:, cols].tocsr().astype(np.float64)
-    together = sp.triu(sub @ sub.T, k=1).tocoo()
-    weight = np.full(together.nnz, params.rotation_weight)
-    return symmetric_from_pairs(rotators[together.row], rotators[together.col], weight, n)
+    left, right, _ = _co_users(snapshot, rotators, "subnet", params.rotation_max_degree, 1)
+    return symmetric_from_pairs(left, right, np.full(left.shape[0], params.rotation_weight), n)
 
 
 def young_cohorts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     """Pairs of age-suspect accounts sharing an IP of at most `cohort_max_degree` accounts."""
     n = snapshot.n_accounts
-    young = age_suspect(snapshot, min_age=params.min_age)
-    if young.sum() < 2:
-        return sp.csr_matrix((n, n))
-    bip = binary_links(snapshot)
-    degree = np.diff(bip.tocsc().indptr)
-    cols = np.flatnonzero(
-        (snapshot.identifier_kind == KIND_CODE["ip"])
-        & (degree >= 2)
-        & (degree <= params.cohort_max_degree)
-    )
-    rows = np.flatnonzero(young)
-    sub = bip[rows][:, cols].tocsr().astype(np.float64)
-    together = sp.triu(sub @ sub.T, k=1).tocoo()
-    weight = np.full(together.nnz, params.cohort_weight)
-    return symmetric_from_pairs(rows[together.row], rows[together.col], weight, n)
+    young = np.flatnonzero(age_suspect(snapshot, min_age=params.min_age))
+    left, right, _ = _co_users(snapshot, young, "ip", params.cohort_max_degree, 1)
+    return symmetric_from_pairs(left, right, np.full(left.shape[0], params.cohort_weight), n)
 
 
 def soft_links(snapshot: Snapshot, params: BehaviourParams = BehaviourParams()) -> SoftLinks:
