@@ -43,9 +43,9 @@ def age_suspect(
         born = np.array([_one(b) for b in snapshot.birthdate], dtype=np.float64)
     signup_day = snapshot.created_at // DAY
     age = (signup_day - born) / YEAR_DAYS
-    known = ~np.isnan(age)
+    known = ~np.isnan(age)  # so a malformed "....-01-01" never counts below
     under = known & (age < min_age) & (age >= 0)
-    jan1 = np.array([str(b)[5:] == "01-01" for b in snapshot.birthdate], dtype=bool)
+    jan1 = np.char.endswith(np.asarray(snapshot.birthdate, dtype=object).astype(str), "-01-01")
     at_gate = np.zeros_like(under)
     for gate in gates:
         at_gate |= known & (age >= gate) & (age < gate + 1)

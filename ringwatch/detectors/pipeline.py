@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ringwatch.detectors._common import binary_links, check_snapshot
+from ringwatch.detectors.age import age_suspect
 from ringwatch.detectors.behaviour import BehaviourParams, soft_links
 from ringwatch.detectors.communities import (
     ProjectionParams,
@@ -254,6 +255,8 @@ def detect(
     evader_rows = np.unique(matches.query[matches.credible()])
     evader_continues = np.full(snapshot.n_accounts, -1, dtype=np.int64)
     evader_continues[matches.query[credible]] = matches.banned[credible]
+    # Per account, not per grouping: computed once for both judgements below.
+    young = age_suspect(snapshot, min_age=params.verdicts.min_age)
 
     def judge(groups: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         features = ring_features(
@@ -271,7 +274,7 @@ def detect(
             burst_window=params.verdicts.burst_window,
             slow_window=params.verdicts.slow_window,
             household_max=params.verdicts.household_max,
-            min_age=params.verdicts.min_age,
+            young=young,
         )
         return features, score_rings(features, params.verdicts)
 

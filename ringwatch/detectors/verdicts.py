@@ -137,6 +137,7 @@ def ring_features(
     slow_window: int = 180 * 86400,
     household_max: int = 6,
     min_age: int = 13,
+    young: np.ndarray | None = None,
     place_max_degree: int = 300,
 ) -> dict[str, np.ndarray]:
     """Feature arrays (one value per ring, names in FEATURES), all computed with sparse ops.
@@ -147,7 +148,8 @@ def ring_features(
     themselves lift a group above weak-only evidence; `networks`: pairs seen together on
     several networks (behaviour.shared_networks);
     `weights`: the full weighted graph the communities came from; `evader_rows`: accounts
-    with an evader match.
+    with an evader match; `young`: detectors.age.age_suspect per account (computed with
+    `min_age` when not given).
     """
     snapshot = check_snapshot(snapshot)
     n, r_count = snapshot.n_accounts, len(rings)
@@ -157,7 +159,8 @@ def ring_features(
     member = sp.csr_matrix(
         (np.ones(inside.shape[0]), (ring_of[inside], inside)), shape=(r_count, n)
     )
-    bip = binary_links(snapshot)[:, identifier_cols].tocsr()
+    all_links = binary_links(snapshot)
+    bip = all_links[:, identifier_cols].tocsr()
     per_ring = (member @ bip).tocsr()  # rings x identifiers: members using it
     kinds = snapshot.identifier_kind[identifier_cols].astype(np.int64)
     strong_codes = np.array([KIND_CODE[k] for k in STRONG])
@@ -167,7 +170,6 @@ def ring_features(
     # Places: IPs and subnets used by at most `place_max_degree` accounts. Rarer than a
     # carrier NAT, but including an office's or a campus's network, which the evidence
     # columns leave out for being common: a group meeting on one is meeting somewhere.
-    all_links = binary_links(snapshot)
     link_degree = np.diff(all_links.indptr)
     place_kind = np.isin(snapshot.identifier_kind, [KIND_CODE["ip"], KIND_CODE["subnet"]])
     place_cols = np.flatnonzero(
@@ -297,7 +299,8 @@ def ring_features(
     # People carry a phone of their own; a "household" whose members live only on shared
     # devices is a farm.
     clean &= no_own_device < 0.5
-    young = age_suspect(snapshot, min_age=min_age)
+    if young is None:
+        young = age_suspect(snapshot, min_age=min_age)
     # ...and a household has grown-ups: a group of mostly age-suspect members is a cohort.
     young_share = np.bincount(ring_inside, young[inside], r_count) / size
     clean &= young_share < 0.5
