@@ -168,10 +168,7 @@ def _birthdate_candidates(
         np.char.add(np.char.add([t[:5] for t in as_is], [t[8:10] for t in as_is]), "-"),
         [t[5:7] for t in as_is],
     )
-    values, codes = np.unique(
-        np.concatenate([as_is, swapped, text[known_q]]), return_inverse=True
-    )
-    del values
+    _, codes = np.unique(np.concatenate([as_is, swapped, text[known_q]]), return_inverse=True)
     nb = known_b.shape[0]
     bkeys = codes[: 2 * nb].astype(np.uint64)
     bowner = np.concatenate([known_b, known_b])

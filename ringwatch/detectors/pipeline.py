@@ -251,10 +251,11 @@ def detect(
     coordination = (soft.lockstep + soft.invite).tocsr()
     look_alike = (0.5 * soft.template).tocsr()
     # Only credible matches count against a group (a namesake is not a returning offender).
-    credible = matches.credible() & (matches.rank == 0)
-    evader_rows = np.unique(matches.query[matches.credible()])
+    credible = matches.credible()
+    evader_rows = np.unique(matches.query[credible])
+    best = credible & (matches.rank == 0)
     evader_continues = np.full(snapshot.n_accounts, -1, dtype=np.int64)
-    evader_continues[matches.query[credible]] = matches.banned[credible]
+    evader_continues[matches.query[best]] = matches.banned[best]
     # Per account, not per grouping: computed once for both judgements below.
     young = age_suspect(snapshot, min_age=params.verdicts.min_age)
 
