@@ -192,11 +192,14 @@ class Engines:
     neo4j_password: str
     redis_url: str
     work_dir: Path
+    batch_size: int = 2000
+    ingest_writers: int = 1
 
     def env(self, engine: str, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RINGWATCH_")}
         env["RINGWATCH_ENV"] = "development"
         env["RINGWATCH_STRATEGIES_DIR"] = str(REPO / "strategies")
+        env["RINGWATCH_BATCH_SIZE"] = str(self.batch_size)
         if engine == "neo4j":
             env["RINGWATCH_NEO4J_URI"] = self.neo4j_uri
             env["RINGWATCH_NEO4J_USER"] = self.neo4j_user
@@ -234,6 +237,8 @@ def load(engines: Engines, engine: str, world: Path) -> dict[str, Any]:
                 str(events),
                 "--rejects",
                 str(engines.work_dir / "rejects.jsonl"),
+                "--writers",
+                str(engines.ingest_writers),
             ],
             env=env,
             cwd=REPO,
@@ -750,6 +755,18 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="API processes (`ringwatch serve --workers`; default 1)",
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=2000,
+        help="RINGWATCH_BATCH_SIZE for loading and serving (100..5000; default 2000)",
+    )
+    parser.add_argument(
+        "--ingest-writers",
+        type=int,
+        default=1,
+        help="`ringwatch ingest --writers` when loading (default 1)",
+    )
     parser.add_argument("--seed", type=int, default=11, help="request generator seed")
     parser.add_argument("--neo4j-uri", default="bolt://127.0.0.1:7697")
     parser.add_argument("--neo4j-user", default="neo4j")
@@ -782,7 +799,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.world} holds no events.jsonl + truth.json (see `ringwatch synth`)")
 
     engines = Engines(
-        args.neo4j_uri, args.neo4j_user, args.neo4j_password, args.redis_url, args.work_dir
+        args.neo4j_uri,
+        args.neo4j_user,
+        args.neo4j_password,
+        args.redis_url,
+        args.work_dir,
+        args.batch_size,
+        args.ingest_writers,
     )
     args.work_dir.mkdir(parents=True, exist_ok=True)
     world = world_info(args.world)

@@ -43,6 +43,15 @@ def ingest(
     rejects: Annotated[
         Path, typer.Option(help="Where rejected events go, one JSON object per line.")
     ] = Path("rejects.jsonl"),
+    writers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=16,
+            help="Batches written concurrently. 2 lets Neo4j use two cores for one load; "
+            "the embedded engine applies writes one at a time, so it gains little.",
+        ),
+    ] = 1,
 ) -> None:
     """Validate, pseudonymise and write events to the graph in batches.
 
@@ -76,7 +85,9 @@ def ingest(
                     done = progress.tasks[task].completed
                     progress.update(task, rate=f"{done / elapsed:,.0f} events/s")
 
-            total.merge(svc.ingest.ingest_file(path, rejects=reject, progress=advance))
+            total.merge(
+                svc.ingest.ingest_file(path, rejects=reject, progress=advance, writers=writers)
+            )
 
     table = Table(title="ingest summary", show_header=False)
     table.add_row("accepted", f"{total.accepted:,}")

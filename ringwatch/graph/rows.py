@@ -53,8 +53,20 @@ class _Span:
 class _AccountRow:
     span: _Span
     created: int | None = None
-    profile_ts: int | None = None
-    profile: dict[str, Any] = field(default_factory=dict)
+    # Per field: (time, value) of its newest non-null value. Kept per field, not per profile,
+    # so batches applied in any order (concurrent workers) leave the same account: an older
+    # signup that commits after a newer partial update still fills the fields it alone has.
+    profile: dict[str, tuple[int, Any]] = field(default_factory=dict)
+
+    def see_profile(self, ts: int, profile: Mapping[str, Any]) -> None:
+        for name, raw in profile.items():
+            value = sketch_to_text(raw) if name in SKETCH_FIELDS else raw
+            if value is None:
+                continue
+            seen = self.profile.get(name)
+            # Ties on time go to the greater value: the same result whatever the file order.
+            if seen is None or (ts, value) > seen:
+                self.profile[name] = (ts, value)
 
 
 def _spanned(spans: Mapping[tuple[str, ...], _Span], *names: str) -> list[dict[str, Any]]:
@@ -89,9 +101,8 @@ def build_statements(records: Iterable[Mapping[str, Any]]) -> list[Statement]:
         if rec["t"] == "signup" and (acc.created is None or ts < acc.created):
             acc.created = ts
         profile = rec.get("profile")
-        if profile and (acc.profile_ts is None or ts >= acc.profile_ts):
-            acc.profile_ts = ts
-            acc.profile.update(profile)
+        if profile:
+            acc.see_profile(ts, profile)
         for kind, key in rec["ids"]:
             _touch(links[IdentifierKind(kind)], (acc_id, key), ts)
         if "ip_subnet" in rec:
@@ -158,12 +169,12 @@ def _account_rows(accounts: Mapping[str, _AccountRow]) -> list[dict[str, Any]]:
             "last": acc.span.last,
             "n": acc.span.n,
             "created": acc.created,
-            "profile_ts": acc.profile_ts,
+            "profiled": bool(acc.profile),
         }
         for name in PROFILE_FIELDS:
-            row[name] = acc.profile.get(name)
-        for name in SKETCH_FIELDS:
-            row[name] = sketch_to_text(row[name] or [])
+            ts, value = acc.profile.get(name, (None, None))
+            row[name] = value
+            row[f"{name}_ts"] = ts
         rows.append(row)
     return rows
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -135,17 +136,23 @@ class IngestService:
         *,
         rejects: Callable[[Path, Problem], None] | None = None,
         progress: Callable[[int], None] | None = None,
+        writers: int = 1,
     ) -> IngestReport:
         """Apply a file batch by batch. Batch ids derive from the file's content and position,
         so a run that was interrupted resumes where it stopped and never applies a batch twice.
 
-        The graph write of one batch overlaps the validation of the next: the write mostly waits
-        on the database, so the two share the machine instead of taking turns.
+        Graph writes overlap the validation of the next batch, and `writers` batches may be in
+        the database at once: one Neo4j transaction runs on one core, so a second writer is what
+        lets a multi-core server work in parallel. Batches commute (counts add, times take their
+        min or max, the newest profile and enforcement win), so their commit order does not
+        matter, exactly as with concurrent Celery workers.
         """
+        if writers < 1:
+            raise ValueError("writers must be at least 1")
         digest = file_digest(path)
         report = IngestReport()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-write") as writer:
-            in_flight: Future[int] | None = None
+        with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="graph-write") as pool:
+            in_flight: deque[Future[int]] = deque()
             for number, chunk in enumerate(_chunks_iter(read_events(path), self.batch_size)):
                 batch_id = f"file:{digest}:{number}"
                 if self.store.batch_applied(batch_id):
@@ -153,14 +160,14 @@ class IngestService:
                     fresh: list[Record] = []
                 else:
                     fresh = self._claim_chunk(batch_id, chunk, report, path, rejects)
-                if in_flight is not None:
-                    _finish(in_flight, progress)
-                batch = Batch(batch_id, fresh)
-                in_flight = writer.submit(self._write, batch, len(chunk)) if fresh else None
-                if not fresh and progress:
+                while len(in_flight) >= writers:
+                    _finish(in_flight.popleft(), progress)
+                if fresh:
+                    in_flight.append(pool.submit(self._write, Batch(batch_id, fresh), len(chunk)))
+                elif progress:
                     progress(len(chunk))
-            if in_flight is not None:
-                _finish(in_flight, progress)
+            while in_flight:
+                _finish(in_flight.popleft(), progress)
         return report
 
     def _claim_chunk(

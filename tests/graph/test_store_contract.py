@@ -159,6 +159,33 @@ def test_out_of_order_batches_converge(store: GraphStore, hasher: Pseudonymiser)
     assert snap.created_at[0] == recs[0]["ts"] // 1000
 
 
+def test_profile_fields_keep_their_newest_value_in_any_batch_order(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    """An older signup committed after a newer partial update (two workers) still fills the
+    fields only it has, and never overrides the newer ones."""
+    signed_up = signup("s", "acc", ts="2026-01-01T00:00:00Z", country="US", birthdate="1990-04-01")
+    moved = event("profile_update", "m", "acc", ts="2026-02-01T00:00:00Z", country="FR")
+    same_ms = [  # equal times: the greater value wins, whatever the order
+        event("profile_update", "t1", "acc", ts="2026-03-01T00:00:00Z", city="Lyon"),
+        event("profile_update", "t2", "acc", ts="2026-03-01T00:00:00Z", city="Paris"),
+    ]
+    newest_first = records(hasher, [same_ms[1], moved, same_ms[0], signed_up])
+    for i, rec in enumerate(newest_first):
+        store.apply_batch(Batch(f"b{i}", [rec]))
+    account = store.account("acc")
+    assert account is not None
+    assert account["country"] == "FR"
+    builder = SnapshotBuilder()
+    store.stream_snapshot(builder)
+    snap = builder.build()
+    assert snap.country[0] == "FR" and snap.birthdate[0] == "1990-04-01"
+    in_order = build_statements(records(hasher, [signed_up, moved, *same_ms]))[0].rows[0]
+    reordered = build_statements(newest_first)[0].rows[0]
+    assert in_order == reordered
+    assert (in_order["country"], in_order["city"]) == ("FR", "paris")
+
+
 def test_raw_identifiers_never_reach_the_graph(store: GraphStore, world: list[Record]) -> None:
     store.apply_batch(Batch("b-1", world))
     dump = store.read("MATCH (n) RETURN properties(n) AS p")

@@ -2,7 +2,7 @@
 UNWIND $rows AS r
 MATCH (a:Account {id: r.a})
 MERGE (i:__LABEL__ {key: r.key})
-  ON CREATE SET i.accounts = 0, i.first_seen = r.first
+  ON CREATE SET i.accounts = 0
 MERGE (a)-[e:__REL__]->(i)
   ON CREATE SET e.first_seen = r.first, e.last_seen = r.last, e.count = r.n,
                 i.accounts = i.accounts + 1
