@@ -223,12 +223,10 @@ class DecisionService:
         rec: Mapping[str, Any] = record or {}
         profile = rec.get("profile") or {}
         domain = rec.get("email_domain", [None, None])[1]
-        subnet = rec.get("ip_subnet", [None, None])[1]
         for rel, key, _ in row.get("identifiers", []):
             if rel == "USES_EMAIL_DOMAIN" and domain is None:
                 domain = key
-            if rel == "USES_SUBNET" and subnet is None:
-                subnet = key
+        _, subnet = _lookups(row, record)
         created = row.get("created_at")
         if created is None and record is not None and record["t"] == "signup":
             created = record["ts"]
@@ -325,14 +323,15 @@ def _lookups(
     row: Mapping[str, Any], record: Record | None
 ) -> tuple[dict[IdentifierKind, set[str]], str | None]:
     """The strong identifiers to look up (the account's, from its row, and the context event's),
-    and the subnet whose accounts are counted (the event's, else the account's)."""
+    and THE subnet of the decision, used for every subnet feature: the event's, else the
+    account's most recent one (the row lists identifiers newest first)."""
     keys: dict[IdentifierKind, set[str]] = {k: set() for k in STRONG}
     subnet: str | None = None
     for rel, key, _ in row.get("identifiers", []):
         kind = REL_KIND.get(rel)
         if kind is not None and kind in keys:
             keys[kind].add(key)
-        elif kind is IdentifierKind.SUBNET:
+        elif kind is IdentifierKind.SUBNET and subnet is None:
             subnet = key
     rec: Mapping[str, Any] = record or {}
     for kind_name, key in rec.get("ids", []):

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from ringwatch.graph.store import GraphStore
-from ringwatch.identity import Pseudonymiser
+from ringwatch.identity import IdentifierKind, Pseudonymiser
 from ringwatch.services.decision_log import DecisionLog
 from ringwatch.services.decisions import DecisionService, StrategySet
 from ringwatch.services.detection import DetectionService
@@ -255,3 +255,23 @@ def test_cached_account_row_with_live_lookups(service: DecisionService) -> None:
     from_cache = graph_features(cached=True)
     assert from_cache["shared_with_banned"] == 1 and from_cache["banned_neighbours"] == 1
     assert from_cache == graph_features(cached=False)
+
+
+def test_one_subnet_per_decision_the_events_else_the_newest() -> None:
+    """Subnet count, velocity and the datacenter check must all look at the same subnet."""
+    from ringwatch.services.decisions import _lookups
+
+    row = {
+        "identifiers": [
+            ["USES_SUBNET", "net-newest", 9],
+            ["USES_DEVICE", "dev", 2],
+            ["USES_SUBNET", "net-older", 40],
+        ]
+    }
+    keys, subnet = _lookups(row, None)
+    assert subnet == "net-newest" and keys[IdentifierKind.DEVICE] == {"dev"}
+    record = {"t": "login", "ids": [["subnet", "net-event"]], "ip_subnet": ["ip", "net-event"]}
+    assert _lookups(row, record)[1] == "net-event"  # type: ignore[arg-type]
+    service = DecisionService.__new__(DecisionService)
+    assert service._account_facts(row, None).subnet == "net-newest"
+    assert service._account_facts(row, record).subnet == "net-event"  # type: ignore[arg-type]
