@@ -86,7 +86,6 @@ class BehaviourParams:
     rotation_weight: float = 0.5
     cohort_max_degree: int = 100  # an IP with more accounts says nothing about who knows whom
     cohort_weight: float = 0.6
-    min_age: int = 13
 
 
 @dataclass(frozen=True)
@@ -331,16 +330,23 @@ def rotating_peers(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix
     return symmetric_from_pairs(left, right, np.full(left.shape[0], params.rotation_weight), n)
 
 
-def young_cohorts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
-    """Pairs of age-suspect accounts sharing an IP of at most `cohort_max_degree` accounts."""
+def young_cohorts(snapshot: Snapshot, young: np.ndarray, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs of age-suspect accounts (`young`, a mask per account: detectors.age) sharing an
+    IP of at most `cohort_max_degree` accounts."""
     n = snapshot.n_accounts
-    young = np.flatnonzero(age_suspect(snapshot, min_age=params.min_age))
-    left, right, _ = _co_users(snapshot, young, "ip", params.cohort_max_degree, 1)
+    rows = np.flatnonzero(young)
+    left, right, _ = _co_users(snapshot, rows, "ip", params.cohort_max_degree, 1)
     return symmetric_from_pairs(left, right, np.full(left.shape[0], params.cohort_weight), n)
 
 
-def soft_links(snapshot: Snapshot, params: BehaviourParams = BehaviourParams()) -> SoftLinks:
-    """All behaviour signals as weighted account pairs (see module doc).
+def soft_links(
+    snapshot: Snapshot,
+    params: BehaviourParams = BehaviourParams(),
+    *,
+    young: np.ndarray | None = None,
+) -> SoftLinks:
+    """All behaviour signals as weighted account pairs (see module doc). `young`: the
+    age-suspect mask (detectors.age.age_suspect; computed at its default minimum age if None).
 
     >>> from ringwatch.detectors.snapshot import SnapshotBuilder
     >>> b = SnapshotBuilder()
@@ -362,6 +368,6 @@ def soft_links(snapshot: Snapshot, params: BehaviourParams = BehaviourParams()) 
         lockstep=lockstep(snapshot, params),
         invite=invites(snapshot, params),
         networks=shared_networks(snapshot, params),
-        cohort=young_cohorts(snapshot, params),
+        cohort=young_cohorts(snapshot, age_suspect(snapshot) if young is None else young, params),
         rotating=rotating_peers(snapshot, params),
     )

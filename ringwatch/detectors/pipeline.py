@@ -61,6 +61,8 @@ class DetectParams:
     keep_benign: also return rings judged benign (families...), so their ids stay stable and an
         investigator can see why they were cleared.
     review_threshold: account risk at or above which the account's action is "review".
+    min_age: the platform's minimum age; younger declared ages make accounts age-suspect
+        (detectors.age), for young cohorts and for ring verdicts alike.
     """
 
     projection: ProjectionParams = field(default_factory=ProjectionParams)
@@ -77,6 +79,7 @@ class DetectParams:
     bridge_min_pairs: int = 3
     keep_benign: bool = True
     review_threshold: float = 0.7
+    min_age: int = 13
     infrastructure_max_degree: int = 2000
     infrastructure_suspect_share: float = 0.5
 
@@ -186,7 +189,9 @@ def weighted_graph(
 ) -> tuple[sp.csr_matrix, sp.csr_matrix, dict[str, sp.csr_matrix]]:
     """(identifier projection + soft links, soft links alone, soft links per signal)."""
     proj = projection(snapshot, params.projection)
-    soft = soft_links(snapshot, params.behaviour)
+    soft = soft_links(
+        snapshot, params.behaviour, young=age_suspect(snapshot, min_age=params.min_age)
+    )
     soft_total = soft.total()
     return (proj + soft_total).tocsr(), soft_total, soft.kinds()
 
@@ -224,7 +229,9 @@ def detect(
 
     proj = projection(snapshot, params.projection)
     lap("projection")
-    soft = soft_links(snapshot, params.behaviour)
+    # Per account: computed once for the young cohorts here and both judgements below.
+    young = age_suspect(snapshot, min_age=params.min_age)
+    soft = soft_links(snapshot, params.behaviour, young=young)
     soft_total = soft.total()
     lap("behaviour")
     weights = (proj + soft_total).tocsr()
@@ -256,8 +263,6 @@ def detect(
     best = credible & (matches.rank == 0)
     evader_continues = np.full(snapshot.n_accounts, -1, dtype=np.int64)
     evader_continues[matches.query[best]] = matches.banned[best]
-    # Per account, not per grouping: computed once for both judgements below.
-    young = age_suspect(snapshot, min_age=params.verdicts.min_age)
 
     def judge(groups: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         features = ring_features(
@@ -390,9 +395,7 @@ def _infrastructure_links(
         _, column = np.unique(key, return_inverse=True)
         width = int(column.max()) + 1 if column.shape[0] else 0
         parts.append(
-            sp.csc_matrix(
-                (np.ones(coo.nnz, dtype=np.float32), (coo.row, column)), shape=(n, width)
-            )
+            sp.csc_matrix((np.ones(coo.nnz, dtype=np.float32), (coo.row, column)), shape=(n, width))
         )
     return sp.csc_matrix(sp.hstack(parts, format="csc"))
 

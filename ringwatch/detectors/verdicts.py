@@ -104,7 +104,6 @@ class VerdictParams:
     # phone nobody else logs into; accounts run from a farm live only on its shared devices.
     no_own_device: float = 2.5
     young_min_share: float = 0.5
-    min_age: int = 13
     burst_window: int = 3 * 86400
     slow_window: int = 180 * 86400
     fraud_threshold: float = 0.7

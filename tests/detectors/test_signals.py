@@ -59,7 +59,7 @@ def test_young_cohort_links_children_on_one_network_not_adults() -> None:
     b.add_account("elsewhere", {"created_at": created, "birthdate": "2014-01-01"})
     b.add_link("elsewhere", "ip", "home", 1, created)
     snap = b.build()
-    links = young_cohorts(snap, BehaviourParams()).toarray()
+    links = young_cohorts(snap, age_suspect(snap), BehaviourParams()).toarray()
     k = rows(snap, kids)
     assert {(i, j) for i, j in zip(*np.nonzero(links), strict=True)} == {
         (i, j) for i in k for j in k if i != j
