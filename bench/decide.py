@@ -293,10 +293,16 @@ def api_key(engines: Engines, engine: str) -> str | None:
     return out.stdout.strip().splitlines()[-1]
 
 
+@dataclass(frozen=True)
+class Api:
+    url: str
+    pid: int  # `ringwatch serve`; its API worker processes are its children
+
+
 @contextlib.contextmanager
 def api_server(
     engines: Engines, engine: str, port: int, ttl_s: int, workers: int = 1
-) -> Iterator[str]:
+) -> Iterator[Api]:
     env = engines.env(engine, RINGWATCH_FEATURE_CACHE_TTL_S=str(ttl_s))
     log = engines.work_dir / f"serve-{engine}-ttl{ttl_s}.log"
     url = f"http://127.0.0.1:{port}"
@@ -320,7 +326,7 @@ def api_server(
         )
         try:
             _wait_ready(url, proc, log)
-            yield url
+            yield Api(url, proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)  # uvicorn shuts down cleanly
             try:
@@ -387,6 +393,9 @@ def drive(load: Load, requests: list[dict[str, Any]]) -> dict[str, Any]:
         with lock:
             results.append((due, sent, done, status, action))
 
+    import resource
+
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     with (
         httpx.Client(limits=limits, timeout=load.timeout_s) as client,
         ThreadPoolExecutor(max_workers=load.concurrency) as pool,
@@ -401,7 +410,12 @@ def drive(load: Load, requests: list[dict[str, Any]]) -> dict[str, Any]:
             if pause > 0:
                 time.sleep(pause)
             pool.submit(send, due, body)
-    return summarise(results, start, load)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    summary = summarise(results, start, load)
+    summary["load_generator_cpu_s"] = (used.ru_utime - cpu.ru_utime) + (
+        used.ru_stime - cpu.ru_stime
+    )
+    return summary
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -440,9 +454,48 @@ def summarise(
     }
 
 
-def run_pass(load: Load, requests: list[dict[str, Any]]) -> dict[str, Any]:
+def _cpu_by_role(api_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the API processes, Neo4j, the Redis/FalkorDB servers and the
+    whole machine: where a decision's cost lands, since they all share the same 2 cores."""
+    import psutil
+
+    out = {"api": 0.0, "neo4j": 0.0, "redis_server": 0.0}
+    with contextlib.suppress(psutil.Error):
+        api = psutil.Process(api_pid)
+        for p in [api, *api.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                out["api"] += t.user + t.system
+    for p in psutil.process_iter(["name", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            cmd = " ".join(p.info["cmdline"] or [])
+            role = (
+                "neo4j"
+                if "ringwatch.Neo4jLauncher" in cmd
+                else "redis_server"
+                if "redis-server" in (p.info["name"] or "") or "redis-server" in cmd
+                else None
+            )
+            if role:
+                t = p.cpu_times()
+                out[role] += t.user + t.system
+    machine = psutil.cpu_times()
+    out["machine"] = machine.user + machine.system + machine.nice + machine.irq + machine.softirq
+    return out
+
+
+def run_pass(load: Load, requests: list[dict[str, Any]], api_pid: int) -> dict[str, Any]:
+    before = _cpu_by_role(api_pid)
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(drive, load, requests).result()
+        result: dict[str, Any] = pool.submit(drive, load, requests).result()
+    after = _cpu_by_role(api_pid)
+    ok = max(result["ok"], 1)
+    spent = {role: after[role] - before[role] for role in after}
+    spent["load_generator"] = result.pop("load_generator_cpu_s")
+    spent["other"] = spent["machine"] - sum(v for k, v in spent.items() if k != "machine")
+    # CPU milliseconds per answered decision, per process group (2 cores = 2,000 ms per second).
+    result["cpu_ms_per_decision"] = {k: round(v * 1000 / ok, 2) for k, v in spent.items()}
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -577,12 +630,12 @@ def bench_engine(
     def load_for(url: str) -> Load:
         return Load(url, token, args.rate, args.duration, args.concurrency, args.timeout)
 
-    def warm(url: str, tag: str) -> None:
+    def warm(api: Api, tag: str) -> None:
         if args.warmup:
             reqs = new_signups(members, args.warmup, f"{run_tag}-{engine}-{tag}", seed + 99)
             run_pass(
                 Load(
-                    url,
+                    api.url,
                     token,
                     args.rate,
                     args.warmup / args.rate + 1,
@@ -590,24 +643,27 @@ def bench_engine(
                     args.timeout,
                 ),
                 reqs,
+                api.pid,
             )
 
     if "live" in args.modes:
         reqs = new_signups(members, n, f"{run_tag}-{engine}-live", seed)
-        with api_server(engines, engine, port, ttl_s=0, workers=args.api_workers) as url:
-            warm(url, "warm-live")
+        with api_server(engines, engine, port, ttl_s=0, workers=args.api_workers) as api:
+            warm(api, "warm-live")
             _say(f"{engine}: live features (TTL 0), {n:,} requests at {args.rate:g}/s")
-            result["passes"]["live"] = run_pass(load_for(url), reqs)
+            result["passes"]["live"] = run_pass(load_for(api.url), reqs, api.pid)
     if "cached" in args.modes:
         reqs = new_signups(members, n, f"{run_tag}-{engine}-cache", seed + 1)
         with api_server(
             engines, engine, port, ttl_s=args.cache_ttl, workers=args.api_workers
-        ) as url:
-            warm(url, "warm-cache")
+        ) as api:
+            warm(api, "warm-cache")
             _say(f"{engine}: cached (TTL {args.cache_ttl}), first pass, {n:,} requests")
-            result["passes"]["cached-cold"] = run_pass(load_for(url), reqs)
+            result["passes"]["cached-cold"] = run_pass(load_for(api.url), reqs, api.pid)
             _say(f"{engine}: cached (TTL {args.cache_ttl}), second pass over the same accounts")
-            result["passes"]["cached-warm"] = run_pass(load_for(url), again(reqs, "again"))
+            result["passes"]["cached-warm"] = run_pass(
+                load_for(api.url), again(reqs, "again"), api.pid
+            )
     if args.inproc:
         reqs = new_signups(members, args.inproc, f"{run_tag}-{engine}-inproc", seed + 2)
         warmup = new_signups(members, 50, f"{run_tag}-{engine}-inproc-warm", seed + 3)
@@ -640,6 +696,22 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{p['achieved_per_s']:>7,.1f} {lat['p50']:>8.1f} {lat['p90']:>8.1f} "
                 f"{lat['p99']:>8.1f} {lat['max'] or 0:>8.1f}"
             )
+    lines += [
+        "",
+        "CPU ms per answered decision, by process (2 cores: at 200/s the budget is 10 ms):",
+        f"{'engine':9} {'pass':12} {'api':>6} {'neo4j':>6} {'redis*':>7} {'loadgen':>8} "
+        f"{'other':>6} {'total':>6}",
+    ]
+    for r in results:
+        for name, p in r["passes"].items():
+            c = p.get("cpu_ms_per_decision")
+            if c:
+                lines.append(
+                    f"{r['engine']:9} {name:12} {c['api']:>6.2f} {c['neo4j']:>6.2f} "
+                    f"{c['redis_server']:>7.2f} {c['load_generator']:>8.2f} {c['other']:>6.2f} "
+                    f"{c['machine']:>6.2f}"
+                )
+    lines.append("* redis-server processes: with the embedded engine, the graph engine too")
     inproc = [(r["engine"], k, v) for r in results for k, v in r.get("in_process", {}).items()]
     if inproc:
         lines += [
@@ -658,7 +730,6 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{g['audit']:>7.2f} {g['other']:>7.2f}   {steps}"
             )
     return "\n".join(lines)
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from ringwatch.api import (
     webhooks,
 )
 from ringwatch.events import json_schema
+from ringwatch.services.coalescing import CoalescingQueue
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
 from ringwatch.settings import Settings, get_settings
@@ -40,13 +41,17 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services(settings, release_engine=release_engine)
         app.state.services = services
+        coalescing = None
         if queue is None:
             from ringwatch.workers.ingest import CeleryQueue
 
-            app.state.queue = CeleryQueue()
+            coalescing = CoalescingQueue(CeleryQueue().enqueue_many)
+            app.state.queue = coalescing
         else:
             app.state.queue = queue
         yield
+        if coalescing is not None:
+            coalescing.close()
         services.close()
 
     app = FastAPI(

@@ -25,6 +25,9 @@ class CeleryQueue:
     def enqueue(self, batch_id: str) -> None:
         apply_batch.delay(batch_id)
 
+    def enqueue_many(self, batch_ids: list[str]) -> None:
+        apply_batches.delay(batch_ids)
+
 
 @app.task(
     name="ingest.apply_batch",
@@ -37,6 +40,26 @@ class CeleryQueue:
     max_retries=None,
 )
 def apply_batch(self: Task, batch_id: str) -> dict[str, object]:
+    return _apply(batch_id)
+
+
+@app.task(
+    name="ingest.apply_batches",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(Unavailable,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=None,
+)
+def apply_batches(self: Task, batch_ids: list[str]) -> list[dict[str, object]]:
+    """Several accepted batches (the API's coalesced ids). A retry after a failure part-way
+    repeats the list from the start: batches already applied find their marker and are skipped."""
+    return [_apply(batch_id) for batch_id in batch_ids]
+
+
+def _apply(batch_id: str) -> dict[str, object]:
     try:
         result = services().ingest.apply(batch_id)
     except BatchFailed as e:

@@ -19,6 +19,7 @@ import redis
 
 from ringwatch.graph.store import GraphStore
 from ringwatch.identity import Pseudonymiser
+from ringwatch.services.coalescing import CoalescingQueue
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
 from ringwatch.settings import Settings
@@ -96,11 +97,13 @@ def ingest(env: dict[str, str], hasher: Pseudonymiser) -> Iterator[tuple[IngestS
     client = redis.Redis.from_url(str(settings.redis_url))
     celery = make_celery(settings)
 
-    class Queue:
-        def enqueue(self, batch_id: str) -> None:
-            celery.send_task("ingest.apply_batch", args=[batch_id])
-
-    yield IngestService(store, Intake(client, 30), Pseudonymiser(TEST_KEY), 200), Queue()
+    # As the API sends them: ids coalesced, several batches per task (ingest.apply_batches);
+    # the sweeper re-sends single batches (ingest.apply_batch).
+    queue = CoalescingQueue(
+        lambda ids: celery.send_task("ingest.apply_batches", args=[ids]), max_ids=10
+    )
+    yield IngestService(store, Intake(client, 30), Pseudonymiser(TEST_KEY), 200), queue
+    queue.close()
     store.close()
 
 
