@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import cache
+from typing import Any
 
 from celery import Task
 
@@ -21,6 +22,18 @@ def services() -> Services:
     return Services(get_settings())
 
 
+# An accepted batch must reach the graph: an unreachable store is retried, with backoff, for as
+# long as it takes; the message is acknowledged only once the batch is applied.
+UNTIL_APPLIED: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (Unavailable,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": None,
+}
+
+
 class CeleryQueue:
     def enqueue(self, batch_id: str) -> None:
         apply_batch.delay(batch_id)
@@ -29,30 +42,12 @@ class CeleryQueue:
         apply_batches.delay(batch_ids)
 
 
-@app.task(
-    name="ingest.apply_batch",
-    bind=True,
-    acks_late=True,
-    autoretry_for=(Unavailable,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
-)
+@app.task(name="ingest.apply_batch", bind=True, **UNTIL_APPLIED)
 def apply_batch(self: Task, batch_id: str) -> dict[str, object]:
     return _apply(batch_id)
 
 
-@app.task(
-    name="ingest.apply_batches",
-    bind=True,
-    acks_late=True,
-    autoretry_for=(Unavailable,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=None,
-)
+@app.task(name="ingest.apply_batches", bind=True, **UNTIL_APPLIED)
 def apply_batches(self: Task, batch_ids: list[str]) -> list[dict[str, object]]:
     """Several accepted batches (the API's coalesced ids). A retry after a failure part-way
     repeats the list from the start: batches already applied find their marker and are skipped."""
