@@ -23,8 +23,9 @@ def _text(name: str) -> str:
     return _COMMENT.sub("", path.read_text()).strip()
 
 
-def cypher(name: str, **slots: Label | Rel | str) -> str:
-    """Query text for `name` ('write/link_identifier'), slots filled from the whitelists."""
+def cypher(name: str, **slots: Label | Rel | tuple[Rel, ...] | str) -> str:
+    """Query text for `name` ('write/link_identifier'), slots filled from the whitelists; a
+    tuple of Rels fills a slot with their union (`A`|`B`)."""
     text = _text(name)
     wanted = set(_SLOT.findall(text))
     if wanted != set(slots):
@@ -32,6 +33,10 @@ def cypher(name: str, **slots: Label | Rel | str) -> str:
     for slot, value in slots.items():
         if isinstance(value, Label | Rel):
             filled = f"`{value.value}`"
+        elif isinstance(value, tuple):
+            if not value or not all(isinstance(v, Rel) for v in value):
+                raise ValueError(f"slot {slot} takes Rels, not {value!r}")
+            filled = "|".join(f"`{v.value}`" for v in value)
         elif slot == "PROP" and _PROPERTY.match(value):
             filled = value
         else:

@@ -517,20 +517,23 @@ class CypherStore(ABC):
         return sorted(seen), True
 
     def _add_page(self, builder: SnapshotBuilder, page: list[Row]) -> None:
-        ids = [r["id"] for r in page]
         for r in page:
             builder.add_account(r["id"], _ms_to_s(r))
-        for kind in IdentifierKind:
-            query = cypher(
-                "read/snapshot_links", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
-            )
-            for r in self.read(query, {"ids": ids}):
+        query = cypher("read/snapshot_edges", RELS=SNAPSHOT_RELS)
+        for r in self.read(query, {"ids": [r["id"] for r in page]}):
+            rel = r["rel"]
+            if (kind := _KIND_OF_REL.get(rel)) is not None:
                 builder.add_link(r["a"], kind.value, r["key"], int(r["n"]), int(r["first"]) // 1000)
-        for relation, rel in RELATION_REL.items():
-            for r in self.read(cypher("read/snapshot_relations", REL=rel), {"ids": ids}):
-                builder.add_relation(r["a"], r["b"], relation)
-        for r in self.read(cypher("read/snapshot_engagements"), {"ids": ids}):
-            builder.add_engagement(r["a"], r["target"], r["action"], int(r["first"]) // 1000)
+            elif (relation := _RELATION_OF_REL.get(rel)) is not None:
+                builder.add_relation(r["a"], r["key"], relation)
+            else:
+                builder.add_engagement(r["a"], r["key"], r["action"], int(r["first"]) // 1000)
+
+
+# What a snapshot holds of each account: its identifiers, its relations, its engagements.
+SNAPSHOT_RELS = (*IDENTIFIER_REL.values(), *RELATION_REL.values(), Rel.ENGAGED)
+_KIND_OF_REL = {rel.value: kind for kind, rel in IDENTIFIER_REL.items()}
+_RELATION_OF_REL = {rel.value: relation for relation, rel in RELATION_REL.items()}
 
 
 _KEYS_PARAM = re.compile(r"\$keys\b")
