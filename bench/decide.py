@@ -44,12 +44,11 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -366,56 +365,107 @@ class Load:
 
 
 def drive(load: Load, requests: list[dict[str, Any]]) -> dict[str, Any]:
-    """Send `requests` open-loop at load.rate; stop at the end of the list or of the duration."""
-    import httpx
+    """Send `requests` open-loop at load.rate; stop at the end of the list or of the duration.
 
-    headers = {"content-type": "application/json"}
-    if load.token:
-        headers["authorization"] = f"Bearer {load.token}"
-    bodies = [orjson.dumps(r) for r in requests]
-    limits = httpx.Limits(
-        max_connections=load.concurrency, max_keepalive_connections=load.concurrency
-    )
-    results: list[tuple[float, float, float, int, str]] = []  # due, sent, done, status, action
-    lock = threading.Lock()
-
-    def send(due: float, body: bytes) -> None:
-        sent = time.perf_counter()
-        status, action = 0, ""
-        try:
-            r = client.post(load.url + "/v1/decisions", content=body, headers=headers)
-            status = r.status_code
-            if status == 200:
-                action = str(r.json().get("action"))
-        except httpx.HTTPError as e:
-            action = type(e).__name__
-        done = time.perf_counter()
-        with lock:
-            results.append((due, sent, done, status, action))
-
+    A lean asyncio HTTP/1.1 client over keep-alive connections (at most load.concurrency): the
+    load generator shares the machine with the system under test, so every millisecond of CPU
+    it spends is taken from the API. (An httpx client on 64 threads cost ~2 ms per request,
+    a fifth of the whole budget at 200/s; this one costs a fraction of that.)
+    """
+    import asyncio
     import resource
 
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        pass
     cpu = resource.getrusage(resource.RUSAGE_SELF)
-    with (
-        httpx.Client(limits=limits, timeout=load.timeout_s) as client,
-        ThreadPoolExecutor(max_workers=load.concurrency) as pool,
-    ):
-        start = time.perf_counter() + 0.05
-        end = start + load.duration_s
-        for i, body in enumerate(bodies):
-            due = start + i / load.rate
-            if due >= end:
-                break
-            pause = due - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            pool.submit(send, due, body)
+    results, start = asyncio.run(_drive(load, requests))
     used = resource.getrusage(resource.RUSAGE_SELF)
     summary = summarise(results, start, load)
     summary["load_generator_cpu_s"] = (used.ru_utime - cpu.ru_utime) + (
         used.ru_stime - cpu.ru_stime
     )
     return summary
+
+
+async def _drive(
+    load: Load, requests: list[dict[str, Any]]
+) -> tuple[list[tuple[float, float, float, int, str]], float]:
+    import asyncio
+    from urllib.parse import urlsplit
+
+    target = urlsplit(load.url)
+    host, port = target.hostname or "127.0.0.1", target.port or 80
+    head = (
+        f"POST /v1/decisions HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Content-Type: application/json\r\n"
+        + (f"Authorization: Bearer {load.token}\r\n" if load.token else "")
+    ).encode()
+    wires = [
+        head + f"Content-Length: {len(b)}\r\n\r\n".encode() + b
+        for b in (orjson.dumps(r) for r in requests)
+    ]
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    slots = asyncio.Semaphore(load.concurrency)
+    results: list[tuple[float, float, float, int, str]] = []  # due, sent, done, status, action
+
+    async def exchange(
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], wire: bytes
+    ) -> tuple[int, bytes]:
+        reader, writer = conn
+        writer.write(wire)
+        status_line = await reader.readline()
+        if not status_line:
+            raise ConnectionError("closed")
+        length, close = 0, False
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        body = await reader.readexactly(length)
+        if close:
+            raise ConnectionResetError("server closed the connection")
+        return int(status_line.split()[1]), body
+
+    async def send(due: float, wire: bytes) -> None:
+        async with slots:
+            sent = time.perf_counter()
+            status, action = 0, ""
+            conn = idle.pop() if idle else None
+            try:
+                if conn is None:
+                    conn = await asyncio.open_connection(host, port)
+                status, body = await asyncio.wait_for(exchange(conn, wire), load.timeout_s)
+                if status == 200:
+                    action = str(orjson.loads(body).get("action"))
+                idle.append(conn)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as e:
+                action = type(e).__name__
+                if conn is not None:
+                    conn[1].close()
+            results.append((due, sent, time.perf_counter(), status, action))
+
+    tasks = []
+    start = time.perf_counter() + 0.05
+    end = start + load.duration_s
+    for i, wire in enumerate(wires):
+        due = start + i / load.rate
+        if due >= end:
+            break
+        pause = due - time.perf_counter()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        tasks.append(asyncio.create_task(send(due, wire)))
+    await asyncio.gather(*tasks)
+    for _, writer in idle:
+        writer.close()
+    return results, start
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -785,7 +835,7 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency",
         type=int,
         default=64,
-        help="load-generator threads and connections (default 64)",
+        help="requests in flight at most, one keep-alive connection each (default 64)",
     )
     parser.add_argument(
         "--timeout", type=float, default=10.0, help="per-request timeout in seconds (default 10)"
