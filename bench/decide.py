@@ -439,9 +439,17 @@ async def _drive(
             status, action = 0, ""
             conn = idle.pop() if idle else None
             try:
+                if conn is not None:
+                    try:
+                        status, body = await asyncio.wait_for(exchange(conn, wire), load.timeout_s)
+                    except (ConnectionError, asyncio.IncompleteReadError):
+                        # The server closed this keep-alive connection while it sat idle (its
+                        # keep-alive timeout): like any HTTP client, send again on a new one.
+                        conn[1].close()
+                        conn = None
                 if conn is None:
                     conn = await asyncio.open_connection(host, port)
-                status, body = await asyncio.wait_for(exchange(conn, wire), load.timeout_s)
+                    status, body = await asyncio.wait_for(exchange(conn, wire), load.timeout_s)
                 if status == 200:
                     action = str(orjson.loads(body).get("action"))
                 idle.append(conn)
