@@ -467,20 +467,31 @@ class CypherStore(ABC):
         page_size: int = 5000,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """Every account, paged by id; for each page its links, relations and engagements."""
-        after = ""
-        accounts_q = cypher("read/snapshot_accounts")
-        while page := self.read(accounts_q, {"after": after, "limit": page_size}):
+        """Every account, in pages of ids; for each page its links, relations and engagements.
+
+        The ids are listed once and paged here. Paging in the query (`WHERE a.id > $after ORDER
+        BY a.id LIMIT n`) made FalkorDB sort every remaining account for each page (EXPLAIN:
+        index scan, Sort, Limit): 3.2 s of pages at 100k accounts, growing with the square of
+        the graph. Listing 1M ids is one query of a few seconds.
+        """
+        ids = [r["id"] for r in self.read(cypher("read/account_ids"))]
+        self.snapshot_of(builder, ids, page_size=page_size, progress=progress)
+
+    def snapshot_of(
+        self,
+        builder: SnapshotBuilder,
+        accounts: Sequence[str],
+        *,
+        page_size: int = 5000,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """The given accounts only, with all their links (an incremental run's scope)."""
+        query = cypher("read/snapshot_accounts_by_id")
+        for chunk in _chunks(sorted(set(accounts)), page_size):
+            page = self.read(query, {"ids": chunk})
             self._add_page(builder, page)
             if progress:
                 progress(len(page))
-            after = page[-1]["id"]
-
-    def snapshot_of(self, builder: SnapshotBuilder, accounts: Sequence[str]) -> None:
-        """The given accounts only, with all their links (an incremental run's scope)."""
-        query = cypher("read/snapshot_accounts_by_id")
-        for chunk in _chunks(sorted(set(accounts)), 5000):
-            self._add_page(builder, self.read(query, {"ids": chunk}))
 
     def add_banned_profiles(self, builder: SnapshotBuilder, page_size: int = 5000) -> None:
         """Every banned account's profile (no links), so new accounts can be matched to them."""
