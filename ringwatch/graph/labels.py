@@ -69,6 +69,9 @@ IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
     IdentifierKind.PHONE_BLOCK: Rel.USES_PHONE_BLOCK,
 }
 
+# A relationship type's name (as Cypher's type(r) returns it) -> the identifier kind it links.
+KIND_OF_REL: dict[str, IdentifierKind] = {rel.value: kind for kind, rel in IDENTIFIER_REL.items()}
+
 RELATION_REL: dict[str, Rel] = {
     "friend": Rel.FRIEND,
     "follow": Rel.FOLLOWS,

@@ -19,6 +19,7 @@ from ringwatch.graph.labels import (
     IDENTIFIER_LABEL,
     IDENTIFIER_REL,
     KEY_PROPERTY,
+    KIND_OF_REL,
     RELATION_REL,
     Label,
     Rel,
@@ -190,7 +191,9 @@ SUMMARY_NODES = (
     Label.ENFORCEMENT,
     Label.RING,
 )
-SUMMARY_RELS = (*IDENTIFIER_REL.values(), *RELATION_REL.values(), Rel.ENGAGED, Rel.ENFORCED)
+# What a snapshot holds of each account: its identifiers, its relations, its engagements.
+SNAPSHOT_RELS = (*IDENTIFIER_REL.values(), *RELATION_REL.values(), Rel.ENGAGED)
+SUMMARY_RELS = (*SNAPSHOT_RELS, Rel.ENFORCED)
 
 
 class CypherStore(ABC):
@@ -533,7 +536,7 @@ class CypherStore(ABC):
         query = cypher("read/snapshot_edges", RELS=SNAPSHOT_RELS)
         for r in self.read(query, {"ids": [r["id"] for r in page]}):
             rel = r["rel"]
-            if (kind := _KIND_OF_REL.get(rel)) is not None:
+            if (kind := KIND_OF_REL.get(rel)) is not None:
                 builder.add_link(r["a"], kind.value, r["key"], int(r["n"]), int(r["first"]) // 1000)
             elif (relation := _RELATION_OF_REL.get(rel)) is not None:
                 builder.add_relation(r["a"], r["key"], relation)
@@ -541,9 +544,6 @@ class CypherStore(ABC):
                 builder.add_engagement(r["a"], r["key"], r["action"], int(r["first"]) // 1000)
 
 
-# What a snapshot holds of each account: its identifiers, its relations, its engagements.
-SNAPSHOT_RELS = (*IDENTIFIER_REL.values(), *RELATION_REL.values(), Rel.ENGAGED)
-_KIND_OF_REL = {rel.value: kind for kind, rel in IDENTIFIER_REL.items()}
 _RELATION_OF_REL = {rel.value: relation for relation, rel in RELATION_REL.items()}
 
 
