@@ -30,6 +30,7 @@ from ringwatch.features import (
     GraphFacts,
     assemble,
 )
+from ringwatch.graph.labels import IDENTIFIER_REL, KIND_OF_REL
 from ringwatch.graph.store import GraphStore, LiveFacts
 from ringwatch.identity import IdentifierKind
 from ringwatch.records import FieldError, Record, normalise
@@ -40,7 +41,6 @@ from ringwatch.services.ingest import BatchQueue, IngestService
 from ringwatch.services.velocity import Velocity
 
 STRONG = (IdentifierKind.DEVICE, IdentifierKind.PHONE, IdentifierKind.CARD, IdentifierKind.EMAIL)
-REL_KIND = {f"USES_{k.value.upper()}": k for k in IdentifierKind}
 VERDICT_ORDER = {"none": 0, "benign": 1, "suspicious": 2, "fraud": 3}
 # Identifiers used by more accounts than this are hubs (a café's IP, a shared kiosk): counted,
 # never expanded at decision time, which keeps the worst case of a decision bounded.
@@ -121,7 +121,9 @@ class DecisionService:
         now = int(time.time())
         account_row, live_facts = self._read_graph(account_id, record, cached)
         account = self._account_facts(account_row, record)
-        graph, detection, evidence = self._graph_facts(account_row, record, now, live_facts)
+        graph, detection, evidence = self._graph_facts(
+            account_row, record, now, live_facts, account.subnet
+        )
         features = assemble(
             checkpoint,
             now,
@@ -256,16 +258,22 @@ class DecisionService:
         return max(0, count - 1) if own else count
 
     def _graph_facts(
-        self, row: Mapping[str, Any], record: Record | None, now: int, live: LiveFacts
+        self,
+        row: Mapping[str, Any],
+        record: Record | None,
+        now: int,
+        live: LiveFacts,
+        subnet: str | None,
     ) -> tuple[GraphFacts, DetectionFacts, dict[str, Any]]:
-        _, subnet = _lookups(row, record)
+        """`subnet`: the decision's one subnet (AccountFacts.subnet, from _lookups)."""
         device_accounts = 0
         shared_with_banned = 0
         banned: set[str] = set()
         rings: dict[str, tuple[str, int, float]] = {}
         for kind, hits in live.shared.items():
+            own = _own(row, kind)
             for hit in hits:
-                others = int(hit["accounts"] or 0) - (1 if hit["key"] in _own(row, kind) else 0)
+                others = int(hit["accounts"] or 0) - (1 if hit["key"] in own else 0)
                 if kind is IdentifierKind.DEVICE:
                     device_accounts = max(device_accounts, others)
                 if hit["banned"]:
@@ -328,7 +336,7 @@ def _lookups(
     keys: dict[IdentifierKind, set[str]] = {k: set() for k in STRONG}
     subnet: str | None = None
     for rel, key, _ in row.get("identifiers", []):
-        kind = REL_KIND.get(rel)
+        kind = KIND_OF_REL.get(rel)
         if kind is not None and kind in keys:
             keys[kind].add(key)
         elif kind is IdentifierKind.SUBNET and subnet is None:
@@ -344,7 +352,7 @@ def _lookups(
 
 
 def _own(row: Mapping[str, Any], kind: IdentifierKind) -> set[str]:
-    rel = f"USES_{kind.value.upper()}"
+    rel = IDENTIFIER_REL[kind].value
     return {key for r, key, _ in row.get("identifiers", []) if r == rel}
 
 
