@@ -44,31 +44,44 @@ class CeleryQueue:
 
 @app.task(name="ingest.apply_batch", bind=True, **UNTIL_APPLIED)
 def apply_batch(self: Task, batch_id: str) -> dict[str, object]:
-    return _apply(batch_id)
+    summary, applied = _apply(batch_id)
+    if applied:
+        _detect_soon()
+    return summary
 
 
 @app.task(name="ingest.apply_batches", bind=True, **UNTIL_APPLIED)
 def apply_batches(self: Task, batch_ids: list[str]) -> list[dict[str, object]]:
-    """Several accepted batches (the API's coalesced ids). A retry after a failure part-way
-    repeats the list from the start: batches already applied find their marker and are skipped."""
-    return [_apply(batch_id) for batch_id in batch_ids]
+    """Several accepted batches (the API's coalesced ids), and one incremental detection run
+    for the group. A retry after a failure part-way repeats the list from the start: batches
+    already applied find their marker and are skipped (their accounts were marked already)."""
+    results = [_apply(batch_id) for batch_id in batch_ids]
+    if any(applied for _, applied in results):
+        _detect_soon()
+    return [summary for summary, _ in results]
 
 
-def _apply(batch_id: str) -> dict[str, object]:
+def _apply(batch_id: str) -> tuple[dict[str, object], bool]:
+    """Apply one batch and mark the accounts it changed for incremental detection; its summary,
+    and whether this call applied it."""
     try:
         result = services().ingest.apply(batch_id)
     except BatchFailed as e:
         log.error("batch %s dead-lettered: %s", batch_id, e)
         services().intake.dead_letter(batch_id, str(e))
-        return {"batch_id": batch_id, "dead": True}
+        return {"batch_id": batch_id, "dead": True}, False
     if result is None:
-        return {"batch_id": batch_id, "applied": False}
+        return {"batch_id": batch_id, "applied": False}, False
     if result.applied:
-        from ringwatch.workers.detect import detect_incremental
-
         DetectionQueue(services().redis).mark_dirty(result.accounts)
-        detect_incremental.apply_async(countdown=get_settings().incremental_delay_s)
-    return {"batch_id": batch_id, "applied": result.applied, "events": result.events}
+    summary = {"batch_id": batch_id, "applied": result.applied, "events": result.events}
+    return summary, result.applied
+
+
+def _detect_soon() -> None:
+    from ringwatch.workers.detect import detect_incremental
+
+    detect_incremental.apply_async(countdown=get_settings().incremental_delay_s)
 
 
 @app.task(name="ingest.sweep", acks_late=True)
