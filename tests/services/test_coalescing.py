@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -37,10 +36,9 @@ def test_ids_within_an_interval_go_out_as_one_message_in_order() -> None:
 def test_a_full_group_goes_out_before_the_interval() -> None:
     sent = Recorder()
     queue = CoalescingQueue(sent, interval_s=30, max_ids=5)
-    started = time.monotonic()
     for i in range(5):
         queue.enqueue(f"b{i}")
-    assert sent.arrived.wait(5) and time.monotonic() - started < 5
+    assert sent.arrived.wait(5)  # the interval is 30 s: only a full group explains this
     assert sent.sent == [["b0", "b1", "b2", "b3", "b4"]]
     queue.close()
 
