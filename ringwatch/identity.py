@@ -31,6 +31,10 @@ class IdentifierKind(StrEnum):
     # The E.164 number without its last two digits: a block of 100 consecutive numbers.
     # SIM farms buy numbers in runs; the keyed hash of the full number hides adjacency.
     PHONE_BLOCK = "phone_block"
+    # Overlapping windows of PHONE_RUN_WIDTH consecutive numbers (two per number, offset by
+    # half a window): any two numbers closer than half a window share one, so a bought range
+    # is linked whatever its alignment. Keyed like every identifier (docs/privacy.md).
+    PHONE_RUN = "phone_run"
 
 
 class NormaliseError(ValueError):
@@ -74,6 +78,24 @@ def normalise_phone(raw: str, country: str | None) -> str:
 def phone_block(e164: str) -> str:
     """The block of 100 numbers an E.164 number belongs to: '+14155550101' -> '+141555501'."""
     return e164[:-2]
+
+
+PHONE_RUN_WIDTH = 200
+
+
+def phone_runs(e164: str, width: int = PHONE_RUN_WIDTH) -> tuple[str, str]:
+    """The two overlapping windows of `width` numbers an E.164 number falls in.
+
+    The window index is taken over the whole number (with its length, so plans of different
+    lengths never meet), so it stays inside one country code and, numbering plans allocating
+    ranges of thousands per operator, almost always one carrier. Numbers under width/2 apart
+    always share a window; numbers width or more apart never do.
+    """
+    digits = e164.lstrip("+")
+    if not digits.isdigit() or width < 2:
+        raise NormaliseError("not an E.164 number")
+    value, half, length = int(digits), width // 2, len(digits)
+    return (f"{length}:{width}:0:{value // width}", f"{length}:{width}:1:{(value + half) // width}")
 
 
 def normalise_ip(raw: str) -> tuple[str, str]:

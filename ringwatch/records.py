@@ -28,6 +28,7 @@ from ringwatch.identity import (
     normalise_ip,
     normalise_phone,
     phone_block,
+    phone_runs,
 )
 
 
@@ -107,6 +108,8 @@ def normalise(event: Event, hasher: Pseudonymiser) -> Record:
         number = _field("phone", normalise_phone, phone, country)
         link(IdentifierKind.PHONE, number)
         link(IdentifierKind.PHONE_BLOCK, phone_block(number))
+        for window in phone_runs(number):
+            link(IdentifierKind.PHONE_RUN, window)
 
     if isinstance(event, SignupEvent | ProfileUpdateEvent):
         if event.display_name:

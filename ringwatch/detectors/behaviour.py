@@ -31,6 +31,12 @@ Phone-number blocks (SIM farms buy runs of consecutive numbers) are identifiers 
 (`phone_block`: a keyed hash of the number without its last two digits, see records.normalise):
 they weigh in the projection like a rare weak identifier and join the pieces of a farm that
 CPM splits per modem (pipeline: merge by shared infrastructure).
+
+- *Phone runs*: a fixed block splits a bought range (150 numbers straddle two blocks of 100),
+  so each number also links to two overlapping keyed windows (`phone_run`, identity.
+  phone_runs). Accounts registered in one session inside one window, too many for that
+  window's own rate, are linked with a weight growing with the run's improbability. This is
+  what ties a SIM farm whose every account has a fresh device and comes through carrier NAT.
 """
 
 from __future__ import annotations
@@ -86,6 +92,15 @@ class BehaviourParams:
     rotation_weight: float = 0.5
     cohort_max_degree: int = 100  # an IP with more accounts says nothing about who knows whom
     cohort_weight: float = 0.6
+    # SIM-farm number runs (phone_runs): registrations in one phone window closer than
+    # run_gap, at least run_min of them and too many for the window's own signup rate.
+    run_gap: int = 6 * 3600
+    run_min: int = 6
+    run_alpha: float = 1e-4
+    run_cap: int = 400
+    run_weight: float = 0.6  # at the significance threshold, + run_weight_per_decade beyond
+    run_weight_per_decade: float = 0.1
+    run_max: float = 1.2
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,7 @@ class SoftLinks:
     networks: sp.csr_matrix
     cohort: sp.csr_matrix
     rotating: sp.csr_matrix
+    phone_run: sp.csr_matrix
 
     def total(self) -> sp.csr_matrix:
         return (
@@ -109,11 +125,12 @@ class SoftLinks:
             + self.networks
             + self.cohort
             + self.rotating
+            + self.phone_run
         ).tocsr()
 
     def coordination(self) -> sp.csr_matrix:
         """Signals other than signup timing (which the verdict scores on its own)."""
-        return (self.template + self.lockstep + self.invite).tocsr()
+        return (self.template + self.lockstep + self.invite + self.phone_run).tocsr()
 
     def kinds(self) -> dict[str, sp.csr_matrix]:
         return {
@@ -124,6 +141,7 @@ class SoftLinks:
             "shared_networks": self.networks,
             "young_cohort": self.cohort,
             "rotating_peers": self.rotating,
+            "phone_run": self.phone_run,
         }
 
 
@@ -191,6 +209,61 @@ def signup_bursts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     in_burst = burst[session] & (size[session] <= params.burst_cap)
     left, right = group_pairs(session[in_burst], rows[in_burst])
     return symmetric_from_pairs(left, right, np.full(left.shape[0], params.burst_weight), n)
+
+
+def phone_runs(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs of accounts whose numbers fall in one phone window (identity.phone_runs) and that
+    registered in one session: a range of SIM cards bought and used in one go.
+
+    The test is the burst test of `signup_bursts`, on phone windows instead of subnets: per
+    window, signups closer than `run_gap` form a session, and a session is a run when it has at
+    least `run_min` accounts and the Poisson tail of its size, given the window's own signup
+    rate over the session's duration, times the number of sessions the window could have had,
+    is below `run_alpha`. Random assignment spreads a window's few hundred numbers over years
+    of signups; a family's or an office's consecutive numbers are a handful joining over
+    weeks. The weight grows with how unlikely the run is (per decade below the threshold).
+    Carrier NAT and fresh devices do not matter: only the numbers and the clock are used.
+    """
+    n = snapshot.n_accounts
+    links = snapshot.link_first_seen.tocoo()
+    is_run = snapshot.identifier_kind[links.col] == KIND_CODE["phone_run"]
+    rows = links.row[is_run].astype(np.int64)
+    cols = links.col[is_run].astype(np.int64)
+    if rows.shape[0] < params.run_min:
+        return sp.csr_matrix((n, n))
+    created = snapshot.created_at[rows]
+    span = max(int(snapshot.created_at.max() - snapshot.created_at.min()), params.run_gap)
+    per_window = np.bincount(cols, minlength=snapshot.identifiers.shape[0]).astype(np.float64)
+    order = np.lexsort((rows, created, cols))
+    rows, cols, created = rows[order], cols[order], created[order]
+    new = np.r_[True, (cols[1:] != cols[:-1]) | (np.diff(created) > params.run_gap)]
+    session = np.cumsum(new) - 1
+    size = np.bincount(session)
+    first = np.flatnonzero(new)
+    last = np.r_[first[1:], rows.shape[0]] - 1
+    duration = np.maximum(created[last] - created[first], params.run_gap)
+    lam = per_window[cols[first]] * duration / span
+    trials = np.maximum(span / duration, 1.0)
+    surprise = np.maximum(poisson.sf(size - 1, lam) * trials, 1e-300)
+    run = (size >= params.run_min) & (surprise <= params.run_alpha)
+    weight = np.minimum(
+        params.run_weight
+        + params.run_weight_per_decade * np.log10(params.run_alpha / surprise),
+        params.run_max,
+    )
+    in_run = run[session] & (size[session] <= params.run_cap)
+    left, right = group_pairs(session[in_run], rows[in_run])
+    pair_weight, _ = group_pairs(session[in_run], session[in_run])
+    w = weight[pair_weight]
+    if left.shape[0] == 0:
+        return sp.csr_matrix((n, n))
+    # Two overlapping windows may hold the same pair: keep the stronger link, not the sum.
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    key = lo * n + hi
+    order = np.lexsort((-w, key))
+    key, w = key[order], w[order]
+    keep = np.r_[True, key[1:] != key[:-1]]
+    return symmetric_from_pairs(key[keep] // n, key[keep] % n, w[keep], n)
 
 
 def _band_keys(sketch: np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -370,4 +443,5 @@ def soft_links(
         networks=shared_networks(snapshot, params),
         cohort=young_cohorts(snapshot, age_suspect(snapshot) if young is None else young, params),
         rotating=rotating_peers(snapshot, params),
+        phone_run=phone_runs(snapshot, params),
     )

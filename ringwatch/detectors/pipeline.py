@@ -255,7 +255,9 @@ def detect(
         strong_columns(snapshot, ("card", "device", "email", "phone"), params.strong_caps),
         np.flatnonzero(_weak_columns(snapshot, params.projection)),
     )
-    coordination = (soft.lockstep + soft.invite).tocsr()
+    # A significant phone run is acting together like lockstep: a household shape does not
+    # explain ten numbers of one range registered within hours.
+    coordination = (soft.lockstep + soft.invite + soft.phone_run).tocsr()
     look_alike = (0.5 * soft.template).tocsr()
     # Only credible matches count against a group (a namesake is not a returning offender).
     credible = matches.credible()

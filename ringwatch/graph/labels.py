@@ -17,6 +17,7 @@ class Label(StrEnum):
     PHONE = "Phone"
     CARD = "Card"
     PHONE_BLOCK = "PhoneBlock"
+    PHONE_RUN = "PhoneRun"
     TARGET = "Target"
     ENFORCEMENT = "Enforcement"
     BATCH = "Batch"
@@ -37,6 +38,7 @@ class Rel(StrEnum):
     USES_PHONE = "USES_PHONE"
     USES_CARD = "USES_CARD"
     USES_PHONE_BLOCK = "USES_PHONE_BLOCK"
+    USES_PHONE_RUN = "USES_PHONE_RUN"
     PART_OF = "PART_OF"
     FRIEND = "FRIEND"
     FOLLOWS = "FOLLOWS"
@@ -56,6 +58,7 @@ IDENTIFIER_LABEL: dict[IdentifierKind, Label] = {
     IdentifierKind.PHONE: Label.PHONE,
     IdentifierKind.CARD: Label.CARD,
     IdentifierKind.PHONE_BLOCK: Label.PHONE_BLOCK,
+    IdentifierKind.PHONE_RUN: Label.PHONE_RUN,
 }
 
 IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
@@ -67,6 +70,7 @@ IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
     IdentifierKind.PHONE: Rel.USES_PHONE,
     IdentifierKind.CARD: Rel.USES_CARD,
     IdentifierKind.PHONE_BLOCK: Rel.USES_PHONE_BLOCK,
+    IdentifierKind.PHONE_RUN: Rel.USES_PHONE_RUN,
 }
 
 # A relationship type's name (as Cypher's type(r) returns it) -> the identifier kind it links.

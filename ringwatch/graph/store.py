@@ -187,6 +187,7 @@ SUMMARY_NODES = (
     Label.PHONE,
     Label.CARD,
     Label.PHONE_BLOCK,
+    Label.PHONE_RUN,
     Label.TARGET,
     Label.ENFORCEMENT,
     Label.RING,
