@@ -176,6 +176,8 @@ def test_sim_farm_of_consecutive_numbers_over_carrier_nat_is_flagged() -> None:
     hits = _flagged(result.rings, farm)
     assert len(hits) == 1
     assert set(farm) <= set(hits[0].members)
+    # The run is coordination no household explains: fraud, not merely worth a look.
+    assert hits[0].verdict == "fraud"
     # Ordinary users who happened to register over the same NAT that afternoon may stick to
     # the edge of the ring; they must stay a small minority of it.
     strangers = [m for m in hits[0].members if m.startswith("bg")]

@@ -112,3 +112,14 @@ def test_numbers_of_one_block_share_a_keyed_block_identifier() -> None:
     assert first == neighbour and len(first) == 1
     assert blocks("c", "+14155550301") != first
     assert "+141555501" not in first[0]  # a keyed hash, never the digits
+
+
+def test_phone_runs_link_close_numbers_across_block_boundaries() -> None:
+    from ringwatch.identity import phone_runs
+
+    a, b = set(phone_runs("+447700900099")), set(phone_runs("+447700900100"))
+    assert a & b  # neighbours across a block boundary share a window
+    assert set(phone_runs("+447700900050")) & set(phone_runs("+447700900149"))
+    assert not set(phone_runs("+447700900000")) & set(phone_runs("+447700900400"))
+    # Same digits in a plan of another length never meet.
+    assert not set(phone_runs("+14155550101")) & set(phone_runs("+141555501010"))
