@@ -32,6 +32,15 @@ def birth_days(birthdates: np.ndarray) -> np.ndarray:
     return out
 
 
+def declared_age(snapshot: Snapshot) -> np.ndarray:
+    """Declared age in years at signup per account row; NaN where unknown or malformed."""
+    try:
+        born = birth_days(snapshot.birthdate)
+    except ValueError:
+        born = np.array([_one(b) for b in snapshot.birthdate], dtype=np.float64)
+    return np.asarray((snapshot.created_at // DAY - born) / YEAR_DAYS, dtype=np.float64)
+
+
 def age_suspect(
     snapshot: Snapshot, *, min_age: int = 13, gates: Sequence[int] = (13, 18)
 ) -> np.ndarray:

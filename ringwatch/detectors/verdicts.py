@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ringwatch.detectors._common import STRONG, binary_links, check_snapshot
-from ringwatch.detectors.age import age_suspect
+from ringwatch.detectors.age import age_suspect, declared_age
 from ringwatch.detectors.snapshot import KIND_CODE, KINDS, NOT_BANNED, Snapshot
 
 FRAUD = "fraud"
@@ -135,6 +135,7 @@ def ring_features(
     burst_window: int = 3 * 86400,
     slow_window: int = 180 * 86400,
     household_max: int = 6,
+    guardian_age: float = 25.0,
     min_age: int = 13,
     young: np.ndarray | None = None,
     place_max_degree: int = 300,
@@ -302,7 +303,16 @@ def ring_features(
         young = age_suspect(snapshot, min_age=min_age)
     # ...and a household has grown-ups: a group of mostly age-suspect members is a cohort.
     young_share = np.bincount(ring_inside, young[inside], r_count) / size
-    clean &= young_share < 0.5
+    # ...unless a parents' generation is there with them: children on the family tablet,
+    # with the grown-ups of their home, are a family. A classroom or a club has no grown-up
+    # members (children passing an 18+ gate claim 18, not 30), and a farm's fake profiles
+    # would need to fake a whole family's age structure on top of everything else.
+    age = declared_age(snapshot)[inside]
+    grown = np.nan_to_num(age, nan=0.0) >= guardian_age
+    guardians = np.bincount(ring_inside, (grown & ~young[inside]), r_count)
+    family_children = (guardians >= 1) & (size <= household_max)
+    clean &= (young_share < 0.5) | family_children
+    young_share = np.where(family_children, 0.0, young_share)
     # A child cohort's shared school network is its evidence, like a pool's rotation.
     weak_only_f = (weak_only & (young_share < 0.5)).astype(np.float64)
     household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)

@@ -281,11 +281,13 @@ def _account(
         ids.add(ip)
 
     # Payments.
-    if style == "card_testing" and ring:
-        # Rapid small charges cycling through stolen cards, minutes after signup.
+    if style in ("card_testing", "card_ring") and ring:
+        # Card testing: rapid small charges cycling through stolen cards, minutes after
+        # signup. A card ring cashes out more slowly: a few purchases over days.
+        slow = style == "card_ring"
         t = sign + 120
-        for _ in range(3 + int(u() * 6)):
-            t += 20 + int(u() * 900)
+        for _ in range((2 if slow else 3) + int(u() * (3 if slow else 6))):
+            t += int(3600 + u() * 3 * 86400) if slow else 20 + int(u() * 900)
             if t >= end:
                 break
             cd = card_id(ring.cards[int(u() * len(ring.cards))])
@@ -295,7 +297,7 @@ def _account(
                 card=cd,
                 ip=any_ip(),
                 device_id=dev1,
-                amount=round(0.5 + u() * 2.5, 2),
+                amount=round(20 + u() * 180, 2) if slow else round(0.5 + u() * 2.5, 2),
                 currency=c.currency,
             )
             ids.add(cd)

@@ -39,9 +39,19 @@ STYLE_REASON = {
     "referral_chain": 3,
     "engagement": 4,
     "underage": 5,
+    "sim_range": 0,
+    "device_pairs": 0,
+    "card_ring": 2,
 }
 # Operational limits: a classroom is not 300 kids, a card-testing crew rarely exceeds dozens.
-STYLE_CAP = {"underage": 40, "card_testing": 80, "referral_chain": 150, "sim_farm": 250}
+STYLE_CAP = {
+    "underage": 40,
+    "card_testing": 80,
+    "referral_chain": 150,
+    "sim_farm": 250,
+    "sim_range": 250,
+    "card_ring": 60,
+}
 ENGAGE_ACTIONS = ("like", "follow", "review", "share", "comment")
 
 
@@ -172,6 +182,74 @@ def _sim_farm(pl: Planner, ring: Ring) -> None:
     gws = pl.pick_gateway(np.full(int(rng.integers(1, 3)), ring.country))
     w.gw[m] = gws[rng.integers(0, len(gws), k)]
     w.home[m] = -1
+
+
+def _sim_range(pl: Planner, ring: Ring) -> None:
+    """A bought range of SIM cards, each in a fresh phone, registered in one session over the
+    carrier network: nothing shared but the range, the clock, the carrier NAT thousands of
+    ordinary users sit behind, and often one email stem with digits at a big provider."""
+    w, rng = pl.w, pl.rng
+    m, k = ring.members, len(ring.members)
+    c = COUNTRIES[ring.country]
+    scale = 10**c.rest_digits
+    prefix = int(c.mobile_prefixes[int(rng.integers(0, len(c.mobile_prefixes)))])
+    spread = int(rng.choice([1, 2, 3]))  # consecutive or nearly: a few numbers unusable
+    base = prefix * scale + int(rng.integers(0, scale - spread * k - 1))
+    offsets = np.sort(rng.choice(spread * k, k, replace=False))
+    w.phone[m] = base + offsets
+    w.phone_country[m] = ring.country
+    w.country[m] = ring.country
+    # One session of a few hours; a few cards activated the next day.
+    start = int(w.signup[m].min())
+    ts = start + rng.integers(0, int(rng.integers(2, 7)) * 3600, k)
+    late = rng.random(k) < 0.1
+    ts[late] += DAY + rng.integers(0, 6 * 3600, int(late.sum()))
+    w.signup[m] = np.minimum(ts, w.t1 - 3 * DAY)
+    w.dev1[m] = pl.devices.take(k)
+    w.ua1[m] = rng.integers(*UA_PHONE, k)
+    w.dev2[m] = -1
+    w.gw[m] = pl.pick_gateway(np.full(k, ring.country))
+    w.home[m] = -1
+    w.cafe[m] = -1
+    w.card[m] = -1
+    if rng.random() < 0.6:
+        stem = rng.random(k) < 0.85
+        w.first[m[stem]] = int(rng.integers(0, 1000))
+        w.last[m[stem]] = int(rng.integers(0, 1000))
+        w.email_style[m[stem]] = int(rng.choice([0, 1]))
+        w.email_num[m[stem]] = int(rng.integers(1, 900)) + np.arange(int(stem.sum()))
+        w.email_dom[m[stem]] = DOMAIN_INDEX[str(rng.choice(["gmail.com", "outlook.com"]))]
+
+
+def _device_pairs(pl: Planner, ring: Ring) -> None:
+    """A farm of cheap phones, one per two or three accounts, from one or two rented rooms."""
+    w, rng = pl.w, pl.rng
+    m, k = ring.members, len(ring.members)
+    per = rng.integers(2, 4, k)
+    owner = np.repeat(np.arange(k), per)[:k]
+    farm = pl.devices.take(int(owner.max()) + 1)
+    ua = rng.integers(*UA_PHONE, len(farm))
+    w.dev1[m] = farm[owner]
+    w.ua1[m] = ua[owner]
+    w.dev2[m] = -1
+    sites = pl.fraud_sites(int(rng.integers(1, 3)))
+    w.home[m] = sites[rng.integers(0, len(sites), k)]
+    mobile = rng.random(k) < 0.4
+    w.gw[m[mobile]] = pl.pick_gateway(np.full(int(mobile.sum()), ring.country))
+
+
+def _card_ring(pl: Planner, ring: Ring) -> None:
+    """Stolen cards passed around a crew, each member on their own device and connection."""
+    w, rng = pl.w, pl.rng
+    m, k = ring.members, len(ring.members)
+    pool = pl.cards.take(max(2, int(k * rng.uniform(0.3, 0.8))))
+    ring.cards = pool.tolist()
+    # Every member uses two or three of the pool's cards.
+    w.card[m] = pool[rng.integers(0, len(pool), k)]
+    pl.devices_for(m, 0.2)
+    w.home[m] = pl.singleton_homes(k)
+    mobile = rng.random(k) < 0.5
+    w.gw[m[mobile]] = pl.pick_gateway(w.country[m[mobile]])
 
 
 def _proxy_subnets(pl: Planner, ring: Ring) -> None:
@@ -425,4 +503,7 @@ _STYLE_PLANNERS = {
     "referral_chain": _referral_chain,
     "engagement": _engagement,
     "underage": _underage,
+    "sim_range": _sim_range,
+    "device_pairs": _device_pairs,
+    "card_ring": _card_ring,
 }

@@ -323,6 +323,29 @@ def plan_benign(pl: Planner, start: int) -> None:
     young = rank >= 2
     young_age = rng.uniform(13, 23, int(young.sum()))
     w.bdate[idx[young]] = w.signup[idx[young]] // DAY - (young_age * 365.25).astype(np.int64)
+    if p.household_generations:
+        # Three generations: after the two first members, children and grandparents.
+        # Children with accounts of their own are at least the platform's minimum age (13);
+        # younger ones use a parent's account or the family tablet.
+        elder = young & (rng.random(b) < 0.3)
+        child = young & ~elder
+        age = np.where(elder, rng.uniform(60, 86, b), rng.uniform(13, 18, b))
+        sel = idx[young]
+        w.bdate[sel] = (w.signup[sel] // DAY - (age[young] * 365.25).astype(np.int64)).astype(
+            np.int32
+        )
+        # Children get a phone later, or not at all.
+        w.phone[idx[child & (rng.random(b) < 0.4)]] = -1
+    if p.family_contract > 0:
+        # A family contract: the members' numbers are consecutive, whenever each joined.
+        contract = (sizes >= 2) & (rng.random(n_house) < p.family_contract)
+        member = contract[house] & (w.phone[idx] >= 0)
+        head = np.cumsum(sizes) - sizes
+        first_phone = w.phone[idx][head][house]
+        first_country = w.phone_country[idx][head][house]
+        ok = member & (first_phone >= 0)
+        w.phone[idx[ok]] = first_phone[ok] + rank[ok]
+        w.phone_country[idx[ok]] = first_country[ok]
     w.household[idx] = house
     w.activity[idx] = np.clip(rng.lognormal(0, 0.6, b), 0.2, 6).astype(np.float32)
     pl.devices_for(idx, 0.45)
@@ -406,3 +429,15 @@ def _assign_workplaces(
     else:
         sites = pl.sites.add_sites(random_ips(rng, kind, n_places), groups)
         pl.w.work[idx] = sites[place]
+        p = pl.w.profile
+        if kind == SiteKind.OFFICE and p.company_phones > 0:
+            # Company phones from one range: colleagues' numbers are neighbours, and
+            # colleagues join a platform whenever each of them gets round to it.
+            issued = (rng.random(n_places) < p.company_phones)[place]
+            sub = idx[issued & (pl.w.phone[idx] >= 0)]
+            if len(sub):
+                grp = place[issued & (pl.w.phone[idx] >= 0)]
+                first = np.r_[True, grp[1:] != grp[:-1]]
+                base = np.maximum.accumulate(np.where(first, np.arange(len(sub)), 0))
+                pl.w.phone[sub] = pl.w.phone[sub[base]] + (np.arange(len(sub)) - base) * 2
+                pl.w.phone_country[sub] = pl.w.phone_country[sub[base]]

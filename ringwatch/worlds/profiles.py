@@ -12,6 +12,10 @@ STYLES: tuple[str, ...] = (
     "referral_chain",
     "engagement",
     "underage",
+    # The "field" family's styles (docs/worlds.md): traces the tuned styles do not leave.
+    "sim_range",
+    "device_pairs",
+    "card_ring",
 )
 
 
@@ -48,7 +52,14 @@ class Profile:
     keep_name: float = 0.50
     camouflage: float = 0.35  # how often ring members borrow benign habits
     # Benign look-alike structure.
-    household_sizes: tuple[float, ...] = (0.52, 0.24, 0.12, 0.08, 0.04)  # P(size 1..5)
+    household_sizes: tuple[float, ...] = (0.52, 0.24, 0.12, 0.08, 0.04)  # P(size 1..5, 6...)
+    # Households spanning generations: beyond the two first members, children (6-17) and
+    # grandparents (60-85) instead of teenagers and young adults only.
+    household_generations: bool = False
+    # Share of multi-member households on one family contract: consecutive phone numbers.
+    family_contract: float = 0.0
+    # Share of offices handing out company phones from one consecutive range.
+    company_phones: float = 0.0
     family_tablet: float = 0.55
     family_card: float = 0.30
     office_share: float = 0.18
@@ -69,6 +80,39 @@ class Profile:
 _DEFAULT = Profile(
     name="default",
     description="A mid-sized international consumer platform with about 4% of accounts in rings.",
+)
+
+# A population written against other assumptions than the tuned profiles: SIM farms on carrier
+# NAT with fresh devices, device farms of a device per 2-3 accounts, card rings without shared
+# devices, big carrier NAT gateways, families of up to 6 over three generations on family
+# contracts, and colleagues with adjacent company numbers.
+_FIELD = replace(
+    _DEFAULT,
+    name="field",
+    description="Independent-style population: SIM ranges over carrier NAT, farms of one device "
+    "per 2-3 accounts, card rings without shared devices, multi-generation families on family "
+    "contracts, offices with consecutive company numbers.",
+    style_weights={
+        "device_farm": 0.08,
+        "sim_farm": 0.04,
+        "proxy_rotation": 0.08,
+        "card_testing": 0.04,
+        "referral_chain": 0.08,
+        "engagement": 0.08,
+        "underage": 0.05,
+        "sim_range": 0.22,
+        "device_pairs": 0.18,
+        "card_ring": 0.15,
+    },
+    household_sizes=(0.40, 0.22, 0.14, 0.12, 0.08, 0.04),
+    household_generations=True,
+    family_tablet=0.7,
+    family_card=0.4,
+    family_contract=0.5,
+    company_phones=0.4,
+    office_share=0.25,
+    mobile_share=0.7,
+    accounts_per_gateway=1500.0,
 )
 
 PROFILES: dict[str, Profile] = {
@@ -112,6 +156,7 @@ PROFILES: dict[str, Profile] = {
         keep_phone=0.15,
         keep_name=0.35,
     ),
+    "field": _FIELD,
 }
 
 
