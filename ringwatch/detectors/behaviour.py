@@ -67,6 +67,7 @@ class BehaviourParams:
     burst_alpha: float = 1e-3  # chance of such a session anywhere in the subnet's history
     burst_cap: int = 500  # larger sessions are not pairwise-linked (quadratic)
     burst_weight: float = 0.6
+    burst_max_background: float = 1.0
     template_window: int = 2 * 86400  # templated emails registered within two days
     template_bands: int = 8
     template_rows: int = 4
@@ -206,6 +207,10 @@ def signup_bursts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     trials = np.maximum(span / duration, 1.0)
     tail = poisson.sf(size - 1, lam)
     burst = (size >= params.burst_min) & (tail * trials <= params.burst_alpha)
+    # On a carrier-NAT or campus subnet strangers keep arriving during any burst: when the
+    # session should hold `burst_max_background` or more chance signups, its members cannot
+    # be told from bystanders, and linking them all would pull the bystanders into the ring.
+    burst &= lam < params.burst_max_background
     in_burst = burst[session] & (size[session] <= params.burst_cap)
     left, right = group_pairs(session[in_burst], rows[in_burst])
     return symmetric_from_pairs(left, right, np.full(left.shape[0], params.burst_weight), n)

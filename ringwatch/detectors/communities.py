@@ -326,6 +326,8 @@ def merge_by_shared_infrastructure(
     min_suspect_share: float = 0.5,
     min_suspects: int = 3,
     min_member_share: float = 0.5,
+    created: np.ndarray | None = None,
+    slack: int = 86400,
 ) -> Partition:
     """Join the pieces of one operation that runs on its own infrastructure.
 
@@ -342,6 +344,11 @@ def merge_by_shared_infrastructure(
 
     `links`: accounts x candidate identifier columns (binary, weak kinds under a hub cap);
     `suspect`: bool per account, member of a community scored suspicious or worse.
+    `created`: per account creation time; when given, an account outside the suspicious
+    communities (in a community cleared on its own evidence, or in none) counts towards
+    joining only if it was created while the operation was registering accounts there
+    (between the first and last suspect's creation, `slack` either side). A carrier-NAT address a SIM farm
+    comes through is the farm's for a day and thousands of strangers' the rest of the year.
     """
     labels = partition.labels
     n = labels.shape[0]
@@ -362,6 +369,18 @@ def merge_by_shared_infrastructure(
     node = np.where(inside, labels, k + np.arange(n))
     size = np.bincount(labels[inside], minlength=k).astype(np.float64)
     coo = ops.tocoo()
+    if created is not None:
+        is_suspect = suspect[coo.row]
+        lo = np.full(operated.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.full(operated.shape[0], np.iinfo(np.int64).min, dtype=np.int64)
+        np.minimum.at(lo, coo.col[is_suspect], created[coo.row[is_suspect]])
+        np.maximum.at(hi, coo.col[is_suspect], created[coo.row[is_suspect]])
+        when = created[coo.row]
+        during = (when >= lo[coo.col] - slack) & (when <= hi[coo.col] + slack)
+        keep = is_suspect | during
+        coo = sp.coo_matrix(
+            (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape
+        )
     pair_node = node[coo.row]
     per = sp.coo_matrix(
         (np.ones(coo.nnz), (pair_node, coo.col)), shape=(k + n, operated.shape[0])

@@ -255,9 +255,7 @@ def detect(
         strong_columns(snapshot, ("card", "device", "email", "phone"), params.strong_caps),
         np.flatnonzero(_weak_columns(snapshot, params.projection)),
     )
-    # A significant phone run is acting together like lockstep: a household shape does not
-    # explain ten numbers of one range registered within hours.
-    coordination = (soft.lockstep + soft.invite + soft.phone_run).tocsr()
+    coordination = (soft.lockstep + soft.invite).tocsr()
     look_alike = (0.5 * soft.template).tocsr()
     # Only credible matches count against a group (a namesake is not a returning offender).
     credible = matches.credible()
@@ -276,6 +274,7 @@ def detect(
             networks=soft.networks.multiply(soft.rotating > 0).tocsr(),
             rotating=soft.rotating,
             bursts=soft.burst,
+            runs=soft.phone_run,
             weights=weights,
             evader_rows=evader_rows,
             evader_continues=evader_continues,
@@ -299,6 +298,7 @@ def detect(
             suspect,
             min_suspect_share=params.infrastructure_suspect_share,
             min_suspects=params.min_ring_size,
+            created=snapshot.created_at,
         )
         groups = part.members(params.min_ring_size)
         features, scores = judge(groups)

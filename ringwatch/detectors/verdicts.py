@@ -129,6 +129,7 @@ def ring_features(
     networks: sp.csr_matrix | None = None,
     rotating: sp.csr_matrix | None = None,
     bursts: sp.csr_matrix | None = None,
+    runs: sp.csr_matrix | None = None,
     weights: sp.csr_matrix,
     evader_rows: np.ndarray,
     evader_continues: np.ndarray | None = None,
@@ -146,7 +147,8 @@ def ring_features(
     coordination links (lockstep, invites; signup timing is scored by `burst`); `look_alike`:
     softer links (email templates) that count towards behaviour coverage but cannot by
     themselves lift a group above weak-only evidence; `networks`: pairs seen together on
-    several networks (behaviour.shared_networks);
+    several networks (behaviour.shared_networks); `runs`: phone-run links
+    (behaviour.phone_runs), coordination that does not void the household clearance;
     `weights`: the full weighted graph the communities came from; `evader_rows`: accounts
     with an evader match; `young`: detectors.age.age_suspect per account (computed with
     `min_age` when not given).
@@ -200,7 +202,10 @@ def ring_features(
 
     edges, _ = internal(weights)
     _, hard_coverage = internal(soft)
-    behaviour_coverage = hard_coverage
+    run_coverage = np.zeros(r_count)
+    if runs is not None:
+        _, run_coverage = internal(runs)
+    behaviour_coverage = np.maximum(hard_coverage, run_coverage)
     network_coverage = np.zeros(r_count)
     if networks is not None:
         _, network_coverage = internal(networks)
@@ -213,7 +218,7 @@ def ring_features(
     if look_alike is not None:
         # Look-alike emails count half: strangers with popular names write them too.
         _, look_coverage = internal(look_alike)
-        behaviour_coverage = np.maximum(hard_coverage, 0.5 * look_coverage)
+        behaviour_coverage = np.maximum(behaviour_coverage, 0.5 * look_coverage)
     density = edges / np.maximum(size * (size - 1) / 2, 1)
 
     created = snapshot.created_at
@@ -304,13 +309,15 @@ def ring_features(
     # ...and a household has grown-ups: a group of mostly age-suspect members is a cohort.
     young_share = np.bincount(ring_inside, young[inside], r_count) / size
     # ...unless a parents' generation is there with them: children on the family tablet,
-    # with the grown-ups of their home, are a family. A classroom or a club has no grown-up
+    # with the grown-ups of their home, are a family. A classroom or a club has few grown-up
     # members (children passing an 18+ gate claim 18, not 30), and a farm's fake profiles
     # would need to fake a whole family's age structure on top of everything else.
     age = declared_age(snapshot)[inside]
     grown = np.nan_to_num(age, nan=0.0) >= guardian_age
     guardians = np.bincount(ring_inside, (grown & ~young[inside]), r_count)
-    family_children = (guardians >= 1) & (size <= household_max)
+    # At least one grown-up per two children: a teacher alone with a class is a cohort.
+    family_children = (guardians >= 1) & (2 * guardians >= young_share * size)
+    family_children &= size <= household_max
     clean &= (young_share < 0.5) | family_children
     young_share = np.where(family_children, 0.0, young_share)
     # A child cohort's shared school network is its evidence, like a pool's rotation.
@@ -344,7 +351,9 @@ def ring_features(
         "household": household,
         "shared_cards": shared_cards,
         "placeless": placeless,
-        "coordination": hard_coverage,
+        # A phone run is acting together too, but it does not by itself void the household
+        # clearance: a family on one contract may register on one evening from home.
+        "coordination": np.maximum(hard_coverage, run_coverage),
         "rotation": rotation,
         "young_share": young_share,
         "no_own_device": no_own_device,
