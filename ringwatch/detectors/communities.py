@@ -327,7 +327,7 @@ def merge_by_shared_infrastructure(
     min_suspects: int = 3,
     min_member_share: float = 0.5,
     created: np.ndarray | None = None,
-    slack: int = 86400,
+    slack: int = 12 * 3600,
 ) -> Partition:
     """Join the pieces of one operation that runs on its own infrastructure.
 
@@ -371,13 +371,18 @@ def merge_by_shared_infrastructure(
     coo = ops.tocoo()
     if created is not None:
         is_suspect = suspect[coo.row]
-        lo = np.full(operated.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
-        hi = np.full(operated.shape[0], np.iinfo(np.int64).min, dtype=np.int64)
-        np.minimum.at(lo, coo.col[is_suspect], created[coo.row[is_suspect]])
-        np.maximum.at(hi, coo.col[is_suspect], created[coo.row[is_suspect]])
-        when = created[coo.row]
-        during = (when >= lo[coo.col] - slack) & (when <= hi[coo.col] + slack)
-        keep = is_suspect | during
+        # Times as offsets inside one band per identifier column, so one sorted array and
+        # one searchsorted find each outsider's nearest suspect on the same identifier.
+        when = created[coo.row].astype(np.int64)
+        base = int(when.min(initial=0))
+        band = int(when.max(initial=0)) - base + 4 * slack + 1
+        key = coo.col.astype(np.int64) * band + (when - base) + 2 * slack
+        marks = np.sort(key[is_suspect])
+        pos = np.searchsorted(marks, key)
+        after = marks[np.minimum(pos, marks.shape[0] - 1)] - key
+        before = key - marks[np.maximum(pos - 1, 0)]
+        near = ((after >= 0) & (after <= slack)) | ((before >= 0) & (before <= slack))
+        keep = is_suspect | near
         coo = sp.coo_matrix(
             (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape
         )
