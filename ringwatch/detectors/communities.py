@@ -328,6 +328,7 @@ def merge_by_shared_infrastructure(
     min_member_share: float = 0.5,
     created: np.ndarray | None = None,
     slack: int = 12 * 3600,
+    busy_degree: int = 50,
 ) -> Partition:
     """Join the pieces of one operation that runs on its own infrastructure.
 
@@ -382,7 +383,10 @@ def merge_by_shared_infrastructure(
         after = marks[np.minimum(pos, marks.shape[0] - 1)] - key
         before = key - marks[np.maximum(pos - 1, 0)]
         near = ((after >= 0) & (after <= slack)) | ((before >= 0) & (before <= slack))
-        keep = is_suspect | near
+        # Only busy identifiers are shared infrastructure; a small one mostly used by
+        # suspects is the operation's own connection, whoever came through it and when.
+        busy = degree[operated][coo.col] > busy_degree
+        keep = is_suspect | near | ~busy
         coo = sp.coo_matrix(
             (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape
         )
