@@ -95,8 +95,8 @@ class BehaviourParams:
     cohort_weight: float = 0.6
     # SIM-farm number runs (phone_runs): registrations in one phone window closer than
     # run_gap, at least run_min of them and too many for the window's own signup rate.
-    run_gap: int = 6 * 3600
-    run_min: int = 6
+    run_gap: int = 36 * 3600
+    run_min: int = 5
     run_alpha: float = 1e-4
     run_cap: int = 400
     run_weight: float = 0.6  # at the significance threshold, + run_weight_per_decade beyond

@@ -275,7 +275,9 @@ def ring_features(
     rotation = network_coverage * not_home
     rotating_peers = peer_coverage * not_home
     # A proxy pool's rotation is evidence of its own, not "weak-only" like a shared office.
+    # So is a phone run: a range of numbers registered in one go is not a shared office.
     weak_only = (n_strong == 0) & (hard_coverage == 0) & (rotation == 0) & (rotating_peers == 0)
+    weak_only &= run_coverage == 0
     # The most common country's share: households are mostly one country, but a relative
     # registered abroad (an expat, a foreign spouse) is common enough not to clear the doubt.
     base = codes.max() + 1 if codes.size else 1
