@@ -32,9 +32,18 @@ def evaluate(
     by_style: dict[str, list[list[str]]] = defaultdict(list)
     for r in truth.rings:
         by_style[r["style"]].append(r["members"])
-    out["rings"]["by_style"] = {
-        style: ring_metrics(group, flagged)["recall"] for style, group in sorted(by_style.items())
+    per_style = {style: ring_metrics(group, flagged) for style, group in sorted(by_style.items())}
+    out["rings"]["by_style"] = {style: m["recall"] for style, m in per_style.items()}
+    # Counts beside each recall, and the worst style up front: an average over styles hides
+    # a style the detector misses entirely.
+    out["rings"]["by_style_matched"] = {
+        style: f"{m['matched']}/{m['planted']}" for style, m in per_style.items()
     }
+    recalls = [m["recall"] for m in per_style.values() if m["recall"] is not None]
+    out["rings"]["min_style_recall"] = min(recalls) if recalls else None
+    out["rings"]["worst_style"] = (
+        min(per_style, key=lambda s: per_style[s]["recall"] or 0.0) if per_style else None
+    )
     out["accounts"] = account_metrics({a for r in flagged for a in r}, bad, members)
     group_accounts = {m for g in truth.groups for m in g["members"]}
     out["false_rings"] = false_ring_metrics(flagged, bad, group_accounts)

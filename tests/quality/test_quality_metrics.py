@@ -105,6 +105,9 @@ def test_ring_recall_and_jaccard(report: dict[str, Any]) -> None:
     assert rings["mean_best_jaccard"] == pytest.approx((0.6 + 0.25) / 2)
     assert rings["size_weighted_best_jaccard"] == pytest.approx((4 * 0.6 + 3 * 0.25) / 7)
     assert rings["by_style"] == {"device_farm": 1.0, "underage": 0.0}
+    # The style at 0 is named, not averaged away.
+    assert rings["by_style_matched"] == {"device_farm": "1/1", "underage": "0/1"}
+    assert rings["min_style_recall"] == 0.0 and rings["worst_style"] == "underage"
 
 
 def test_account_precision_recall(report: dict[str, Any]) -> None:
