@@ -252,8 +252,7 @@ def phone_runs(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     surprise = np.maximum(poisson.sf(size - 1, lam) * trials, 1e-300)
     run = (size >= params.run_min) & (surprise <= params.run_alpha)
     weight = np.minimum(
-        params.run_weight
-        + params.run_weight_per_decade * np.log10(params.run_alpha / surprise),
+        params.run_weight + params.run_weight_per_decade * np.log10(params.run_alpha / surprise),
         params.run_max,
     )
     in_run = run[session] & (size[session] <= params.run_cap)

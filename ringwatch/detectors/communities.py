@@ -347,9 +347,10 @@ def merge_by_shared_infrastructure(
     `suspect`: bool per account, member of a community scored suspicious or worse.
     `created`: per account creation time; when given, an account outside the suspicious
     communities (in a community cleared on its own evidence, or in none) counts towards
-    joining only if it was created while the operation was registering accounts there
-    (between the first and last suspect's creation, `slack` either side). A carrier-NAT address a SIM farm
-    comes through is the farm's for a day and thousands of strangers' the rest of the year.
+    joining through an identifier of more than `busy_degree` accounts only if it was created
+    within `slack` of a suspect's creation on that identifier. A carrier-NAT address a SIM
+    farm comes through is the farm's for a day and thousands of strangers' the rest of the
+    year; a small identifier mostly used by suspects is the operation's own connection.
     """
     labels = partition.labels
     n = labels.shape[0]
@@ -387,9 +388,7 @@ def merge_by_shared_infrastructure(
         # suspects is the operation's own connection, whoever came through it and when.
         busy = degree[operated][coo.col] > busy_degree
         keep = is_suspect | near | ~busy
-        coo = sp.coo_matrix(
-            (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape
-        )
+        coo = sp.coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
     pair_node = node[coo.row]
     per = sp.coo_matrix(
         (np.ones(coo.nnz), (pair_node, coo.col)), shape=(k + n, operated.shape[0])

@@ -174,9 +174,7 @@ def ring_features(
     # columns leave out for being common: a group meeting on one is meeting somewhere.
     link_degree = np.diff(all_links.indptr)
     place_kind = np.isin(snapshot.identifier_kind, [KIND_CODE["ip"], KIND_CODE["subnet"]])
-    place_cols = np.flatnonzero(
-        place_kind & (link_degree >= 2) & (link_degree <= place_max_degree)
-    )
+    place_cols = np.flatnonzero(place_kind & (link_degree >= 2) & (link_degree <= place_max_degree))
     place_bip = all_links[:, place_cols].tocsr()
     place_per_ring = (member @ place_bip).tocsr()
     place_is_ip = snapshot.identifier_kind[place_cols] == KIND_CODE["ip"]

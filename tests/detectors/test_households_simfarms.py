@@ -130,8 +130,15 @@ def test_household_with_one_banned_member_is_not_a_ring() -> None:
     members = _household(
         b, "fam", 5, tablet=True, card=True, child=True, number=CARRIER + 2_000_100, home=5
     )
-    b.add_account(members[2], {"created_at": T0 + 28 * DAY, "country": "GB",
-                               "birthdate": AGES[2], "banned_at": T0 + 60 * DAY})
+    b.add_account(
+        members[2],
+        {
+            "created_at": T0 + 28 * DAY,
+            "country": "GB",
+            "birthdate": AGES[2],
+            "banned_at": T0 + 60 * DAY,
+        },
+    )
     snap = b.build()
     assert (snap.banned_at != -1).sum() == 1
     result = detect(snap, seed=1)
@@ -148,8 +155,14 @@ def test_device_farm_posing_as_household_is_flagged() -> None:
         acc = f"farm-{j}"
         ts = T0 + 40 * DAY + j * 240
         _person(
-            b, acc, ts, birth=f"1990-0{1 + j}-15", ip="81.2.9.10", subnet="81.2.9.0/24",
-            number=CARRIER + 3_000_000 + 917 * j, email=f"annasmith{40 + j}@gmail.com",
+            b,
+            acc,
+            ts,
+            birth=f"1990-0{1 + j}-15",
+            ip="81.2.9.10",
+            subnet="81.2.9.0/24",
+            number=CARRIER + 3_000_000 + 917 * j,
+            email=f"annasmith{40 + j}@gmail.com",
             device=f"farmphone-{j % 2}",
         )
         farm.append(acc)
@@ -168,8 +181,14 @@ def test_sim_farm_of_consecutive_numbers_over_carrier_nat_is_flagged() -> None:
         acc = f"sim-{j:02d}"
         ts = T0 + 50 * DAY + j * 900
         _person(
-            b, acc, ts, birth=f"19{70 + 2 * j}-05-0{1 + j % 9}", ip=NAT_IP, subnet=NAT_SUBNET,
-            number=CARRIER + 4_000_092 + j + (j // 4), email=f"mark.jones{j + 3}@gmail.com",
+            b,
+            acc,
+            ts,
+            birth=f"19{70 + 2 * j}-05-0{1 + j % 9}",
+            ip=NAT_IP,
+            subnet=NAT_SUBNET,
+            number=CARRIER + 4_000_092 + j + (j // 4),
+            email=f"mark.jones{j + 3}@gmail.com",
         )
         farm.append(acc)
     result = detect(b.build(), seed=1)
@@ -193,8 +212,14 @@ def test_family_of_four_with_consecutive_contract_numbers_is_not_flagged() -> No
         ts = T0 + 30 * DAY + j * 6 * DAY
         # Each on their own phone over the carrier's mobile network.
         _person(
-            b, acc, ts, birth=AGES[j], ip=NAT_IP, subnet=NAT_SUBNET,
-            number=CARRIER + 5_000_400 + j, email=f"family{j}@yahoo.com",
+            b,
+            acc,
+            ts,
+            birth=AGES[j],
+            ip=NAT_IP,
+            subnet=NAT_SUBNET,
+            number=CARRIER + 5_000_400 + j,
+            email=f"family{j}@yahoo.com",
         )
         family.append(acc)
     result = detect(b.build(), seed=1)
@@ -208,8 +233,14 @@ def test_two_colleagues_with_adjacent_company_numbers_are_not_flagged() -> None:
     for j in range(2):
         acc = f"col-{j}"
         _person(
-            b, acc, T0 + 70 * DAY + j * 1800, birth=AGES[j], ip=NAT_IP, subnet=NAT_SUBNET,
-            number=CARRIER + 6_000_010 + j, email=f"colleague{j}@corp.example",
+            b,
+            acc,
+            T0 + 70 * DAY + j * 1800,
+            birth=AGES[j],
+            ip=NAT_IP,
+            subnet=NAT_SUBNET,
+            number=CARRIER + 6_000_010 + j,
+            email=f"colleague{j}@corp.example",
         )
         pair.append(acc)
     result = detect(b.build(), seed=1)
