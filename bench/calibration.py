@@ -18,6 +18,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,18 @@ def run(accounts: int, seed: int) -> dict[str, Any]:
             clock = time.perf_counter()
             result = detect(snap, seed=0, labels=labels, verdict_model=model)
             out[name] = summary(evaluate_result(result, truth))
+            # The same with only `fraud` verdicts counted as flagged.
+            fraud_only = replace(
+                result,
+                rings=tuple(
+                    replace(r, verdict="benign") if r.verdict == "suspicious" else r
+                    for r in result.rings
+                ),
+            )
+            out[name]["fraud_only"] = summary(evaluate_result(fraud_only, truth))
+            out[name]["verdicts"] = {
+                v: sum(r.verdict == v for r in result.rings) for v in ("fraud", "suspicious")
+            }
             out[name]["seconds"] = round(time.perf_counter() - clock, 1)
             out[name]["verdict_seconds"] = result.timings.get("verdicts")
             if name == "calibrated":

@@ -44,14 +44,18 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from ringwatch.detectors.snapshot import NOT_BANNED, Snapshot
-from ringwatch.detectors.verdicts import FEATURES
+from ringwatch.detectors.verdicts import FEATURES, VerdictParams, score_rings
 
 POSITIVE, NEGATIVE, UNLABELLED = 1, -1, 0
 # Computed from bans or from evader matches against banned accounts: they are the label.
 LABEL_DERIVED = ("banned_share", "evader_share", "household")
-FIT_FEATURES = tuple(f for f in FEATURES if f not in LABEL_DERIVED)
+# The hand-set model's logit without its label-derived terms (household: its ban-free shape)
+# is one more input: with few labels the fit leans on it, with many it can correct it.
+PRIOR_LOGIT = "prior_logit"
+FIT_FEATURES = (*(f for f in FEATURES if f not in LABEL_DERIVED), PRIOR_LOGIT)
 # Counts enter on a log scale: the tenth shared card says less than the second.
 _LOG = ("size", "shared_cards", "strong_kinds")
 CALIBRATED, PRIOR = "calibrated", "prior"
@@ -72,6 +76,11 @@ class CalibrationParams:
     folds: int = 5
     c: float = 1.0
     min_negative_rings: int = 10
+    # Below this cross-validated AUC the model has not learned to tell rings apart.
+    min_cv_auc: float = 0.75
+    # A threshold must keep at least this many labelled positives above it: the top few
+    # scores are too few to estimate a precision from.
+    min_support: int = 5
 
     def __post_init__(self) -> None:
         if not 0 < self.target_precision_suspicious <= self.target_precision_fraud <= 1:
@@ -93,7 +102,7 @@ class VerdictModel:
     suspicious_threshold: float
 
     def design(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
-        return (design_matrix(features, self.features) - self.mean) / self.scale
+        return np.asarray((design_matrix(features, self.features) - self.mean) / self.scale)
 
     def contributions(self, features: Mapping[str, np.ndarray]) -> np.ndarray:
         """rings x features: each feature's term on the logit."""
@@ -164,6 +173,19 @@ def ring_labels(groups: Sequence[np.ndarray], labels: np.ndarray) -> np.ndarray:
     return out
 
 
+def with_prior_logit(
+    features: Mapping[str, np.ndarray], prior: VerdictParams = VerdictParams()
+) -> dict[str, np.ndarray]:
+    """`features` plus PRIOR_LOGIT: the hand-set logit with bans and evaders zeroed and the
+    household flag replaced by its ban-free shape."""
+    free = dict(features)
+    for name in ("banned_share", "evader_share"):
+        free[name] = np.zeros_like(np.asarray(features[name], dtype=np.float64))
+    free["household"] = np.asarray(features["household_shape"], dtype=np.float64)
+    p = np.clip(score_rings(free, prior), 1e-9, 1 - 1e-9)
+    return {**features, PRIOR_LOGIT: np.log(p / (1 - p))}
+
+
 def design_matrix(features: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
     missing = set(names) - set(features)
     if missing:
@@ -223,17 +245,32 @@ def _elkan_noto(
 
 
 def estimated_precision(
-    scores: np.ndarray, label: np.ndarray, c: float
+    scores: np.ndarray,
+    label: np.ndarray,
+    c: float,
+    min_negatives: int = 0,
+    min_support: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(thresholds ascending, estimated precision of rings scored >= each threshold)."""
+    """(thresholds ascending, estimated precision of rings scored >= each threshold).
+
+    The PU estimate (labelled positives / c, at most all non-negative rings above, over all
+    rings above) trusts c; when features say nothing, c falls to the label rate and every ring
+    looks like uncaught fraud. So with at least `min_negatives` labelled negatives, the
+    precision among labelled rings above the threshold caps it: reviewers' clearances are the
+    one direct view of false positives. Thresholds with fewer than `min_support` labelled
+    positives above get precision 0."""
     order = np.argsort(-scores, kind="stable")
     s = scores[order]
     lab = label[order]
     pos = np.cumsum(lab == POSITIVE)
+    neg = np.cumsum(lab == NEGATIVE)
     unl = np.cumsum(lab == UNLABELLED)
     total = np.arange(1, len(s) + 1)
     found = np.minimum(pos / c, pos + unl)
     precision = found / total
+    if min_negatives and neg[-1] >= min_negatives:
+        precision = np.minimum(precision, pos / np.maximum(pos + neg, 1))
+    precision = np.where(pos >= min_support, precision, 0.0)
     # Ties: a threshold takes every ring with that score, so keep the last of each run.
     last = np.r_[s[1:] != s[:-1], True]
     return s[last][::-1], precision[last][::-1]
@@ -260,6 +297,14 @@ def fit_verdict_model(
 ) -> Calibration:
     """Fit, cross-validate and threshold the model on per-ring `labels` (POSITIVE/NEGATIVE/
     UNLABELLED), deterministic for `seed`. `record` is what the run record keeps."""
+    # One thread: BLAS threads fighting over a few shared cores made the fits ten times slower.
+    with threadpool_limits(1):
+        return _fit(features, labels, params, seed)
+
+
+def _fit(
+    features: Mapping[str, np.ndarray], labels: np.ndarray, params: CalibrationParams, seed: int
+) -> Calibration:
     labels = np.asarray(labels, dtype=np.int8)
     n_pos = int((labels == POSITIVE).sum())
     n_neg = int((labels == NEGATIVE).sum())
@@ -298,7 +343,9 @@ def fit_verdict_model(
     mean, scale = _standardise(raw)
     coef, b, c = _elkan_noto((raw - mean) / scale, labels, params, seed)
 
-    thresholds, precision = estimated_precision(oof, labels, c)
+    thresholds, precision = estimated_precision(
+        oof, labels, c, params.min_negative_rings, params.min_support
+    )
     t_fraud = threshold_for(thresholds, precision, params.target_precision_fraud)
     t_susp = threshold_for(thresholds, precision, params.target_precision_suspicious)
     auc_pu = _auc(s, oof)
@@ -316,6 +363,10 @@ def fit_verdict_model(
         "label_frequency": round(c, 4),
         "label_frequency_folds": [round(v, 4) for v in fold_c],
     }
+    auc = cv["roc_auc"] if cv["roc_auc"] is not None else cv["roc_auc_pu_corrected"]
+    if auc is None or auc < params.min_cv_auc:
+        reason = f"cross-validated AUC {auc} < {params.min_cv_auc}: prior kept"
+        return Calibration(None, {**record, "cv": cv, "reason": reason})
     if t_fraud is None or t_susp is None:
         cv["best_precision"] = round(float(precision.max()), 4) if precision.size else None
         reason = "the target precision is not reached on cross-validated scores: prior kept"
@@ -391,10 +442,13 @@ def judge_rings(
     fraud_at: float,
     suspicious_at: float,
     seed: int,
+    prior: VerdictParams = VerdictParams(),
 ) -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
     """The detection pipeline's hook: (scores on the verdict scale, per-ring explanation,
     record). `model`: FIT (a full run fits on `labels`), USE_PRIOR, or a model fitted before
     (incremental runs reuse the last full run's, so verdicts do not flap between runs)."""
+    if groups:
+        features = with_prior_logit(features, prior)
     if isinstance(model, VerdictModel):
         record: dict[str, Any] = {"model": CALIBRATED, "reason": "the last full run's model"}
         record["fitted"] = model.to_record()

@@ -327,6 +327,7 @@ def detect(
         fraud_at=params.verdicts.fraud_threshold,
         suspicious_at=params.verdicts.suspicious_threshold,
         seed=seed,
+        prior=params.verdicts,
     )
     lap("verdicts")
 
