@@ -225,14 +225,18 @@ def _folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarra
 
 def _elkan_noto(
     x: np.ndarray, label: np.ndarray, params: CalibrationParams, seed: int
-) -> tuple[np.ndarray, float, float]:
-    """(coef, intercept) of f on standardised `x`, and the label frequency c."""
+) -> tuple[np.ndarray, float, float, float]:
+    """(coef, intercept) of f on standardised `x`, the label frequency c and its upper
+    90% bound."""
     s = label == POSITIVE
     g = np.zeros(len(s))
     for train, test in _folds(s, params.folds, seed):
         coef, b = _logistic(x[train], s[train].astype(int), None, params.c)
         g[test] = _predict(x[test], coef, b)
     c = float(np.clip(g[s].mean(), 1e-3, 1.0))
+    # The upper end of c's 90% interval: assuming fewer uncaught fraud rings keeps the
+    # estimated precision, and so the thresholds, on the safe side.
+    c_high = float(np.clip(c + 1.645 * g[s].std() / np.sqrt(max(int(s.sum()), 1)), c, 1.0))
     unl = label == UNLABELLED
     gu = np.clip(g[unl], 0.0, 1.0 - 1e-6)
     w = np.clip((1.0 - c) / c * gu / (1.0 - gu), 0.0, 1.0)
@@ -241,7 +245,7 @@ def _elkan_noto(
     ys = np.concatenate([s[known].astype(int), np.ones(unl.sum(), int), np.zeros(unl.sum(), int)])
     ws = np.concatenate([np.ones(known.sum()), w, 1.0 - w])
     coef, b = _logistic(xs, ys, ws, params.c)
-    return coef, b, c
+    return coef, b, c, c_high
 
 
 def estimated_precision(
@@ -337,14 +341,16 @@ def _fit(
     fold_c = []
     for k, (train, test) in enumerate(_folds(s, params.folds, seed)):
         mean, scale = _standardise(raw[train])
-        coef, b, c_k = _elkan_noto((raw[train] - mean) / scale, labels[train], params, seed + k + 1)
+        coef, b, c_k, _ = _elkan_noto(
+            (raw[train] - mean) / scale, labels[train], params, seed + k + 1
+        )
         oof[test] = _predict((raw[test] - mean) / scale, coef, b)
         fold_c.append(c_k)
     mean, scale = _standardise(raw)
-    coef, b, c = _elkan_noto((raw - mean) / scale, labels, params, seed)
+    coef, b, c, c_high = _elkan_noto((raw - mean) / scale, labels, params, seed)
 
     thresholds, precision = estimated_precision(
-        oof, labels, c, params.min_negative_rings, params.min_support
+        oof, labels, c_high, params.min_negative_rings, params.min_support
     )
     t_fraud = threshold_for(thresholds, precision, params.target_precision_fraud)
     t_susp = threshold_for(thresholds, precision, params.target_precision_suspicious)
@@ -361,6 +367,7 @@ def _fit(
             None if auc_pu is None else round(float(np.clip((auc_pu - a / 2) / (1 - a), 0, 1)), 4)
         ),
         "label_frequency": round(c, 4),
+        "label_frequency_high": round(c_high, 4),
         "label_frequency_folds": [round(v, 4) for v in fold_c],
     }
     auc = cv["roc_auc"] if cv["roc_auc"] is not None else cv["roc_auc_pu_corrected"]
@@ -459,7 +466,7 @@ def judge_rings(
             return prior_scores, [{"model": PRIOR}] * len(groups), record
         model = fitted.model
     elif model == USE_PRIOR:
-        reason = "no full run has fitted a model: hand-set weights"
+        reason = "hand-set weights: no fitted model given (none fitted yet, or not asked to fit)"
         return prior_scores, [{"model": PRIOR}] * len(groups), {"model": PRIOR, "reason": reason}
     else:
         raise ValueError(f"unknown verdict model {model!r}")

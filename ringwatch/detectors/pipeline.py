@@ -24,7 +24,7 @@ from ringwatch.detectors._common import binary_links, check_snapshot
 from ringwatch.detectors.age import age_suspect
 from ringwatch.detectors.behaviour import BehaviourParams, soft_links
 from ringwatch.detectors.calibration import (
-    FIT,
+    USE_PRIOR,
     CalibrationParams,
     VerdictModel,
     account_labels,
@@ -213,13 +213,14 @@ def detect(
     seed: int = 0,
     params: DetectParams = DetectParams(),
     labels: np.ndarray | None = None,
-    verdict_model: VerdictModel | str = FIT,
+    verdict_model: VerdictModel | str = USE_PRIOR,
 ) -> DetectionResult:
     """Rings (with ids, scores, verdicts, evidence, history), evader matches and account risk.
 
-    `labels`: per snapshot row, calibration.POSITIVE / NEGATIVE / UNLABELLED (default: banned
-    accounts positive, the rest unlabelled); `verdict_model`: calibration.FIT (fit on the
-    labels), USE_PRIOR (the hand-set weights) or a model fitted by an earlier run.
+    `verdict_model`: calibration.USE_PRIOR (the hand-set weights), FIT (fit on `labels`: per
+    snapshot row, calibration.POSITIVE / NEGATIVE / UNLABELLED; default: banned accounts
+    positive, the rest unlabelled; services pass the deployment's review labels and
+    clearances), or a model an earlier (full) run fitted.
 
     >>> from ringwatch.detectors.snapshot import SnapshotBuilder
     >>> b = SnapshotBuilder()
