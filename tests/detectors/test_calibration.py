@@ -217,3 +217,17 @@ def test_ring_and_account_labels() -> None:
     assert acc.tolist() == [POSITIVE, UNLABELLED, POSITIVE, NEGATIVE, UNLABELLED, UNLABELLED]
     rings = ring_labels([np.array([0, 3]), np.array([1, 3]), np.array([4, 5])], acc)
     assert rings.tolist() == [POSITIVE, NEGATIVE, UNLABELLED]
+
+
+def test_cli_rows_show_the_model_and_its_cv_figures() -> None:
+    from ringwatch.cli.detect import verdict_model_rows
+
+    f, labels, _ = table(200, 800, seed=1)
+    rows = dict(verdict_model_rows(fit_verdict_model(f, labels, seed=0).record))
+    assert rows["verdict model"].startswith("calibrated")
+    assert float(rows["cv roc_auc"]) >= 0.97
+    assert "fraud >=" in rows["thresholds on P(fraud)"]
+    few = np.where(labels == POSITIVE, UNLABELLED, labels).astype(np.int8)
+    rows = dict(verdict_model_rows(fit_verdict_model(f, few, seed=0).record))
+    assert rows["verdict model"].startswith("prior (0 positive rings < 30")
+    assert "cv roc_auc" not in rows
