@@ -29,8 +29,10 @@ VerdictParams.fraud_threshold, `suspicious` above its suspicious_threshold), so 
 review priority and strategies keep their meaning; the model's own probability and each
 feature's contribution (coefficient x standardised value, on the logit) are in the evidence.
 
-With fewer than `min_positive_rings` positive rings, or when the target precision cannot be
-reached, the hand-set weights stay as the prior and the record says why.
+With fewer than `min_positive_rings` positive rings, a cross-validated AUC under `min_cv_auc`,
+a target precision no threshold reaches, or a fit that finds fewer labelled fraud rings at the
+target precision than the prior (its ban-free logit, judged the same way), the hand-set weights
+stay as the prior and the record says why.
 """
 
 from __future__ import annotations
@@ -386,6 +388,23 @@ def _fit(
     cv["labelled_precision_at_fraud"] = (
         round(float((labelled_at & s).sum() / labelled_at.sum()), 4) if labelled_at.any() else None
     )
+    # The prior, judged the same way (its ban-free logit, the same precision estimate): a fit
+    # that finds fewer labelled fraud rings at the target precision than the prior does not
+    # replace it.
+    prior_logit = np.asarray(features[PRIOR_LOGIT], dtype=np.float64)
+    p_thresholds, p_precision = estimated_precision(
+        prior_logit, labels, c_high, params.min_negative_rings, params.min_support
+    )
+    p_fraud = threshold_for(p_thresholds, p_precision, params.target_precision_fraud)
+    prior_found = 0.0 if p_fraud is None else float((s & (prior_logit >= p_fraud)).sum() / n_pos)
+    cv["prior_roc_auc_pu"] = _auc(s, prior_logit)
+    cv["prior_positives_at_fraud"] = round(prior_found, 4)
+    if prior_found > cv["positives_at_fraud"]:
+        reason = (
+            f"the fit finds {cv['positives_at_fraud']:.0%} of labelled fraud rings at the target"
+            f" precision, the prior {prior_found:.0%}: prior kept"
+        )
+        return Calibration(None, {**record, "cv": cv, "reason": reason})
     model = VerdictModel(FIT_FEATURES, mean, scale, coef, b, t_fraud, t_susp)
     record.update(model=CALIBRATED, reason="fitted on this run's labels", cv=cv)
     record["fitted"] = model.to_record()

@@ -120,9 +120,16 @@ def test_too_few_positive_rings_keep_the_prior() -> None:
     )
     assert np.array_equal(scores, prior) and record["model"] == PRIOR
     assert explained[0] == {"model": PRIOR}
-    # One more positive ring and the model is fitted.
+    # One more positive ring and the model is fitted and cross-validated; it replaces the
+    # prior only if it finds more labelled fraud at the target precision than the prior does.
     few[np.flatnonzero(labels == POSITIVE)[29]] = POSITIVE
-    assert fit_verdict_model(f, few, seed=0).model is not None
+    rec = fit_verdict_model(f, few, seed=0).record
+    assert "cv" in rec and "positive rings <" not in rec["reason"]
+    cv = rec["cv"]
+    if cv["prior_positives_at_fraud"] > cv["positives_at_fraud"]:
+        assert rec["model"] == PRIOR and "prior" in rec["reason"]
+    else:
+        assert rec["model"] == CALIBRATED
 
 
 def test_label_derived_features_are_not_fitted() -> None:
