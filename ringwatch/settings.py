@@ -81,6 +81,23 @@ class Settings(BaseSettings):
     review_fraud_action: Literal["ban", "suspend", "restrict", "age_gate", "verify"] = "ban"
     review_claim_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
+    # Ring verdicts calibrated on the deployment's own labels at every full run
+    # (docs/detection.md): fewer positive rings than the minimum keep the hand-set weights; the
+    # `fraud` and `suspicious` thresholds are where the cross-validated precision reaches these.
+    verdict_calibration: bool = True
+    verdict_min_positive_rings: int = Field(default=30, ge=5)
+    verdict_target_precision_fraud: float = Field(default=0.97, gt=0, le=1)
+    verdict_target_precision_suspicious: float = Field(default=0.9, gt=0, le=1)
+    verdict_cv_folds: int = Field(default=5, ge=2, le=20)
+
+    @model_validator(mode="after")
+    def _check_verdict_targets(self) -> Settings:
+        if self.verdict_target_precision_suspicious > self.verdict_target_precision_fraud:
+            raise ValueError(
+                "RINGWATCH_VERDICT_TARGET_PRECISION_SUSPICIOUS must not exceed the fraud target"
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production":

@@ -12,6 +12,7 @@ from ringwatch.api import (
     auth,
     cypher,
     decisions,
+    detection,
     errors,
     events,
     health,
@@ -66,6 +67,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(rings.router)
+    app.include_router(detection.router)
     app.include_router(decisions.router)
     app.include_router(keys.router)
     app.include_router(cypher.router)

@@ -108,6 +108,8 @@ PERMISSIONS: tuple[Rule, ...] = (
     # Reads of findings. Writes under these paths need rules of their own.
     rule("GET /v1/rings*", INVESTIGATOR, ANALYST),
     rule("GET /v1/accounts*", INVESTIGATOR, ANALYST),
+    # Run records: coverage and the verdict model's cross-validated quality.
+    rule("GET /v1/detection*", INVESTIGATOR, ANALYST),
     # Personas gather one person's accounts and identifiers: casework, not aggregate analysis.
     rule("GET /v1/accounts/{id}/persona*", INVESTIGATOR),
     rule("* /v1/reviews*", INVESTIGATOR),

@@ -13,7 +13,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ringwatch.cli.common import console, services
-from ringwatch.services.detection import DetectionService
+from ringwatch.services.detection import DetectionService, detect_params
 
 
 def detect(
@@ -52,7 +52,7 @@ def detect(
         def advance(stage: str, n: int) -> None:
             progress.update(task, description=stage, advance=n)
 
-        service = DetectionService(svc.store, seed=seed)
+        service = DetectionService(svc.store, params=detect_params(svc.settings), seed=seed)
         if accounts:
             ran = service.run_incremental(accounts)
             if ran is None:
@@ -77,9 +77,48 @@ def detect(
     table.add_row("ban evaders matched", f"{summary.evaders:,}")
     for stage in ("snapshot", "detect", "write_back"):
         table.add_row(f"seconds: {stage}", f"{summary.seconds[stage]:.1f}")
+    for key, value in verdict_model_rows(summary.verdict_model):
+        table.add_row(key, value)
     console.print(table)
     if out:
         console.print(f"exports written to {out}/")
+
+
+def verdict_model_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The verdict model's record as table rows: which model, why, and the CV figures."""
+    if not record:
+        return []
+    rows = [("verdict model", f"{record.get('model')} ({record.get('reason', '')})")]
+    counts = record.get("rings")
+    if counts:
+        rows.append(
+            (
+                "labelled rings",
+                f"{counts['positive']:,} positive, {counts['negative']:,} negative, "
+                f"{counts['unlabelled']:,} unlabelled",
+            )
+        )
+    cv = record.get("cv") or {}
+    for key in (
+        "roc_auc",
+        "roc_auc_pu",
+        "roc_auc_pu_corrected",
+        "precision_at_fraud",
+        "precision_at_suspicious",
+        "label_frequency",
+    ):
+        if cv.get(key) is not None:
+            rows.append((f"cv {key}", f"{cv[key]:.4f}"))
+    fitted = record.get("fitted")
+    if fitted:
+        rows.append(
+            (
+                "thresholds on P(fraud)",
+                f"fraud >= {fitted['fraud_threshold']:.3f}, "
+                f"suspicious >= {fitted['suspicious_threshold']:.3f}",
+            )
+        )
+    return rows
 
 
 class ExportKind(StrEnum):

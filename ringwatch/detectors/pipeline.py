@@ -23,6 +23,13 @@ from scipy.sparse.csgraph import connected_components
 from ringwatch.detectors._common import binary_links, check_snapshot
 from ringwatch.detectors.age import age_suspect
 from ringwatch.detectors.behaviour import BehaviourParams, soft_links
+from ringwatch.detectors.calibration import (
+    USE_PRIOR,
+    CalibrationParams,
+    VerdictModel,
+    account_labels,
+    judge_rings,
+)
 from ringwatch.detectors.communities import (
     ProjectionParams,
     identifier_weights,
@@ -69,6 +76,7 @@ class DetectParams:
     behaviour: BehaviourParams = field(default_factory=BehaviourParams)
     evaders: EvaderParams = field(default_factory=EvaderParams)
     verdicts: VerdictParams = field(default_factory=VerdictParams)
+    calibration: CalibrationParams = field(default_factory=CalibrationParams)
     matching: MatchParams = field(default_factory=MatchParams)
     strong_caps: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType(dict(DEFAULT_STRONG_CAPS))
@@ -123,6 +131,8 @@ class DetectionResult:
     ring_of: np.ndarray
     history: tuple[dict[str, Any], ...]
     timings: dict[str, float] = field(compare=False, default_factory=dict)
+    # The verdict model's record (detectors.calibration): calibrated or prior, why, CV figures.
+    verdict_model: dict[str, Any] = field(compare=False, default_factory=dict)
 
     def __eq__(self, other: object) -> bool:
         """Equal results: same rings, matches, history and per-account arrays (not timings)."""
@@ -202,8 +212,15 @@ def detect(
     *,
     seed: int = 0,
     params: DetectParams = DetectParams(),
+    labels: np.ndarray | None = None,
+    verdict_model: VerdictModel | str = USE_PRIOR,
 ) -> DetectionResult:
     """Rings (with ids, scores, verdicts, evidence, history), evader matches and account risk.
+
+    `verdict_model`: calibration.USE_PRIOR (the hand-set weights), FIT (fit on `labels`: per
+    snapshot row, calibration.POSITIVE / NEGATIVE / UNLABELLED; default: banned accounts
+    positive, the rest unlabelled; services pass the deployment's review labels and
+    clearances), or a model an earlier (full) run fitted.
 
     >>> from ringwatch.detectors.snapshot import SnapshotBuilder
     >>> b = SnapshotBuilder()
@@ -302,6 +319,19 @@ def detect(
         )
         groups = part.members(params.min_ring_size)
         features, scores = judge(groups)
+    # Grouping above used the hand-set prior; the verdicts come from the calibrated model.
+    scores, explained, model_record = judge_rings(
+        features,
+        groups,
+        scores,
+        account_labels(snapshot) if labels is None else labels,
+        model=verdict_model,
+        params=params.calibration,
+        fraud_at=params.verdicts.fraud_threshold,
+        suspicious_at=params.verdicts.suspicious_threshold,
+        seed=seed,
+        prior=params.verdicts,
+    )
     lap("verdicts")
 
     keep = [
@@ -337,7 +367,7 @@ def detect(
                 members=members,
                 score=score,
                 verdict=verdict_of(score, params.verdicts),
-                evidence=evidence[out_index],
+                evidence={**evidence[out_index], "verdict_model": explained[i]},
                 history=tuple(per_ring.get(ring_id, ())),
             )
         )
@@ -356,6 +386,7 @@ def detect(
         ring_of=ring_of,
         history=identity.history,
         timings=timings,
+        verdict_model=model_record,
     )
 
 

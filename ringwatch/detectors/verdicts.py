@@ -51,6 +51,7 @@ FEATURES = (
     "no_own_device",
     "rotating_peers",
     "subnet_burst",
+    "household_shape",
 )
 
 
@@ -323,6 +324,11 @@ def ring_features(
     # A child cohort's shared school network is its evidence, like a pool's rotation.
     weak_only_f = (weak_only & (young_share < 0.5)).astype(np.float64)
     household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)
+    # The same shape whatever the bans: the calibrated model must not see labels in features.
+    shape = (hard_coverage == 0) & (no_own_device < 0.5) & (young_share < 0.5)
+    household_shape = ((size <= household_max) & one_country & shares_ip & shape).astype(
+        np.float64
+    )
     reuse = n_strong / size
     card_code = KIND_CODE["card"]
     shared_cards = np.bincount(
@@ -359,6 +365,7 @@ def ring_features(
         "no_own_device": no_own_device,
         "rotating_peers": rotating_peers,
         "subnet_burst": burst_coverage,
+        "household_shape": household_shape,
     }
 
 

@@ -17,11 +17,21 @@ from typing import Any
 
 import orjson
 
+from ringwatch.detectors.calibration import (
+    FIT,
+    USE_PRIOR,
+    CalibrationParams,
+    VerdictModel,
+    account_labels,
+)
 from ringwatch.detectors.pipeline import DetectionResult, DetectParams, detect
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
+from ringwatch.errors import NotFound
+from ringwatch.graph.queries import cypher
 from ringwatch.graph.store import DetectionWrite, GraphStore
 from ringwatch.identity import IdentifierKind
 from ringwatch.services import changes, reviews
+from ringwatch.settings import Settings
 
 # An incremental scope larger than this is left to the next full run.
 MAX_INCREMENTAL_SCOPE = 50_000
@@ -37,6 +47,75 @@ class DetectionSummary:
     evaders: int = 0
     complete: bool = True
     seconds: dict[str, float] = field(default_factory=dict)
+    verdict_model: dict[str, Any] = field(default_factory=dict)  # calibration record
+
+
+def detect_params(settings: Settings) -> DetectParams:
+    """Detection parameters with the verdict calibration settings (RINGWATCH_VERDICT_*)."""
+    return DetectParams(
+        calibration=CalibrationParams(
+            enabled=settings.verdict_calibration,
+            min_positive_rings=settings.verdict_min_positive_rings,
+            target_precision_fraud=settings.verdict_target_precision_fraud,
+            target_precision_suspicious=settings.verdict_target_precision_suspicious,
+            folds=settings.verdict_cv_folds,
+        )
+    )
+
+
+def deployment_labels(store: GraphStore) -> tuple[list[str], list[str]]:
+    """(positive, negative) account ids beyond bans (the Snapshot has those): accounts and
+    ring members resolved `fraud` in review, and accounts cleared or resolved `legit`. Per
+    account the newest label wins (a clearance after a `fraud` review overturns it)."""
+    newest: dict[str, tuple[int, str]] = {}
+    rows = store.read(cypher("read/cleared_accounts"))
+    rows = [{**r, "label": "legit"} for r in rows]
+    rows += store.read(cypher("reviews/labelled_accounts"))
+    rows += store.read(cypher("reviews/labelled_ring_members"))
+    for r in rows:
+        at = int(r.get("at") or 0)
+        seen = newest.get(r["id"])
+        if seen is None or at >= seen[0]:
+            newest[r["id"]] = (at, r["label"])
+    positive = sorted(a for a, (_, label) in newest.items() if label == "fraud")
+    negative = sorted(a for a, (_, label) in newest.items() if label == "legit")
+    return positive, negative
+
+
+def latest_model(store: GraphStore) -> VerdictModel | None:
+    """The verdict model the newest full run fitted (None: none did, the prior holds)."""
+    rows = store.read(cypher("read/latest_full_run"))
+    if not rows or not rows[0].get("stats"):
+        return None
+    fitted = orjson.loads(rows[0]["stats"]).get("verdict_model", {}).get("fitted")
+    return VerdictModel.from_record(fitted) if fitted else None
+
+
+def run_view(row: dict[str, Any]) -> dict[str, Any]:
+    stats = orjson.loads(row.get("stats") or "{}")
+    return {
+        "run_id": row["id"],
+        "kind": row["kind"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "accounts": row["accounts"],
+        "rings": row["rings"],
+        "evaders": row["evaders"],
+        "timings": stats.get("timings", {}),
+        "verdict_model": stats.get("verdict_model", {}),
+    }
+
+
+def runs_page(store: GraphStore, limit: int = 20) -> dict[str, Any]:
+    rows = store.read(cypher("read/detection_runs"), {"limit": int(limit)})
+    return {"runs": [run_view(r) for r in rows]}
+
+
+def get_run(store: GraphStore, run_id: str) -> dict[str, Any]:
+    rows = store.read(cypher("read/detection_run"), {"id": run_id})
+    if not rows:
+        raise NotFound(f"no detection run {run_id!r}")
+    return run_view(rows[0])
 
 
 def link_caps(params: DetectParams) -> dict[IdentifierKind, int]:
@@ -80,9 +159,11 @@ class DetectionService:
         t_snapshot = time.perf_counter() - clock
         previous = self.store.active_rings()
         scope = [str(a) for a in snapshot.accounts]
+        positive, negative = deployment_labels(self.store)
+        labels = account_labels(snapshot, positive, negative)
         # Accounts flagged before but absent from the snapshot cannot exist (accounts are never
         # deleted), so the snapshot is the whole scope.
-        return self._run("full", snapshot, previous, scope, started, t_snapshot)
+        return self._run("full", snapshot, previous, scope, started, t_snapshot, labels, FIT)
 
     def run_incremental(
         self, changed: Iterable[str]
@@ -101,8 +182,20 @@ class DetectionService:
         self.store.add_banned_profiles(builder)
         snapshot = builder.build()
         previous = self.store.active_rings(scope)
+        # The verdict model is fitted on the whole deployment at full runs only: a scope's few
+        # labels would fit a different model, and verdicts would flap between runs.
+        model = latest_model(self.store) if self.params.calibration.enabled else None
         t_snapshot = time.perf_counter() - clock
-        result, summary = self._run("incremental", snapshot, previous, scope, started, t_snapshot)
+        result, summary = self._run(
+            "incremental",
+            snapshot,
+            previous,
+            scope,
+            started,
+            t_snapshot,
+            None,
+            model or USE_PRIOR,
+        )
         summary.complete = complete
         return result, summary
 
@@ -114,9 +207,18 @@ class DetectionService:
         scope: list[str],
         started: float,
         t_snapshot: float,
+        labels: Any,
+        model: VerdictModel | str,
     ) -> tuple[DetectionResult, DetectionSummary]:
         clock = time.perf_counter()
-        result = detect(snapshot, previous, seed=self.seed, params=self.params)
+        result = detect(
+            snapshot,
+            previous,
+            seed=self.seed,
+            params=self.params,
+            labels=labels,
+            verdict_model=model,
+        )
         # Review labels: a ring cleared as legit stays benign while its evidence is unchanged.
         result = reviews.apply_suppressions(self.store, result)
         t_detect = time.perf_counter() - clock
@@ -143,6 +245,7 @@ class DetectionService:
                 "write_back": round(t_write, 3),
                 **{f"detect.{k}": v for k, v in result.timings.items()},
             },
+            verdict_model=result.verdict_model,
         )
         for ring in result.rings:
             summary.rings[ring.verdict] = summary.rings.get(ring.verdict, 0) + 1
@@ -239,7 +342,13 @@ class DetectionService:
             evader_links=links,
             scope=scope,
             previous_rings=sorted(previous),
-            stats=_json({"timings": result.timings, "rings": len(rings)}),
+            stats=_json(
+                {
+                    "timings": result.timings,
+                    "rings": len(rings),
+                    "verdict_model": result.verdict_model,
+                }
+            ),
         )
 
 

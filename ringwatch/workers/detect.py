@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ringwatch.errors import Unavailable
-from ringwatch.services.detection import DetectionService
+from ringwatch.services.detection import DetectionService, detect_params
 from ringwatch.services.detection_queue import DetectionQueue
 from ringwatch.workers.app import app
 from ringwatch.workers.ingest import services
@@ -36,7 +36,8 @@ def detect_full() -> dict[str, Any]:
         if not held:
             log.info("detect.full skipped: another detection run holds the lock")
             return {"skipped": True}
-        _, summary = DetectionService(services().store).run_full()
+        svc = services()
+        _, summary = DetectionService(svc.store, params=detect_params(svc.settings)).run_full()
     log.info("detect.full %s: %s", summary.run_id, summary.rings)
     return asdict(summary)
 
@@ -60,7 +61,10 @@ def detect_incremental(self: Any) -> dict[str, Any]:
         if not changed:
             return {"accounts": 0}
         try:
-            ran = DetectionService(services().store).run_incremental(changed)
+            svc = services()
+            ran = DetectionService(svc.store, params=detect_params(svc.settings)).run_incremental(
+                changed
+            )
         except Exception:
             q.return_dirty(changed)
             raise
