@@ -73,6 +73,7 @@ class LinkParams:
     fuzzy_low: float = 0.35
     email_fuzzy: float = 0.5
     tf_fields: tuple[str, ...] = ("given", "surname", "city", "postcode", "birthdate")
+    training_rules: tuple[str, ...] = ("birthdate", "surname", "given", "postcode")
     seed: int = 0
 
 
@@ -403,6 +404,42 @@ def _initial_m(names: tuple[str, ...]) -> np.ndarray:
     return np.asarray(m / m.sum(), dtype=np.float64)
 
 
+def _em(
+    levels: np.ndarray,
+    spec: tuple[tuple[str, tuple[str, ...]], ...],
+    m: dict[str, np.ndarray],
+    u: Mapping[str, np.ndarray],
+    skip: set[str],
+    params: LinkParams,
+) -> tuple[dict[str, np.ndarray], float, int]:
+    """EM for m and the match share on one training block, u fixed, `skip` comparisons out."""
+    m = {k: v.copy() for k, v in m.items()}
+    share = 0.1
+    it = 0
+    for it in range(1, params.em_iterations + 1):
+        logit = np.full(levels.shape[0], np.log(share / (1 - share)))
+        for c, (name, _) in enumerate(spec):
+            if name in skip:
+                continue
+            lv = levels[:, c]
+            ok = lv != MISSING
+            logit[ok] += np.log(m[name] / u[name])[lv[ok]]
+        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
+        new_share = float(np.clip(post.mean(), 1e-9, 1 - 1e-9))
+        delta = abs(new_share - share)
+        for c, (name, names) in enumerate(spec):
+            if name in skip:
+                continue
+            counts = _level_counts(levels[:, c], len(names), post) + 1e-3
+            new_m = counts / counts.sum()
+            delta = max(delta, float(np.abs(new_m - m[name]).max()))
+            m[name] = new_m
+        share = new_share
+        if delta < params.em_tolerance:
+            break
+    return m, share, it
+
+
 def fit(
     records: LinkRecords,
     levels: np.ndarray,
@@ -410,48 +447,51 @@ def fit(
     params: LinkParams,
     n_possible: float | None = None,
 ) -> Model:
-    """EM (Winkler) for m, u and the share of matches on the blocked pairs.
+    """m by EM on training blocks, u fixed from random pairs, as Splink trains.
 
-    Blocked pairs are not random pairs: they agree on a blocking key by construction, so
-    within them u is free too (started from the random-pair u); otherwise EM would call every
-    blocked pair a match. Scoring then uses EM's m with the random-pair u, and the prior of a
-    random pair matching, lambda * blocked / possible pairs: the weight says how much likelier
-    the evidence is for the same person than for any two accounts.
+    Each training block is the blocked pairs agreeing exactly on one field (birthdate, surname,
+    given name, postcode). Inside it, non-matches still disagree on the *other* fields at their
+    random-pair rates, so u stays valid for those and EM separates the classes; the block's own
+    field is left out (agreement there is forced, not evidence). Each comparison's m is the mean
+    over the blocks that did not force it. The prior follows from the same fits: a block holds
+    share * size matches, which are the fraction m[field][exact] of all matches.
     """
     spec = comparison_spec(records)
-    m = {name: _initial_m(names) for name, names in spec}
-    ub = {name: np.asarray(u[name], dtype=np.float64).copy() for name, _ in spec}
-    share = 0.1  # blocked pairs are enriched in matches; EM moves it
-    it = 0
-    for it in range(1, params.em_iterations + 1):
-        logit = np.full(levels.shape[0], np.log(share / (1 - share)))
-        for c, (name, _) in enumerate(spec):
-            lv = levels[:, c]
-            ok = lv != MISSING
-            bf = np.log(m[name] / ub[name])
-            logit[ok] += bf[lv[ok]]
-        post = 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
-        new_share = float(np.clip(post.mean(), 1e-9, 1 - 1e-9)) if post.shape[0] else share
-        delta = abs(new_share - share)
-        for c, (name, names) in enumerate(spec):
-            counts = _level_counts(levels[:, c], len(names), post) + 1e-3
-            new_m = counts / counts.sum()
-            counts_u = _level_counts(levels[:, c], len(names), 1.0 - post) + 1e-3
-            ub[name] = counts_u / counts_u.sum()
-            delta = max(delta, float(np.abs(new_m - m[name]).max()))
-            m[name] = new_m
-        share = new_share
-        if delta < params.em_tolerance:
-            break
+    names = [name for name, _ in spec]
+    init = {name: _initial_m(lv) for name, lv in spec}
+    sums: dict[str, np.ndarray] = {name: np.zeros(len(lv)) for name, lv in spec}
+    counts: dict[str, int] = dict.fromkeys(names, 0)
+    fitted: list[tuple[str, float, int]] = []
+    iterations = 0
+    for rule in params.training_rules:
+        c = names.index(rule)
+        top = len(spec[c][1]) - 1
+        rows = levels[:, c] == top
+        if int(rows.sum()) < 10:
+            continue
+        m, share, it = _em(levels[rows], spec, init, u, {rule}, params)
+        iterations = max(iterations, it)
+        fitted.append((rule, share, int(rows.sum())))
+        for name in names:
+            if name != rule:
+                sums[name] += m[name]
+                counts[name] += 1
+    final = {
+        name: (sums[name] / counts[name]) if counts[name] else init[name] for name in names
+    }
+    estimates = [
+        share * size / max(float(final[rule][-1]), 1e-3) for rule, share, size in fitted
+    ]
     possible = n_possible if n_possible is not None else float(max(1, levels.shape[0]))
-    prior = float(np.clip(share * levels.shape[0] / max(possible, 1.0), 1e-12, 0.5))
+    expected = float(np.median(estimates)) if estimates else 1.0
+    prior = float(np.clip(expected / max(possible, 1.0), 1e-12, 0.5))
     return Model(
-        comparisons=tuple(name for name, _ in spec),
-        levels={name: names for name, names in spec},
-        m=m,
+        comparisons=tuple(names),
+        levels={name: lv for name, lv in spec},
+        m=final,
         u=dict(u),
         prior=prior,
-        iterations=it,
+        iterations=iterations,
         term_freq=_term_frequencies(records, params),
     )
 
