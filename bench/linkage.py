@@ -143,7 +143,7 @@ def run_ringwatch(frame: pd.DataFrame, banned: np.ndarray, queries: np.ndarray) 
 
 
 def run_splink(frame: pd.DataFrame, banned: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
-    """Splink 4+ API, DuckDB backend, link_only between the banned and the new accounts."""
+    """Splink 4/5 API, DuckDB backend, link_only between the banned and the new accounts."""
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -172,7 +172,12 @@ def run_splink(frame: pd.DataFrame, banned: np.ndarray, queries: np.ndarray) -> 
         retain_intermediate_calculation_columns=False,
     )
     t0 = time.perf_counter()
-    linker = Linker([left, right], settings, db_api=DuckDBAPI())
+    db_api = DuckDBAPI()
+    try:  # Splink >= 5 registers tables on the backend first; 4 took frames and db_api
+        tables = [db_api.register(left), db_api.register(right)]
+        linker = Linker(tables, settings)
+    except AttributeError:
+        linker = Linker([left, right], settings, db_api=db_api)  # type: ignore[call-arg]
     linker.training.estimate_probability_two_random_records_match(
         [block_on("given", "surname", "birthdate")], recall=0.8
     )

@@ -74,6 +74,8 @@ class LinkParams:
     email_fuzzy: float = 0.5
     tf_fields: tuple[str, ...] = ("given", "surname", "city", "postcode", "birthdate")
     training_rules: tuple[str, ...] = ("birthdate", "surname", "given", "postcode")
+    training_cap: int = 2_000  # values shared by more banned records do not train
+    training_pairs: int = 500_000  # per training block, sampled beyond
     seed: int = 0
 
 
@@ -97,7 +99,7 @@ class Model:
     term_freq: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def bayes_factors(self, name: str) -> np.ndarray:
-        return np.log2(self.m[name] / self.u[name])
+        return np.asarray(np.log2(self.m[name] / self.u[name]), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -249,9 +251,7 @@ def _email_levels(
 
 def _exact_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     known = _known(values, left) & _known(values, right)
-    return np.where(known, (values[left] == values[right]).astype(np.int8), MISSING).astype(
-        np.int8
-    )
+    return np.where(known, (values[left] == values[right]).astype(np.int8), MISSING).astype(np.int8)
 
 
 def _identifier_levels(
@@ -334,25 +334,50 @@ def _joined(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(both, np.char.add(np.char.add(a, "|"), b), "")
 
 
-def block(
-    records: LinkRecords, queries: np.ndarray, banned: np.ndarray, params: LinkParams
+def _join(
+    bkeys: np.ndarray, bown: np.ndarray, qkeys: np.ndarray, qown: np.ndarray, cap: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Unique candidate (query, banned) pairs: equal blocking keys, or a shared identifier."""
-    bkeys, bown = _block_keys(records, banned)
-    qkeys, qown = _block_keys(records, queries)
-    uniq, codes = np.unique(np.concatenate([bkeys, qkeys]), return_inverse=True)
-    del uniq
+    """(query, banned) owner pairs with equal keys; keys held by more than `cap` banned skipped."""
+    _, codes = np.unique(np.concatenate([bkeys, qkeys]), return_inverse=True)
     bc, qc = codes[: bkeys.shape[0]], codes[bkeys.shape[0] :]
     order = np.argsort(bc, kind="stable")
     bc, bown = bc[order], bown[order]
     lo = np.searchsorted(bc, qc, side="left")
     hi = np.searchsorted(bc, qc, side="right")
     count = hi - lo
-    count[count > params.bucket_cap] = 0
+    count[count > cap] = 0
     left = np.repeat(qown, count)
     first = np.repeat(lo, count)
     offset = np.arange(left.shape[0]) - np.repeat(np.cumsum(count) - count, count)
-    right = bown[first + offset]
+    return left.astype(np.int64), bown[first + offset].astype(np.int64)
+
+
+def training_pairs(
+    records: LinkRecords, rule: str, queries: np.ndarray, banned: np.ndarray, params: LinkParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs agreeing exactly on `rule`'s field, drawn from all pairs rather than the blocked
+    ones: inside the prediction blocks the other fields agree more than at random (that is why
+    the pairs were blocked), which would break u; here they agree only by chance."""
+    values = np.asarray(getattr(records, rule), dtype=object).astype(str)
+    bk, qk = values[banned], values[queries]
+    bo, qo = banned[bk != ""], queries[qk != ""]
+    left, right = _join(bk[bk != ""], bo, qk[qk != ""], qo, params.training_cap)
+    keep = left != right
+    left, right = left[keep], right[keep]
+    if left.shape[0] > params.training_pairs:
+        rng = np.random.default_rng(params.seed + 1)
+        pick = np.sort(rng.choice(left.shape[0], params.training_pairs, replace=False))
+        left, right = left[pick], right[pick]
+    return left, right
+
+
+def block(
+    records: LinkRecords, queries: np.ndarray, banned: np.ndarray, params: LinkParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unique candidate (query, banned) pairs: equal blocking keys, or a shared identifier."""
+    bkeys, bown = _block_keys(records, banned)
+    qkeys, qown = _block_keys(records, queries)
+    left, right = _join(bkeys, bown, qkeys, qown, params.bucket_cap)
     if records.identifiers.shape[1]:
         ids = sp.csr_matrix(records.identifiers, dtype=np.float32)
         degree = np.asarray(ids.getnnz(axis=0))
@@ -416,7 +441,7 @@ def _em(
     m = {k: v.copy() for k, v in m.items()}
     share = 0.1
     it = 0
-    for it in range(1, params.em_iterations + 1):
+    for it in range(1, params.em_iterations + 1):  # noqa: B007 (returned)
         logit = np.full(levels.shape[0], np.log(share / (1 - share)))
         for c, (name, _) in enumerate(spec):
             if name in skip:
@@ -442,47 +467,49 @@ def _em(
 
 def fit(
     records: LinkRecords,
-    levels: np.ndarray,
+    queries: np.ndarray,
+    banned: np.ndarray,
     u: Mapping[str, np.ndarray],
     params: LinkParams,
-    n_possible: float | None = None,
 ) -> Model:
     """m by EM on training blocks, u fixed from random pairs, as Splink trains.
 
-    Each training block is the blocked pairs agreeing exactly on one field (birthdate, surname,
+    Each training block is the pairs agreeing exactly on one field (birthdate, surname,
     given name, postcode). Inside it, non-matches still disagree on the *other* fields at their
     random-pair rates, so u stays valid for those and EM separates the classes; the block's own
     field is left out (agreement there is forced, not evidence). Each comparison's m is the mean
-    over the blocks that did not force it. The prior follows from the same fits: a block holds
-    share * size matches, which are the fraction m[field][exact] of all matches.
+    over the blocks that did not force it, weighted by their estimated matches. The prior
+    follows from the same fits: a block holds share * size matches, which are the fraction
+    m[field][exact] of all matches.
     """
     spec = comparison_spec(records)
     names = [name for name, _ in spec]
     init = {name: _initial_m(lv) for name, lv in spec}
     sums: dict[str, np.ndarray] = {name: np.zeros(len(lv)) for name, lv in spec}
-    counts: dict[str, int] = dict.fromkeys(names, 0)
+    counts: dict[str, float] = dict.fromkeys(names, 0.0)
     fitted: list[tuple[str, float, int]] = []
     iterations = 0
     for rule in params.training_rules:
-        c = names.index(rule)
-        top = len(spec[c][1]) - 1
-        rows = levels[:, c] == top
-        if int(rows.sum()) < 10:
+        tl, tr = training_pairs(records, rule, queries, banned, params)
+        if tl.shape[0] < 10:
             continue
-        m, share, it = _em(levels[rows], spec, init, u, {rule}, params)
+        block_levels = compare(records, tl, tr, params)
+        m, share, it = _em(block_levels, spec, init, u, {rule}, params)
+        rows = np.ones(tl.shape[0], dtype=bool)
         iterations = max(iterations, it)
         fitted.append((rule, share, int(rows.sum())))
+        # Weighted by the block's estimated matches: a block where returners never agree
+        # (everyone typos the surname) holds no matches, and what EM calls a class there is noise.
+        matches = share * float(rows.sum())
         for name in names:
             if name != rule:
-                sums[name] += m[name]
-                counts[name] += 1
+                sums[name] += matches * m[name]
+                counts[name] += matches
     final = {
-        name: (sums[name] / counts[name]) if counts[name] else init[name] for name in names
+        name: (sums[name] / counts[name]) if counts[name] > 0 else init[name] for name in names
     }
-    estimates = [
-        share * size / max(float(final[rule][-1]), 1e-3) for rule, share, size in fitted
-    ]
-    possible = n_possible if n_possible is not None else float(max(1, levels.shape[0]))
+    estimates = [share * size / max(float(final[rule][-1]), 1e-3) for rule, share, size in fitted]
+    possible = float(queries.shape[0]) * float(banned.shape[0])
     expected = float(np.median(estimates)) if estimates else 1.0
     prior = float(np.clip(expected / max(possible, 1.0), 1e-12, 0.5))
     return Model(
@@ -559,7 +586,7 @@ def link(
     q, b = block(records, queries, banned, params)
     u = estimate_u(records, queries, banned, params)
     levels = compare(records, q, b, params)
-    model = fit(records, levels, u, params, float(queries.shape[0]) * float(banned.shape[0]))
+    model = fit(records, queries, banned, u, params)
     weight = score(records, model, q, b, levels)
     order = np.lexsort((b, -weight, q))
     q, b, weight, levels = q[order], b[order], weight[order], levels[order]
