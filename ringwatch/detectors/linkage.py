@@ -25,7 +25,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ringwatch.detectors.behaviour import _band_keys
+
 MISSING = -1  # a comparison level meaning "either side unknown": weight 0
+LSH_BANDS, LSH_ROWS = 8, 4
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class LinkRecords:
     country: np.ndarray
     identifiers: sp.csr_matrix
     identifier_kind: np.ndarray  # object[str] per column
+    # What the surname slot holds: "name" when only a whole-name sketch is kept (a snapshot).
+    surname_label: str = "surname"
 
     @property
     def n(self) -> int:
@@ -269,7 +274,7 @@ def comparison_spec(records: LinkRecords) -> tuple[tuple[str, tuple[str, ...]], 
     """(comparison name, level names) in column order; identifier kinds present in the data."""
     spec: list[tuple[str, tuple[str, ...]]] = [
         ("given", NAME_LEVELS),
-        ("surname", NAME_LEVELS),
+        (records.surname_label, NAME_LEVELS),
         ("birthdate", BIRTHDATE_LEVELS),
         ("email_local", EMAIL_LEVELS),
         ("city", EXACT_LEVELS),
@@ -319,6 +324,14 @@ def _block_keys(records: LinkRecords, rows: np.ndarray) -> tuple[np.ndarray, np.
         ("ps", _joined(records.postcode[rows], records.surname_phonetic[rows])),
         ("el", records.email_local[rows]),
     ]
+    for label, sketch in (("ns", records.surname_sketch), ("es", records.email_sketch)):
+        # MinHash bands: names one typo apart share a band with high probability, so the
+        # fuzzy levels get candidates even when the phonetic code changed.
+        known = sketch[rows].any(axis=1)
+        bands = _band_keys(sketch[rows], LSH_BANDS, LSH_ROWS)
+        for j in range(LSH_BANDS):
+            v = np.where(known, bands[:, j].astype(str), "")
+            rules.append((f"{label}{j}", v.astype(object)))
     keys, owners = [], []
     for prefix, values in rules:
         v = np.asarray(values, dtype=object).astype(str)
@@ -358,7 +371,7 @@ def training_pairs(
     """Pairs agreeing exactly on `rule`'s field, drawn from all pairs rather than the blocked
     ones: inside the prediction blocks the other fields agree more than at random (that is why
     the pairs were blocked), which would break u; here they agree only by chance."""
-    values = np.asarray(getattr(records, rule), dtype=object).astype(str)
+    values = np.asarray(_field(records, rule), dtype=object).astype(str)
     bk, qk = values[banned], values[queries]
     bo, qo = banned[bk != ""], queries[qk != ""]
     left, right = _join(bk[bk != ""], bo, qk[qk != ""], qo, params.training_cap)
@@ -490,6 +503,10 @@ def fit(
     fitted: list[tuple[str, float, int]] = []
     iterations = 0
     for rule in params.training_rules:
+        if rule == "surname":
+            rule = records.surname_label
+        if rule not in names:
+            continue
         tl, tr = training_pairs(records, rule, queries, banned, params)
         if tl.shape[0] < 10:
             continue
@@ -523,10 +540,17 @@ def fit(
     )
 
 
+def _field(records: LinkRecords, name: str) -> np.ndarray:
+    """A record column by comparison name (the surname slot may be labelled "name")."""
+    return np.asarray(getattr(records, "surname" if name == records.surname_label else name))
+
+
 def _term_frequencies(records: LinkRecords, params: LinkParams) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name in params.tf_fields:
-        values = np.asarray(getattr(records, name), dtype=object).astype(str)
+        if name == "surname":
+            name = records.surname_label
+        values = np.asarray(_field(records, name), dtype=object).astype(str)
         values = values[values != ""]
         if values.shape[0] == 0:
             continue
@@ -554,7 +578,7 @@ def score(
         exact = np.flatnonzero(lv == top)
         if exact.shape[0] == 0:
             continue
-        values = np.asarray(getattr(records, name), dtype=object)[left[exact]].astype(str)
+        values = np.asarray(_field(records, name), dtype=object)[left[exact]].astype(str)
         tf = np.array([freq.get(v, 0.0) for v in values.tolist()])
         u_exact = model.u[name][top]
         tf = np.maximum(tf, 1e-6)
@@ -570,8 +594,14 @@ def link(
     queries: np.ndarray,
     banned: np.ndarray,
     params: LinkParams = LinkParams(),
+    *,
+    created_at: np.ndarray | None = None,
+    banned_at: np.ndarray | None = None,
 ) -> Links:
     """Top-k banned candidates per query row, with match weight, probability and levels.
+
+    With `created_at` and `banned_at` (per record), a query only links to accounts banned
+    before it was created: an account cannot be the return of a ban that came later.
 
     >>> import numpy as np, scipy.sparse as sp
     >>> r = records_from_fields(
@@ -584,6 +614,9 @@ def link(
     queries = np.asarray(queries, dtype=np.int64)
     banned = np.asarray(banned, dtype=np.int64)
     q, b = block(records, queries, banned, params)
+    if created_at is not None and banned_at is not None:
+        after = created_at[q] > banned_at[b]
+        q, b = q[after], b[after]
     u = estimate_u(records, queries, banned, params)
     levels = compare(records, q, b, params)
     model = fit(records, queries, banned, u, params)
@@ -650,4 +683,24 @@ def records_from_fields(
         identifier_kind=(
             identifier_kind if identifier_kind is not None else np.zeros(0, dtype=object)
         ),
+    )
+
+
+def score_pairs(
+    records: LinkRecords, model: Model, left: np.ndarray, right: np.ndarray, params: LinkParams
+) -> Links:
+    """The fitted model applied to given pairs (ranks all 0): evidence for pairs found another
+    way, e.g. by the identifier-based evader matcher."""
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    levels = compare(records, left, right, params)
+    w = score(records, model, left, right, levels)
+    return Links(
+        query=left,
+        banned=right,
+        weight=w,
+        probability=1.0 / (1.0 + np.exp2(-np.clip(w, -60, 60))),
+        rank=np.zeros(left.shape[0], dtype=np.int64),
+        levels=levels,
+        model=model,
     )
