@@ -80,7 +80,7 @@ class LinkParams:
     tf_fields: tuple[str, ...] = ("given", "surname", "city", "postcode", "birthdate")
     training_rules: tuple[str, ...] = ("birthdate", "surname", "given", "postcode")
     training_cap: int = 2_000  # values shared by more banned records do not train
-    training_pairs: int = 500_000  # per training block, sampled beyond
+    training_pairs: int = 100_000  # per training block, sampled beyond
     seed: int = 0
 
 

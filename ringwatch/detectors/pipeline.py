@@ -69,6 +69,10 @@ class DetectParams:
         linkage); its matches at `linkage.min_probability` or above join the identifier-based
         evader matches, and every evader match carries its match weight, probability and levels.
     use_linkage: False keeps the identifier-based evader matcher alone.
+    linkage_adds_matches: also report Fellegi-Sunter matches the identifier-based matcher did
+        not find. Off by default: on snapshots the names are whole-name sketches only (no
+        given/surname split, no phonetic key), and on the planted fixture the extra matches
+        raised recall@3 from 0.93 to 0.97 but false matches from 18 to 228 (docs/detection.md).
     """
 
     projection: ProjectionParams = field(default_factory=ProjectionParams)
@@ -76,6 +80,7 @@ class DetectParams:
     evaders: EvaderParams = field(default_factory=EvaderParams)
     linkage: LinkParams = field(default_factory=LinkParams)
     use_linkage: bool = True
+    linkage_adds_matches: bool = False
     verdicts: VerdictParams = field(default_factory=VerdictParams)
     matching: MatchParams = field(default_factory=MatchParams)
     strong_caps: Mapping[str, int] = field(
@@ -436,7 +441,7 @@ def _evader_output(
             score=round(float(matches.score[i]), 6),
             evidence=evidence,
         )
-    if linked is not None:
+    if linked is not None and params.linkage_adds_matches:
         _, links = linked
         sure = np.flatnonzero(links.probability >= params.linkage.min_probability)
         for i in sure.tolist():
