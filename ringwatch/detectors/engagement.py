@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -296,3 +297,39 @@ def ring_member_score(n_accounts: int, rings: list[EngagementRing]) -> np.ndarra
     for r in rings:
         np.maximum.at(score, r.rows, r.score)
     return score
+
+
+def ring_records(snapshot: Snapshot, rings: list[EngagementRing]) -> tuple[dict[str, Any], ...]:
+    """Export rows: method, members (account ids), targets pushed (ids), score."""
+    return tuple(
+        {
+            "method": r.method,
+            "members": sorted(str(a) for a in snapshot.accounts[r.rows]),
+            "targets": sorted(str(t) for t in snapshot.engage_targets[r.targets]),
+            "score": r.score,
+        }
+        for r in rings
+    )
+
+
+def overlap_evidence(
+    snapshot: Snapshot, members: np.ndarray, rings: list[EngagementRing], max_targets: int = 20
+) -> list[dict[str, Any]]:
+    """For an identity ring's member rows: the engagement rings it overlaps, with how many of
+    its members are in each and the targets they pushed (what a reviewer checks)."""
+    out = []
+    for r in rings:
+        shared = int(np.intersect1d(members, r.rows, assume_unique=True).shape[0])
+        if shared:
+            out.append(
+                {
+                    "method": r.method,
+                    "members_in_block": shared,
+                    "block_size": int(r.rows.shape[0]),
+                    "targets": sorted(str(t) for t in snapshot.engage_targets[r.targets])[
+                        :max_targets
+                    ],
+                    "score": r.score,
+                }
+            )
+    return out
