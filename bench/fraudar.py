@@ -38,7 +38,7 @@ def world(n: int, n_targets: int, m: int, blocks: int, seed: int):  # type: igno
     tgt = [rng.choice(n_targets, m, p=w)]
     ts = [rng.integers(0, 30 * 86400, m)]
     truth = []
-    for b in range(blocks):
+    for _ in range(blocks):
         rows = rng.choice(n, 50, replace=False)
         cols = rng.choice(n_targets, 20, replace=False)
         truth.append(rows)
@@ -68,9 +68,7 @@ def main() -> None:
     acc, tgt, ts, truth = world(
         args.accounts, args.targets, args.engagements, args.blocks, args.seed
     )
-    matrix = sp.csr_matrix(
-        (np.ones(acc.shape[0]), (acc, tgt)), shape=(args.accounts, args.targets)
-    )
+    matrix = sp.csr_matrix((np.ones(acc.shape[0]), (acc, tgt)), shape=(args.accounts, args.targets))
     t0 = time.perf_counter()
     blocks = fraudar(matrix, FraudarParams(max_blocks=args.blocks + 1))
     fraudar_s = time.perf_counter() - t0

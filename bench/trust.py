@@ -94,9 +94,7 @@ def main() -> None:
         "baseline_plain_matvecs": steps,
         "baseline_plain_matvecs_s": round(base_s, 3),
         "sybilscar_auc": round(float(roc_auc_score(is_sybil[unlabelled], p[unlabelled])), 4),
-        "sybilrank_auc": round(
-            float(roc_auc_score(is_sybil[unlabelled], -trust[unlabelled])), 4
-        ),
+        "sybilrank_auc": round(float(roc_auc_score(is_sybil[unlabelled], -trust[unlabelled])), 4),
         "machine": platform.processor() or platform.machine(),
     }
     print(json.dumps(out, indent=2))

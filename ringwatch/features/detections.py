@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,4 +70,15 @@ class Detections:
             EvaderRow(e.account_id, [m.banned_id for m in e.matched], e.score)
             for e in result.evaders
         ]
-        return cls.from_rows(rings, evaders)
+        out = cls.from_rows(rings, evaders)
+        n = len(result.accounts)
+        sybil = result.sybil_score if result.sybil_score is not None else [0.5] * n
+        engaged = result.engagement_score if result.engagement_score is not None else [0.0] * n
+        for account, s, e in zip(result.accounts.tolist(), list(sybil), list(engaged), strict=True):
+            if s != 0.5 or e > 0:
+                out._facts[str(account)] = dataclasses.replace(
+                    out.get(str(account)),
+                    sybil_score=None if s == 0.5 else float(s),
+                    engagement_score=float(e),
+                )
+        return out
