@@ -62,6 +62,9 @@ def backtest(
     evaders: Annotated[Path | None, typer.Option(
         "--evaders", help="evaders.jsonl from detection, for the evader features.",
         **_FILE)] = None,
+    accounts: Annotated[Path | None, typer.Option(
+        "--accounts", help="accounts.jsonl from detection, for sybil_score and the "
+        "engagement-ring features.", **_FILE)] = None,
     datacenter: Annotated[Path | None, typer.Option(
         "--datacenter-ranges", help="File of datacenter/proxy CIDR ranges, one per line; "
         "without it datacenter_ip is null and rules on it never fire.", **_FILE)] = None,
@@ -78,7 +81,11 @@ def backtest(
     try:
         loaded = load_strategy(strategy)
         labels = read_truth(truth) if truth else None
-        detections = Detections.from_files(rings, evaders) if rings or evaders else None
+        detections = (
+            Detections.from_files(rings, evaders, accounts)
+            if rings or evaders or accounts
+            else None
+        )
         ranges = DatacenterRanges.from_file(datacenter) if datacenter else None
     except Invalid as e:
         _print_problems(e.problems)

@@ -67,6 +67,7 @@ def detect(
         _write_jsonl(out / "rings.jsonl", result.ring_records())
         _write_jsonl(out / "evaders.jsonl", result.evader_records())
         _write_jsonl(out / "accounts.jsonl", result.account_records())
+        _write_jsonl(out / "engagement_rings.jsonl", list(result.engagement_rings))
     table = Table(title=f"detection run {summary.run_id}", show_header=False)
     table.add_row(
         "accounts", f"{summary.accounts:,}" + ("" if summary.complete else " (scope capped)")

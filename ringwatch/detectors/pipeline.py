@@ -39,12 +39,21 @@ from ringwatch.detectors.communities import (
     merge_by_strong_bridges,
     projection,
 )
+from ringwatch.detectors.engagement import (
+    FraudarParams,
+    SyncParams,
+    engagement_rings,
+    overlap_evidence,
+    ring_member_score,
+)
+from ringwatch.detectors.engagement import ring_records as engagement_records
 from ringwatch.detectors.evaders import EvaderMatches, EvaderParams, match_evaders
 from ringwatch.detectors.linkage import LinkParams, LinkRecords, Links, score_pairs
 from ringwatch.detectors.linkage_snapshot import link_snapshot
 from ringwatch.detectors.ring_ids import MatchParams, assign_ring_ids
 from ringwatch.detectors.snapshot import KINDS, Snapshot
 from ringwatch.detectors.strong import DEFAULT_STRONG_CAPS, strong_columns, strong_pairs
+from ringwatch.detectors.trust import TrustParams, sybil_scores
 from ringwatch.detectors.verdicts import (
     BENIGN,
     VerdictParams,
@@ -103,6 +112,9 @@ class DetectParams:
     min_age: int = 13
     infrastructure_max_degree: int = 2000
     infrastructure_suspect_share: float = 0.5
+    trust: TrustParams = field(default_factory=TrustParams)
+    fraudar: FraudarParams = field(default_factory=FraudarParams)
+    sync: SyncParams = field(default_factory=SyncParams)
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,11 @@ class DetectionResult:
     timings: dict[str, float] = field(compare=False, default_factory=dict)
     # The verdict model's record (detectors.calibration): calibrated or prior, why, CV figures.
     verdict_model: dict[str, Any] = field(compare=False, default_factory=dict)
+    # detectors.trust: per-account Sybil probability (0.5: nothing known), aligned with rows.
+    sybil_score: np.ndarray | None = None
+    # detectors.engagement: per-account strongest engagement ring (0: none), and the rings.
+    engagement_score: np.ndarray | None = None
+    engagement_rings: tuple[dict[str, Any], ...] = ()
 
     def __eq__(self, other: object) -> bool:
         """Equal results: same rings, matches, history and per-account arrays (not timings)."""
@@ -158,6 +175,9 @@ class DetectionResult:
             and np.array_equal(self.accounts, other.accounts)
             and np.array_equal(self.risk, other.risk)
             and np.array_equal(self.ring_of, other.ring_of)
+            and _same(self.sybil_score, other.sybil_score)
+            and _same(self.engagement_score, other.engagement_score)
+            and self.engagement_rings == other.engagement_rings
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -192,9 +212,15 @@ class DetectionResult:
         ]
 
     def account_records(self, review_threshold: float = 0.7) -> list[dict[str, Any]]:
-        """accounts.jsonl rows for every account with risk > 0: account_id, score, action."""
+        """accounts.jsonl rows for every account with risk > 0, a Sybil score above the 0.5
+        prior or an engagement ring: account_id, score, action, ring_id, sybil_score,
+        engagement_score."""
         out = []
-        for i in np.flatnonzero(self.risk > 0).tolist():
+        sybil = self.sybil_score if self.sybil_score is not None else np.full(len(self.risk), 0.5)
+        engaged = (
+            self.engagement_score if self.engagement_score is not None else np.zeros(len(self.risk))
+        )
+        for i in np.flatnonzero((self.risk > 0) | (sybil > 0.5) | (engaged > 0)).tolist():
             ring = int(self.ring_of[i])
             out.append(
                 {
@@ -202,6 +228,8 @@ class DetectionResult:
                     "score": round(float(self.risk[i]), 6),
                     "action": "review" if self.risk[i] >= review_threshold else "none",
                     "ring_id": self.rings[ring].ring_id if ring >= 0 else None,
+                    "sybil_score": round(float(sybil[i]), 6),
+                    "engagement_score": round(float(engaged[i]), 6),
                 }
             )
         return out
@@ -281,6 +309,10 @@ def detect(
     matches = match_evaders(snapshot, params.evaders)
     linked = link_snapshot(snapshot, params.linkage) if params.use_linkage else None
     lap("evaders")
+    sybil = sybil_scores(snapshot, params.trust)
+    lap("trust")
+    pushed = engagement_rings(snapshot, params.fraudar, params.sync)
+    lap("engagement")
 
     evidence_cols = np.union1d(
         strong_columns(snapshot, ("card", "device", "email", "phone"), params.strong_caps),
@@ -373,6 +405,8 @@ def detect(
     ):
         score = round(float(scores[i]), 6)
         rows = groups[i]
+        if engaged := overlap_evidence(snapshot, np.sort(rows), pushed):
+            evidence[out_index]["engagement"] = engaged
         ring_of[rows] = out_index
         ring_score[rows] = score
         rings.append(
@@ -403,7 +437,14 @@ def detect(
         history=identity.history,
         timings=timings,
         verdict_model=model_record,
+        sybil_score=sybil,
+        engagement_score=np.round(ring_member_score(snapshot.n_accounts, pushed), 6),
+        engagement_rings=engagement_records(snapshot, pushed),
     )
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
 
 
 def _weak_columns(snapshot: Snapshot, params: ProjectionParams) -> np.ndarray:

@@ -53,6 +53,8 @@ class Snapshot:
     relations: np.ndarray  # int64 (n, 3): source row, destination row, code into RELATION_KINDS
     engage_targets: np.ndarray  # object[str]
     engagements: np.ndarray  # int64 (n, 4): account row, target index, action code, first ts
+    # bool: the enforcement in force is a verify (a benign label for trust propagation)
+    verified: np.ndarray | None = None
 
     @property
     def n_accounts(self) -> int:
@@ -72,6 +74,7 @@ class _Account:
     first_seen: int = -1
     banned_at: int = NOT_BANNED
     status_ts: int = -1
+    verified: bool = False
     country: str = ""
     birthdate: str = ""
     name_sketch: Sequence[int] = ()
@@ -100,6 +103,7 @@ class SnapshotBuilder:
         acc.first_seen = int(fields.get("first_seen") or acc.created_at)
         banned = fields.get("banned_at")
         acc.banned_at = int(banned) if banned is not None else NOT_BANNED
+        acc.verified = fields.get("status") == "verify"
         acc.country = fields.get("country") or ""
         acc.birthdate = fields.get("birthdate") or ""
         # The store keeps sketches as hex text (see identity.sketch_to_text).
@@ -157,6 +161,7 @@ class SnapshotBuilder:
             self.add_engagement(rec["a"], rec["target"], rec["action"], ts)
         if kind == "enforcement" and ts >= acc.status_ts:
             acc.status_ts = ts
+            acc.verified = rec["action"] == "verify"
             if rec["action"] == "ban":
                 acc.banned_at = ts
             elif rec["action"] == "clear":
@@ -224,6 +229,7 @@ class SnapshotBuilder:
             relations=rel,
             engage_targets=targets,
             engagements=eng,
+            verified=np.array([i.verified for i in infos], dtype=bool),
         )
 
 

@@ -47,6 +47,8 @@ class DetectionFacts:
     ring_score: float = 0.0
     evader_score: float = 0.0
     account_risk: float | None = None  # None: derive from ring and evader scores
+    sybil_score: float | None = None  # None: at the trust prior (no labelled account near)
+    engagement_score: float = 0.0
 
     def risk(self) -> float:
         if self.account_risk is not None:
@@ -104,6 +106,9 @@ def assemble(
             evader_score=float(detection.evader_score),
             evader_match=detection.evader_score > 0,
             account_risk=float(detection.risk()),
+            sybil_score=detection.sybil_score,
+            engagement_score=float(detection.engagement_score),
+            engagement_ring=detection.engagement_score > 0,
         )
     # Built from typed facts, so it skips feature_set's checks (a third of a decision's cost).
     return values

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import orjson
 
 from ringwatch.features.assemble import DetectionFacts
 from ringwatch.quality.readers import EvaderRow, FlaggedRing, read_evaders, read_rings
@@ -54,11 +57,31 @@ class Detections:
         return cls(facts)
 
     @classmethod
-    def from_files(cls, rings: Path | None, evaders: Path | None = None) -> Detections:
-        """rings.jsonl / evaders.jsonl as in docs/exports.md (raises quality's ExportError)."""
-        return cls.from_rows(
+    def from_files(
+        cls, rings: Path | None, evaders: Path | None = None, accounts: Path | None = None
+    ) -> Detections:
+        """rings.jsonl / evaders.jsonl as in docs/exports.md (raises quality's ExportError);
+        accounts.jsonl adds its `sybil_score` and `engagement_score` columns where present."""
+        out = cls.from_rows(
             read_rings(rings) if rings else [], read_evaders(evaders) if evaders else []
         )
+        if accounts is not None:
+            with accounts.open("rb") as fh:
+                for line in fh:
+                    if not line.strip():
+                        continue
+                    row = orjson.loads(line)
+                    sybil = row.get("sybil_score")
+                    engaged = float(row.get("engagement_score") or 0.0)
+                    if (sybil is None or sybil == 0.5) and engaged <= 0:
+                        continue
+                    account = str(row["account_id"])
+                    out._facts[account] = dataclasses.replace(
+                        out.get(account),
+                        sybil_score=None if sybil is None or sybil == 0.5 else float(sybil),
+                        engagement_score=engaged,
+                    )
+        return out
 
     @classmethod
     def from_result(cls, result: DetectionResult) -> Detections:
@@ -69,4 +92,15 @@ class Detections:
             EvaderRow(e.account_id, [m.banned_id for m in e.matched], e.score)
             for e in result.evaders
         ]
-        return cls.from_rows(rings, evaders)
+        out = cls.from_rows(rings, evaders)
+        n = len(result.accounts)
+        sybil = result.sybil_score if result.sybil_score is not None else [0.5] * n
+        engaged = result.engagement_score if result.engagement_score is not None else [0.0] * n
+        for account, s, e in zip(result.accounts.tolist(), list(sybil), list(engaged), strict=True):
+            if s != 0.5 or e > 0:
+                out._facts[str(account)] = dataclasses.replace(
+                    out.get(str(account)),
+                    sybil_score=None if s == 0.5 else float(s),
+                    engagement_score=float(e),
+                )
+        return out

@@ -186,6 +186,33 @@ _DECLARED = (
         "ttl 300s (cache) over the latest detection run",
     ),
     Feature(
+        "sybil_score",
+        float,
+        "Probability the account is a Sybil from trust propagation over its relations.",
+        "SybilSCAR (detectors.trust) over friend/follow/invite relations with banned accounts "
+        "as Sybil seeds and verified ones as benign seeds, in [0, 1]; null when no labelled "
+        "account reaches the account (the 0.5 prior).",
+        Source.PRECOMPUTED,
+        "ttl 300s (cache) over the latest detection run",
+    ),
+    Feature(
+        "engagement_score",
+        float,
+        "Strength of the densest engagement ring the account belongs to (0: none).",
+        "Fill of the account's Fraudar block or SynchroTrap cluster (detectors.engagement) "
+        "over the targets it pushed, in [0, 1].",
+        Source.PRECOMPUTED,
+        "ttl 300s (cache) over the latest detection run",
+    ),
+    Feature(
+        "engagement_ring",
+        bool,
+        "Detection put the account in an engagement ring (review/like farm).",
+        "engagement_score > 0.",
+        Source.PRECOMPUTED,
+        "ttl 300s (cache) over the latest detection run",
+    ),
+    Feature(
         "account_risk",
         float,
         "Detection's per-account risk.",

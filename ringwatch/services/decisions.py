@@ -307,6 +307,8 @@ class DecisionService:
             ring_size=best[1][1] if best else 0,
             ring_score=best[1][2] if best else 0.0,
             evader_score=evader_score,
+            sybil_score=_float_or_none(row.get("sybil_score")),
+            engagement_score=float(row.get("engagement_score") or 0.0),
         )
         evidence = {
             "ring": (
@@ -349,6 +351,10 @@ def _lookups(
         elif kind is IdentifierKind.SUBNET:
             subnet = key
     return keys, subnet
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _own(row: Mapping[str, Any], kind: IdentifierKind) -> set[str]:

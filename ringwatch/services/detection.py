@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ringwatch.detectors.calibration import (
@@ -268,15 +269,24 @@ class DetectionService:
         members = [{"a": a, "ring": r.ring_id} for r in rings for a in r.members]
         ring_of = {a: r.ring_id for r in rings for a in r.members}
         evader_best = {e.account_id: e.score for e in result.evaders}
+        n = len(result.accounts)
+        sybil = result.sybil_score if result.sybil_score is not None else np.full(n, 0.5)
+        engaged = result.engagement_score if result.engagement_score is not None else np.zeros(n)
+        # An account left at the trust prior (no labelled account reaches it) has no score
+        # worth storing: writing one row per account of a 1M graph would dominate write-back.
         risk = [
             {
                 "a": str(a),
                 "risk": float(score),
                 "ring": ring_of.get(str(a)),
                 "evader": float(evader_best.get(str(a), 0.0)),
+                "sybil": float(s) if s != 0.5 else None,
+                "engagement": float(e),
             }
-            for a, score in zip(result.accounts, result.risk, strict=True)
-            if score > 0 and str(a) in scope_set
+            for a, score, s, e in zip(
+                result.accounts, result.risk, sybil.tolist(), engaged.tolist(), strict=True
+            )
+            if (score > 0 or s != 0.5 or e > 0) and str(a) in scope_set
         ]
         links = [
             {

@@ -24,6 +24,9 @@ def persona(services: Services, account_id: str) -> dict[str, Any]:
         "scores": {
             "risk": view.get("risk") or 0.0,
             "evader_score": view.get("evader_score") or 0.0,
+            # null: no labelled account reaches it through relations (trust prior 0.5)
+            "sybil_score": view.get("sybil_score"),
+            "engagement_score": view.get("engagement_score") or 0.0,
         },
         "rings": view["rings"],
         "evader_matches": view["evader_matches"],

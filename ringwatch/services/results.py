@@ -38,6 +38,8 @@ def export_accounts(store: GraphStore) -> list[dict[str, Any]]:
             "score": r["score"],
             "action": "review" if r["score"] >= REVIEW_THRESHOLD else "none",
             "ring_id": r["ring_id"],
+            "sybil_score": r.get("sybil_score"),
+            "engagement_score": r.get("engagement_score") or 0.0,
         }
         for r in store.stored_results("accounts")
     ]

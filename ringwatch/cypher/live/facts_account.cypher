@@ -12,6 +12,7 @@ WITH a, g, collect([type(r), i.key, i.accounts]) AS identifiers
 WITH CASE WHEN a IS NULL THEN null ELSE {
        created_at: a.created_at, birthdate: a.birthdate, banned_at: a.banned_at,
        status: a.status, risk: a.risk, evader_score: a.evader_score,
+       sybil_score: a.sybil_score, engagement_score: a.engagement_score,
        ring_id: g.id, ring_verdict: g.verdict, ring_size: g.size, ring_score: g.score,
        identifiers: identifiers
      } END AS account

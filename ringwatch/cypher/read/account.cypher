@@ -7,4 +7,5 @@ RETURN a.id AS id, a.created_at AS created_at, a.first_seen AS first_seen,
        a.last_seen AS last_seen, a.events AS events, a.status AS status,
        a.banned_at AS banned_at, a.country AS country, a.risk AS risk,
        a.evader_score AS evader_score, a.ring_id AS ring_id, rings,
+       a.sybil_score AS sybil_score, a.engagement_score AS engagement_score,
        collect({banned: b.id, score: c.score, rank: c.rank, evidence: c.evidence}) AS evader_matches
