@@ -49,24 +49,49 @@ def _print_problems(problems: list[Any]) -> None:
 
 def backtest(
     strategy: Annotated[Path, typer.Option("--strategy", help="Strategy YAML file.", **_FILE)],
-    events: Annotated[Path, typer.Option(
-        "--events", help="Event history: JSON Lines (.jsonl, .jsonl.gz) or CSV, in time order.",
-        **_FILE)],
-    truth: Annotated[Path | None, typer.Option(
-        "--truth", help="truth.json of a synthetic world: its labels are the ground truth. "
-        "Without it, accounts banned at some point in the history are the positives.",
-        **_FILE)] = None,
-    rings: Annotated[Path | None, typer.Option(
-        "--rings", help="rings.jsonl from detection (docs/exports.md) for the ring features. "
-        "If detection ran over the whole history this leaks the future.", **_FILE)] = None,
-    evaders: Annotated[Path | None, typer.Option(
-        "--evaders", help="evaders.jsonl from detection, for the evader features.",
-        **_FILE)] = None,
-    datacenter: Annotated[Path | None, typer.Option(
-        "--datacenter-ranges", help="File of datacenter/proxy CIDR ranges, one per line; "
-        "without it datacenter_ip is null and rules on it never fire.", **_FILE)] = None,
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Where to write the JSON report.", dir_okay=False)
+    events: Annotated[
+        Path,
+        typer.Option(
+            "--events",
+            help="Event history: JSON Lines (.jsonl, .jsonl.gz) or CSV, in time order.",
+            **_FILE,
+        ),
+    ],
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth",
+            help="truth.json of a synthetic world: its labels are the ground truth. "
+            "Without it, accounts banned at some point in the history are the positives.",
+            **_FILE,
+        ),
+    ] = None,
+    rings: Annotated[
+        Path | None,
+        typer.Option(
+            "--rings",
+            help="rings.jsonl from detection (docs/exports.md) for the ring features. "
+            "If detection ran over the whole history this leaks the future.",
+            **_FILE,
+        ),
+    ] = None,
+    evaders: Annotated[
+        Path | None,
+        typer.Option(
+            "--evaders", help="evaders.jsonl from detection, for the evader features.", **_FILE
+        ),
+    ] = None,
+    datacenter: Annotated[
+        Path | None,
+        typer.Option(
+            "--datacenter-ranges",
+            help="File of datacenter/proxy CIDR ranges, one per line; "
+            "without it datacenter_ip is null and rules on it never fire.",
+            **_FILE,
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the JSON report.", dir_okay=False)
     ] = Path("backtest.json"),
 ) -> None:
     """Replay EVENTS in time order through STRATEGY and report, per final action and per
@@ -86,14 +111,22 @@ def backtest(
     except (ExportError, ValueError) as e:
         raise typer.BadParameter(str(e)) from e
     if detections is not None:
-        console.print("[yellow]note:[/yellow] detection results are joined as of the end of "
-                      "the history; if detection saw the whole history, results are an upper "
-                      "bound (the strategy sees the future).")
-    run = Backtest(loaded, ReplayState(detections=detections, datacenter=ranges,
-                                       min_age=loaded.min_age))
+        console.print(
+            "[yellow]note:[/yellow] detection results are joined as of the end of "
+            "the history; if detection saw the whole history, results are an upper "
+            "bound (the strategy sees the future)."
+        )
+    run = Backtest(
+        loaded, ReplayState(detections=detections, datacenter=ranges, min_age=loaded.min_age)
+    )
     rejected: Counter[str] = Counter()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task(events.name, total=_count_lines(events))
         for rec in records_from_file(events, rejected=rejected):
             run.feed(rec)
@@ -110,10 +143,20 @@ def backtest(
 def _print_report(report: dict[str, Any]) -> None:
     stdout = Console()
     head = Table(title=f"backtest of {report['strategy']}", show_header=False)
-    for key in ("labels", "events", "decisions", "accounts", "positives", "negatives",
-                "negatives_allowed", "positives_review_or_block", "detections_leak_future"):
-        head.add_row(key, _fmt(report[key]) if not isinstance(report[key], str | bool)
-                     else str(report[key]))
+    for key in (
+        "labels",
+        "events",
+        "decisions",
+        "accounts",
+        "positives",
+        "negatives",
+        "negatives_allowed",
+        "positives_review_or_block",
+        "detections_leak_future",
+    ):
+        head.add_row(
+            key, _fmt(report[key]) if not isinstance(report[key], str | bool) else str(report[key])
+        )
     stdout.print(head)
     table = Table(title="accounts by final action (≥: the action or a stricter one)")
     for col in ("action", "accounts", "pos", "prec", "recall", "≥ acc", "≥ prec", "≥ recall"):
@@ -121,16 +164,20 @@ def _print_report(report: dict[str, Any]) -> None:
     for action in ACTIONS:
         row = report["by_action"][action]
         cum = report["at_least"].get(action, {})
-        table.add_row(action, *(_fmt(row[k]) for k in ("accounts", "positives", "precision",
-                                                      "recall")),
-                      *(_fmt(cum.get(k)) for k in ("accounts", "precision", "recall")))
+        table.add_row(
+            action,
+            *(_fmt(row[k]) for k in ("accounts", "positives", "precision", "recall")),
+            *(_fmt(cum.get(k)) for k in ("accounts", "precision", "recall")),
+        )
     stdout.print(table)
     rules = Table(title="rules (accounts the rule fired on at least once)")
     for col in ("rule", "decisions", "accounts", "prec", "recall", "errors"):
         rules.add_column(col, justify="left" if col == "rule" else "right")
     for rule, row in report["by_rule"].items():
-        rules.add_row(rule, *(_fmt(row[k]) for k in ("decisions", "accounts", "precision",
-                                                      "recall", "errors")))
+        rules.add_row(
+            rule,
+            *(_fmt(row[k]) for k in ("decisions", "accounts", "precision", "recall", "errors")),
+        )
     stdout.print(rules)
     labels = Table(title="final action by label")
     labels.add_column("label")
@@ -154,8 +201,11 @@ def check(
     for path in files:
         strategy = load_strategy(path)
         n_rules = len(strategy.rule_index)
-        console.print(f"[green]ok[/green] {path}: {strategy.key}, {n_rules} rules, "
-                      f"checkpoints {', '.join(strategy.checkpoints)}", highlight=False)
+        console.print(
+            f"[green]ok[/green] {path}: {strategy.key}, {n_rules} rules, "
+            f"checkpoints {', '.join(strategy.checkpoints)}",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:
