@@ -2,6 +2,12 @@
 and write-back separately, on the embedded engine and on Neo4j.
 
     .venv/bin/python bench/detect_store.py --accounts 100000 --engines embedded,neo4j
+    .venv/bin/python bench/detect_store.py --shape social --accounts 8078 --engines embedded
+
+`--shape social` is a dense friend graph (bench/social.py: preferential attachment, ~22 friend
+relations per account) instead of a generated world: the shape whose `detect --full` took 12
+minutes in issue 13. The embedded run also times an engine restart after ingest (`restart_s`):
+what a new `ringwatch detect` process pays before its first query.
 
 Neo4j must be running (`bash scripts/neo4j.sh start`); its graph is cleared first, so point
 --neo4j-uri at an instance nobody else is using. Prints a table and writes
@@ -33,7 +39,14 @@ from ringwatch.services.intake import Intake  # noqa: E402
 from ringwatch.settings import Settings  # noqa: E402
 
 
-def world(accounts: int, seed: int) -> Path:
+def world(accounts: int, seed: int, shape: str = "world") -> Path:
+    if shape == "social":
+        from social import write_social_world  # bench/social.py, beside this script
+
+        out = REPO / ".local" / "bench" / f"social-{accounts}-{seed}"
+        if not (out / "events.jsonl").exists():
+            write_social_world(out / "events.jsonl", accounts, 11, seed)
+        return out
     out = REPO / ".local" / "bench" / f"world-{accounts}-{seed}"
     if not (out / "events.jsonl").exists():
         subprocess.run(
@@ -78,6 +91,15 @@ def run(engine: str, events: Path, args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     report = ingest.ingest_file(events)
     ingest_s = time.perf_counter() - t
+    restart_s = None
+    if engine == "embedded":
+        store.close()
+        client.close()
+        release(settings)  # compacts the engine's log, as a CLI process does when it exits
+        t = time.perf_counter()
+        store = open_store(settings)
+        restart_s = round(time.perf_counter() - t, 1)
+        client = open_redis(settings)
     service = DetectionService(store, seed=0)
     _, first = service.run_full()
     _, second = service.run_full()  # a steady-state run: rings exist, ids are matched
@@ -87,6 +109,7 @@ def run(engine: str, events: Path, args: argparse.Namespace) -> dict[str, Any]:
         "accepted": report.accepted,
         "ingest_s": round(ingest_s, 1),
         "ingest_events_per_s": round(report.accepted / ingest_s),
+        "restart_s": restart_s,
         "accounts": first.accounts,
         "first_run_s": first.seconds,
         "second_run_s": second.seconds,
@@ -107,6 +130,9 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--shape", choices=("world", "social"), default="world", help="what graph to build"
+    )
+    parser.add_argument(
         "--engines", default="embedded,neo4j", help="comma-separated: embedded,neo4j"
     )
     parser.add_argument("--neo4j-uri", default="bolt://127.0.0.1:7688")
@@ -116,27 +142,30 @@ def main() -> None:
     parser.add_argument(
         "--redis-url", default="redis://127.0.0.1:6380/9", help="Redis for the neo4j run"
     )
-    parser.add_argument(
-        "--out", type=Path, default=REPO / "bench" / "results" / "detect_store.json"
-    )
+    parser.add_argument("--out", type=Path, help="default bench/results/detect_store[_social].json")
     args = parser.parse_args()
+    if args.out is None:
+        suffix = "_social" if args.shape == "social" else ""
+        args.out = REPO / "bench" / "results" / f"detect_store{suffix}.json"
     load_before = os.getloadavg()
-    events = world(args.accounts, args.seed) / "events.jsonl"
+    events = world(args.accounts, args.seed, args.shape) / "events.jsonl"
     results = [run(engine, events, args) for engine in args.engines.split(",")]
     print(
         f"\n{'engine':<10}{'events/s':>10}{'snapshot s':>12}{'detect s':>10}"
-        f"{'write s':>10}{'2nd write s':>13}"
+        f"{'write s':>10}{'2nd write s':>13}{'restart s':>11}"
     )
     for r in results:
         f, s = r["first_run_s"], r["second_run_s"]
         print(
             f"{r['engine']:<10}{r['ingest_events_per_s']:>10,}{f['snapshot']:>12.1f}{f['detect']:>10.1f}"
             f"{f['write_back']:>10.1f}{s['write_back']:>13.1f}"
+            f"{r['restart_s'] if r['restart_s'] is not None else '-':>11}"
         )
     payload = {
         "machine": machine_info(load_before),
         "accounts": args.accounts,
         "seed": args.seed,
+        "shape": args.shape,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "results": results,
     }

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 
-import typer
+# When the command began, before its heavy imports (numpy, scipy, drivers): on a busy machine
+# they take seconds, and a run's table must account for them too.
+STARTED = time.perf_counter()
+
+import typer  # noqa: E402
 
 app = typer.Typer(
     name="ringwatch",

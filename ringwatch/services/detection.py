@@ -158,13 +158,19 @@ class DetectionService:
         clock = time.perf_counter()
         snapshot = self.snapshot(progress=(lambda n: progress("snapshot", n)) if progress else None)
         t_snapshot = time.perf_counter() - clock
+        clock = time.perf_counter()
         previous = self.store.active_rings()
+        t_previous = time.perf_counter() - clock
         scope = [str(a) for a in snapshot.accounts]
         positive, negative = deployment_labels(self.store)
         labels = account_labels(snapshot, positive, negative)
         # Accounts flagged before but absent from the snapshot cannot exist (accounts are never
         # deleted), so the snapshot is the whole scope.
-        return self._run("full", snapshot, previous, scope, started, t_snapshot, labels, FIT)
+        result, summary = self._run(
+            "full", snapshot, previous, scope, started, t_snapshot, labels, FIT
+        )
+        summary.seconds["previous_rings"] = round(t_previous, 3)
+        return result, summary
 
     def run_incremental(
         self, changed: Iterable[str]
@@ -227,9 +233,11 @@ class DetectionService:
         run_id = (
             f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(started))}-{uuid.uuid4().hex[:8]}"
         )
+        clock = time.perf_counter()
         write = self._to_write(
             result, run_id, kind, int(started * 1000), scope, scope_set, previous
         )
+        t_prepare = time.perf_counter() - clock
         clock = time.perf_counter()
         self.store.save_detection(write)
         reviews.sync_ring_reviews(self.store)  # queue rings that became suspicious
@@ -243,6 +251,7 @@ class DetectionService:
             seconds={
                 "snapshot": round(t_snapshot, 3),
                 "detect": round(t_detect, 3),
+                "prepare_write": round(t_prepare, 3),
                 "write_back": round(t_write, 3),
                 **{f"detect.{k}": v for k, v in result.timings.items()},
             },

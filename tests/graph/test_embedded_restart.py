@@ -59,3 +59,44 @@ def test_data_survives_restart(tmp_path: Path, hasher: Pseudonymiser, how: str) 
         assert store.summary().edge_events["USES_DEVICE"] == 900
     finally:
         restarted.stop()
+
+
+def test_clean_stop_leaves_a_dump_not_a_log_of_queries(
+    tmp_path: Path, hasher: Pseudonymiser
+) -> None:
+    """A restart that replays every write query runs them before the indexes serve (the
+    12-minute social-graph detect of issue 13); a clean stop must leave a graph dump instead,
+    with no queries left to replay, and a restart from it must hold the same graph."""
+    raw = [
+        event(
+            "relation",
+            f"r{i}",
+            f"a{i % 50}",
+            other_account_id=f"a{(i * 7 + 1) % 50}",
+            kind="friend",
+        )
+        for i in range(400)
+    ]
+    records = [normalise(parse_event(e), hasher) for e in raw]
+    server = EmbeddedServer(tmp_path)
+    store = open_store(server)
+    assert store.apply_batch(Batch("friends", records)).applied
+    before = store.summary()
+    aof = tmp_path / "appendonlydir"
+    replay = sorted(aof.glob("*.incr.aof"))
+    assert replay and replay[-1].stat().st_size > 0  # the writes are logged as queries first
+    server.stop()
+    store.close()
+
+    incremental = sorted(aof.glob("*.incr.aof"), key=lambda p: p.stat().st_mtime)
+    assert incremental[-1].stat().st_size == 0
+    assert sum(p.stat().st_size for p in aof.glob("*.base.rdb")) > 0
+    restarted = EmbeddedServer(tmp_path)
+    try:
+        store = open_store(restarted)
+        after = store.summary()
+        assert after.nodes == before.nodes
+        assert after.edges == before.edges and after.edges["FRIEND"] > 0
+        assert not store.apply_batch(Batch("friends", records)).applied
+    finally:
+        restarted.stop()
