@@ -44,12 +44,14 @@ STATIC = resources.files("ringwatch.console") / "static"
 LABELS = ("fraud", "legit", "underage", "unsure")
 
 
-def page(request: Request, name: str, session: Session | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+def page(
+    request: Request, name: str, session: Session | None, http_status: int = 200, **ctx: Any
+) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         name,
         {"session": session, "csrf_field": CSRF_FIELD, "prefix": PREFIX, **ctx},
-        status_code=status,
+        status_code=http_status,
     )
 
 
@@ -314,7 +316,7 @@ async def run_cypher(request: Request, session: AnalystDep, services: ServicesDe
         result=result,
         query=query,
         error=error,
-        status=200 if error is None else 400,
+        http_status=200 if error is None else 400,
     )
 
 
@@ -327,7 +329,7 @@ def install(app: Any) -> None:
         if request.url.path.endswith((".json", ".csv")) or "/graph/" in request.url.path:
             return JSONResponse({"error": exc.message}, status_code=exc.status_code)
         return page(
-            request, "refused.html", None, status=exc.status_code, message=exc.message, code=exc.status_code
+            request, "refused.html", None, http_status=exc.status_code, message=exc.message, code=exc.status_code
         )
 
     @app.middleware("http")

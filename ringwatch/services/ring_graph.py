@@ -56,10 +56,10 @@ def identifier_node(kind: str, key: str, accounts: int) -> dict[str, Any]:
     }
 
 
-def _iso(ms: int | None) -> str | None:
-    if ms is None:
+def _iso(seconds: int | None) -> str | None:
+    if seconds is None:
         return None
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="minutes")
 
 
 def ring_graph(store: GraphStore, ring_id: str) -> dict[str, Any]:
@@ -113,7 +113,8 @@ def evidence_lines(ring: dict[str, Any], edges: list[dict[str, Any]]) -> list[st
         lines.append(f"{s['members']} accounts share {s['kind']} {s['key']}")
     window = evidence.get("created_window")
     if window and window.get("first") is not None:
-        minutes = (window["p90"] - window["p10"]) / 60000
+        # Detection keeps times as epoch seconds (detectors/snapshot.py).
+        minutes = (window["p90"] - window["p10"]) / 60
         size = len(ring["members"])
         lines.append(
             f"{size * 8 // 10} signed up within {minutes:.0f} minutes "

@@ -61,6 +61,7 @@
       cy.edges().forEach(function (e) {
         var kind = e.data("type") === "behaviour" ? "behaviour" : e.data("kind");
         var seen = e.data("first_seen");
+        if (seen && seen < 1e11) { seen *= 1000; }  // epoch seconds
         if (hidden[kind] || (!isNaN(from) && seen && seen < from) || (!isNaN(to) && seen && seen > to)) {
           e.addClass("filtered");
         }
@@ -143,7 +144,7 @@
 
   function timeline(nodes) {
     var times = nodes.filter(function (n) { return n.type === "account" && n.created_at; })
-      .map(function (n) { return n.created_at; }).sort(function (a, b) { return a - b; });
+      .map(function (n) { return n.created_at * 1000; }).sort(function (a, b) { return a - b; });
     var c = document.getElementById("timeline");
     var g = c.getContext("2d");
     if (!times.length) { return; }
