@@ -229,6 +229,39 @@ async def search_page(
 
 
 # -- reviews -------------------------------------------------------------------------------------
+def effect_text(effects: dict[str, Any]) -> str:
+    """What a label did, in the words an investigator uses: "ban applied to 3 accounts"."""
+    if not effects or not effects.get("action"):
+        return "no enforcement (item closed)"
+    accounts = effects.get("accounts") or []
+    parts = [f"{effects['action']} applied to {len(accounts)} account(s)"]
+    if effects.get("suppressed") or effects.get("suppression"):
+        parts.append("ring suppressed for its current evidence")
+    return "; ".join(parts)
+
+
+async def _queue_page(
+    request: Request,
+    session: Session,
+    services: Any,
+    status: str,
+    cursor: str = "",
+    resolved: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    queue = review_service(services)
+    found = await run_in_threadpool(queue.page, status, "priority", 50, cursor)
+    return page(
+        request,
+        "reviews.html",
+        session,
+        found=found,
+        status=status,
+        labels=LABELS,
+        resolved=resolved,
+        effect=effect_text(resolved.get("effects") or {}) if resolved else None,
+    )
+
+
 @router.get("/reviews")
 async def reviews(
     request: Request,
@@ -236,16 +269,8 @@ async def reviews(
     services: ServicesDep,
     status: Annotated[str, Query(pattern="^(open|claimed|resolved)$")] = "open",
     cursor: Annotated[str, Query(max_length=400)] = "",
-    done: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
-    queue = review_service(services)
-    found = await run_in_threadpool(queue.page, status, "priority", 50, cursor)
-    resolved = None
-    if done:
-        resolved = queue.view(await run_in_threadpool(queue.get, done))
-    return page(
-        request, "reviews.html", session, found=found, status=status, labels=LABELS, resolved=resolved
-    )
+    return await _queue_page(request, session, services, status, cursor)
 
 
 @router.post("/reviews/{review_id}/claim")
@@ -258,15 +283,19 @@ async def claim(session: InvestigatorDep, services: ServicesDep, review_id: str)
 @router.post("/reviews/{review_id}/resolve")
 async def resolve(
     request: Request, session: InvestigatorDep, services: ServicesDep, review_id: str
-) -> Response:
+) -> HTMLResponse:
     fields = form(request)
     label = fields.get("label", "")
     if label not in LABELS:
         raise ConsoleRefused(422, f"label must be one of {', '.join(LABELS)}")
     actor = Actor(session.key_id, session.name)
     queue = review_service(services)
-    await run_in_threadpool(queue.resolve, review_id, actor, label, fields.get("note", "")[:2000])
-    return RedirectResponse(f"{PREFIX}/reviews?status=resolved&done={review_id}", status_code=303)
+    done = await run_in_threadpool(
+        queue.resolve, review_id, actor, label, fields.get("note", "")[:2000]
+    )
+    # Answered in place (not a redirect) so the label's effect, which only the resolution
+    # returns, can be shown.
+    return await _queue_page(request, session, services, "open", resolved=done)
 
 
 # -- analysts ------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@
     });
   }
 
-  cy.on("tap", "node", function (evt) { show(evt.target); });
+  cy.on("select", "node", function (evt) { show(evt.target); });
   cy.on("dbltap", "node", function (evt) { expand(evt.target, 0); });
   document.getElementById("expand").addEventListener("click", function () {
     var n = cy.$("node:selected");
