@@ -97,7 +97,7 @@
     var fresh = elements(data).filter(function (el) { return cy.getElementById(el.data.id).empty(); });
     cy.add(fresh);
     applyFilters();
-    return fresh.length;
+    return fresh.filter(function (el) { return el.group === "nodes"; }).length;
   }
 
   function expand(n, offset) {
