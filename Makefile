@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := .local/demo
 DEMO_ACCOUNTS ?= 20000
 
-.PHONY: help venv demo test test-unit check lint typecheck services-up services-down lock bench clean
+.PHONY: help venv vendor demo test test-unit check lint typecheck services-up services-down lock bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,11 +19,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## create the virtualenv and install Ringwatch with its dev tools
 
+vendor: ## refresh the console's JavaScript (web/package-lock.json) into ringwatch/console/static/vendor
+	bash scripts/vendor.sh
+
 demo: venv ## generate a world, ingest it into the embedded engine, show what the graph holds
 	rm -rf $(DEMO_DIR)
 	RINGWATCH_DATA_DIR=$(DEMO_DIR)/engine bash scripts/demo.sh $(DEMO_DIR) $(DEMO_ACCOUNTS)
 
-test: venv ## start Neo4j and Redis, run the whole test suite against them, stop them
+test: venv vendor ## start Neo4j and Redis, run the whole test suite against them, stop them
 	bash scripts/test.sh
 
 test-unit: venv ## tests that need no server (the embedded engine is spawned as needed)

@@ -92,3 +92,14 @@ while IFS=$'\t' read -r label account event; do
   echo "-- new signup $account: $label"
   $rw decide "$account" --checkpoint signup --event "$event" </dev/null
 done < "$out/decisions.tsv"
+
+echo "== 9. the investigator console"
+# A key of role investigator for the browser; printed once, stored only as a keyed hash.
+key=$($rw keys create --role investigator --name "demo investigator" | tail -n 1)
+cat <<TXT
+Start the API (it serves the console) on this demo's engine:
+  RINGWATCH_DATA_DIR=${RINGWATCH_DATA_DIR:-.local/demo/engine} $rw serve --port 8080
+then open   http://127.0.0.1:8080/console/login
+and sign in with this investigator key:
+  $key
+TXT

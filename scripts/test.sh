@@ -20,6 +20,9 @@ for service in redis neo4j; do
   fi
 done
 
+# The console's tests drive a real browser (tests/console).
+bash scripts/browser.sh
+
 export RINGWATCH_TEST_NEO4J_URI="bolt://127.0.0.1:${NEO4J_PORT}"
 export RINGWATCH_TEST_NEO4J_PASSWORD="$NEO4J_PASSWORD"
 export RINGWATCH_TEST_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}"

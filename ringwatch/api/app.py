@@ -23,6 +23,7 @@ from ringwatch.api import (
     verdicts,
     webhooks,
 )
+from ringwatch.console import routes as console
 from ringwatch.events import json_schema
 from ringwatch.services.coalescing import CoalescingQueue
 from ringwatch.services.context import Services
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(ring_actions.router)
     app.include_router(reviews.router)
+    console.install(app)
 
     base_openapi = app.openapi
 

@@ -128,6 +128,11 @@ PERMISSIONS: tuple[Rule, ...] = (
 # /openapi.json) are plain Starlette routes outside the dependency and so are open too.
 OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset({("GET", "/healthz"), ("GET", "/readyz")})
 
+# The browser console (ringwatch/console/) signs in with a key once and then carries a session
+# cookie, so its routes check the session, its role and a CSRF token themselves
+# (ringwatch/console/auth.py) instead of a key on every request.
+CONSOLE_PREFIX = "/console"
+
 
 @lru_cache(maxsize=1024)
 def classify(method: str, path_template: str) -> Rule | None:
@@ -174,6 +179,8 @@ def authorize(
     template = route_template(request)
     method = request.method
     if (method, template) in OPEN_ROUTES:
+        return
+    if template == CONSOLE_PREFIX or template.startswith(CONSOLE_PREFIX + "/"):
         return
     token = _token(request, credentials)
     if not token:

@@ -130,6 +130,11 @@ class GraphStore(Protocol):
     def ring(self, ring_id: str) -> Row | None: ...
     def rings_page(self, filters: RingFilter) -> list[Row]: ...
     def account(self, account_id: str, identifiers_per_kind: int = 20) -> Row | None: ...
+    def ring_links(self, ring_id: str, limit: int) -> dict[str, list[Row]]: ...
+    def ring_relations(self, ring_id: str, limit: int) -> list[Row]: ...
+    def identifier_accounts(
+        self, kind: IdentifierKind, key: str, skip: int, limit: int
+    ) -> list[Row]: ...
     def analyst_read(
         self, query: str, params: Mapping[str, Any] | None, *, timeout_s: float, row_cap: int
     ) -> AnalystResult: ...
@@ -463,6 +468,30 @@ class CypherStore(ABC):
                 identifiers[kind.value] = found
         row["identifiers"] = identifiers
         return row
+
+    def ring_links(self, ring_id: str, limit: int) -> dict[str, list[Row]]:
+        """Per identifier kind, (member, shared identifier) pairs, at most `limit` per kind."""
+        links: dict[str, list[Row]] = {}
+        for kind in IdentifierKind:
+            query = cypher(
+                "read/ring_links", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
+            )
+            found = self.read(query, {"id": ring_id, "limit": limit})
+            if found:
+                links[kind.value] = found
+        return links
+
+    def ring_relations(self, ring_id: str, limit: int) -> list[Row]:
+        query = cypher("read/ring_relations", REL=tuple(RELATION_REL.values()))
+        return self.read(query, {"id": ring_id, "limit": limit})
+
+    def identifier_accounts(
+        self, kind: IdentifierKind, key: str, skip: int, limit: int
+    ) -> list[Row]:
+        query = cypher(
+            "read/identifier_accounts", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
+        )
+        return self.read(query, {"key": key, "skip": skip, "limit": limit})
 
     # -- snapshots ---------------------------------------------------------------------------------
     def stream_snapshot(

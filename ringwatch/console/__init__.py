@@ -1,0 +1,2 @@
+"""The investigator console: server-rendered pages over the same services the JSON API uses
+(docs/console.md)."""

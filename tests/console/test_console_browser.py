@@ -1,0 +1,208 @@
+"""The console end to end in headless Chromium, against uvicorn serving a generated world on the
+embedded engine (docs/console.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ringwatch.services import results
+from ringwatch.services.keys import Role
+from tests.console import browser
+from tests.console.served import Served, served_world
+
+pytestmark = [pytest.mark.browser, pytest.mark.embedded]
+
+if not browser.available():
+    if os.environ.get("RINGWATCH_TEST_REQUIRE_SERVERS") == "1":
+        pytest.fail(f"{browser.CHROMIUM} and {browser.CHROMEDRIVER} are required under make test")
+    pytest.skip(
+        f"no {browser.CHROMIUM} or {browser.CHROMEDRIVER} (apt-get install chromium "
+        "chromium-driver, or run make test, which installs them)",
+        allow_module_level=True,
+    )
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+ACCOUNTS = 3000
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with served_world(tmp_path_factory.mktemp("console"), ACCOUNTS) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[WebDriver]:
+    d = browser.chrome()
+    yield d
+    d.quit()
+
+
+def wait(driver: WebDriver, seconds: float = 60) -> WebDriverWait:  # type: ignore[type-arg]
+    return WebDriverWait(driver, seconds)
+
+
+def sign_in(driver: WebDriver, served: Served, role: Role) -> None:
+    driver.delete_all_cookies()
+    driver.get(f"{served.url}/console/login")
+    driver.find_element(By.ID, "key").send_keys(served.key(role))
+    driver.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait(driver).until(lambda d: "/console/login" not in d.current_url)
+
+
+def heading(driver: WebDriver) -> str:
+    return str(driver.find_element(By.TAG_NAME, "h1").text)
+
+
+def test_refused_without_a_key(driver: WebDriver, served: Served) -> None:
+    driver.delete_all_cookies()
+    for page in ("rings", "reviews", "search", "analysts"):
+        driver.get(f"{served.url}/console/{page}")
+        assert heading(driver) == "Sign-in required", page
+    driver.get(f"{served.url}/console/login")
+    driver.find_element(By.ID, "key").send_keys("rw_0123456789abcdef_not-a-secret")
+    driver.find_element(By.CSS_SELECTOR, "#login button").click()
+    assert "invalid or revoked" in driver.find_element(By.ID, "login-error").text
+    browser.shot(driver, "login")
+
+
+@pytest.mark.parametrize("role", [Role.INGEST, Role.DECIDE, Role.ENFORCEMENT])
+def test_refused_with_the_wrong_role(driver: WebDriver, served: Served, role: Role) -> None:
+    sign_in(driver, served, role)
+    for page in ("rings", "reviews", "search", "analysts"):
+        driver.get(f"{served.url}/console/{page}")
+        assert heading(driver) == "Refused", (role, page)
+        assert f"role {role.value} may not open" in driver.page_source
+
+
+def test_analyst_gets_cypher_but_not_casework(driver: WebDriver, served: Served) -> None:
+    sign_in(driver, served, Role.ANALYST)
+    driver.get(f"{served.url}/console/rings")
+    assert heading(driver) == "Refused"
+    driver.get(f"{served.url}/console/analysts")
+    box = driver.find_element(By.ID, "cypher-query")
+    box.send_keys("MATCH (g:Ring) RETURN g.id AS id, g.size AS size ORDER BY size DESC LIMIT 3")
+    driver.find_element(By.CSS_SELECTOR, "#cypher button").click()
+    cells = driver.find_elements(By.CSS_SELECTOR, "#cypher-result tr")
+    assert len(cells) == 4  # header and three rings
+    browser.shot(driver, "analysts")
+    box = driver.find_element(By.ID, "cypher-query")
+    box.clear()
+    box.send_keys("MATCH (a:Account) SET a.risk = 1 RETURN a")
+    driver.find_element(By.CSS_SELECTOR, "#cypher button").click()
+    assert driver.find_element(By.ID, "cypher-error").text  # the read-only guard refused it
+
+
+def largest_fraud_ring(served: Served) -> dict[str, Any]:
+    store = served.app.state.services.store  # type: ignore[attr-defined]
+    rings = [r for r in results.export_rings(store) if r["verdict"] == "fraud"]
+    assert rings, "the generated world should hold fraud rings"
+    best = max(rings, key=lambda r: (len(r["members"]), r["ring_id"]))
+    return results.ring_view(store, best["ring_id"])
+
+
+def test_largest_fraud_ring_shows_its_shared_device(driver: WebDriver, served: Served) -> None:
+    sign_in(driver, served, Role.INVESTIGATOR)
+    driver.get(f"{served.url}/console/rings?verdict=fraud&sort=size&order=desc")
+    browser.shot(driver, "rings")
+    expected = largest_fraud_ring(served)
+    first = driver.find_element(By.CSS_SELECTOR, "#rings tbody tr a.ring-link")
+    assert first.text == expected["id"]
+    first.click()
+    graph = wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#graph[data-ready]")))
+    devices = [s for s in expected["evidence"]["shared_identifiers"] if s["kind"] == "device"]
+    assert devices, "the largest fraud ring should share a device"
+    lines = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#evidence-lines li")]
+    assert f"{devices[0]['members']} accounts share device {devices[0]['key']}" in lines
+    nodes = driver.execute_script("return window.ringwatchGraph.nodes('[type = \"account\"]').length")
+    assert nodes == len(expected["members"])
+    assert graph.get_attribute("data-rendered-ms")
+    browser.shot(driver, "ring")
+
+
+def test_expand_a_node(driver: WebDriver, served: Served) -> None:
+    sign_in(driver, served, Role.INVESTIGATOR)
+    ring = largest_fraud_ring(served)
+    driver.get(f"{served.url}/console/rings/{ring['id']}")
+    wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#graph[data-ready]")))
+    before = driver.execute_script("return window.ringwatchGraph.nodes().length")
+    member = ring["members"][0]["id"]
+    driver.execute_script(
+        "var cy = window.ringwatchGraph; cy.nodes().unselect(); cy.getElementById(arguments[0]).select();",
+        f"a:{member}",
+    )
+    driver.find_element(By.ID, "expand").click()
+    wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#graph[data-expanded]")))
+    after = driver.execute_script("return window.ringwatchGraph.nodes().length")
+    added = int(driver.find_element(By.ID, "graph").get_attribute("data-expanded") or 0)
+    assert after == before + added
+    # Every identifier the account holds is now drawn and tied to it.
+    own = driver.execute_script(
+        "return window.ringwatchGraph.getElementById(arguments[0]).neighborhood('node').length",
+        f"a:{member}",
+    )
+    store = served.app.state.services.store  # type: ignore[attr-defined]
+    held = sum(len(v) for v in results.account_view(store, member)["identifiers"].values())
+    assert own >= min(held, 1)
+    assert own >= held or held > 25
+
+
+def test_resolve_a_review_item_and_see_the_account_banned(driver: WebDriver, served: Served) -> None:
+    sign_in(driver, served, Role.INVESTIGATOR)
+    driver.get(f"{served.url}/console/reviews")
+    browser.shot(driver, "reviews")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#reviews tbody tr[data-review]")
+    assert rows, "the detection run should have queued suspicious rings for review"
+    row = rows[0]
+    review_id = row.get_attribute("data-review")
+    row.find_element(By.CSS_SELECTOR, "button.claim").click()
+    row = driver.find_element(By.CSS_SELECTOR, f"#reviews tr[data-review='{review_id}']")
+    Select(row.find_element(By.NAME, "label")).select_by_visible_text("fraud")
+    row.find_element(By.NAME, "note").send_keys("shared device farm")
+    row.find_element(By.CSS_SELECTOR, "button.resolve-button").click()
+    effect = driver.find_element(By.ID, "effect-text").text
+    assert effect.startswith("ban applied to")
+    browser.shot(driver, "review-resolved")
+    account = driver.find_element(By.CSS_SELECTOR, "#effect a.effect-account")
+    account_id = account.text
+    account.click()
+    assert driver.find_element(By.ID, "account-id").text == account_id
+    assert driver.find_element(By.ID, "account-status").text == "ban"
+    actions = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#enforcement td.action")]
+    assert "ban" in actions
+    browser.shot(driver, "account")
+
+
+def raw_phone(world: Path) -> tuple[str, str, str | None]:
+    with open(world / "events.jsonl", "rb") as fh:
+        for line in fh:
+            event = orjson.loads(line)
+            if event.get("phone"):
+                return event["account_id"], event["phone"], event.get("country")
+    raise AssertionError("the world has no phone numbers")
+
+
+def test_search_by_raw_phone(driver: WebDriver, served: Served) -> None:
+    sign_in(driver, served, Role.INVESTIGATOR)
+    account, phone, country = raw_phone(served.world)
+    driver.get(f"{served.url}/console/search")
+    Select(driver.find_element(By.ID, "search-kind")).select_by_visible_text("phone")
+    driver.find_element(By.ID, "search-q").send_keys(phone)
+    if country and not phone.startswith("+"):
+        driver.find_element(By.NAME, "country").send_keys(country)
+    driver.find_element(By.CSS_SELECTOR, "#search button").click()
+    found = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#search-results a")]
+    assert account in found
+    # The raw number went into the request only: the answer shows its pseudonym, not the number.
+    assert phone not in driver.page_source
+    browser.shot(driver, "search")
