@@ -122,9 +122,12 @@ PERMISSIONS: tuple[Rule, ...] = (
     rule("* /v1/subscriptions*"),
 )
 
-# Liveness and readiness must answer orchestrators that hold no key. The docs (/docs, /redoc,
+# Liveness, readiness and the Prometheus scrape must answer orchestrators that hold no key (the
+# metrics carry counts and route templates, never an identifier). The docs (/docs, /redoc,
 # /openapi.json) are plain Starlette routes outside the dependency and so are open too.
-OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset({("GET", "/healthz"), ("GET", "/readyz")})
+OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+)
 
 
 @lru_cache(maxsize=1024)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ringwatch.errors import Unavailable
+from ringwatch.observability import record_detection
 from ringwatch.services.detection import DetectionService
 from ringwatch.services.detection_queue import DetectionQueue
 from ringwatch.workers.app import app
@@ -37,6 +38,7 @@ def detect_full() -> dict[str, Any]:
             log.info("detect.full skipped: another detection run holds the lock")
             return {"skipped": True}
         _, summary = DetectionService(services().store).run_full()
+    record_detection("full", summary.seconds)
     log.info("detect.full %s: %s", summary.run_id, summary.rings)
     return asdict(summary)
 
@@ -68,4 +70,5 @@ def detect_incremental(self: Any) -> dict[str, Any]:
         detect_incremental.delay()
     if ran is None:
         return {"accounts": 0}
+    record_detection("incremental", ran[1].seconds)
     return asdict(ran[1])
