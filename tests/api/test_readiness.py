@@ -37,7 +37,9 @@ def test_missing_shadow_strategy_makes_the_api_unready(embedded_settings: Settin
     assert checks["store"] == "ok"
 
 
-def test_own_directory_overrides_the_packaged_one(embedded_settings: Settings, tmp_path: Path) -> None:
+def test_own_directory_overrides_the_packaged_one(
+    embedded_settings: Settings, tmp_path: Path
+) -> None:
     own = tmp_path / "strategies"
     own.mkdir()
     text = (PACKAGED_STRATEGIES / "default.yaml").read_text()
