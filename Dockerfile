@@ -10,6 +10,8 @@ WORKDIR /src
 # Dependencies pinned by constraints.txt (which names no index: pip's configured one is used).
 COPY pyproject.toml constraints.txt README.md ./
 COPY ringwatch ./ringwatch
+# ringwatch/strategies links here: the wheel built below ships the default strategy as package data.
+COPY strategies ./strategies
 RUN pip install -c constraints.txt . \
  && useradd --create-home --uid 10001 --user-group ringwatch \
  && mkdir -p /var/lib/ringwatch \

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := .local/demo
 DEMO_ACCOUNTS ?= 20000
 
-.PHONY: help venv vendor demo test test-unit check lint typecheck services-up services-down lock bench clean
+.PHONY: help venv vendor demo test test-unit check lint typecheck imports doctest services-up services-down lock bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,7 +26,7 @@ demo: venv ## generate a world, ingest it into the embedded engine, show what th
 	rm -rf $(DEMO_DIR)
 	RINGWATCH_DATA_DIR=$(DEMO_DIR)/engine bash scripts/demo.sh $(DEMO_DIR) $(DEMO_ACCOUNTS)
 
-test: venv vendor ## start Neo4j and Redis, run the whole test suite against them, stop them
+test: venv vendor lint typecheck imports doctest ## lint, types, layers, doctests, then the whole suite on Neo4j and Redis
 	bash scripts/test.sh
 
 test-unit: venv ## tests that need no server (the embedded engine is spawned as needed)
@@ -38,7 +38,13 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-check: lint typecheck test ## ruff, mypy --strict and the whole test suite
+imports: venv ## the layer contract of docs/architecture.md (import-linter, pyproject.toml)
+	$(BIN)/lint-imports
+
+doctest: venv ## the examples in the detectors' docstrings
+	$(BIN)/pytest -q -p no:cacheprovider --doctest-modules ringwatch/detectors
+
+check: test ## the same as `make test` (which now runs ruff, mypy --strict and the layers first)
 
 services-up: ## start the test Neo4j and Redis (left running)
 	bash scripts/redis.sh start

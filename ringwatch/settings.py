@@ -10,6 +10,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_HASH_KEY = "ringwatch-development-key-do-not-use-in-production"
+# Shipped as package data, so an installed wheel or a container decides with no files beside it;
+# a deployment's own RINGWATCH_STRATEGIES_DIR replaces it.
+PACKAGED_STRATEGIES = Path(__file__).parent / "strategies"
 DEV_NEO4J_PASSWORD = "ringwatch-test-password"
 
 
@@ -46,7 +49,10 @@ class Settings(BaseSettings):
     celery_eager: bool = False
 
     # Decisions (docs/strategies.md, docs/features.md).
-    strategies_dir: Path = Field(default=Path("strategies"), description="Strategy YAML files")
+    strategies_dir: Path = Field(
+        default_factory=lambda: PACKAGED_STRATEGIES,
+        description="Strategy YAML files; default: the strategies shipped in the package",
+    )
     live_strategy: str = Field(default="default", description="id or id@version that decides")
     shadow_strategies: tuple[str, ...] = Field(
         default=(), description="ids or id@versions run beside the live one and only recorded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,11 +25,15 @@ from ringwatch.api import (
     webhooks,
 )
 from ringwatch.console import routes as console
+from ringwatch.api.telemetry import Telemetry
+from ringwatch.errors import RingwatchError
 from ringwatch.events import json_schema
 from ringwatch.services.coalescing import CoalescingQueue
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
 from ringwatch.settings import Settings, get_settings
+
+_log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -43,6 +48,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services(settings, release_engine=release_engine)
         app.state.services = services
+        _check_strategies(services)
         coalescing = None
         if queue is None:
             from ringwatch.workers.ingest import CeleryQueue
@@ -65,6 +71,7 @@ def create_app(
         dependencies=[auth.AUTHORIZE],
     )
     errors.install(app)
+    app.add_middleware(Telemetry)
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(rings.router)
@@ -95,6 +102,24 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _check_strategies(services: Services) -> None:
+    """Say at start-up, not at the first decision, that the strategies do not load.
+
+    The API stays up (reviews, rings, health) and /readyz reports the problem until it is fixed.
+    """
+    try:
+        strategies = services.strategies
+    except RingwatchError as e:
+        problems = "; ".join(f"{p.field}: {p.reason}" for p in e.problems)
+        _log.error("strategies do not load: %s %s", e.message, problems)
+        return
+    _log.info(
+        "strategies loaded: live %s, shadows %s",
+        strategies.live.key,
+        [s.key for s in strategies.shadows],
+    )
 
 
 def serve_app() -> FastAPI:

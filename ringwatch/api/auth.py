@@ -124,9 +124,12 @@ PERMISSIONS: tuple[Rule, ...] = (
     rule("* /v1/subscriptions*"),
 )
 
-# Liveness and readiness must answer orchestrators that hold no key. The docs (/docs, /redoc,
+# Liveness, readiness and the Prometheus scrape must answer orchestrators that hold no key (the
+# metrics carry counts and route templates, never an identifier). The docs (/docs, /redoc,
 # /openapi.json) are plain Starlette routes outside the dependency and so are open too.
-OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset({("GET", "/healthz"), ("GET", "/readyz")})
+OPEN_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+)
 
 # The browser console (ringwatch/console/) signs in with a key once and then carries a session
 # cookie, so its routes check the session, its role and a CSRF token themselves

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import QueueDep, ServicesDep
+from ringwatch.observability import DECISIONS
 from ringwatch.services import persona
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -58,9 +59,11 @@ class DecisionResponse(BaseModel):
 
 @router.post("/decisions", response_model=DecisionResponse)
 async def decide(body: DecisionRequest, services: ServicesDep, queue: QueueDep) -> dict[str, Any]:
-    return await run_in_threadpool(
+    decision = await run_in_threadpool(
         services.decisions.decide, body.account_id, body.checkpoint.value, body.context, queue
     )
+    DECISIONS.labels(str(decision.get("action", "unknown"))).inc()
+    return decision
 
 
 @router.get("/strategies", summary="The live strategy and the shadow candidates")

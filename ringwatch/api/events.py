@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import QueueDep, ServicesDep, SettingsDep
 from ringwatch.errors import Invalid, Problem, TooLarge
+from ringwatch.observability import EVENTS
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -91,6 +92,9 @@ async def post_events(
     # Validation and hashing are CPU work: off the event loop so other requests keep flowing.
     report = await run_in_threadpool(services.ingest.accept, items, queue)
     rejected = sorted(parse_problems + report.rejected, key=lambda p: (p.index or 0, p.field))
+    EVENTS.labels("accepted").inc(report.accepted)
+    EVENTS.labels("duplicate").inc(report.duplicates)
+    EVENTS.labels("rejected").inc(len(rejected))
     if report.accepted == 0 and report.duplicates == 0:
         raise Invalid("no valid event in the request", rejected)
     return EventsAccepted(

@@ -47,5 +47,8 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
+    from ringwatch.cli.lifecycle import exit_cleanly_on_signals
+
+    exit_cleanly_on_signals()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

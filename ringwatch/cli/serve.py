@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,9 +11,12 @@ from typing import Annotated
 
 import typer
 
+from ringwatch import logs
 from ringwatch.cli.common import console, load_settings
 from ringwatch.cli.keys import announce_bootstrap_key
+from ringwatch.cli.lifecycle import die_with_parent
 from ringwatch.graph.factory import redis_url, release
+from ringwatch.settings import Settings
 
 
 def serve(
@@ -32,6 +36,8 @@ def serve(
     import uvicorn
 
     settings = load_settings()
+    metrics_dir(settings, "serve")
+    logs.configure()
     graph = settings.neo4j_uri or f"embedded {settings.data_dir}"
     console.print(f"redis: {redis_url(settings)}  graph: {graph}")
     announce_bootstrap_key(settings)
@@ -52,31 +58,57 @@ def serve(
                 str(settings.data_dir / "celerybeat-schedule"),
             ],
             env=os.environ.copy(),
+            # A serve killed outright must not leave its worker running against a dead engine.
+            preexec_fn=die_with_parent(),
         )
     try:
         if workers == 1:
             from ringwatch.api.app import create_app
 
-            uvicorn.run(create_app(settings, release_engine=False), host=host, port=port)
+            app = create_app(settings, release_engine=False)
+            # log_config=None: keep the JSON logging configured above.
+            uvicorn.run(app, host=host, port=port, log_config=None)
         else:
             # Several processes need an importable factory; each builds its own services and
             # shares the engine (and the embedded engine's socket) this process started.
             uvicorn.run(
-                "ringwatch.api.app:serve_app", factory=True, host=host, port=port, workers=workers
+                "ringwatch.api.app:serve_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_config=None,
             )
     finally:
-        if child is not None:
-            child.send_signal(signal.SIGTERM)
-            child.wait(timeout=60)
-        release(settings)
+        try:
+            if child is not None:
+                child.send_signal(signal.SIGTERM)
+                try:
+                    child.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+        finally:
+            release(settings)
 
 
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve this worker's Prometheus metrics on this port."),
+    ] = None,
 ) -> None:
     """Run a Celery worker (production: run several, on several machines)."""
     settings = load_settings()
+    if metrics_port is not None:
+        metrics_dir(settings, f"worker-{os.getpid()}")
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        start_http_server(metrics_port, registry=registry)
     redis_url(settings)  # starts the embedded engine when nothing is configured
     from ringwatch.workers.app import app
 
@@ -89,6 +121,21 @@ def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INF
     from ringwatch.workers.app import app
 
     app.start(["beat", f"--loglevel={loglevel}"])
+
+
+def metrics_dir(settings: Settings, name: str) -> None:
+    """Turn on Prometheus multiprocess mode (unless the operator set a directory already).
+
+    The pool's children and uvicorn's workers each write their own files there and a scrape of
+    any one process sums them. It must be set before prometheus_client is imported, and it starts
+    empty: files of a previous run would be counted again.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = settings.data_dir / "metrics" / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def register(app: typer.Typer) -> None:

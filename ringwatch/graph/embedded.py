@@ -4,6 +4,10 @@ One server per data directory, reached over a Unix socket only (nothing listens 
 The first process that needs it starts it and owns it; others (a worker beside `ringwatch serve`,
 a CLI run while the service is up) find the socket and share it. It persists with an append-only
 log under the data directory, so a restart loses nothing that was acknowledged.
+
+The owner stops the server when it exits (atexit; `ringwatch.cli.lifecycle` turns SIGTERM into a
+normal exit so that runs). A watchdog (`engine_watch.py`) covers the deaths atexit cannot see:
+the owner killed outright, or the data directory removed under a running server.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import atexit
 import contextlib
 import fcntl
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +35,14 @@ SOCKET_TIMEOUT_S = 600
 # whenever the log of queries since the last dump passes this size (a crash replays at most that).
 AOF_REWRITE_MIN_SIZE = "8mb"
 REWRITE_TIMEOUT_S = 600.0
+WATCHDOG = Path(__file__).with_name("engine_watch.py")
 
 
 @dataclass
 class EmbeddedServer:
     data_dir: Path
     process: subprocess.Popen[bytes] | None = None
+    watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def socket_path(self) -> Path:
@@ -134,6 +141,12 @@ class EmbeddedServer:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-I", str(WATCHDOG), str(self.process.pid), str(self.data_dir)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         atexit.register(self.stop)
 
     def compact(self, timeout_s: float = REWRITE_TIMEOUT_S) -> bool:
@@ -161,6 +174,7 @@ class EmbeddedServer:
     def stop(self) -> None:
         """Stop the server if this process started it (others may still be using one they found)."""
         if self.process is None or self.process.poll() is not None:
+            self._reap_watchdog()
             return
         self.compact()
         # SIGTERM is Redis's own graceful shutdown (it flushes the append-only file). Sending
@@ -172,6 +186,18 @@ class EmbeddedServer:
             self.process.kill()
             self.process.wait()
         self.process = None
+        self._reap_watchdog()
+
+    def _reap_watchdog(self) -> None:
+        # It exits within a poll of the engine's end; waiting leaves no zombie behind.
+        if self.watchdog is None:
+            return
+        try:
+            self.watchdog.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.watchdog.kill()
+            self.watchdog.wait()
+        self.watchdog = None
 
 
 _SERVERS: dict[Path, EmbeddedServer] = {}

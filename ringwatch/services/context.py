@@ -53,6 +53,12 @@ class Services:
         )
 
     @cached_property
+    def strategies(self) -> StrategySet:
+        """The live and shadow strategies; raises `Invalid` (not cached) when they do not load."""
+        s = self.settings
+        return StrategySet.load(s.strategies_dir, s.live_strategy, s.shadow_strategies)
+
+    @cached_property
     def decisions(self) -> DecisionService:
         settings = self.settings
         datacenter = None
@@ -62,9 +68,7 @@ class Services:
             self.store,
             self.redis,
             self.ingest,
-            StrategySet.load(
-                settings.strategies_dir, settings.live_strategy, settings.shadow_strategies
-            ),
+            self.strategies,
             DecisionLog(self.redis, settings.decision_retention_days),
             cache_ttl_s=settings.feature_cache_ttl_s,
             datacenter=datacenter,

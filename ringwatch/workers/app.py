@@ -7,6 +7,7 @@ from celery.schedules import crontab
 
 from ringwatch.graph.factory import redis_url
 from ringwatch.settings import Settings, get_settings
+from ringwatch.workers import telemetry  # noqa: F401  (connects the request-id signals)
 
 
 def celery_broker_url(settings: Settings) -> str:

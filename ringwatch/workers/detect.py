@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ringwatch.errors import Unavailable
+from ringwatch.observability import record_detection
 from ringwatch.services.detection import DetectionService, detect_params
 from ringwatch.services.detection_queue import DetectionQueue
 from ringwatch.workers.app import app
@@ -38,6 +39,7 @@ def detect_full() -> dict[str, Any]:
             return {"skipped": True}
         svc = services()
         _, summary = DetectionService(svc.store, params=detect_params(svc.settings)).run_full()
+    record_detection("full", summary.seconds)
     log.info("detect.full %s: %s", summary.run_id, summary.rings)
     return asdict(summary)
 
@@ -72,4 +74,5 @@ def detect_incremental(self: Any) -> dict[str, Any]:
         detect_incremental.delay()
     if ran is None:
         return {"accounts": 0}
+    record_detection("incremental", ran[1].seconds)
     return asdict(ran[1])

@@ -9,6 +9,7 @@ from typing import Any
 from celery import Task
 
 from ringwatch.errors import BatchFailed, Unavailable
+from ringwatch.observability import BATCHES_APPLIED
 from ringwatch.services.context import Services
 from ringwatch.services.detection_queue import DetectionQueue
 from ringwatch.settings import get_settings
@@ -69,9 +70,12 @@ def _apply(batch_id: str) -> tuple[dict[str, object], bool]:
     except BatchFailed as e:
         log.error("batch %s dead-lettered: %s", batch_id, e)
         services().intake.dead_letter(batch_id, str(e))
+        BATCHES_APPLIED.labels("dead_letter").inc()
         return {"batch_id": batch_id, "dead": True}, False
     if result is None:
+        BATCHES_APPLIED.labels("already_applied").inc()
         return {"batch_id": batch_id, "applied": False}, False
+    BATCHES_APPLIED.labels("applied" if result.applied else "already_applied").inc()
     if result.applied:
         DetectionQueue(services().redis).mark_dirty(result.accounts)
     summary = {"batch_id": batch_id, "applied": result.applied, "events": result.events}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
+from ringwatch.observability import record_webhooks
 from ringwatch.services.webhooks import WebhookService
 from ringwatch.workers.app import app
 from ringwatch.workers.ingest import services
@@ -26,6 +27,7 @@ def deliver() -> dict[str, int]:
         stats = service.deliver_all()
     finally:
         service.close()
+    record_webhooks(stats.delivered, stats.failed, stats.dead)
     if stats.dead:
         log.warning("webhooks: %d change(s) dead-lettered this pass", stats.dead)
     return asdict(stats)

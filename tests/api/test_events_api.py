@@ -93,7 +93,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"store": "ok", "redis": "ok"}
+    assert ready.json()["checks"] == {"store": "ok", "redis": "ok", "strategies": "ok"}
 
 
 def test_openapi_documents_the_event_schema(client: TestClient) -> None:
