@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,13 +56,13 @@ def login(n: int, account: str, hours: float, **ids: str) -> dict[str, Any]:
 # so before day 3 the graph holds two accounts on the device, too few for a ring.
 RING = [f"r{i}" for i in range(8)]
 EVENTS = [
-    signup(0, "r0", 1, device_id="FARM", card_bin="411111", card_last4="0001"),
-    signup(1, "r1", 2, device_id="FARM", card_bin="411111", card_last4="0001"),
+    signup(0, "r0", 1, device_id="FARM", card="STOLEN-1"),
+    signup(1, "r1", 2, device_id="FARM", card="STOLEN-1"),
     *(signup(10 + i, f"b{i}", 3 + i, device_id=f"home{i}") for i in range(6)),
     login(0, "r0", 30, device_id="FARM"),  # day 1: the run at 25h saw two farm accounts
-    *(signup(2 + i, f"r{i + 2}", 72 + 0.1 * i, device_id="FARM", card_bin="411111",
-             card_last4="0001") for i in range(6)),
-    login(1, "r0", 100, device_id="FARM"),  # after the run at 97h, which saw all eight
+    *(signup(2 + i, f"r{i + 2}", 72 + 0.1 * i, device_id="FARM", card="STOLEN-1")
+      for i in range(6)),
+    login(1, "r0", 100, device_id="FARM"),  # after the run at 73h, which saw all eight
     login(2, "b0", 101, device_id="home0"),
 ]
 
@@ -91,16 +92,21 @@ def test_runs_see_only_the_past(events: Path, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(rd, "detect", spy)
     replay = DetectionReplay(every=86_400)
-    report = backtest(parse_strategy(STRATEGY), records_from_file(events),
+    rejected: Counter[str] = Counter()
+    report = backtest(parse_strategy(STRATEGY), records_from_file(events, rejected=rejected),
                       detection_replay=replay)
+    assert not rejected and report["events"] == len(EVENTS)
     assert [r.at for r in replay.runs] == [
-        int((T0 + timedelta(hours=h)).timestamp()) for h in (25, 73, 97)]
+        int((T0 + timedelta(hours=h)).timestamp()) for h in (25, 49, 73)]
     for run, snap in zip(replay.runs, seen, strict=True):
         assert snap.created_at.max() <= run.at
         assert snap.link_first_seen.data.max() <= run.at
         assert run.accounts == snap.n_accounts
-    # The run at 73h saw the six day-3 signups at 72h-72.5h; the one at 25h saw none.
+    # Runs at 25h and 49h saw two farm accounts; the one at 73h the six day-3 signups too
+    # (72h-72.5h). No run at 97h: nothing happened between 73h and 97h.
     assert set(RING) - set(seen[0].accounts) == set(RING[2:])
+    assert set(RING) - set(seen[1].accounts) == set(RING[2:])
+    assert set(RING) <= set(seen[2].accounts)
     assert not report["detections_leak_future"]
 
 
@@ -110,7 +116,7 @@ def test_ring_flagged_only_once_its_members_have_joined(events: Path) -> None:
                       detection_replay=replay)
     day3 = int((T0 + timedelta(hours=73)).timestamp())
     # Detection flags the farm only in a run after its members joined ...
-    assert replay.runs[0].rings_flagged == 0
+    assert [r.rings_flagged for r in replay.runs] == [0, 0, 1]
     assert {replay.first_flagged_ring[m] for m in RING} == {day3}
     # ... so the day-1 login of r0 did not fire the ring rule and the day-4 one did.
     ring_decisions = report["by_rule"]["ring_fraud"]["decisions"]
@@ -130,7 +136,7 @@ def test_ring_flagged_only_once_its_members_have_joined(events: Path) -> None:
 
 
 def test_bans_after_a_run_are_not_in_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ban = {"event_id": "ban", "ts": at(80), "account_id": "b1", "type": "enforcement",
+    ban = {"event_id": "ban", "ts": at(60), "account_id": "b1", "type": "enforcement",
            "action": "ban"}
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in [*EVENTS[:9], ban, *EVENTS[9:]]))
@@ -145,7 +151,7 @@ def test_bans_after_a_run_are_not_in_it(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(rd, "detect", spy)
     backtest(parse_strategy(STRATEGY), records_from_file(path),
              detection_replay=DetectionReplay(every=86_400))
-    assert banned_by_run == [False, False, True]  # runs at 25h, 73h, 97h; the ban is at 80h
+    assert banned_by_run == [False, False, True]  # runs at 25h, 49h, 73h; the ban is at 60h
 
 
 def test_cli_detect_every(events: Path, tmp_path: Path) -> None:
