@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ringwatch.cli.common import console
+from ringwatch.detectors.pipeline import DetectParams
 from ringwatch.errors import Invalid
 from ringwatch.features.detections import Detections
 from ringwatch.features.replay import ReplayState
@@ -21,6 +22,7 @@ from ringwatch.quality.readers import ExportError, read_truth
 from ringwatch.scoring.actions import ACTIONS
 from ringwatch.scoring.backtest import Backtest, records_from_file
 from ringwatch.scoring.loader import check_files, load_strategy
+from ringwatch.scoring.replay_detection import DetectionReplay, parse_duration
 
 strategy_app = typer.Typer(help="Validate and inspect strategy files.", no_args_is_help=True)
 
@@ -68,6 +70,12 @@ def backtest(
     datacenter: Annotated[Path | None, typer.Option(
         "--datacenter-ranges", help="File of datacenter/proxy CIDR ranges, one per line; "
         "without it datacenter_ip is null and rules on it never fire.", **_FILE)] = None,
+    detect_every: Annotated[str | None, typer.Option(
+        "--detect-every", help="Run detection every DURATION (1d, 6h, 30m) of simulated time "
+        "over the graph as it stood then, so decisions see the rings and evader matches they "
+        "would have seen. Excludes --rings/--evaders.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Detection seed (with --detect-every).")
+                    ] = 0,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Where to write the JSON report.", dir_okay=False)
     ] = Path("backtest.json"),
@@ -87,6 +95,12 @@ def backtest(
             else None
         )
         ranges = DatacenterRanges.from_file(datacenter) if datacenter else None
+        replay = None
+        if detect_every is not None:
+            if detections is not None:
+                raise ValueError("--detect-every replaces --rings/--evaders; give one or the other")
+            replay = DetectionReplay(every=parse_duration(detect_every), seed=seed,
+                                     params=DetectParams(min_age=loaded.min_age))
     except Invalid as e:
         _print_problems(e.problems)
         raise typer.Exit(1) from e
@@ -97,7 +111,7 @@ def backtest(
                       "the history; if detection saw the whole history, results are an upper "
                       "bound (the strategy sees the future).")
     run = Backtest(loaded, ReplayState(detections=detections, datacenter=ranges,
-                                       min_age=loaded.min_age))
+                                       min_age=loaded.min_age), detection=replay)
     rejected: Counter[str] = Counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console) as progress:
@@ -146,6 +160,26 @@ def _print_report(report: dict[str, Any]) -> None:
     for label, row in report["by_label"].items():
         labels.add_row(label, *(_fmt(row[k]) for k in ("accounts", *ACTIONS, "review_or_block")))
     stdout.print(labels)
+    if report.get("detection_replay"):
+        replay = report["detection_replay"]
+        stdout.print(f"detection replayed {replay['runs']} times, every "
+                     f"{replay['every_seconds']:,} s of simulated time ({replay['seconds']} s)")
+    if report.get("detection_rules"):
+        det = Table(title="ring and evader rules")
+        for col in ("rule", "kind", "decisions", "accounts", "prec", "recall", "recall of kind"):
+            det.add_column(col, justify="left" if col in ("rule", "kind") else "right")
+        for rule, row in report["detection_rules"].items():
+            of_kind = row.get(f"recall_of_{row['kind']}_accounts")
+            det.add_row(rule, row["kind"], *(_fmt(row[k]) for k in ("decisions", "accounts",
+                                                                  "precision", "recall")),
+                        _fmt(of_kind))
+        stdout.print(det)
+    delay = report.get("ring_delay")
+    if delay:
+        stdout.print(f"planted rings: {delay['rings']}, with a ring-rule decision: "
+                     f"{delay['rings_with_flagged_decision']}; hours from first member to first "
+                     f"flagged decision p50 {_fmt(delay['delay_hours_p50'])}, p90 "
+                     f"{_fmt(delay['delay_hours_p90'])}, max {_fmt(delay['delay_hours_max'])}")
 
 
 @strategy_app.command("check")

@@ -62,6 +62,11 @@ class ReplayState:
         self.out_of_order = 0
 
     @property
+    def created(self) -> Mapping[str, int]:
+        """Account -> creation time (s) as replayed so far."""
+        return self._created
+
+    @property
     def banned(self) -> frozenset[str]:
         return frozenset(self._banned)
 

@@ -25,9 +25,12 @@ from ringwatch.identity import Pseudonymiser
 from ringwatch.quality.readers import Truth
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring.actions import ACTIONS, STRICTNESS
+from ringwatch.scoring.replay_detection import DetectionReplay
 from ringwatch.scoring.strategy import Decision, Strategy
 from ringwatch.services.event_files import LineError, read_events
 
+RING_FEATURES = frozenset({"ring_verdict", "ring_size", "ring_score"})
+EVADER_FEATURES = frozenset({"evader_score", "evader_match"})
 # Identifiers are only compared for equality here, so any key gives the same backtest.
 BACKTEST_KEY = b"ringwatch-backtest-pseudonymiser-key"
 
@@ -71,16 +74,44 @@ class Backtest:
     rule_errors: Counter[str] = field(default_factory=Counter)
     ever_banned: set[str] = field(default_factory=set)
     events: int = 0
+    # Detection replayed at simulated times (`--detect-every`); None: `state.detections` as given.
+    detection: DetectionReplay | None = None
+    # account -> ts (s) of its first decision on which a ring / evader rule fired
+    first_ring_decision: dict[str, int] = field(default_factory=dict)
+    first_evader_decision: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        by_kind = {"ring": RING_FEATURES, "evader": EVADER_FEATURES}
+        self.rule_kind: dict[str, str] = {
+            rule_id: kind
+            for rule_id, rule in self.strategy.rule_index.items()
+            for kind, names in by_kind.items()
+            if names & set(rule.condition.features)
+        }
 
     def feed(self, rec: Mapping[str, Any]) -> Decision | None:
         self.events += 1
         if rec["t"] == "enforcement" and rec.get("action") == "ban":
             self.ever_banned.add(rec["a"])
+        if self.detection is not None:
+            # Runs detection first when this record lies past the next detection time, over
+            # the records before it only; the record itself is added after.
+            fresh = self.detection.observe(rec)
+            if fresh is not None:
+                self.state.detections = fresh
         features = self.state.observe(rec)
         if features is None:
             return None
         checkpoint = str(features["checkpoint"])
         decision = self.strategy.decide(checkpoint, features)
+        if decision.fired and self.rule_kind:
+            ts = int(rec["ts"]) // 1000
+            for rule in decision.fired:
+                kind = self.rule_kind.get(rule)
+                if kind == "ring":
+                    self.first_ring_decision.setdefault(rec["a"], ts)
+                elif kind == "evader":
+                    self.first_evader_decision.setdefault(rec["a"], ts)
         outcome = self.outcomes.setdefault(rec["a"], _Outcome())
         if STRICTNESS[decision.action] > STRICTNESS[outcome.action]:
             outcome.action = decision.action
@@ -166,13 +197,79 @@ class Backtest:
             "negatives": n_neg,
             "negatives_allowed": ratio(negatives_allowed, n_neg),
             "positives_review_or_block": at_least["review"]["recall"],
-            "detections_leak_future": self.state.detections is not None,
+            "detections_leak_future": self.detection is None and self.state.detections is not None,
             "out_of_order_events": self.state.out_of_order,
             "by_action": by_action,
             "at_least": at_least,
             "by_rule": by_rule,
             "by_label": by_label,
             "decisions_by_checkpoint": dict(per_checkpoint),
+            "detection_rules": self._detection_rules(by_rule, truth),
+            "ring_delay": self._ring_delay(truth) if truth is not None else None,
+            "detection_replay": self.detection.summary() if self.detection else None,
+        }
+
+    def _detection_rules(
+        self, by_rule: Mapping[str, Mapping[str, Any]], truth: Truth | None
+    ) -> dict[str, dict[str, Any]]:
+        """The ring and evader rules' rows of by_rule, plus recall of what each kind is for:
+        ring rules against the world's ring members, evader rules against its repeat offenders
+        (only with truth)."""
+        targets: dict[str, set[str]] = {}
+        if truth is not None:
+            targets["ring"] = {m for r in truth.rings for m in r["members"]}
+            targets["evader"] = set(truth.repeat_offenders)
+        fired_by: dict[str, set[str]] = defaultdict(set)
+        for a, outcome in self.outcomes.items():
+            for rule in outcome.rules:
+                fired_by[rule].add(a)
+        out = {}
+        for rule_id, kind in self.rule_kind.items():
+            row = {"kind": kind, **by_rule[rule_id]}
+            if kind in targets:
+                want = targets[kind] & self.outcomes.keys()
+                row[f"recall_of_{kind}_accounts"] = ratio(len(fired_by[rule_id] & want), len(want))
+            out[rule_id] = row
+        return out
+
+    def _ring_delay(self, truth: Truth) -> dict[str, Any]:
+        """Per planted ring: from its first member's creation to the first decision on a
+        member that a ring rule fired on (hours)."""
+        created = self.state.created
+        delays: list[float] = []
+        rings = []
+        for ring in truth.rings:
+            members = [m for m in ring["members"] if m in created]
+            if not members:
+                continue
+            start = min(created[m] for m in members)
+            hits = [self.first_ring_decision[m] for m in members if m in self.first_ring_decision]
+            flagged = [self.detection.first_flagged_ring[m] for m in members
+                       if self.detection and m in self.detection.first_flagged_ring]
+            delay = round((min(hits) - start) / 3600, 2) if hits else None
+            if delay is not None:
+                delays.append(delay)
+            rings.append({
+                "ring_id": ring.get("ring_id"),
+                "size": len(members),
+                "first_member_at": start,
+                "first_detected_at": min(flagged) if flagged else None,
+                "first_flagged_decision_at": min(hits) if hits else None,
+                "delay_hours": delay,
+                "members_with_ring_decision": len(hits),
+            })
+        delays.sort()
+
+        def pct(q: float) -> float | None:
+            return delays[min(len(delays) - 1, int(q * len(delays)))] if delays else None
+
+        return {
+            "rings": len(rings),
+            "rings_with_flagged_decision": len(delays),
+            "delay_hours_p50": pct(0.5),
+            "delay_hours_p90": pct(0.9),
+            "delay_hours_max": delays[-1] if delays else None,
+            "by_ring": rings,
         }
 
 
@@ -183,6 +280,7 @@ def backtest(
     *,
     detections: Detections | None = None,
     datacenter: DatacenterRanges | None = None,
+    detection_replay: DetectionReplay | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Replay `records` (normalised, in time order) through `strategy`; the report's schema is
@@ -191,6 +289,7 @@ def backtest(
     run = Backtest(
         strategy,
         ReplayState(detections=detections, datacenter=datacenter, min_age=strategy.min_age),
+        detection=detection_replay,
     )
     for rec in records:
         run.feed(rec)
