@@ -203,7 +203,7 @@ def ring_features(
     run_coverage = np.zeros(r_count)
     if runs is not None:
         _, run_coverage = internal(runs)
-    behaviour_coverage = np.maximum(hard_coverage, run_coverage)
+    behaviour_coverage = hard_coverage
     network_coverage = np.zeros(r_count)
     if networks is not None:
         _, network_coverage = internal(networks)
@@ -323,6 +323,9 @@ def ring_features(
     # A child cohort's shared school network is its evidence, like a pool's rotation.
     weak_only_f = (weak_only & (young_share < 0.5)).astype(np.float64)
     household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)
+    # Inside a household-shaped group a run is the family contract, not a bought range.
+    run_coverage = np.where(household > 0, 0.0, run_coverage)
+    behaviour_coverage = np.maximum(behaviour_coverage, run_coverage)
     reuse = n_strong / size
     card_code = KIND_CODE["card"]
     shared_cards = np.bincount(
