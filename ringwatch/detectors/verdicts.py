@@ -204,7 +204,7 @@ def ring_features(
     run_coverage = np.zeros(r_count)
     if runs is not None:
         _, run_coverage = internal(runs)
-    behaviour_coverage = np.maximum(hard_coverage, run_coverage)
+    behaviour_coverage = hard_coverage
     network_coverage = np.zeros(r_count)
     if networks is not None:
         _, network_coverage = internal(networks)
@@ -329,6 +329,9 @@ def ring_features(
     household_shape = ((size <= household_max) & one_country & shares_ip & shape).astype(
         np.float64
     )
+    # Inside a household-shaped group a run is the family contract, not a bought range.
+    run_coverage = np.where(household > 0, 0.0, run_coverage)
+    behaviour_coverage = np.maximum(behaviour_coverage, run_coverage)
     reuse = n_strong / size
     card_code = KIND_CODE["card"]
     shared_cards = np.bincount(
