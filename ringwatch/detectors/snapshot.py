@@ -81,14 +81,158 @@ class _Account:
     email_sketch: Sequence[int] = ()
 
 
+@dataclass(frozen=True)
+class SnapshotColumns:
+    """A whole graph as flat columns, as a bulk export yields it: rows index `accounts` (unique,
+    any order), link columns index `identifiers`, engagement targets index `targets`. Times are
+    epoch seconds, -1 when unknown; sketches hex-decoded, all-zero when unknown. Duplicates are
+    merged as the builder merges them (counts summed, earliest times kept)."""
+
+    accounts: np.ndarray  # object[str]
+    created_at: np.ndarray  # int64
+    first_seen: np.ndarray  # int64
+    banned_at: np.ndarray  # int64, NOT_BANNED when none
+    country: np.ndarray  # object[str]
+    birthdate: np.ndarray  # object[str]
+    name_sketch: np.ndarray  # uint32 (n, SKETCH_SIZE)
+    email_sketch: np.ndarray  # uint32 (n, SKETCH_SIZE)
+    identifiers: np.ndarray  # object[str] keys
+    identifier_kind: np.ndarray  # int8 code into KINDS
+    link_account: np.ndarray  # int64 row
+    link_identifier: np.ndarray  # int64 index into identifiers
+    link_count: np.ndarray  # int64
+    link_first: np.ndarray  # int64
+    relation_source: np.ndarray  # int64 row
+    relation_target: np.ndarray  # int64 row
+    relation_kind: np.ndarray  # int64 code into RELATION_KINDS
+    targets: np.ndarray  # object[str]
+    engage_account: np.ndarray  # int64 row
+    engage_target: np.ndarray  # int64 index into targets
+    engage_action: np.ndarray  # int64 code into ENGAGE_ACTIONS
+    engage_first: np.ndarray  # int64
+
+    def freeze(self) -> Snapshot:
+        """The same Snapshot the builder makes from the same facts, by array operations only."""
+        order = np.argsort(self.accounts, kind="stable")
+        row = np.empty(len(order), dtype=np.int64)
+        row[order] = np.arange(len(order))
+        created = self.created_at[order]
+        created = np.where(created >= 0, created, self.first_seen[order])
+
+        # Identifiers that some link uses, sorted by (kind, key); then links merged per cell.
+        used = np.unique(self.link_identifier)
+        kinds = self.identifier_kind[used].astype(np.int64)
+        keys = self.identifiers[used]
+        by_key = np.argsort(keys, kind="stable")
+        ident_order = by_key[np.argsort(kinds[by_key], kind="stable")]
+        col = np.full(len(self.identifiers), -1, dtype=np.int64)
+        col[used[ident_order]] = np.arange(len(used))
+        rows, cols = row[self.link_account], col[self.link_identifier]
+        counts, firsts = self.link_count, self.link_first
+        if len(rows):
+            by = np.lexsort((firsts, cols, rows))
+            rows, cols, counts, firsts = rows[by], cols[by], counts[by], firsts[by]
+            start = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])])
+            counts = np.add.reduceat(counts, start)
+            rows, cols, firsts = rows[start], cols[start], firsts[start]
+        shape = (len(order), len(used))
+        links = sp.csr_matrix((counts.astype(np.int32), (rows, cols)), shape=shape, dtype=np.int32)
+        first_seen = sp.csr_matrix((firsts.astype(np.int64), (rows, cols)), shape=shape)
+        links.sort_indices()
+        first_seen.sort_indices()
+
+        rel = np.stack(
+            [row[self.relation_source], row[self.relation_target], self.relation_kind], axis=1
+        ).astype(np.int64)
+        rel = np.unique(rel, axis=0) if len(rel) else rel.reshape(0, 3)
+
+        t_used = np.unique(self.engage_target)
+        t_order = np.argsort(self.targets[t_used], kind="stable")
+        tindex = np.full(len(self.targets), -1, dtype=np.int64)
+        tindex[t_used[t_order]] = np.arange(len(t_used))
+        eng = np.stack(
+            [
+                row[self.engage_account],
+                tindex[self.engage_target],
+                self.engage_action,
+                self.engage_first,
+            ],
+            axis=1,
+        ).astype(np.int64)
+        if len(eng):
+            eng = eng[np.lexsort((eng[:, 3], eng[:, 2], eng[:, 1], eng[:, 0]))]
+            key = eng[:, :3]
+            eng = eng[np.r_[True, np.any(key[1:] != key[:-1], axis=1)]]
+        else:
+            eng = eng.reshape(0, 4)
+        return Snapshot(
+            accounts=self.accounts[order],
+            created_at=created.astype(np.int64),
+            banned_at=self.banned_at[order].astype(np.int64),
+            country=self.country[order],
+            birthdate=self.birthdate[order],
+            name_sketch=self.name_sketch[order],
+            email_sketch=self.email_sketch[order],
+            identifiers=keys[ident_order],
+            identifier_kind=kinds[ident_order].astype(np.int8),
+            links=links,
+            link_first_seen=first_seen,
+            relations=rel,
+            engage_targets=self.targets[t_used[t_order]],
+            engagements=eng,
+        )
+
+    def replay(self, builder: SnapshotBuilder) -> None:
+        """Feed these facts to a builder one by one (a builder mixing sources)."""
+        for i, account in enumerate(self.accounts):
+            acc = builder._account(str(account))
+            acc.created_at = int(self.created_at[i])
+            acc.first_seen = int(self.first_seen[i]) if self.first_seen[i] >= 0 else acc.created_at
+            acc.banned_at = int(self.banned_at[i])
+            acc.country = str(self.country[i])
+            acc.birthdate = str(self.birthdate[i])
+            acc.name_sketch = self.name_sketch[i] if self.name_sketch[i].any() else ()
+            acc.email_sketch = self.email_sketch[i] if self.email_sketch[i].any() else ()
+        for a, j, n, first in zip(
+            self.link_account, self.link_identifier, self.link_count, self.link_first, strict=True
+        ):
+            kind = KINDS[int(self.identifier_kind[j])].value
+            builder.add_link(str(self.accounts[a]), kind, str(self.identifiers[j]), n, first)
+        for s, t, k in zip(
+            self.relation_source, self.relation_target, self.relation_kind, strict=True
+        ):
+            builder.add_relation(
+                str(self.accounts[s]), str(self.accounts[t]), RELATION_KINDS[int(k)]
+            )
+        for a, t, act, first in zip(
+            self.engage_account,
+            self.engage_target,
+            self.engage_action,
+            self.engage_first,
+            strict=True,
+        ):
+            builder.add_engagement(
+                str(self.accounts[a]), str(self.targets[t]), ENGAGE_ACTIONS[int(act)], int(first)
+            )
+
+
 class SnapshotBuilder:
-    """Accumulates accounts, links, relations and engagements, then freezes them into arrays."""
+    """Accumulates accounts, links, relations and engagements, then freezes them into arrays.
+
+    A bulk export hands over `SnapshotColumns` instead; alone, they are frozen by array
+    operations, with no per-record Python objects."""
 
     def __init__(self) -> None:
         self._accounts: dict[str, _Account] = {}
         self._links: dict[tuple[str, str, str], list[int]] = {}  # -> [count, first_seen]
         self._relations: set[tuple[str, str, str]] = set()
         self._engagements: dict[tuple[str, str, str], int] = {}
+        self._columns: SnapshotColumns | None = None
+
+    def add_columns(self, columns: SnapshotColumns) -> None:
+        if self._columns is not None:
+            self._columns.replay(self)
+        self._columns = columns
 
     def _account(self, account_id: str) -> _Account:
         acc = self._accounts.get(account_id)
@@ -168,6 +312,11 @@ class SnapshotBuilder:
                 acc.banned_at = NOT_BANNED
 
     def build(self) -> Snapshot:
+        if self._columns is not None:
+            if not (self._accounts or self._links or self._relations or self._engagements):
+                return self._columns.freeze()
+            columns, self._columns = self._columns, None
+            columns.replay(self)
         accounts = np.array(sorted(self._accounts), dtype=object)
         row = {a: i for i, a in enumerate(accounts)}
         n = len(accounts)

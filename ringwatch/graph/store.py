@@ -207,6 +207,9 @@ class CypherStore(ABC):
     # How this engine's Cypher opens an uncorrelated CALL subquery: FalkorDB knows only
     # `CALL {`, which Neo4j 5 deprecates for `CALL () {`.
     subquery: str = "CALL {"
+    # Internal node ids per export page: a page is one reply of columns, so this bounds the
+    # reply's size (a few MB on the densest graphs here) against the round trips.
+    export_span: int = 50_000
 
     # -- what an engine provides ---------------------------------------------------------------
     @abstractmethod
@@ -500,15 +503,12 @@ class CypherStore(ABC):
         page_size: int = 5000,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """Every account, in pages of ids; for each page its links, relations and engagements.
+        """Every account with all its links, relations and engagements, as one bulk export
+        (`export.export_snapshot`): one query per label and relationship type per range of
+        internal ids, each returning one row of columns. Linear in nodes plus edges."""
+        from ringwatch.graph.export import export_snapshot
 
-        The ids are listed once and paged here. Paging in the query (`WHERE a.id > $after ORDER
-        BY a.id LIMIT n`) made FalkorDB sort every remaining account for each page (EXPLAIN:
-        index scan, Sort, Limit): 3.2 s of pages at 100k accounts, growing with the square of
-        the graph. Listing 1M ids is one query of a few seconds.
-        """
-        ids = [r["id"] for r in self.read(cypher("read/account_ids"))]
-        self.snapshot_of(builder, ids, page_size=page_size, progress=progress)
+        builder.add_columns(export_snapshot(self, self.export_span, progress))
 
     def snapshot_of(
         self,
