@@ -39,7 +39,7 @@ def farm(prefix: str, n: int) -> list[dict[str, Any]]:
                 "ts": f"2026-03-01T10:{i * 60 // n:02d}:{i % 60:02d}Z",
                 "account_id": f"{prefix}{i:04d}",
                 "device_id": f"{prefix}-dev-{i % max(1, n // 20)}",
-                "phone": f"+4477009{(i % max(1, n // 10)):05d}",
+                "phone": f"+447700{len(prefix)}{prefix[1]}{(i % max(1, n // 10)):04d}",
                 "card": f"{prefix}-card-{i % max(1, n // 25)}",
                 "ip": f"203.0.{i % 7}.{i % 200}",
                 "email": f"{prefix}{i}@example.net",

@@ -131,7 +131,7 @@ class GraphStore(Protocol):
     def rings_page(self, filters: RingFilter) -> list[Row]: ...
     def account(self, account_id: str, identifiers_per_kind: int = 20) -> Row | None: ...
     def ring_links(self, ring_id: str, limit: int) -> dict[str, list[Row]]: ...
-    def ring_relations(self, ring_id: str, limit: int) -> list[Row]: ...
+    def ring_relations(self, accounts: Sequence[str], limit: int) -> list[Row]: ...
     def identifier_accounts(
         self, kind: IdentifierKind, key: str, skip: int, limit: int
     ) -> list[Row]: ...
@@ -484,9 +484,10 @@ class CypherStore(ABC):
                 links[kind.value] = found
         return links
 
-    def ring_relations(self, ring_id: str, limit: int) -> list[Row]:
+    def ring_relations(self, accounts: Sequence[str], limit: int) -> list[Row]:
+        """Behavioural links among `accounts` (a ring's members)."""
         query = cypher("read/ring_relations", REL=tuple(RELATION_REL.values()))
-        return self.read(query, {"id": ring_id, "limit": limit})
+        return self.read(query, {"ids": list(accounts), "limit": limit})
 
     def identifier_accounts(
         self, kind: IdentifierKind, key: str, skip: int, limit: int

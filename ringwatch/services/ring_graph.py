@@ -80,7 +80,7 @@ def ring_graph(store: GraphStore, ring_id: str) -> dict[str, Any]:
                     "first_seen": r.get("first_seen"),
                 }
             )
-    for r in store.ring_relations(ring_id, RELATIONS):
+    for r in store.ring_relations([m["id"] for m in ring["members"]], RELATIONS):
         edges.append(
             {
                 "id": f"b:{r['source']}:{r['rel']}:{r['target']}",
