@@ -93,11 +93,11 @@ while IFS=$'\t' read -r label account event; do
   $rw decide "$account" --checkpoint signup --event "$event" </dev/null
 done < "$out/decisions.tsv"
 
-echo "== 9. backtest the default strategy over the world's history, detection replayed daily"
-# Each day of simulated time detection runs over the graph as it stood then, so the ring and
+echo "== 9. backtest the default strategy over the world's history, detection replayed weekly"
+# Each week of simulated time detection runs over the graph as it stood then, so the ring and
 # evader rules see only what they would have seen live.
 $rw backtest --strategy strategies/default.yaml --events "$out/world/events.jsonl" \
-  --truth "$out/world/truth.json" --detect-every 1d --out "$out/results/backtest.json"
+  --truth "$out/world/truth.json" --detect-every 7d --out "$out/results/backtest.json"
 
 echo "== 10. the investigator console"
 # A key of role investigator for the browser; printed once, stored only as a keyed hash.
