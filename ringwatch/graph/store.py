@@ -210,6 +210,14 @@ class CypherStore(ABC):
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run a read-only query; rows as dicts."""
 
+    def read_columns(
+        self, query: str, params: Mapping[str, Any], ints: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """A query returning one row of parallel lists (a bulk export page), each column a
+        sequence; `ints` name the integer columns, which an engine may hand back as arrays."""
+        rows = self.read(query, params)
+        return rows[0] if rows else {}
+
     @abstractmethod
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> None:
         """Run one write statement in its own transaction."""
