@@ -100,7 +100,7 @@ class GraphStore(Protocol):
     def stream_snapshot(
         self,
         builder: SnapshotBuilder,
-        page_size: int = 5000,
+        page_size: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None: ...
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
@@ -478,15 +478,16 @@ class CypherStore(ABC):
     def stream_snapshot(
         self,
         builder: SnapshotBuilder,
-        page_size: int = 5000,
+        page_size: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Every account with all its links, relations and engagements, as one bulk export
         (`export.export_snapshot`): one query per label and relationship type per range of
-        internal ids, each returning one row of columns. Linear in nodes plus edges."""
+        `page_size` internal node ids (default `export_span`), each returning one row of
+        columns. Linear in nodes plus edges."""
         from ringwatch.graph.export import export_snapshot
 
-        builder.add_columns(export_snapshot(self, self.export_span, progress))
+        builder.add_columns(export_snapshot(self, page_size or self.export_span, progress))
 
     def snapshot_of(
         self,
