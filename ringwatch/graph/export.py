@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from ringwatch.graph.store import CypherStore
 
 _SKETCH_HEX = SKETCH_SIZE * 8
+# Every other export column is an integer.
+_STRING_COLUMNS = frozenset(
+    {"id", "key", "country", "birthdate", "name_sketch", "email_sketch", "action"}
+)
 
 
 def export_snapshot(
@@ -39,14 +43,15 @@ def export_snapshot(
 
     def pages(query: str, names: tuple[str, ...], tick: bool = False) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {name: [] for name in names}
+        ints = tuple(n for n in names if n not in _STRING_COLUMNS)
         for lo, hi in ranges:
-            rows = store.read(query, {"lo": lo, "hi": hi})
-            if not rows:
+            page = store.read_columns(query, {"lo": lo, "hi": hi}, ints)
+            if not page:
                 continue
             for name in names:
-                out[name].extend(rows[0][name])
+                out[name].append(page[name])
             if tick and progress:
-                progress(len(rows[0][names[0]]))
+                progress(len(page[names[0]]))
         return out
 
     acc = pages(
@@ -72,14 +77,15 @@ def export_snapshot(
         return by_node[np.searchsorted(acc_sorted, nodes)]
 
     # Identifier nodes of every kind in one table; a link's destination is found in it by id.
-    ident_node: list[int] = []
-    ident_key: list[str] = []
-    ident_kind: list[int] = []
+    ident_node: list[Any] = []
+    ident_key: list[Any] = []
+    ident_kind: list[np.ndarray] = []
     for kind, label in IDENTIFIER_LABEL.items():
         got = pages(cypher("read/snapshot_keys", LABEL=label, PROP="key"), ("node", "key"))
-        ident_node += got["node"]
+        nodes = _ints(got["node"])
+        ident_node.append(nodes)
         ident_key += got["key"]
-        ident_kind += [KIND_CODE[kind.value]] * len(got["node"])
+        ident_kind.append(np.full(len(nodes), KIND_CODE[kind.value], dtype=np.int8))
     inode = _ints(ident_node)
     i_order = np.argsort(inode, kind="stable")
     inode_sorted = inode[i_order]
@@ -102,7 +108,7 @@ def export_snapshot(
         got = _edges(pages, rel)
         rel_src.append(account_row(_ints(got["src"])))
         rel_dst.append(account_row(_ints(got["dst"])))
-        rel_kind.append(np.full(len(got["src"]), RELATION_KINDS.index(relation), dtype=np.int64))
+        rel_kind.append(np.full(len(rel_src[-1]), RELATION_KINDS.index(relation), dtype=np.int64))
 
     targets = pages(cypher("read/snapshot_keys", LABEL=Label.TARGET, PROP="id"), ("node", "key"))
     tnode = _ints(targets["node"])
@@ -121,7 +127,7 @@ def export_snapshot(
         name_sketch=_sketches(acc["name_sketch"]),
         email_sketch=_sketches(acc["email_sketch"]),
         identifiers=_strings(ident_key),
-        identifier_kind=np.array(ident_kind, dtype=np.int8),
+        identifier_kind=np.concatenate(ident_kind),
         link_account=np.concatenate(link_src),
         link_identifier=np.concatenate(link_dst),
         link_count=np.concatenate(link_n),
@@ -132,7 +138,7 @@ def export_snapshot(
         targets=_strings(targets["key"]),
         engage_account=account_row(_ints(eng["src"])),
         engage_target=t_order[np.searchsorted(tnode_sorted, _ints(eng["dst"]))],
-        engage_action=np.array([action_code[a] for a in eng["action"]], dtype=np.int64),
+        engage_action=np.array([action_code[a] for a in _flat(eng["action"])], dtype=np.int64),
         engage_first=_ints(eng["first"]) // 1000,
     )
 
@@ -143,18 +149,26 @@ def _edges(
     return pages(cypher("read/snapshot_rel", REL=rel), ("src", "dst", "n", "first", "action"))
 
 
-def _ints(values: list[Any]) -> np.ndarray:
-    return np.array(values, dtype=np.int64)
+def _ints(pages: list[Any]) -> np.ndarray:
+    if not pages:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.asarray(p, dtype=np.int64).reshape(-1) for p in pages])
 
 
-def _strings(values: list[Any]) -> np.ndarray:
+def _flat(pages: list[Any]) -> list[Any]:
+    return [v for p in pages for v in p]
+
+
+def _strings(pages: list[Any]) -> np.ndarray:
+    values = _flat(pages)
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
 
 
-def _sketches(texts: list[str]) -> np.ndarray:
+def _sketches(pages: list[Any]) -> np.ndarray:
     """Hex text per account (identity.sketch_to_text) to a uint32 matrix; '' stays all-zero."""
+    texts = _flat(pages)
     out = np.zeros((len(texts), SKETCH_SIZE), dtype=np.uint32)
     full = [i for i, t in enumerate(texts) if len(t) == _SKETCH_HEX]
     if full:

@@ -100,7 +100,7 @@ class GraphStore(Protocol):
     def stream_snapshot(
         self,
         builder: SnapshotBuilder,
-        page_size: int = 5000,
+        page_size: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None: ...
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
@@ -215,6 +215,14 @@ class CypherStore(ABC):
     @abstractmethod
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run a read-only query; rows as dicts."""
+
+    def read_columns(
+        self, query: str, params: Mapping[str, Any], ints: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """A query returning one row of parallel lists (a bulk export page), each column a
+        sequence; `ints` name the integer columns, which an engine may hand back as arrays."""
+        rows = self.read(query, params)
+        return rows[0] if rows else {}
 
     @abstractmethod
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> None:
@@ -501,15 +509,16 @@ class CypherStore(ABC):
     def stream_snapshot(
         self,
         builder: SnapshotBuilder,
-        page_size: int = 5000,
+        page_size: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Every account with all its links, relations and engagements, as one bulk export
         (`export.export_snapshot`): one query per label and relationship type per range of
-        internal ids, each returning one row of columns. Linear in nodes plus edges."""
+        `page_size` internal node ids (default `export_span`), each returning one row of
+        columns. Linear in nodes plus edges."""
         from ringwatch.graph.export import export_snapshot
 
-        builder.add_columns(export_snapshot(self, self.export_span, progress))
+        builder.add_columns(export_snapshot(self, page_size or self.export_span, progress))
 
     def snapshot_of(
         self,

@@ -1,0 +1,85 @@
+"""SnapshotColumns.freeze against the record-by-record builder on the same facts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ringwatch.detectors.snapshot import (
+    KINDS,
+    NOT_BANNED,
+    SKETCH_SIZE,
+    Snapshot,
+    SnapshotBuilder,
+    SnapshotColumns,
+)
+
+
+def _columns(rng: np.random.Generator) -> SnapshotColumns:
+    n, m = 40, 25
+    accounts = np.array([f"acc-{i}" for i in rng.permutation(n)], dtype=object)
+    created = rng.integers(-1, 1000, n)
+    sketch = rng.integers(0, 2**32, (n, SKETCH_SIZE), dtype=np.uint32)
+    sketch[rng.random(n) < 0.3] = 0
+    links = 200
+    return SnapshotColumns(
+        accounts=accounts,
+        created_at=created,
+        first_seen=np.where(rng.random(n) < 0.2, -1, created + 5),
+        banned_at=np.where(rng.random(n) < 0.2, 700, NOT_BANNED),
+        country=np.array(rng.choice(["", "US", "FR"], n), dtype=object),
+        birthdate=np.array(rng.choice(["", "1990-01-01"], n), dtype=object),
+        name_sketch=sketch,
+        email_sketch=sketch[::-1].copy(),
+        identifiers=np.array([f"k{i % 9}" for i in range(m)], dtype=object),
+        identifier_kind=(np.arange(m) % len(KINDS)).astype(np.int8),
+        # Duplicated cells on purpose: counts add up, the earliest time stays.
+        link_account=rng.integers(0, n, links),
+        link_identifier=rng.integers(0, m - 3, links),  # the last ones are unused
+        link_count=rng.integers(1, 5, links),
+        link_first=rng.integers(0, 10_000, links),
+        relation_source=rng.integers(0, n, 60),
+        relation_target=rng.integers(0, n, 60),
+        relation_kind=rng.integers(0, 4, 60),
+        targets=np.array(["t-b", "t-a", "t-c", "t-unused"], dtype=object),
+        engage_account=rng.integers(0, n, 50),
+        engage_target=rng.integers(0, 3, 50),
+        engage_action=rng.integers(0, 8, 50),
+        engage_first=rng.integers(0, 10_000, 50),
+    )
+
+
+def _assert_same(got: Snapshot, want: Snapshot) -> None:
+    for name in got.__dataclass_fields__:
+        x, y = getattr(got, name), getattr(want, name)
+        if hasattr(x, "toarray"):
+            assert x.shape == y.shape and (x != y).nnz == 0, name
+        else:
+            assert x.shape == y.shape and np.array_equal(x, y), name
+        assert x.dtype == y.dtype, name
+
+
+def test_freeze_equals_the_builder_on_the_same_facts() -> None:
+    for seed in range(5):
+        columns = _columns(np.random.default_rng(seed))
+        slow = SnapshotBuilder()
+        columns.replay(slow)
+        fast = SnapshotBuilder()
+        fast.add_columns(columns)
+        got = fast.build()
+        _assert_same(got, slow.build())
+        assert got.links.sum() == columns.link_count.sum()  # merged, not dropped
+        assert len(got.identifiers) < len(columns.identifiers)  # unused ones left out
+        assert "t-unused" not in set(got.engage_targets)
+
+
+def test_columns_and_single_facts_mix() -> None:
+    columns = _columns(np.random.default_rng(7))
+    mixed = SnapshotBuilder()
+    mixed.add_columns(columns)
+    mixed.add_relation("acc-1", "new-acc", "friend")
+    got = mixed.build()
+    only = SnapshotBuilder()
+    columns.replay(only)
+    only.add_relation("acc-1", "new-acc", "friend")
+    _assert_same(got, only.build())
+    assert "new-acc" in set(got.accounts)
