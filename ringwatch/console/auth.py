@@ -41,7 +41,8 @@ async def _form_csrf(request: Request) -> str | None:
 
         form = parse_qs((await request.body()).decode(), keep_blank_values=True)
         request.state.form = {k: v[0] for k, v in form.items()}
-        return request.state.form.get(CSRF_FIELD)
+        found: str | None = request.state.form.get(CSRF_FIELD)
+        return found
     return None
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -353,7 +353,7 @@ async def run_cypher(request: Request, session: AnalystDep, services: ServicesDe
     )
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Routes, the refusal pages, and the headers every console answer carries."""
     app.include_router(router)
 
