@@ -41,7 +41,8 @@ async def _form_csrf(request: Request) -> str | None:
 
         form = parse_qs((await request.body()).decode(), keep_blank_values=True)
         request.state.form = {k: v[0] for k, v in form.items()}
-        return request.state.form.get(CSRF_FIELD)
+        found: str | None = request.state.form.get(CSRF_FIELD)
+        return found
     return None
 
 
@@ -51,12 +52,8 @@ def require(roles: frozenset[Role]) -> Callable[..., object]:
         if session is None:
             raise ConsoleRefused(401, "sign in with an API key")
         if session.role not in roles:
-            raise ConsoleRefused(
-                403, f"role {session.role.value} may not open {request.url.path}"
-            )
-        if request.method not in ("GET", "HEAD") and not session.csrf_ok(
-            await _form_csrf(request)
-        ):
+            raise ConsoleRefused(403, f"role {session.role.value} may not open {request.url.path}")
+        if request.method not in ("GET", "HEAD") and not session.csrf_ok(await _form_csrf(request)):
             raise ConsoleRefused(403, "missing or wrong CSRF token; reload the page")
         request.state.session = session
         return session

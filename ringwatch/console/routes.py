@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -125,9 +125,7 @@ async def static(path: str) -> Response:
     if not target.is_file():
         return Response(status_code=404)
     kind = mimetypes.guess_type(parts[-1])[0] or "application/octet-stream"
-    return Response(
-        target.read_bytes(), media_type=kind, headers={"Cache-Control": "max-age=3600"}
-    )
+    return Response(target.read_bytes(), media_type=kind, headers={"Cache-Control": "max-age=3600"})
 
 
 # -- rings ---------------------------------------------------------------------------------------
@@ -160,13 +158,17 @@ async def rings(
 
 
 @router.get("/rings/{ring_id}")
-async def ring(request: Request, session: InvestigatorDep, services: ServicesDep, ring_id: str) -> HTMLResponse:
+async def ring(
+    request: Request, session: InvestigatorDep, services: ServicesDep, ring_id: str
+) -> HTMLResponse:
     view = await run_in_threadpool(results.ring_view, services.store, ring_id)
     return page(request, "ring.html", session, ring=view)
 
 
 @router.get("/rings/{ring_id}/graph.json")
-async def ring_graph_json(_: InvestigatorDep, services: ServicesDep, ring_id: str) -> dict[str, Any]:
+async def ring_graph_json(
+    _: InvestigatorDep, services: ServicesDep, ring_id: str
+) -> dict[str, Any]:
     return await run_in_threadpool(ring_graph.ring_graph, services.store, ring_id)
 
 
@@ -197,7 +199,9 @@ async def expand_identifier(
 
 
 @router.get("/graph/account/{account_id}")
-async def expand_account(_: InvestigatorDep, services: ServicesDep, account_id: str) -> dict[str, Any]:
+async def expand_account(
+    _: InvestigatorDep, services: ServicesDep, account_id: str
+) -> dict[str, Any]:
     return await run_in_threadpool(ring_graph.expand_account, services.store, account_id)
 
 
@@ -349,7 +353,7 @@ async def run_cypher(request: Request, session: AnalystDep, services: ServicesDe
     )
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Routes, the refusal pages, and the headers every console answer carries."""
     app.include_router(router)
 
@@ -358,7 +362,12 @@ def install(app: Any) -> None:
         if request.url.path.endswith((".json", ".csv")) or "/graph/" in request.url.path:
             return JSONResponse({"error": exc.message}, status_code=exc.status_code)
         return page(
-            request, "refused.html", None, http_status=exc.status_code, message=exc.message, code=exc.status_code
+            request,
+            "refused.html",
+            None,
+            http_status=exc.status_code,
+            message=exc.message,
+            code=exc.status_code,
         )
 
     @app.middleware("http")
@@ -367,7 +376,8 @@ def install(app: Any) -> None:
         if request.url.path.startswith(PREFIX):
             # No inline script or style anywhere: an injected <script> has nowhere to run.
             response.headers["Content-Security-Policy"] = (
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                "default-src 'self'; script-src 'self'; style-src 'self'; "
+                "img-src 'self' data: blob:; "
                 "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
             )
             response.headers["X-Content-Type-Options"] = "nosniff"

@@ -33,6 +33,10 @@ class Session:
         return bool(token) and hmac.compare_digest(self.csrf, token or "")
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class Sessions:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self._redis = client
@@ -67,7 +71,7 @@ class Sessions:
         raw = self._redis.hgetall(SESSION_PREFIX + session_id)
         if not raw:
             return None
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        fields = {_text(k): _text(v) for k, v in raw.items()}
         info = self._keys.get(fields["key_id"])
         if info is None or info.revoked:
             self.sign_out(session_id)

@@ -108,7 +108,9 @@ def evidence_lines(ring: dict[str, Any], edges: list[dict[str, Any]]) -> list[st
         members_of: Counter[tuple[str, str]] = Counter(
             (e["kind"], e["target"].split(":", 2)[2]) for e in edges if e["type"] == "identifier"
         )
-        shared = [{"kind": k, "key": key, "members": n} for (k, key), n in members_of.most_common(5)]
+        shared = [
+            {"kind": k, "key": key, "members": n} for (k, key), n in members_of.most_common(5)
+        ]
     for s in shared[:5]:
         lines.append(f"{s['members']} accounts share {s['kind']} {s['key']}")
     window = evidence.get("created_window")
@@ -160,7 +162,9 @@ def expand(
     }
 
 
-def expand_account(store: GraphStore, account_id: str, per_kind: int = EXPAND_PAGE) -> dict[str, Any]:
+def expand_account(
+    store: GraphStore, account_id: str, per_kind: int = EXPAND_PAGE
+) -> dict[str, Any]:
     """One step out from an account: its identifiers, with how many accounts use each."""
     view = results.account_view(store, account_id)
     nodes = [account_node({**view, "id": account_id})]

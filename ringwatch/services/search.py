@@ -21,12 +21,14 @@ SEARCH_KINDS = ("account", "email", "phone", "device", "card", "ip")
 RESULTS = 50
 
 
-def pseudonym(hasher: Pseudonymiser, kind: str, raw: str, country: str | None) -> tuple[
-    IdentifierKind, str
-]:
+def pseudonym(
+    hasher: Pseudonymiser, kind: str, raw: str, country: str | None
+) -> tuple[IdentifierKind, str]:
     try:
         if kind == "email":
-            return IdentifierKind.EMAIL, hasher.digest(IdentifierKind.EMAIL, normalise_email(raw)[0])
+            return IdentifierKind.EMAIL, hasher.digest(
+                IdentifierKind.EMAIL, normalise_email(raw)[0]
+            )
         if kind == "phone":
             number = normalise_phone(raw, country)
             return IdentifierKind.PHONE, hasher.digest(IdentifierKind.PHONE, number)
@@ -49,7 +51,9 @@ def search(
         raise Invalid("nothing to search for", [Problem("q", "empty")])
     if kind == "account":
         row = store.account(raw, identifiers_per_kind=1)
-        found = [{"account": raw, "risk": row.get("risk"), "status": row.get("status")}] if row else []
+        found = (
+            [{"account": raw, "risk": row.get("risk"), "status": row.get("status")}] if row else []
+        )
         return {"kind": kind, "key": None, "accounts": found}
     ident, key = pseudonym(hasher, kind, raw, country)
     rows = store.identifier_accounts(ident, key, 0, RESULTS)

@@ -39,9 +39,11 @@ class Served:
 
     def key(self, role: Role) -> str:
         services = self.app.state.services  # type: ignore[attr-defined]
-        return KeyService(services.redis, services.settings).create(
-            role, f"console tests ({role})", None, created_by="tests"
-        ).token
+        return (
+            KeyService(services.redis, services.settings)
+            .create(role, f"console tests ({role})", None, created_by="tests")
+            .token
+        )
 
 
 def _free_port() -> int:

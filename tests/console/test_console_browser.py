@@ -119,12 +119,16 @@ def test_largest_fraud_ring_shows_its_shared_device(driver: WebDriver, served: S
     first = driver.find_element(By.CSS_SELECTOR, "#rings tbody tr a.ring-link")
     assert first.text == expected["id"]
     first.click()
-    graph = wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#graph[data-ready]")))
+    graph = wait(driver).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#graph[data-ready]"))
+    )
     devices = [s for s in expected["evidence"]["shared_identifiers"] if s["kind"] == "device"]
     assert devices, "the largest fraud ring should share a device"
     lines = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#evidence-lines li")]
     assert f"{devices[0]['members']} accounts share device {devices[0]['key']}" in lines
-    nodes = driver.execute_script("return window.ringwatchGraph.nodes('[type = \"account\"]').length")
+    nodes = driver.execute_script(
+        "return window.ringwatchGraph.nodes('[type = \"account\"]').length"
+    )
     assert nodes == len(expected["members"])
     assert graph.get_attribute("data-rendered-ms")
     browser.shot(driver, "ring")
@@ -138,7 +142,8 @@ def test_expand_a_node(driver: WebDriver, served: Served) -> None:
     before = driver.execute_script("return window.ringwatchGraph.nodes().length")
     member = ring["members"][0]["id"]
     driver.execute_script(
-        "var cy = window.ringwatchGraph; cy.nodes().unselect(); cy.getElementById(arguments[0]).select();",
+        "var cy = window.ringwatchGraph; cy.nodes().unselect();"
+        " cy.getElementById(arguments[0]).select();",
         f"a:{member}",
     )
     driver.find_element(By.ID, "expand").click()
@@ -157,7 +162,9 @@ def test_expand_a_node(driver: WebDriver, served: Served) -> None:
     assert own >= held or held > 25
 
 
-def test_resolve_a_review_item_and_see_the_account_banned(driver: WebDriver, served: Served) -> None:
+def test_resolve_a_review_item_and_see_the_account_banned(
+    driver: WebDriver, served: Served
+) -> None:
     sign_in(driver, served, Role.INVESTIGATOR)
     driver.get(f"{served.url}/console/reviews")
     browser.shot(driver, "reviews")
