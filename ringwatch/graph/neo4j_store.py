@@ -41,6 +41,9 @@ UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionError, OSError)
 class Neo4jStore(CypherStore):
     engine = "neo4j"
     subquery = "CALL () {"
+    # Neo4j plans `id(a) >= $lo AND id(a) < $hi` as a label scan with a filter, not a seek, so
+    # every export page scans the label: few, large pages (one list reply per page streams fine).
+    export_span = 4_000_000
 
     def __init__(
         self,
@@ -60,8 +63,11 @@ class Neo4jStore(CypherStore):
                 max_transaction_retry_time=15.0,
                 # "Unknown label/property" is normal in a sparse schema (no ring suppressed yet,
                 # no BLOCKED relation yet) and would flood the logs on every snapshot page.
+                # DEPRECATION: the snapshot export pages by `id()`, deprecated in Neo4j 5 for
+                # `elementId()`, whose strings cannot be range-paged or searchsorted.
                 notifications_disabled_classifications=[
-                    neo4j.NotificationDisabledClassification.UNRECOGNIZED
+                    neo4j.NotificationDisabledClassification.UNRECOGNIZED,
+                    neo4j.NotificationDisabledClassification.DEPRECATION,
                 ],
             )
         except ValueError as e:
