@@ -24,8 +24,8 @@ from ringwatch.api import (
     verdicts,
     webhooks,
 )
-from ringwatch.console import routes as console
 from ringwatch.api.telemetry import Telemetry
+from ringwatch.console import routes as console
 from ringwatch.errors import RingwatchError
 from ringwatch.events import json_schema
 from ringwatch.services.coalescing import CoalescingQueue
