@@ -110,6 +110,7 @@ class SnapshotColumns:
     engage_target: np.ndarray  # int64 index into targets
     engage_action: np.ndarray  # int64 code into ENGAGE_ACTIONS
     engage_first: np.ndarray  # int64
+    verified: np.ndarray | None = None  # bool; None: no account is known verified
 
     def freeze(self) -> Snapshot:
         """The same Snapshot the builder makes from the same facts, by array operations only."""
@@ -125,8 +126,12 @@ class SnapshotColumns:
         keys = self.identifiers[used]
         by_key = np.argsort(keys, kind="stable")
         ident_order = by_key[np.argsort(kinds[by_key], kind="stable")]
+        # The same (kind, key) listed twice is one identifier, as in the builder.
+        s_kind, s_key = kinds[ident_order], keys[ident_order]
+        first = np.r_[True, (s_kind[1:] != s_kind[:-1]) | (s_key[1:] != s_key[:-1])][: len(used)]
         col = np.full(len(self.identifiers), -1, dtype=np.int64)
-        col[used[ident_order]] = np.arange(len(used))
+        col[used[ident_order]] = np.cumsum(first) - 1
+        n_ident = int(first.sum())
         rows, cols = row[self.link_account], col[self.link_identifier]
         counts, firsts = self.link_count, self.link_first
         if len(rows):
@@ -135,7 +140,7 @@ class SnapshotColumns:
             start = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])])
             counts = np.add.reduceat(counts, start)
             rows, cols, firsts = rows[start], cols[start], firsts[start]
-        shape = (len(order), len(used))
+        shape = (len(order), n_ident)
         links = sp.csr_matrix((counts.astype(np.int32), (rows, cols)), shape=shape, dtype=np.int32)
         first_seen = sp.csr_matrix((firsts.astype(np.int64), (rows, cols)), shape=shape)
         links.sort_indices()
@@ -173,13 +178,18 @@ class SnapshotColumns:
             birthdate=self.birthdate[order],
             name_sketch=self.name_sketch[order],
             email_sketch=self.email_sketch[order],
-            identifiers=keys[ident_order],
-            identifier_kind=kinds[ident_order].astype(np.int8),
+            identifiers=s_key[first],
+            identifier_kind=s_kind[first].astype(np.int8),
             links=links,
             link_first_seen=first_seen,
             relations=rel,
             engage_targets=self.targets[t_used[t_order]],
             engagements=eng,
+            verified=(
+                np.zeros(len(order), dtype=bool)
+                if self.verified is None
+                else self.verified[order].astype(bool)
+            ),
         )
 
     def replay(self, builder: SnapshotBuilder) -> None:
@@ -193,6 +203,7 @@ class SnapshotColumns:
             acc.birthdate = str(self.birthdate[i])
             acc.name_sketch = self.name_sketch[i] if self.name_sketch[i].any() else ()
             acc.email_sketch = self.email_sketch[i] if self.email_sketch[i].any() else ()
+            acc.verified = bool(self.verified[i]) if self.verified is not None else False
         for a, j, n, first in zip(
             self.link_account, self.link_identifier, self.link_count, self.link_first, strict=True
         ):

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 _SKETCH_HEX = SKETCH_SIZE * 8
 # Every other export column is an integer.
 _STRING_COLUMNS = frozenset(
-    {"id", "key", "country", "birthdate", "name_sketch", "email_sketch", "action"}
+    {"id", "key", "country", "birthdate", "name_sketch", "email_sketch", "action", "status"}
 )
 
 
@@ -66,6 +66,7 @@ def export_snapshot(
             "birthdate",
             "name_sketch",
             "email_sketch",
+            "status",
         ),
         tick=True,
     )
@@ -126,6 +127,8 @@ def export_snapshot(
         birthdate=_strings(acc["birthdate"]),
         name_sketch=_sketches(acc["name_sketch"]),
         email_sketch=_sketches(acc["email_sketch"]),
+        # The enforcement in force is a verify: a benign seed for trust propagation.
+        verified=np.asarray(_strings(acc["status"]) == "verify", dtype=bool),
         identifiers=_strings(ident_key),
         identifier_kind=np.concatenate(ident_kind),
         link_account=np.concatenate(link_src),

@@ -126,11 +126,12 @@ def link_caps(params: DetectParams) -> dict[IdentifierKind, int]:
     proj = params.projection
     caps: dict[IdentifierKind, int] = {}
     for kind in IdentifierKind:
-        cap = int(proj.kind_cap[kind.value])
-        exponent = proj.rarity_exponent[kind.value]
-        weight = proj.kind_weight[kind.value]
+        # Kinds outside the projection (phone runs are a behavioural link) link no pair here.
+        weight = proj.kind_weight.get(kind.value, 0.0)
         if weight <= 0:
             continue
+        cap = int(proj.kind_cap[kind.value])
+        exponent = proj.rarity_exponent[kind.value]
         if exponent > 0:
             cap = min(cap, math.floor((weight / proj.min_pair_weight) ** (1 / exponent)))
         if cap >= 2:

@@ -10,4 +10,5 @@ RETURN collect(id(a)) AS node, collect(a.id) AS id,
        collect(coalesce(a.country, '')) AS country,
        collect(coalesce(a.birthdate, '')) AS birthdate,
        collect(coalesce(a.name_sketch, '')) AS name_sketch,
-       collect(coalesce(a.email_sketch, '')) AS email_sketch
+       collect(coalesce(a.email_sketch, '')) AS email_sketch,
+       collect(coalesce(a.status, '')) AS status
