@@ -97,6 +97,7 @@ def create_app(
             components.update(defs)
             components["Event"] = event_schema
             auth.document_openapi(schema)
+            errors.document_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,3 +50,21 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse(problem_body("invalid request", problems), status_code=422)
+
+
+def document_errors(schema: dict[str, Any]) -> None:
+    """Declare the answers `install` gives, where a route can give them: a missing resource on
+    routes that name one, a refused request body (400) or conflict (409) on writes, and 503 on
+    every route, since each one reads the store or Redis."""
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            answers = operation.setdefault("responses", {})
+            answers.setdefault("503", {"description": "the store or Redis is unavailable"})
+            names_one = any(p.get("in") == "path" for p in operation.get("parameters", []))
+            if names_one:
+                answers.setdefault("404", {"description": "no such resource"})
+            if method.lower() in {"post", "put", "patch", "delete"}:
+                answers.setdefault(
+                    "400", {"description": "the request is well-formed but cannot be carried out"}
+                )
+                answers.setdefault("409", {"description": "conflicts with the resource's state"})

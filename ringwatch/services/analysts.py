@@ -239,7 +239,34 @@ def run_query(
     """An ad-hoc analyst query: refused before the database if it could write (Forbidden), then
     run read-only with the timeout and row cap."""
     check_read_only(query)
+    problems = list(param_problems(params or {}, "params"))
+    if problems:
+        raise Invalid("invalid query parameters", problems)
     return store.analyst_read(query, params or {}, timeout_s=timeout_s, row_cap=row_cap)
+
+
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def param_problems(value: Any, where: str) -> list[Problem]:
+    """What the engines cannot take as parameters: names that are not Cypher identifiers (map
+    keys included) and control characters in strings. The embedded engine's client writes
+    parameters into the query text, and such values broke the query or the engine (found by the
+    schemathesis fuzzer)."""
+    problems: list[Problem] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not _PARAM_NAME.match(str(key)):
+                problems.append(Problem(field=where, reason=f"{key!r} is not a parameter name"))
+            else:
+                problems += param_problems(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            problems += param_problems(item, f"{where}[{i}]")
+    elif isinstance(value, str) and _CONTROL.search(value):
+        problems.append(Problem(field=where, reason="must not contain control characters"))
+    return problems
 
 
 def run_investigation(

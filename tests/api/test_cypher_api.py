@@ -181,3 +181,17 @@ def test_bad_investigation_params_are_422(client: TestClient) -> None:
         r = client.post("/v1/investigations/shared_device", json={"params": params})
         assert r.status_code == 422, params
         assert field in [p["field"] for p in r.json()["problems"]]
+
+
+def test_parameters_the_engines_cannot_take_are_refused_with_the_field(
+    client: TestClient,
+) -> None:
+    # Found by the schemathesis fuzzer: such parameters gave a 500.
+    body = {
+        "query": "RETURN $ok AS ok",
+        "params": {"ok": 1, "bad\u0016name": 2, "m": {"": 1, "s": "a\u0006b"}},
+    }
+    r = client.post("/v1/cypher", json=body)
+    assert r.status_code == 422
+    fields = {p["field"] for p in r.json()["problems"]}
+    assert fields == {"params", "params.m", "params.m.s"}

@@ -102,3 +102,20 @@ def test_openapi_documents_the_event_schema(client: TestClient) -> None:
     assert "SignupEvent" in schemas and "Event" in schemas
     assert "/v1/events" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_control_characters_in_ids_are_refused_with_the_field(client: TestClient) -> None:
+    # "\x01" in an engagement target took the embedded engine down (found by the fuzzer).
+    body = [
+        event("engage", "c1", "a1", target_id="a\x01b", action="like"),
+        event("engage", "c2", "a\x91", target_id="t", action="like"),
+        event("engage", "c3", "a1", target_id="t\u00e9\U0001f600", action="like"),
+    ]
+    r = client.post("/v1/events", json=body)
+    assert r.status_code == 202
+    got = r.json()
+    assert got["accepted"] == 1
+    rejected = {(p["index"], p["field"]): p["reason"] for p in got["rejected"]}
+    assert set(rejected) == {(0, "target_id"), (1, "account_id")}
+    assert all("control characters" in reason for reason in rejected.values())
+    assert client.get("/readyz").status_code == 200
