@@ -8,10 +8,10 @@ from ringwatch.detectors.snapshot import (
     KINDS,
     NOT_BANNED,
     SKETCH_SIZE,
-    Snapshot,
     SnapshotBuilder,
     SnapshotColumns,
 )
+from tests.snapshots import assert_same_snapshot
 
 
 def _columns(rng: np.random.Generator) -> SnapshotColumns:
@@ -48,16 +48,6 @@ def _columns(rng: np.random.Generator) -> SnapshotColumns:
     )
 
 
-def _assert_same(got: Snapshot, want: Snapshot) -> None:
-    for name in got.__dataclass_fields__:
-        x, y = getattr(got, name), getattr(want, name)
-        if hasattr(x, "toarray"):
-            assert x.shape == y.shape and (x != y).nnz == 0, name
-        else:
-            assert x.shape == y.shape and np.array_equal(x, y), name
-        assert x.dtype == y.dtype, name
-
-
 def test_freeze_equals_the_builder_on_the_same_facts() -> None:
     for seed in range(5):
         columns = _columns(np.random.default_rng(seed))
@@ -66,7 +56,7 @@ def test_freeze_equals_the_builder_on_the_same_facts() -> None:
         fast = SnapshotBuilder()
         fast.add_columns(columns)
         got = fast.build()
-        _assert_same(got, slow.build())
+        assert_same_snapshot(got, slow.build())
         assert got.links.sum() == columns.link_count.sum()  # merged, not dropped
         assert len(got.identifiers) < len(columns.identifiers)  # unused ones left out
         assert "t-unused" not in set(got.engage_targets)
@@ -81,5 +71,5 @@ def test_columns_and_single_facts_mix() -> None:
     only = SnapshotBuilder()
     columns.replay(only)
     only.add_relation("acc-1", "new-acc", "friend")
-    _assert_same(got, only.build())
+    assert_same_snapshot(got, only.build())
     assert "new-acc" in set(got.accounts)

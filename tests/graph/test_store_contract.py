@@ -14,6 +14,7 @@ from ringwatch.graph.store import Batch, DetectionWrite, GraphStore, LiveFacts
 from ringwatch.identity import IdentifierKind, Pseudonymiser
 from ringwatch.records import Record, normalise
 from tests.events import event, signup
+from tests.snapshots import assert_same_snapshot
 
 pytestmark = pytest.mark.embedded
 
@@ -140,16 +141,6 @@ def test_snapshot_matches_records(store: GraphStore, world: list[Record]) -> Non
     assert got.engagements.tolist() == want.engagements.tolist()
 
 
-def _same_snapshot(got: object, want: object) -> None:
-    for name in got.__dataclass_fields__:  # type: ignore[attr-defined]
-        x, y = getattr(got, name), getattr(want, name)
-        if hasattr(x, "toarray"):
-            assert x.shape == y.shape and (x != y).nnz == 0, name
-        else:
-            assert x.shape == y.shape and np.array_equal(x, y), name
-        assert x.dtype == y.dtype, name
-
-
 @pytest.mark.parametrize("page_size", [1, 3, None])
 def test_bulk_export_matches_per_account_reads(
     store: GraphStore, hasher: Pseudonymiser, page_size: int | None
@@ -176,7 +167,7 @@ def test_bulk_export_matches_per_account_reads(
     per_account = SnapshotBuilder()
     store.snapshot_of(per_account, ids, page_size=2)
     assert sorted(ids) == sorted([*odd, "lonely"])
-    _same_snapshot(got, per_account.build())
+    assert_same_snapshot(got, per_account.build())
     assert got.links.nnz > 0 and len(got.engagements) == 2
 
 
