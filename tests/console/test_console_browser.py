@@ -64,6 +64,14 @@ def heading(driver: WebDriver) -> str:
     return str(driver.find_element(By.TAG_NAME, "h1").text)
 
 
+def submit(driver: WebDriver, button: Any) -> None:
+    """Click a form's button and wait for the page the server answers with: on a busy machine the
+    click returns before the new page replaces the old one, and a lookup then finds the old page."""
+    button.click()
+    wait(driver).until(ec.staleness_of(button))
+    wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def test_refused_without_a_key(driver: WebDriver, served: Served) -> None:
     driver.delete_all_cookies()
     for page in ("rings", "reviews", "search", "analysts"):
@@ -71,7 +79,7 @@ def test_refused_without_a_key(driver: WebDriver, served: Served) -> None:
         assert heading(driver) == "Sign-in required", page
     driver.get(f"{served.url}/console/login")
     driver.find_element(By.ID, "key").send_keys("rw_0123456789abcdef_not-a-secret")
-    driver.find_element(By.CSS_SELECTOR, "#login button").click()
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "#login button"))
     assert "invalid or revoked" in driver.find_element(By.ID, "login-error").text
     browser.shot(driver, "login")
 
@@ -92,14 +100,14 @@ def test_analyst_gets_cypher_but_not_casework(driver: WebDriver, served: Served)
     driver.get(f"{served.url}/console/analysts")
     box = driver.find_element(By.ID, "cypher-query")
     box.send_keys("MATCH (g:Ring) RETURN g.id AS id, g.size AS size ORDER BY size DESC LIMIT 3")
-    driver.find_element(By.CSS_SELECTOR, "#cypher button").click()
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "#cypher button"))
     cells = driver.find_elements(By.CSS_SELECTOR, "#cypher-result tr")
     assert len(cells) == 4  # header and three rings
     browser.shot(driver, "analysts")
     box = driver.find_element(By.ID, "cypher-query")
     box.clear()
     box.send_keys("MATCH (a:Account) SET a.risk = 1 RETURN a")
-    driver.find_element(By.CSS_SELECTOR, "#cypher button").click()
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "#cypher button"))
     assert driver.find_element(By.ID, "cypher-error").text  # the read-only guard refused it
 
 
@@ -172,17 +180,17 @@ def test_resolve_a_review_item_and_see_the_account_banned(
     assert rows, "the detection run should have queued suspicious rings for review"
     row = rows[0]
     review_id = row.get_attribute("data-review")
-    row.find_element(By.CSS_SELECTOR, "button.claim").click()
+    submit(driver, row.find_element(By.CSS_SELECTOR, "button.claim"))
     row = driver.find_element(By.CSS_SELECTOR, f"#reviews tr[data-review='{review_id}']")
     Select(row.find_element(By.NAME, "label")).select_by_visible_text("fraud")
     row.find_element(By.NAME, "note").send_keys("shared device farm")
-    row.find_element(By.CSS_SELECTOR, "button.resolve-button").click()
+    submit(driver, row.find_element(By.CSS_SELECTOR, "button.resolve-button"))
     effect = driver.find_element(By.ID, "effect-text").text
     assert effect.startswith("ban applied to")
     browser.shot(driver, "review-resolved")
     account = driver.find_element(By.CSS_SELECTOR, "#effect a.effect-account")
     account_id = account.text
-    account.click()
+    submit(driver, account)
     assert driver.find_element(By.ID, "account-id").text == account_id
     assert driver.find_element(By.ID, "account-status").text == "ban"
     actions = [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#enforcement td.action")]
