@@ -21,8 +21,8 @@ import scipy.sparse as sp
 
 from ringwatch.detectors.communities import projection
 from ringwatch.detectors.pipeline import detect
-from ringwatch.detectors.planted import planted_world
 from ringwatch.detectors.snapshot import Snapshot
+from tests.detectors.planted import planted_world
 
 
 def reset_peak_rss() -> bool:

@@ -16,7 +16,7 @@ RingwatchError
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,3 @@ class Unavailable(RingwatchError):
 class BatchFailed(RingwatchError):
     """The engine refused a validated batch (rolled back whole). Retrying would fail the same way,
     so the batch is set aside for inspection and manual redelivery instead."""
-
-
-@dataclass
-class Rejections:
-    """Per-event validation problems collected while reading a batch."""
-
-    items: list[Problem] = field(default_factory=list)
-
-    def add(self, index: int, field_name: str, reason: str) -> None:
-        self.items.append(Problem(field=field_name, reason=reason, index=index))

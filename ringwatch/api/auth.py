@@ -121,7 +121,6 @@ PERMISSIONS: tuple[Rule, ...] = (
     # Admin only. Listed so that these routes count as classified, not forgotten.
     rule("* /v1/keys*"),
     rule("* /v1/strategies*"),
-    rule("* /v1/subscriptions*"),
 )
 
 # Liveness, readiness and the Prometheus scrape must answer orchestrators that hold no key (the

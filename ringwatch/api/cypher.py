@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import ServicesDep
+from ringwatch.api.responses import TYPED, CypherResult, Investigations
 from ringwatch.services import analysts
 from ringwatch.settings import Settings
 
@@ -46,7 +47,7 @@ def _row_cap(settings: Settings, asked: int | None) -> int:
 
 
 @router.post(
-    "/cypher",
+    "/cypher", response_model=CypherResult, **TYPED,
     summary="Run read-only Cypher (timeout, row cap); writes are refused with 403",
 )
 async def run_cypher(services: ServicesDep, body: CypherRequest) -> dict[str, Any]:
@@ -62,12 +63,22 @@ async def run_cypher(services: ServicesDep, body: CypherRequest) -> dict[str, An
     return asdict(result)
 
 
-@router.get("/investigations", summary="The saved investigations and their parameters")
+@router.get(
+    "/investigations",
+    response_model=Investigations,
+    **TYPED,
+    summary="The saved investigations and their parameters",
+)
 async def list_investigations() -> dict[str, Any]:
     return {"items": [inv.as_dict() for inv in analysts.catalogue().values()]}
 
 
-@router.post("/investigations/{name}", summary="Run a saved investigation by name")
+@router.post(
+    "/investigations/{name}",
+    response_model=CypherResult,
+    **TYPED,
+    summary="Run a saved investigation by name",
+)
 async def run_investigation(
     services: ServicesDep,
     name: Annotated[str, Path(min_length=1, max_length=100)],

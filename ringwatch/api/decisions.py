@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -10,18 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import QueueDep, ServicesDep
+from ringwatch.api.responses import TYPED, Persona, Strategies, StrategyShadow
 from ringwatch.observability import DECISIONS
 from ringwatch.services import persona
+from ringwatch.vocabulary import Checkpoint
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
-
-
-class Checkpoint(StrEnum):
-    SIGNUP = "signup"
-    LOGIN = "login"
-    PAYMENT = "payment"
-    CONTENT = "content"
-    PERIODIC = "periodic"
 
 
 class DecisionRequest(BaseModel):
@@ -66,7 +59,12 @@ async def decide(body: DecisionRequest, services: ServicesDep, queue: QueueDep) 
     return decision
 
 
-@router.get("/strategies", summary="The live strategy and the shadow candidates")
+@router.get(
+    "/strategies",
+    response_model=Strategies,
+    **TYPED,
+    summary="The live strategy and the shadow candidates",
+)
 async def strategies(services: ServicesDep) -> dict[str, Any]:
     s = services.decisions.strategies
     return {
@@ -76,14 +74,24 @@ async def strategies(services: ServicesDep) -> dict[str, Any]:
     }
 
 
-@router.get("/strategies/{strategy_id}/shadow", summary="A shadow candidate against the live one")
+@router.get(
+    "/strategies/{strategy_id}/shadow",
+    response_model=StrategyShadow,
+    **TYPED,
+    summary="A shadow candidate against the live one",
+)
 async def shadow(
     services: ServicesDep, strategy_id: Annotated[str, Path(min_length=1, max_length=200)]
 ) -> dict[str, Any]:
     return await run_in_threadpool(services.decisions.shadow_report, strategy_id)
 
 
-@router.get("/accounts/{account_id}/persona", summary="One account's whole safety picture")
+@router.get(
+    "/accounts/{account_id}/persona",
+    response_model=Persona,
+    **TYPED,
+    summary="One account's whole safety picture",
+)
 async def account_persona(
     services: ServicesDep, account_id: Annotated[str, Path(min_length=1, max_length=200)]
 ) -> dict[str, Any]:

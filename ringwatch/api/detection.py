@@ -8,19 +8,30 @@ from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import ServicesDep
+from ringwatch.api.responses import TYPED, DetectionRun, DetectionRuns
 from ringwatch.services import detection
 
 router = APIRouter(prefix="/v1/detection", tags=["detection"])
 
 
-@router.get("/runs", summary="Detection runs, newest first, with their verdict model records")
+@router.get(
+    "/runs",
+    response_model=DetectionRuns,
+    **TYPED,
+    summary="Detection runs, newest first, with their verdict model records",
+)
 async def list_runs(
     services: ServicesDep, limit: Annotated[int, Query(ge=1, le=200)] = 20
 ) -> dict[str, Any]:
     return await run_in_threadpool(detection.runs_page, services.store, limit)
 
 
-@router.get("/runs/{run_id}", summary="One detection run and its verdict model record")
+@router.get(
+    "/runs/{run_id}",
+    response_model=DetectionRun,
+    **TYPED,
+    summary="One detection run and its verdict model record",
+)
 async def get_run(
     services: ServicesDep, run_id: Annotated[str, Path(min_length=1, max_length=200)]
 ) -> dict[str, Any]:

@@ -9,18 +9,19 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from ringwatch.api.deps import ServicesDep
+from ringwatch.api.responses import TYPED, Alive, Readiness
 from ringwatch.errors import RingwatchError
 from ringwatch.observability import BATCHES_PENDING, HEALTH, exposition
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Alive, **TYPED)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness, **TYPED)
 def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}
     probes: tuple[tuple[str, Callable[[], object]], ...] = (

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.auth import PrincipalDep
 from ringwatch.api.deps import ServicesDep
+from ringwatch.api.responses import TYPED, KeyCreated, KeyList
 from ringwatch.services.keys import KeyService, Role
 
 router = APIRouter(prefix="/v1", tags=["keys"])
@@ -27,7 +28,13 @@ class KeyCreate(BaseModel):
     )
 
 
-@router.post("/keys", status_code=201, summary="Create an API key (the key is shown only here)")
+@router.post(
+    "/keys",
+    response_model=KeyCreated,
+    **TYPED,
+    status_code=201,
+    summary="Create an API key (the key is shown only here)",
+)
 async def create_key(
     services: ServicesDep, principal: PrincipalDep, body: KeyCreate
 ) -> dict[str, Any]:
@@ -38,7 +45,12 @@ async def create_key(
     return {**new.info.as_dict(), "key": new.token}
 
 
-@router.get("/keys", summary="List API keys (ids, roles, names; never secrets)")
+@router.get(
+    "/keys",
+    response_model=KeyList,
+    **TYPED,
+    summary="List API keys (ids, roles, names; never secrets)",
+)
 async def list_keys(services: ServicesDep) -> dict[str, Any]:
     keys = KeyService(services.redis, services.settings)
     return {"items": [k.as_dict() for k in await run_in_threadpool(keys.list)]}

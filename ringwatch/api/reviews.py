@@ -11,32 +11,22 @@ from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.auth import PrincipalDep
 from ringwatch.api.deps import ServicesDep
+from ringwatch.api.responses import TYPED, AuditPage, ResolvedReview, ReviewItem, ReviewPage
 from ringwatch.services import audit
 from ringwatch.services.audit import Actor
 from ringwatch.services.context import Services
 from ringwatch.services.reviews import MAX_LIMIT, MAX_NOTE, ReviewService
+from ringwatch.vocabulary import ReviewLabel as Label
+from ringwatch.vocabulary import ReviewStatus as Status
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
 
 IdPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-class Status(StrEnum):
-    OPEN = "open"
-    CLAIMED = "claimed"
-    RESOLVED = "resolved"
-
-
 class Sort(StrEnum):
     PRIORITY = "priority"
     CREATED = "created"
-
-
-class Label(StrEnum):
-    FRAUD = "fraud"
-    LEGIT = "legit"
-    UNDERAGE = "underage"
-    UNSURE = "unsure"
 
 
 class Resolution(BaseModel):
@@ -57,7 +47,12 @@ def review_service(services: Services) -> ReviewService:
     )
 
 
-@router.get("/reviews", summary="Review items by status, highest priority (or oldest) first")
+@router.get(
+    "/reviews",
+    response_model=ReviewPage,
+    **TYPED,
+    summary="Review items by status, highest priority (or oldest) first",
+)
 async def list_reviews(
     services: ServicesDep,
     status: Status = Status.OPEN,
@@ -71,14 +66,14 @@ async def list_reviews(
     return await run_in_threadpool(queue.page, status.value, sort.value, limit, cursor)
 
 
-@router.get("/reviews/{review_id}", summary="One review item")
+@router.get("/reviews/{review_id}", response_model=ReviewItem, **TYPED, summary="One review item")
 async def get_review(services: ServicesDep, review_id: IdPath) -> dict[str, Any]:
     queue = review_service(services)
     return queue.view(await run_in_threadpool(queue.get, review_id))
 
 
 @router.post(
-    "/reviews/{review_id}/claim",
+    "/reviews/{review_id}/claim", response_model=ReviewItem, **TYPED,
     summary="Claim an item for a while (409 if someone else holds it or it is resolved)",
 )
 async def claim_review(
@@ -89,7 +84,7 @@ async def claim_review(
 
 
 @router.post(
-    "/reviews/{review_id}/resolve",
+    "/reviews/{review_id}/resolve", response_model=ResolvedReview, **TYPED,
     summary="Resolve with a label and a note; the label's enforcement is applied (409 if taken)",
 )
 async def resolve_review(
@@ -100,7 +95,13 @@ async def resolve_review(
     return await run_in_threadpool(queue.resolve, review_id, actor, body.label.value, body.note)
 
 
-@router.get("/audit", tags=["audit"], summary="Audit entries in time order, for one subject or all")
+@router.get(
+    "/audit",
+    response_model=AuditPage,
+    **TYPED,
+    tags=["audit"],
+    summary="Audit entries in time order, for one subject or all",
+)
 async def list_audit(
     services: ServicesDep,
     subject: Annotated[

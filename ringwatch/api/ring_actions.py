@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.auth import PrincipalDep
 from ringwatch.api.deps import ServicesDep
+from ringwatch.api.responses import TYPED, RingActionResult
 from ringwatch.events import EnforcementAction
 from ringwatch.services.audit import Actor
 from ringwatch.services.ring_actions import MAX_REASON, RingAction, RingActionService
@@ -32,7 +33,7 @@ class RingActionBody(BaseModel):
 
 
 @router.post(
-    "/rings/{ring_id}/actions",
+    "/rings/{ring_id}/actions", response_model=RingActionResult, **TYPED,
     summary="Apply an enforcement to a ring's members as one audited, idempotent operation",
 )
 async def act_on_ring(

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import ServicesDep
+from ringwatch.api.responses import TYPED, AccountView, RingDetail, RingPage
 from ringwatch.graph.store import RingFilter
 from ringwatch.services import results
+from ringwatch.vocabulary import Verdict
 
 router = APIRouter(prefix="/v1", tags=["rings"])
 
 IdPath = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-class Verdict(StrEnum):
-    FRAUD = "fraud"
-    SUSPICIOUS = "suspicious"
-    BENIGN = "benign"
-
-
-@router.get("/rings", summary="List active rings (filter by verdict, size, update time)")
+@router.get(
+    "/rings",
+    response_model=RingPage,
+    **TYPED,
+    summary="List active rings (filter by verdict, size, update time)",
+)
 async def list_rings(
     services: ServicesDep,
     verdict: Verdict | None = None,
@@ -52,13 +52,21 @@ async def list_rings(
     return await run_in_threadpool(results.rings_page, services.store, filters)
 
 
-@router.get("/rings/{ring_id}", summary="One ring: members, evidence, history")
+@router.get(
+    "/rings/{ring_id}",
+    response_model=RingDetail,
+    **TYPED,
+    summary="One ring: members, evidence, history",
+)
 async def get_ring(services: ServicesDep, ring_id: IdPath) -> dict[str, Any]:
     return await run_in_threadpool(results.ring_view, services.store, ring_id)
 
 
 @router.get(
-    "/accounts/{account_id}", summary="One account: ring, scores, evader matches, identifiers"
+    "/accounts/{account_id}",
+    response_model=AccountView,
+    **TYPED,
+    summary="One account: ring, scores, evader matches, identifiers",
 )
 async def get_account(services: ServicesDep, account_id: IdPath) -> dict[str, Any]:
     return await run_in_threadpool(results.account_view, services.store, account_id)

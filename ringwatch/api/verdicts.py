@@ -8,12 +8,18 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import ServicesDep
+from ringwatch.api.responses import TYPED, VerdictPage
 from ringwatch.services import feed
 
 router = APIRouter(prefix="/v1", tags=["verdicts"])
 
 
-@router.get("/verdicts", summary="Verdict changes in order, after an opaque cursor")
+@router.get(
+    "/verdicts",
+    response_model=VerdictPage,
+    **TYPED,
+    summary="Verdict changes in order, after an opaque cursor",
+)
 async def list_verdicts(
     services: ServicesDep,
     after: Annotated[

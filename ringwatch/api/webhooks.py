@@ -10,6 +10,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import ServicesDep
+from ringwatch.api.responses import (
+    TYPED,
+    DeadLetters,
+    Redelivery,
+    Webhook,
+    WebhookCreated,
+    WebhookList,
+)
 from ringwatch.services.context import Services
 from ringwatch.services.webhooks import MAX_DELAY_S, SUBJECTS, WebhookService
 
@@ -60,7 +68,13 @@ async def _call(services: Services, work: Callable[[WebhookService], T]) -> T:
     return await run_in_threadpool(run)
 
 
-@router.post("/webhooks", status_code=201, summary="Subscribe a URL to verdict changes")
+@router.post(
+    "/webhooks",
+    response_model=WebhookCreated,
+    **TYPED,
+    status_code=201,
+    summary="Subscribe a URL to verdict changes",
+)
 async def create_webhook(services: ServicesDep, body: WebhookCreate) -> dict[str, Any]:
     return await _call(
         services,
@@ -70,12 +84,22 @@ async def create_webhook(services: ServicesDep, body: WebhookCreate) -> dict[str
     )
 
 
-@router.get("/webhooks", summary="List subscriptions with their delivery state (no secrets)")
+@router.get(
+    "/webhooks",
+    response_model=WebhookList,
+    **TYPED,
+    summary="List subscriptions with their delivery state (no secrets)",
+)
 async def list_webhooks(services: ServicesDep) -> dict[str, Any]:
     return {"items": await _call(services, lambda s: s.list_subscriptions())}
 
 
-@router.get("/webhooks/{sub_id}", summary="One subscription and its delivery state")
+@router.get(
+    "/webhooks/{sub_id}",
+    response_model=Webhook,
+    **TYPED,
+    summary="One subscription and its delivery state",
+)
 async def get_webhook(services: ServicesDep, sub_id: SubId) -> dict[str, Any]:
     return await _call(services, lambda s: s.get(sub_id))
 
@@ -86,7 +110,12 @@ async def delete_webhook(services: ServicesDep, sub_id: SubId) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/webhooks/{sub_id}/dead", summary="Changes that exhausted their delivery attempts")
+@router.get(
+    "/webhooks/{sub_id}/dead",
+    response_model=DeadLetters,
+    **TYPED,
+    summary="Changes that exhausted their delivery attempts",
+)
 async def dead_letters(
     services: ServicesDep,
     sub_id: SubId,
@@ -97,7 +126,7 @@ async def dead_letters(
 
 
 @router.post(
-    "/webhooks/{sub_id}/dead/{seq}/redeliver",
+    "/webhooks/{sub_id}/dead/{seq}/redeliver", response_model=Redelivery, **TYPED,
     status_code=202,
     summary="Send a dead letter again at the next delivery pass",
 )

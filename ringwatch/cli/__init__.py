@@ -22,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-# Modules that may be absent while their feature is being built are skipped, not fatal.
+# Each command module registers itself; a missing one is a broken install, so the import fails
+# loudly instead of the command silently disappearing from --help.
 _COMMAND_MODULES = (
     "ingest",
     "serve",
@@ -30,20 +31,13 @@ _COMMAND_MODULES = (
     "synth",
     "evaluate",
     "detect",
-    "export",
     "backtest",
     "keys",
     "decide",
 )
 
 for _name in _COMMAND_MODULES:
-    try:
-        module = importlib.import_module(f"ringwatch.cli.{_name}")
-    except ModuleNotFoundError as e:
-        if e.name != f"ringwatch.cli.{_name}":
-            raise
-        continue
-    module.register(app)
+    importlib.import_module(f"ringwatch.cli.{_name}").register(app)
 
 
 def main() -> None:

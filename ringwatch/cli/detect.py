@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ringwatch.cli.common import console, services
 from ringwatch.services.detection import DetectionService, detect_params
+from ringwatch.vocabulary import Verdict
 
 
 def detect(
@@ -84,7 +85,7 @@ def detect(
     table.add_row(
         "accounts", f"{summary.accounts:,}" + ("" if summary.complete else " (scope capped)")
     )
-    for verdict in ("fraud", "suspicious", "benign"):
+    for verdict in Verdict:
         table.add_row(f"rings: {verdict}", f"{summary.rings.get(verdict, 0):,}")
     table.add_row("accounts in rings", f"{summary.ring_members:,}")
     table.add_row("ban evaders matched", f"{summary.evaders:,}")

@@ -8,9 +8,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ringwatch.detectors.snapshot import KIND_CODE, Snapshot
+from ringwatch.vocabulary import STRONG_KINDS
 
-STRONG = ("device", "phone", "card", "email")
-WEAK = ("ip", "subnet", "email_domain", "phone_block")
+STRONG: tuple[str, ...] = STRONG_KINDS
 
 
 def check_snapshot(snapshot: object) -> Snapshot:

@@ -14,7 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-FLAGGED = frozenset({"fraud", "suspicious"})
+from ringwatch.vocabulary import FLAGGED_VERDICTS
+
+FLAGGED: frozenset[str] = FLAGGED_VERDICTS
 
 
 class RingLike(Protocol):

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ringwatch.errors import Invalid, Problem
+from ringwatch.vocabulary import Checkpoint, Verdict
 
 FeatureValue = bool | int | float | str | None
 FeatureSet = Mapping[str, FeatureValue]
@@ -36,8 +37,9 @@ class Feature:
     values: tuple[str, ...] = ()  # the closed vocabulary of a str feature, if it has one
 
 
-RING_VERDICTS = ("none", "benign", "suspicious", "fraud")
-CHECKPOINTS = ("signup", "login", "payment", "content", "periodic")
+# Ordered from least to most severe: strategies compare verdicts by this order.
+RING_VERDICTS: tuple[str, ...] = ("none", Verdict.BENIGN, Verdict.SUSPICIOUS, Verdict.FRAUD)
+CHECKPOINTS: tuple[str, ...] = tuple(Checkpoint)
 
 _DECLARED = (
     Feature(

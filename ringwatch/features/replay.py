@@ -20,8 +20,9 @@ from ringwatch.features.assemble import AccountFacts, DetectionFacts, GraphFacts
 from ringwatch.features.detections import Detections
 from ringwatch.features.registry import FeatureValue
 from ringwatch.features.signals import DatacenterRanges
+from ringwatch.vocabulary import STRONG_KINDS
 
-STRONG_KINDS = frozenset({"device", "phone", "card", "email"})
+STRONG: frozenset[str] = frozenset(STRONG_KINDS)
 # Event type -> checkpoint decided on it; other event types only change the state.
 CHECKPOINT_OF: Mapping[str, str] = {
     "signup": "signup",
@@ -91,7 +92,7 @@ class ReplayState:
             # Until a signup shows up, the first event stands in for account creation.
             self._created[account] = ts
         for kind, key in rec["ids"]:
-            if kind in STRONG_KINDS or kind == "subnet":
+            if kind in STRONG or kind == "subnet":
                 self._link(account, (kind, key))
             if kind == "subnet":
                 self._subnet[account] = key

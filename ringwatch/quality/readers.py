@@ -9,8 +9,10 @@ from typing import Any
 
 import orjson
 
-VERDICTS = frozenset({"fraud", "suspicious", "benign"})
-FLAGGED = frozenset({"fraud", "suspicious"})
+from ringwatch.vocabulary import FLAGGED_VERDICTS, Verdict
+
+VERDICTS: frozenset[str] = frozenset(Verdict)
+FLAGGED: frozenset[str] = FLAGGED_VERDICTS
 
 
 class ExportError(ValueError):

@@ -39,8 +39,9 @@ from ringwatch.services import reviews
 from ringwatch.services.decision_log import DecisionLog
 from ringwatch.services.ingest import BatchQueue, IngestService
 from ringwatch.services.velocity import Velocity
+from ringwatch.vocabulary import STRONG_KINDS
 
-STRONG = (IdentifierKind.DEVICE, IdentifierKind.PHONE, IdentifierKind.CARD, IdentifierKind.EMAIL)
+STRONG = STRONG_KINDS
 VERDICT_ORDER = {"none": 0, "benign": 1, "suspicious": 2, "fraud": 3}
 # Identifiers used by more accounts than this are hubs (a café's IP, a shared kiosk): counted,
 # never expanded at decision time, which keeps the worst case of a decision bounded.

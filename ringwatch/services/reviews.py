@@ -66,12 +66,13 @@ from ringwatch.services.ring_actions import (
     enforcement_statements,
     mark_dirty,
 )
+from ringwatch.vocabulary import ReviewLabel
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
-LABELS = ("fraud", "legit", "underage", "unsure")
+LABELS: tuple[str, ...] = tuple(ReviewLabel)
 STATUSES = ("open", "claimed", "resolved")
 SORTS = ("priority", "created")
 MAX_LIMIT = 500

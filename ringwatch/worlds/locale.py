@@ -841,8 +841,6 @@ LAST_NAMES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-REGIONS: tuple[str, ...] = tuple(FIRST_NAMES)
-
 # Webmail share is heavy-tailed: a few providers hold most addresses, which is why a shared
 # email domain alone says nothing.
 GLOBAL_DOMAINS: tuple[tuple[str, float], ...] = (

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from ringwatch.detectors.pipeline import detect
-from ringwatch.detectors.planted import planted_world
 from ringwatch.quality.metrics import evader_metrics, ring_metrics
+from tests.detectors.planted import planted_world
 from tests.detectors.worlds import cached_world, evaluate_result
 
 

@@ -1,4 +1,5 @@
-"""A small seeded planted-ring world for detector tests and the benchmark's fallback.
+"""A small seeded planted-ring world: a test fixture (and the detect benchmark's fallback), kept
+out of the package because nothing in production plants rings.
 
 Not the product's world generator (`ringwatch.worlds`): just enough of the phenomena to exercise
 every detector - heavy-tailed NAT IPs, families sharing a tablet and home IP, offices, device

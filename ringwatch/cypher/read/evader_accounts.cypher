@@ -1,1 +1,0 @@
-MATCH (a:Account)-[:CONTINUES]->(:Account) RETURN DISTINCT a.id AS id
