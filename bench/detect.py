@@ -13,6 +13,7 @@ import argparse
 import json
 import platform
 import resource
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ import scipy.sparse as sp
 from ringwatch.detectors.communities import projection
 from ringwatch.detectors.pipeline import detect
 from ringwatch.detectors.snapshot import Snapshot
+
+# The planted-ring world is a test fixture (tests/detectors/planted.py), not part of the package;
+# run as `python bench/detect.py`, the repository root is not on the path by itself.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.detectors.planted import planted_world
 
 
