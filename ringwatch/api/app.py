@@ -28,7 +28,6 @@ from ringwatch.api.telemetry import Telemetry
 from ringwatch.console import routes as console
 from ringwatch.errors import RingwatchError
 from ringwatch.events import json_schema
-from ringwatch.services.coalescing import CoalescingQueue
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
 from ringwatch.settings import Settings, get_settings
@@ -49,17 +48,8 @@ def create_app(
         services = Services(settings, release_engine=release_engine)
         app.state.services = services
         _check_strategies(services)
-        coalescing = None
-        if queue is None:
-            from ringwatch.workers.ingest import CeleryQueue
-
-            coalescing = CoalescingQueue(CeleryQueue().enqueue_many)
-            app.state.queue = coalescing
-        else:
-            app.state.queue = queue
+        app.state.queue = queue if queue is not None else services.batch_queue
         yield
-        if coalescing is not None:
-            coalescing.close()
         services.close()
 
     app = FastAPI(

@@ -26,7 +26,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ringwatch.errors import Forbidden, Unauthorized
-from ringwatch.services.keys import KeyService, Principal, Role
+from ringwatch.services.keys import Principal, Role
 
 __all__ = [
     "AUTHORIZE",
@@ -188,7 +188,7 @@ def authorize(
     if not token:
         raise Unauthorized(f"an API key is required (Authorization: Bearer, or {API_KEY_HEADER})")
     services = request.app.state.services
-    principal = KeyService(services.redis, services.settings).authenticate(token)
+    principal = services.keys.authenticate(token)
     request.state.principal = principal
     if principal.role is Role.ADMIN:
         return

@@ -95,4 +95,6 @@ async def shadow(
 async def account_persona(
     services: ServicesDep, account_id: Annotated[str, Path(min_length=1, max_length=200)]
 ) -> dict[str, Any]:
-    return await run_in_threadpool(persona.persona, services, account_id)
+    return await run_in_threadpool(
+        persona.persona, services.store, lambda: services.decisions, account_id
+    )

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from ringwatch.api.auth import PrincipalDep
 from ringwatch.api.deps import ServicesDep
 from ringwatch.api.responses import TYPED, KeyCreated, KeyList
-from ringwatch.services.keys import KeyService, Role
+from ringwatch.services.keys import Role
 
 router = APIRouter(prefix="/v1", tags=["keys"])
 
@@ -38,7 +38,7 @@ class KeyCreate(BaseModel):
 async def create_key(
     services: ServicesDep, principal: PrincipalDep, body: KeyCreate
 ) -> dict[str, Any]:
-    keys = KeyService(services.redis, services.settings)
+    keys = services.keys
     new = await run_in_threadpool(
         lambda: keys.create(body.role, body.name, body.rate_limit, created_by=principal.key_id)
     )
@@ -52,7 +52,7 @@ async def create_key(
     summary="List API keys (ids, roles, names; never secrets)",
 )
 async def list_keys(services: ServicesDep) -> dict[str, Any]:
-    keys = KeyService(services.redis, services.settings)
+    keys = services.keys
     return {"items": [k.as_dict() for k in await run_in_threadpool(keys.list)]}
 
 
@@ -60,6 +60,6 @@ async def list_keys(services: ServicesDep) -> dict[str, Any]:
     "/keys/{key_id}", status_code=204, summary="Revoke an API key (takes effect at once)"
 )
 async def revoke_key(services: ServicesDep, key_id: KeyId) -> Response:
-    keys = KeyService(services.redis, services.settings)
+    keys = services.keys
     await run_in_threadpool(keys.revoke, key_id)
     return Response(status_code=204)

@@ -14,8 +14,7 @@ from ringwatch.api.deps import ServicesDep
 from ringwatch.api.responses import TYPED, AuditPage, ResolvedReview, ReviewItem, ReviewPage
 from ringwatch.services import audit
 from ringwatch.services.audit import Actor
-from ringwatch.services.context import Services
-from ringwatch.services.reviews import MAX_LIMIT, MAX_NOTE, ReviewService
+from ringwatch.services.reviews import MAX_LIMIT, MAX_NOTE
 from ringwatch.vocabulary import ReviewLabel as Label
 from ringwatch.vocabulary import ReviewStatus as Status
 
@@ -36,17 +35,6 @@ class Resolution(BaseModel):
     note: str = Field(default="", max_length=MAX_NOTE)
 
 
-def review_service(services: Services) -> ReviewService:
-    settings = services.settings
-    return ReviewService(
-        services.store,
-        services.ingest,
-        services.redis,
-        fraud_action=settings.review_fraud_action,
-        claim_minutes=settings.review_claim_minutes,
-    )
-
-
 @router.get(
     "/reviews",
     response_model=ReviewPage,
@@ -62,13 +50,13 @@ async def list_reviews(
         str, Query(max_length=400, description="next_cursor of the previous page")
     ] = "",
 ) -> dict[str, Any]:
-    queue = review_service(services)
+    queue = services.reviews
     return await run_in_threadpool(queue.page, status.value, sort.value, limit, cursor)
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewItem, **TYPED, summary="One review item")
 async def get_review(services: ServicesDep, review_id: IdPath) -> dict[str, Any]:
-    queue = review_service(services)
+    queue = services.reviews
     return queue.view(await run_in_threadpool(queue.get, review_id))
 
 
@@ -80,7 +68,7 @@ async def claim_review(
     services: ServicesDep, principal: PrincipalDep, review_id: IdPath
 ) -> dict[str, Any]:
     actor = Actor(principal.key_id, principal.name)
-    return await run_in_threadpool(review_service(services).claim, review_id, actor)
+    return await run_in_threadpool(services.reviews.claim, review_id, actor)
 
 
 @router.post(
@@ -91,7 +79,7 @@ async def resolve_review(
     services: ServicesDep, principal: PrincipalDep, review_id: IdPath, body: Resolution
 ) -> dict[str, Any]:
     actor = Actor(principal.key_id, principal.name)
-    queue = review_service(services)
+    queue = services.reviews
     return await run_in_threadpool(queue.resolve, review_id, actor, body.label.value, body.note)
 
 

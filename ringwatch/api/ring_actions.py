@@ -13,7 +13,7 @@ from ringwatch.api.deps import ServicesDep
 from ringwatch.api.responses import TYPED, RingActionResult
 from ringwatch.events import EnforcementAction
 from ringwatch.services.audit import Actor
-from ringwatch.services.ring_actions import MAX_REASON, RingAction, RingActionService
+from ringwatch.services.ring_actions import MAX_REASON, RingAction
 
 router = APIRouter(prefix="/v1", tags=["rings"])
 
@@ -56,6 +56,6 @@ async def act_on_ring(
         members=tuple(body.members) if body.members is not None else None,
         exclude_banned=body.exclude_banned,
     )
-    service = RingActionService(services.store, services.ingest, services.redis)
+    service = services.ring_actions
     actor = Actor(principal.key_id, principal.name)
     return await run_in_threadpool(service.apply, ring_id, request, actor, idempotency_key)

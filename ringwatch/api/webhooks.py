@@ -53,19 +53,8 @@ class WebhookCreate(BaseModel):
 
 
 async def _call(services: Services, work: Callable[[WebhookService], T]) -> T:
-    def run() -> T:
-        # Management calls send no HTTP, so no client is ever opened here.
-        service = WebhookService(
-            services.redis,
-            services.store,
-            allow_private=services.settings.webhooks_may_call_private,
-        )
-        try:
-            return work(service)
-        finally:
-            service.close()
-
-    return await run_in_threadpool(run)
+    # Management calls send no HTTP, so the service's client is never opened here.
+    return await run_in_threadpool(work, services.webhooks)
 
 
 @router.post(

@@ -27,8 +27,8 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def services() -> Iterator[Services]:
-    svc = Services(load_settings())
+def services(*, detection_seed: int = 0) -> Iterator[Services]:
+    svc = Services(load_settings(), detection_seed=detection_seed)
     try:
         yield svc
     except RingwatchError as e:

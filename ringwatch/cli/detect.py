@@ -14,7 +14,6 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ringwatch.cli.common import console, services
-from ringwatch.services.detection import DetectionService, detect_params
 from ringwatch.vocabulary import Verdict
 
 
@@ -44,7 +43,7 @@ def detect(
     t_imports = time.perf_counter() - STARTED
     wall = time.perf_counter()
     with (
-        services() as svc,
+        services(detection_seed=seed) as svc,
         Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -62,10 +61,10 @@ def detect(
         # graph back: timed on its own so the table accounts for every second of the run.
         progress.update(task, description="engine start")
         clock = time.perf_counter()
-        store = svc.store
+        svc.store  # noqa: B018  (opens it, starting the engine if none is up)
         t_engine = time.perf_counter() - clock
         progress.update(task, description="snapshot")
-        service = DetectionService(store, params=detect_params(svc.settings), seed=seed)
+        service = svc.detection
         if accounts:
             ran = service.run_incremental(accounts)
             if ran is None:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ringwatch.cli.common import console, services
 from ringwatch.services.context import Services
-from ringwatch.services.keys import KeyService, Role
+from ringwatch.services.keys import Role
 from ringwatch.settings import Settings
 
 keys_app = typer.Typer(help="Create, revoke and list API keys.", no_args_is_help=True)
@@ -29,7 +29,7 @@ def create(
 ) -> None:
     """Create a key and print it once: it is stored hashed and cannot be shown again."""
     with services() as svc:
-        new = KeyService(svc.redis, svc.settings).create(role, name, rate_limit, created_by="cli")
+        new = svc.keys.create(role, name, rate_limit, created_by="cli")
     console.print(f"created key {new.info.key_id} (role {new.info.role.value}); store it now:")
     typer.echo(new.token)
 
@@ -38,7 +38,7 @@ def create(
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id (from `keys list`).")]) -> None:
     """Revoke a key; requests with it are refused from now on."""
     with services() as svc:
-        info = KeyService(svc.redis, svc.settings).revoke(key_id)
+        info = svc.keys.revoke(key_id)
     console.print(f"revoked {info.key_id} ({info.role.value}, {info.name or 'no name'})")
 
 
@@ -48,7 +48,7 @@ def list_keys(
 ) -> None:
     """List keys: ids, roles, names, dates. Never secrets."""
     with services() as svc:
-        infos = KeyService(svc.redis, svc.settings).list()
+        infos = svc.keys.list()
     table = Table()
     # Ids are what `revoke` takes: never wrapped, so they can be copied whole.
     table.add_column("id", no_wrap=True, min_width=16)
@@ -73,7 +73,7 @@ def announce_bootstrap_key(settings: Settings) -> None:
         return
     svc = Services(settings, release_engine=False)  # `serve` keeps the engine for the API
     try:
-        new = KeyService(svc.redis, settings).bootstrap_admin()
+        new = svc.keys.bootstrap_admin()
     finally:
         svc.close()
     if new is not None:

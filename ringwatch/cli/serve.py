@@ -62,23 +62,18 @@ def serve(
             preexec_fn=die_with_parent(),
         )
     try:
-        if workers == 1:
-            from ringwatch.api.app import create_app
-
-            app = create_app(settings, release_engine=False)
-            # log_config=None: keep the JSON logging configured above.
-            uvicorn.run(app, host=host, port=port, log_config=None)
-        else:
-            # Several processes need an importable factory; each builds its own services and
-            # shares the engine (and the embedded engine's socket) this process started.
-            uvicorn.run(
-                "ringwatch.api.app:serve_app",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_config=None,
-            )
+        # An importable factory (`api.app.serve_app`, the settings of this environment), so this
+        # command needs no import of the API: one process, or several that each build their own
+        # services and share the engine (and the embedded engine's socket) this process started.
+        # log_config=None: keep the JSON logging configured above.
+        uvicorn.run(
+            "ringwatch.api.app:serve_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+        )
     finally:
         try:
             if child is not None:
@@ -110,17 +105,19 @@ def worker(
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         start_http_server(metrics_port, registry=registry)
     redis_url(settings)  # starts the embedded engine when nothing is configured
-    from ringwatch.workers.app import app
+    from ringwatch.workers.app import make_celery
 
+    app = make_celery(settings)
     app.worker_main(["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}"])
 
 
 def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO") -> None:
     """Run the Celery beat scheduler (exactly one per deployment)."""
-    redis_url(load_settings())  # starts the embedded engine when nothing is configured
-    from ringwatch.workers.app import app
+    settings = load_settings()
+    redis_url(settings)  # starts the embedded engine when nothing is configured
+    from ringwatch.workers.app import make_celery
 
-    app.start(["beat", f"--loglevel={loglevel}"])
+    make_celery(settings).start(["beat", f"--loglevel={loglevel}"])
 
 
 def metrics_dir(settings: Settings, name: str) -> None:

@@ -29,7 +29,7 @@ class ConsoleRefused(Exception):
 
 def sessions(request: Request) -> Sessions:
     services = request.app.state.services
-    return Sessions(services.redis, services.settings)
+    return Sessions(services.redis, services.keys)
 
 
 async def _form_csrf(request: Request) -> str | None:

@@ -19,7 +19,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import ServicesDep
-from ringwatch.api.reviews import review_service
 from ringwatch.console.auth import (
     ANALYSTS,
     CSRF_FIELD,
@@ -210,7 +209,9 @@ async def expand_account(
 async def account(
     request: Request, session: InvestigatorDep, services: ServicesDep, account_id: str
 ) -> HTMLResponse:
-    view = await run_in_threadpool(persona.persona, services, account_id)
+    view = await run_in_threadpool(
+        persona.persona, services.store, lambda: services.decisions, account_id
+    )
     return page(request, "account.html", session, p=view)
 
 
@@ -252,7 +253,7 @@ async def _queue_page(
     cursor: str = "",
     resolved: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    queue = review_service(services)
+    queue = services.reviews
     found = await run_in_threadpool(queue.page, status, "priority", 50, cursor)
     return page(
         request,
@@ -280,7 +281,7 @@ async def reviews(
 @router.post("/reviews/{review_id}/claim")
 async def claim(session: InvestigatorDep, services: ServicesDep, review_id: str) -> Response:
     actor = Actor(session.key_id, session.name)
-    await run_in_threadpool(review_service(services).claim, review_id, actor)
+    await run_in_threadpool(services.reviews.claim, review_id, actor)
     return RedirectResponse(f"{PREFIX}/reviews?status=claimed", status_code=303)
 
 
@@ -293,7 +294,7 @@ async def resolve(
     if label not in LABELS:
         raise ConsoleRefused(422, f"label must be one of {', '.join(LABELS)}")
     actor = Actor(session.key_id, session.name)
-    queue = review_service(services)
+    queue = services.reviews
     done = await run_in_threadpool(
         queue.resolve, review_id, actor, label, fields.get("note", "")[:2000]
     )

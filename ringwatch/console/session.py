@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import redis
 
 from ringwatch.services.keys import KeyService, Role
-from ringwatch.settings import Settings
 
 COOKIE = "rw_console"
 SESSION_PREFIX = "rw:console:session:"
@@ -38,9 +37,9 @@ def _text(value: bytes | str) -> str:
 
 
 class Sessions:
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: redis.Redis, keys: KeyService) -> None:
         self._redis = client
-        self._keys = KeyService(client, settings)
+        self._keys = keys
 
     def sign_in(self, token: str) -> Session:
         """Raises Unauthorized for an unknown or revoked key."""

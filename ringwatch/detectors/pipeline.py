@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ringwatch.detectors._common import binary_links, check_snapshot
 from ringwatch.detectors.age import age_suspect
-from ringwatch.detectors.behaviour import BehaviourParams, soft_links
+from ringwatch.detectors.behaviour import BehaviourParams, SoftLinks, soft_links
 from ringwatch.detectors.calibration import (
     USE_PRIOR,
     CalibrationParams,
@@ -31,6 +31,7 @@ from ringwatch.detectors.calibration import (
     judge_rings,
 )
 from ringwatch.detectors.communities import (
+    Partition,
     ProjectionParams,
     identifier_weights,
     leiden_cpm,
@@ -40,6 +41,7 @@ from ringwatch.detectors.communities import (
     projection,
 )
 from ringwatch.detectors.engagement import (
+    EngagementRing,
     FraudarParams,
     SyncParams,
     engagement_rings,
@@ -50,7 +52,7 @@ from ringwatch.detectors.engagement import ring_records as engagement_records
 from ringwatch.detectors.evaders import EvaderMatches, EvaderParams, match_evaders
 from ringwatch.detectors.linkage import LinkParams, LinkRecords, Links, score_pairs
 from ringwatch.detectors.linkage_snapshot import link_snapshot
-from ringwatch.detectors.ring_ids import MatchParams, assign_ring_ids
+from ringwatch.detectors.ring_ids import MatchParams, RingIdentity, assign_ring_ids
 from ringwatch.detectors.snapshot import KINDS, Snapshot
 from ringwatch.detectors.strong import DEFAULT_STRONG_CAPS, strong_columns, strong_pairs
 from ringwatch.detectors.trust import TrustParams, sybil_scores
@@ -276,15 +278,7 @@ def detect(
     snapshot = check_snapshot(snapshot)
     if params.min_ring_size < 2 or params.resolution <= 0:
         raise ValueError("min_ring_size must be >= 2 and resolution > 0")
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 4)
-        clock = now
-
+    lap = _Laps()
     proj = projection(snapshot, params.projection)
     lap("projection")
     # Per account: computed once for the young cohorts here and both judgements below.
@@ -293,18 +287,7 @@ def detect(
     soft_total = soft.total()
     lap("behaviour")
     weights = (proj + soft_total).tocsr()
-    part = leiden_cpm(
-        weights,
-        resolution=params.resolution,
-        seed=seed,
-        n_iterations=params.n_iterations,
-        min_component=params.min_ring_size,
-    )
-    if params.bridge_min_pairs > 0:
-        bridges = strong_pairs(snapshot, caps=params.strong_caps)
-        part = merge_by_strong_bridges(part, bridges, min_pairs=params.bridge_min_pairs)
-    fast_invites = soft.invite >= params.behaviour.fast_invite_weight
-    part = merge_along(part, fast_invites)
+    part = _communities(snapshot, weights, soft, params, seed)
     lap("communities")
     matches = match_evaders(snapshot, params.evaders)
     linked = link_snapshot(snapshot, params.linkage) if params.use_linkage else None
@@ -314,57 +297,8 @@ def detect(
     pushed = engagement_rings(snapshot, params.fraudar, params.sync)
     lap("engagement")
 
-    evidence_cols = np.union1d(
-        strong_columns(snapshot, ("card", "device", "email", "phone"), params.strong_caps),
-        np.flatnonzero(_weak_columns(snapshot, params.projection)),
-    )
-    coordination = (soft.lockstep + soft.invite).tocsr()
-    look_alike = (0.5 * soft.template).tocsr()
-    # Only credible matches count against a group (a namesake is not a returning offender).
-    credible = matches.credible()
-    evader_rows = np.unique(matches.query[credible])
-    best = credible & (matches.rank == 0)
-    evader_continues = np.full(snapshot.n_accounts, -1, dtype=np.int64)
-    evader_continues[matches.query[best]] = matches.banned[best]
-
-    def judge(groups: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        features = ring_features(
-            snapshot,
-            groups,
-            identifier_cols=evidence_cols,
-            soft=coordination,
-            look_alike=look_alike,
-            networks=soft.networks.multiply(soft.rotating > 0).tocsr(),
-            rotating=soft.rotating,
-            bursts=soft.burst,
-            runs=soft.phone_run,
-            weights=weights,
-            evader_rows=evader_rows,
-            evader_continues=evader_continues,
-            burst_window=params.verdicts.burst_window,
-            slow_window=params.verdicts.slow_window,
-            household_max=params.verdicts.household_max,
-            young=young,
-        )
-        return features, score_rings(features, params.verdicts)
-
-    groups = part.members(params.min_ring_size)
-    features, scores = judge(groups)
-    if params.infrastructure_max_degree > 0:
-        suspect = np.zeros(snapshot.n_accounts, bool)
-        for g, score in zip(groups, scores.tolist(), strict=True):
-            if score >= params.verdicts.suspicious_threshold:
-                suspect[g] = True
-        part = merge_by_shared_infrastructure(
-            part,
-            _infrastructure_links(snapshot, params.infrastructure_max_degree),
-            suspect,
-            min_suspect_share=params.infrastructure_suspect_share,
-            min_suspects=params.min_ring_size,
-            created=snapshot.created_at,
-        )
-        groups = part.members(params.min_ring_size)
-        features, scores = judge(groups)
+    judge = _Judge.of(snapshot, soft, weights, matches, young, params)
+    groups, features, scores = _judge_groups(snapshot, part, judge, params)
     # Grouping above used the hand-set prior; the verdicts come from the calibrated model.
     scores, explained, model_record = judge_rings(
         features,
@@ -385,26 +319,196 @@ def detect(
         for i in range(len(groups))
         if params.keep_benign or verdict_of(float(scores[i]), params.verdicts) != BENIGN
     ]
-    member_ids = [tuple(sorted(str(a) for a in snapshot.accounts[groups[i]])) for i in keep]
+    rings, ring_of, ring_score, identity = _rings(
+        snapshot,
+        [groups[i] for i in keep],
+        {k: v[keep] for k, v in features.items()},
+        scores[keep],
+        [explained[i] for i in keep],
+        judge.evidence_cols,
+        soft.kinds(),
+        pushed,
+        previous_rings,
+        params,
+    )
+    lap("ring_ids_evidence")
+
+    evaders = _evader_output(snapshot, matches, linked, params)
+    risk = _risk(snapshot, ring_score, evaders)
+    lap("risk")
+    return DetectionResult(
+        rings=tuple(rings),
+        evaders=evaders,
+        accounts=snapshot.accounts,
+        risk=np.round(risk, 6),
+        ring_of=ring_of,
+        history=identity.history,
+        timings=lap.timings,
+        verdict_model=model_record,
+        sybil_score=sybil,
+        engagement_score=np.round(ring_member_score(snapshot.n_accounts, pushed), 6),
+        engagement_rings=engagement_records(snapshot, pushed),
+    )
+
+
+class _Laps:
+    """Seconds per stage of a run, each stage timed from the end of the one before."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self._clock, 4)
+        self._clock = now
+
+
+def _communities(
+    snapshot: Snapshot, weights: sp.csr_matrix, soft: SoftLinks, params: DetectParams, seed: int
+) -> Partition:
+    """Leiden/CPM on the weighted graph, merged along strong bridges and fast invites."""
+    part = leiden_cpm(
+        weights,
+        resolution=params.resolution,
+        seed=seed,
+        n_iterations=params.n_iterations,
+        min_component=params.min_ring_size,
+    )
+    if params.bridge_min_pairs > 0:
+        bridges = strong_pairs(snapshot, caps=params.strong_caps)
+        part = merge_by_strong_bridges(part, bridges, min_pairs=params.bridge_min_pairs)
+    fast_invites = soft.invite >= params.behaviour.fast_invite_weight
+    return merge_along(part, fast_invites)
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """What a group's features are computed from, fixed for the run: call it with groups for
+    (features, prior scores)."""
+
+    snapshot: Snapshot
+    soft: SoftLinks
+    weights: sp.csr_matrix
+    young: np.ndarray
+    params: DetectParams
+    evidence_cols: np.ndarray
+    coordination: sp.csr_matrix
+    look_alike: sp.csr_matrix
+    evader_rows: np.ndarray
+    evader_continues: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        snapshot: Snapshot,
+        soft: SoftLinks,
+        weights: sp.csr_matrix,
+        matches: EvaderMatches,
+        young: np.ndarray,
+        params: DetectParams,
+    ) -> _Judge:
+        evidence_cols = np.union1d(
+            strong_columns(snapshot, ("card", "device", "email", "phone"), params.strong_caps),
+            np.flatnonzero(_weak_columns(snapshot, params.projection)),
+        )
+        # Only credible matches count against a group (a namesake is not a returning offender).
+        credible = matches.credible()
+        evader_rows = np.unique(matches.query[credible])
+        best = credible & (matches.rank == 0)
+        evader_continues = np.full(snapshot.n_accounts, -1, dtype=np.int64)
+        evader_continues[matches.query[best]] = matches.banned[best]
+        return cls(
+            snapshot,
+            soft,
+            weights,
+            young,
+            params,
+            evidence_cols,
+            coordination=(soft.lockstep + soft.invite).tocsr(),
+            look_alike=(0.5 * soft.template).tocsr(),
+            evader_rows=evader_rows,
+            evader_continues=evader_continues,
+        )
+
+    def __call__(self, groups: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        soft, verdicts = self.soft, self.params.verdicts
+        features = ring_features(
+            self.snapshot,
+            groups,
+            identifier_cols=self.evidence_cols,
+            soft=self.coordination,
+            look_alike=self.look_alike,
+            networks=soft.networks.multiply(soft.rotating > 0).tocsr(),
+            rotating=soft.rotating,
+            bursts=soft.burst,
+            runs=soft.phone_run,
+            weights=self.weights,
+            evader_rows=self.evader_rows,
+            evader_continues=self.evader_continues,
+            burst_window=verdicts.burst_window,
+            slow_window=verdicts.slow_window,
+            household_max=verdicts.household_max,
+            young=self.young,
+        )
+        return features, score_rings(features, verdicts)
+
+
+def _judge_groups(
+    snapshot: Snapshot, part: Partition, judge: _Judge, params: DetectParams
+) -> tuple[list[np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """The communities as groups with their features and prior scores; with infrastructure
+    merging on, groups of suspects sharing infrastructure are merged and judged again."""
+    groups = part.members(params.min_ring_size)
+    features, scores = judge(groups)
+    if params.infrastructure_max_degree <= 0:
+        return groups, features, scores
+    suspect = np.zeros(snapshot.n_accounts, bool)
+    for g, score in zip(groups, scores.tolist(), strict=True):
+        if score >= params.verdicts.suspicious_threshold:
+            suspect[g] = True
+    part = merge_by_shared_infrastructure(
+        part,
+        _infrastructure_links(snapshot, params.infrastructure_max_degree),
+        suspect,
+        min_suspect_share=params.infrastructure_suspect_share,
+        min_suspects=params.min_ring_size,
+        created=snapshot.created_at,
+    )
+    groups = part.members(params.min_ring_size)
+    features, scores = judge(groups)
+    return groups, features, scores
+
+
+def _rings(
+    snapshot: Snapshot,
+    groups: list[np.ndarray],
+    features: dict[str, np.ndarray],
+    scores: np.ndarray,
+    explained: list[dict[str, Any]],
+    evidence_cols: np.ndarray,
+    soft_kinds: dict[str, sp.csr_matrix],
+    pushed: list[EngagementRing],
+    previous_rings: Mapping[str, Sequence[str]] | None,
+    params: DetectParams,
+) -> tuple[list[Ring], np.ndarray, np.ndarray, RingIdentity]:
+    """The kept groups as Rings (ids matched to the previous run, evidence), each account's
+    ring index (-1: none) and ring score, and the id assignment (its history)."""
+    member_ids = [tuple(sorted(str(a) for a in snapshot.accounts[g])) for g in groups]
     identity = assign_ring_ids(member_ids, previous_rings, params.matching)
     per_ring: dict[str, list[dict[str, Any]]] = {}
     for event in identity.history:
         per_ring.setdefault(event["ring_id"], []).append(event)
     evidence = ring_evidence(
-        snapshot,
-        [groups[i] for i in keep],
-        {k: v[keep] for k, v in features.items()},
-        identifier_cols=evidence_cols,
-        soft_kinds=soft.kinds(),
+        snapshot, groups, features, identifier_cols=evidence_cols, soft_kinds=soft_kinds
     )
     rings = []
     ring_of = np.full(snapshot.n_accounts, -1, dtype=np.int64)
     ring_score = np.zeros(snapshot.n_accounts)
-    for out_index, (i, ring_id, members) in enumerate(
-        zip(keep, identity.ids, member_ids, strict=True)
+    for out_index, (rows, ring_id, members) in enumerate(
+        zip(groups, identity.ids, member_ids, strict=True)
     ):
-        score = round(float(scores[i]), 6)
-        rows = groups[i]
+        score = round(float(scores[out_index]), 6)
         if engaged := overlap_evidence(snapshot, np.sort(rows), pushed):
             evidence[out_index]["engagement"] = engaged
         ring_of[rows] = out_index
@@ -415,32 +519,22 @@ def detect(
                 members=members,
                 score=score,
                 verdict=verdict_of(score, params.verdicts),
-                evidence={**evidence[out_index], "verdict_model": explained[i]},
+                evidence={**evidence[out_index], "verdict_model": explained[out_index]},
                 history=tuple(per_ring.get(ring_id, ())),
             )
         )
-    lap("ring_ids_evidence")
+    return rings, ring_of, ring_score, identity
 
-    evaders = _evader_output(snapshot, matches, linked, params)
+
+def _risk(
+    snapshot: Snapshot, ring_score: np.ndarray, evaders: tuple[EvaderMatch, ...]
+) -> np.ndarray:
+    """Per account: 1 - (1 - ring score) * (1 - best evader score)."""
     best_evader = np.zeros(snapshot.n_accounts)
     index = snapshot.account_index()
     for e in evaders:
         best_evader[index[e.account_id]] = e.score
-    risk = 1.0 - (1.0 - ring_score) * (1.0 - best_evader)
-    lap("risk")
-    return DetectionResult(
-        rings=tuple(rings),
-        evaders=evaders,
-        accounts=snapshot.accounts,
-        risk=np.round(risk, 6),
-        ring_of=ring_of,
-        history=identity.history,
-        timings=timings,
-        verdict_model=model_record,
-        sybil_score=sybil,
-        engagement_score=np.round(ring_member_score(snapshot.n_accounts, pushed), 6),
-        engagement_rings=engagement_records(snapshot, pushed),
-    )
+    return 1.0 - (1.0 - ring_score) * (1.0 - best_evader)
 
 
 def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:

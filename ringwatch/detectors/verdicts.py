@@ -155,221 +155,368 @@ def ring_features(
     `min_age` when not given).
     """
     snapshot = check_snapshot(snapshot)
-    n, r_count = snapshot.n_accounts, len(rings)
-    ring_of = _ring_index(n, rings)
-    size = np.array([r.shape[0] for r in rings], dtype=np.float64)
-    inside = np.flatnonzero(ring_of >= 0)
-    member = sp.csr_matrix(
-        (np.ones(inside.shape[0]), (ring_of[inside], inside)), shape=(r_count, n)
-    )
+    g = _Groups.of(snapshot, rings)
+    size = g.size
     all_links = binary_links(snapshot)
-    bip = all_links[:, identifier_cols].tocsr()
-    per_ring = (member @ bip).tocsr()  # rings x identifiers: members using it
-    kinds = snapshot.identifier_kind[identifier_cols].astype(np.int64)
-    strong_codes = np.array([KIND_CODE[k] for k in STRONG])
-    is_strong = np.isin(kinds, strong_codes)
-
-    strong_coverage = _shared_coverage(bip, per_ring, ring_of, is_strong, size)
-    # Places: IPs and subnets used by at most `place_max_degree` accounts. Rarer than a
-    # carrier NAT, but including an office's or a campus's network, which the evidence
-    # columns leave out for being common: a group meeting on one is meeting somewhere.
-    link_degree = np.diff(all_links.indptr)
-    place_kind = np.isin(snapshot.identifier_kind, [KIND_CODE["ip"], KIND_CODE["subnet"]])
-    place_cols = np.flatnonzero(place_kind & (link_degree >= 2) & (link_degree <= place_max_degree))
-    place_bip = all_links[:, place_cols].tocsr()
-    place_per_ring = (member @ place_bip).tocsr()
-    place_is_ip = snapshot.identifier_kind[place_cols] == KIND_CODE["ip"]
-    ip_coverage = _shared_coverage(place_bip, place_per_ring, ring_of, place_is_ip, size)
-    ppr = place_per_ring.tocoo()
-    shares_place = np.bincount(ppr.row[ppr.data >= 2], minlength=r_count) > 0
-
-    pr = per_ring.tocoo()
-    shared = pr.data >= 2
-    strong_shared = shared & is_strong[pr.col]
-    n_strong = np.bincount(pr.row[strong_shared], minlength=r_count)
-    kind_pairs = np.unique(pr.row[strong_shared] * 16 + kinds[pr.col[strong_shared]])
-    strong_kinds = np.bincount(kind_pairs // 16, minlength=r_count).astype(np.float64)
-
-    def internal(mat: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        c = sp.triu(mat, k=1).tocoo()
-        same = (ring_of[c.row] >= 0) & (ring_of[c.row] == ring_of[c.col])
-        edges = np.bincount(ring_of[c.row[same]], minlength=r_count).astype(np.float64)
-        touched = np.zeros(n, bool)
-        touched[c.row[same]] = True
-        touched[c.col[same]] = True
-        return edges, np.bincount(ring_of[inside], touched[inside], r_count) / size
-
-    edges, _ = internal(weights)
-    _, hard_coverage = internal(soft)
-    run_coverage = np.zeros(r_count)
-    if runs is not None:
-        _, run_coverage = internal(runs)
-    behaviour_coverage = hard_coverage
-    network_coverage = np.zeros(r_count)
-    if networks is not None:
-        _, network_coverage = internal(networks)
-    peer_coverage = np.zeros(r_count)
-    burst_coverage = np.zeros(r_count)
-    if bursts is not None:
-        _, burst_coverage = internal(bursts)
-    if rotating is not None:
-        _, peer_coverage = internal(rotating)
-    if look_alike is not None:
-        # Look-alike emails count half: strangers with popular names write them too.
-        _, look_coverage = internal(look_alike)
-        behaviour_coverage = np.maximum(behaviour_coverage, 0.5 * look_coverage)
-    density = edges / np.maximum(size * (size - 1) / 2, 1)
-
-    created = snapshot.created_at
-    ring_inside = ring_of[inside]
-    order = np.lexsort((created[inside], ring_inside))
-    sorted_rows = inside[order]
-    starts = np.searchsorted(ring_inside[order], np.arange(r_count))
-    median = created[sorted_rows[starts + (size.astype(np.int64) - 1) // 2]]
-    near = np.abs(created[inside] - median[ring_inside]) <= burst_window
-    burst = np.bincount(ring_inside, near, r_count) / size
-    far = np.abs(created[inside] - median[ring_inside]) > slow_window
-    slow_growth = np.bincount(ring_inside, far, r_count) / size
-
-    banned = snapshot.banned_at[inside] != NOT_BANNED
-    banned_share = np.bincount(ring_inside, banned, r_count) / size
-    is_evader = np.zeros(n, bool)
-    is_evader[evader_rows] = True
-    # An evader continuing a banned member of its own group is the same person as that
-    # member: counted once among the group's offenders.
-    outside = np.ones(n, bool)
-    if evader_continues is not None:
-        continued = evader_continues[evader_rows]
-        same = (continued >= 0) & (ring_of[evader_rows] >= 0)
-        same &= ring_of[np.maximum(continued, 0)] == ring_of[evader_rows]
-        outside[evader_rows[same]] = False
-    evader_share = np.bincount(ring_inside, is_evader[inside], r_count) / size
-
-    years = np.array(
-        [int(b[:4]) if len(b) >= 4 and b[:4].isdigit() else -1 for b in snapshot.birthdate[inside]],
-        dtype=np.float64,
+    ids = _identifier_sharing(g, all_links, identifier_cols)
+    ip_coverage, shares_place = _place_sharing(g, all_links, place_max_degree)
+    links = _link_coverage(
+        g,
+        weights,
+        soft,
+        look_alike=look_alike,
+        networks=networks,
+        rotating=rotating,
+        bursts=bursts,
+        runs=runs,
     )
-    known = years > 0
-    k = np.bincount(ring_inside, known, r_count)
-    s1 = np.bincount(ring_inside, np.where(known, years, 0), r_count)
-    s2 = np.bincount(ring_inside, np.where(known, years**2, 0), r_count)
-    mean = s1 / np.maximum(k, 1)
-    std = np.sqrt(np.maximum(s2 / np.maximum(k, 1) - mean**2, 0))
-    age_spread = np.where(k >= 2, np.minimum(std / 15.0, 1.0), 0.0)
+    burst, slow_growth = _signup_timing(g, burst_window, slow_window)
+    banned_share, evader_share, offenders = _offenders(g, evader_rows, evader_continues)
+    country_diversity, one_country = _countries(g)
 
-    country = snapshot.country[inside].astype(str)
-    codes = np.unique(country, return_inverse=True)[1]
-    has = country != ""
-    pairs = np.unique(ring_inside[has] * (codes.max() + 1 if codes.size else 1) + codes[has])
-    distinct = np.bincount(pairs // (codes.max() + 1 if codes.size else 1), minlength=r_count)
-    country_diversity = np.where(size > 1, (distinct - 1) / np.maximum(size - 1, 1), 0.0)
-
-    # Look-alike emails alone are weak: relatives and strangers with popular names write
-    # near-identical local parts, so a group held only by them is not more than weak evidence.
-    ip_code = KIND_CODE["ip"]
-    shares_ip = np.bincount(pr.row[shared & (kinds[pr.col] == ip_code)], minlength=r_count) > 0
     # Households share their home IP between (nearly) all members; a pool's exits are reused
     # by a few members at most.
     not_home = 1.0 - ip_coverage
-    rotation = network_coverage * not_home
-    rotating_peers = peer_coverage * not_home
+    rotation = links.networks * not_home
+    rotating_peers = links.peers * not_home
+    # Look-alike emails alone are weak: relatives and strangers with popular names write
+    # near-identical local parts, so a group held only by them is not more than weak evidence.
     # A proxy pool's rotation is evidence of its own, not "weak-only" like a shared office.
     # So is a phone run: a range of numbers registered in one go is not a shared office.
-    weak_only = (n_strong == 0) & (hard_coverage == 0) & (rotation == 0) & (rotating_peers == 0)
-    weak_only &= run_coverage == 0
-    # The most common country's share: households are mostly one country, but a relative
-    # registered abroad (an expat, a foreign spouse) is common enough not to clear the doubt.
-    base = codes.max() + 1 if codes.size else 1
-    per_country = np.unique(ring_inside[has] * base + codes[has], return_counts=True)
-    top = np.zeros(r_count)
-    np.maximum.at(top, per_country[0] // base, per_country[1].astype(np.float64))
-    one_country = top >= 0.6 * size
-    # ...unless bans, returning offenders or coordinated behaviour (lockstep, invites) say
-    # otherwise (not email look-alikes: relatives name their mailboxes alike). A household is
-    # cleared for what it looks like; a small group with a banned member or acting in
-    # lockstep is a cell, whatever it looks like.
+    weak_only = (ids.n_strong == 0) & (links.hard == 0) & (rotation == 0) & (rotating_peers == 0)
+    weak_only &= links.runs == 0
+    # A household is cleared for what it looks like, unless bans, returning offenders or
+    # coordinated behaviour (lockstep, invites) say otherwise (not email look-alikes: relatives
+    # name their mailboxes alike); a small group with a banned member or acting in lockstep is
+    # a cell, whatever it looks like.
     # One banned member in a family is that person's problem, not the family's: guilt by
     # association is what reviewers must not do. Two or more make the family look like a cell.
-    banned_count = banned_share * size
-    evader_count = np.bincount(ring_inside, (is_evader & outside)[inside], r_count)
-    clean = (banned_count + evader_count < 2) & (hard_coverage == 0)
-    device_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["device"])
-    devices = all_links[:, device_cols].tocsc()
-    own_cols = np.diff(devices.indptr) == 1
-    devices = devices.tocsr()
-    has_device = np.diff(devices.indptr) > 0
-    has_own = np.asarray(devices[:, own_cols].sum(axis=1)).ravel() > 0
-    with_device = np.bincount(ring_inside, has_device[inside], r_count)
-    without_own = np.bincount(ring_inside, (has_device & ~has_own)[inside], r_count)
-    no_own_device = without_own / np.maximum(with_device, 1)
+    clean = (offenders < 2) & (links.hard == 0)
+    no_own_device = _no_own_device(g, all_links)
     # People carry a phone of their own; a "household" whose members live only on shared
     # devices is a farm.
     clean &= no_own_device < 0.5
     if young is None:
         young = age_suspect(snapshot, min_age=min_age)
-    # ...and a household has grown-ups: a group of mostly age-suspect members is a cohort.
-    young_share = np.bincount(ring_inside, young[inside], r_count) / size
-    # ...unless a parents' generation is there with them: children on the family tablet,
-    # with the grown-ups of their home, are a family. A classroom or a club has few grown-up
-    # members (children passing an 18+ gate claim 18, not 30), and a farm's fake profiles
-    # would need to fake a whole family's age structure on top of everything else.
-    age = declared_age(snapshot)[inside]
-    grown = np.nan_to_num(age, nan=0.0) >= guardian_age
-    guardians = np.bincount(ring_inside, (grown & ~young[inside]), r_count)
-    # At least one grown-up per two children: a teacher alone with a class is a cohort.
-    family_children = (guardians >= 1) & (2 * guardians >= young_share * size)
-    family_children &= size <= household_max
+    young_share, family_children = _young_share(g, young, guardian_age, household_max)
     clean &= (young_share < 0.5) | family_children
     young_share = np.where(family_children, 0.0, young_share)
     # A child cohort's shared school network is its evidence, like a pool's rotation.
     weak_only_f = (weak_only & (young_share < 0.5)).astype(np.float64)
-    household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)
+    household = ((size <= household_max) & one_country & ids.shares_ip & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
-    shape = (hard_coverage == 0) & (no_own_device < 0.5) & (young_share < 0.5)
-    household_shape = ((size <= household_max) & one_country & shares_ip & shape).astype(
+    shape = (links.hard == 0) & (no_own_device < 0.5) & (young_share < 0.5)
+    household_shape = ((size <= household_max) & one_country & ids.shares_ip & shape).astype(
         np.float64
     )
     # Inside a household-shaped group a run is the family contract, not a bought range.
-    run_coverage = np.where(household > 0, 0.0, run_coverage)
-    behaviour_coverage = np.maximum(behaviour_coverage, run_coverage)
-    reuse = n_strong / size
-    card_code = KIND_CODE["card"]
-    shared_cards = np.bincount(
-        pr.row[shared & (kinds[pr.col] == card_code)], minlength=r_count
-    ).astype(np.float64)
+    run_coverage = np.where(household > 0, 0.0, links.runs)
+    behaviour_coverage = np.maximum(links.behaviour, run_coverage)
     # Hardware and payment instruments live somewhere; one person's mailbox does not, so a
     # shared email says nothing about where the group meets.
-    email_code = KIND_CODE["email"]
-    hardware = strong_shared & (kinds[pr.col] != email_code)
-    shares_hardware = np.bincount(pr.row[hardware], minlength=r_count) > 0
-    placeless = (shares_hardware & ~shares_place).astype(np.float64)
+    placeless = (ids.shares_hardware & ~shares_place).astype(np.float64)
     return {
         "size": size,
-        "density": density,
-        "strong_coverage": strong_coverage,
-        "strong_kinds": strong_kinds,
-        "identifier_reuse": reuse,
+        "density": links.density,
+        "strong_coverage": ids.strong_coverage,
+        "strong_kinds": ids.strong_kinds,
+        "identifier_reuse": ids.n_strong / size,
         "burst": burst,
         "banned_share": banned_share,
-        "age_spread": age_spread,
+        "age_spread": _age_spread(g),
         "country_diversity": country_diversity,
         "behaviour_coverage": behaviour_coverage,
         "evader_share": evader_share,
         "weak_only": weak_only_f,
         "slow_growth": slow_growth,
         "household": household,
-        "shared_cards": shared_cards,
+        "shared_cards": ids.shared_cards,
         "placeless": placeless,
         # A phone run is acting together too, but it does not by itself void the household
         # clearance: a family on one contract may register on one evening from home.
-        "coordination": np.maximum(hard_coverage, run_coverage),
+        "coordination": np.maximum(links.hard, run_coverage),
         "rotation": rotation,
         "young_share": young_share,
         "no_own_device": no_own_device,
         "rotating_peers": rotating_peers,
-        "subnet_burst": burst_coverage,
+        "subnet_burst": links.bursts,
         "household_shape": household_shape,
     }
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """The rings as row sets of one snapshot: who is in which, and per-ring sums over them."""
+
+    snapshot: Snapshot
+    ring_of: np.ndarray  # per account: its ring, or -1
+    inside: np.ndarray  # rows of the accounts in some ring
+    ring_inside: np.ndarray  # ring_of[inside]
+    size: np.ndarray  # members per ring (float)
+    member: sp.csr_matrix  # rings x accounts
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, rings: list[np.ndarray]) -> _Groups:
+        n, r_count = snapshot.n_accounts, len(rings)
+        ring_of = _ring_index(n, rings)
+        size = np.array([r.shape[0] for r in rings], dtype=np.float64)
+        inside = np.flatnonzero(ring_of >= 0)
+        member = sp.csr_matrix(
+            (np.ones(inside.shape[0]), (ring_of[inside], inside)), shape=(r_count, n)
+        )
+        return cls(snapshot, ring_of, inside, ring_of[inside], size, member)
+
+    @property
+    def count(self) -> int:
+        return int(self.size.shape[0])
+
+    def total(self, values: np.ndarray) -> np.ndarray:
+        """Per ring, the sum of `values` (one per member row, in `inside` order)."""
+        return np.bincount(self.ring_inside, values, self.count)
+
+    def internal(self, mat: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """Per ring: the links of `mat` between two of its members, and the share of its
+        members with at least one."""
+        ring_of, r_count = self.ring_of, self.count
+        c = sp.triu(mat, k=1).tocoo()
+        same = (ring_of[c.row] >= 0) & (ring_of[c.row] == ring_of[c.col])
+        edges = np.bincount(ring_of[c.row[same]], minlength=r_count).astype(np.float64)
+        touched = np.zeros(self.snapshot.n_accounts, bool)
+        touched[c.row[same]] = True
+        touched[c.col[same]] = True
+        return edges, self.total(touched[self.inside]) / self.size
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What the members share among the evidence columns, per ring."""
+
+    strong_coverage: np.ndarray
+    n_strong: np.ndarray  # strong identifiers shared by two members or more
+    strong_kinds: np.ndarray
+    shares_ip: np.ndarray
+    shared_cards: np.ndarray
+    shares_hardware: np.ndarray  # a shared strong identifier that is not an email
+
+
+def _identifier_sharing(
+    g: _Groups, all_links: sp.csc_matrix, identifier_cols: np.ndarray
+) -> _Shared:
+    snapshot, r_count = g.snapshot, g.count
+    bip = all_links[:, identifier_cols].tocsr()
+    per_ring = (g.member @ bip).tocsr()  # rings x identifiers: members using it
+    kinds = snapshot.identifier_kind[identifier_cols].astype(np.int64)
+    strong_codes = np.array([KIND_CODE[k] for k in STRONG])
+    is_strong = np.isin(kinds, strong_codes)
+    strong_coverage = _shared_coverage(bip, per_ring, g.ring_of, is_strong, g.size)
+    pr = per_ring.tocoo()
+    shared = pr.data >= 2
+    strong_shared = shared & is_strong[pr.col]
+    n_strong = np.bincount(pr.row[strong_shared], minlength=r_count)
+    kind_pairs = np.unique(pr.row[strong_shared] * 16 + kinds[pr.col[strong_shared]])
+    strong_kinds = np.bincount(kind_pairs // 16, minlength=r_count).astype(np.float64)
+    ip_code = KIND_CODE["ip"]
+    shares_ip = np.bincount(pr.row[shared & (kinds[pr.col] == ip_code)], minlength=r_count) > 0
+    card_code = KIND_CODE["card"]
+    shared_cards = np.bincount(
+        pr.row[shared & (kinds[pr.col] == card_code)], minlength=r_count
+    ).astype(np.float64)
+    email_code = KIND_CODE["email"]
+    hardware = strong_shared & (kinds[pr.col] != email_code)
+    shares_hardware = np.bincount(pr.row[hardware], minlength=r_count) > 0
+    return _Shared(
+        strong_coverage, n_strong, strong_kinds, shares_ip, shared_cards, shares_hardware
+    )
+
+
+def _place_sharing(
+    g: _Groups, all_links: sp.csc_matrix, place_max_degree: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per ring: the share of members sharing an IP with another member, and whether any two
+    meet on a place.
+
+    Places: IPs and subnets used by at most `place_max_degree` accounts. Rarer than a carrier
+    NAT, but including an office's or a campus's network, which the evidence columns leave out
+    for being common: a group meeting on one is meeting somewhere."""
+    snapshot = g.snapshot
+    link_degree = np.diff(all_links.indptr)
+    place_kind = np.isin(snapshot.identifier_kind, [KIND_CODE["ip"], KIND_CODE["subnet"]])
+    place_cols = np.flatnonzero(place_kind & (link_degree >= 2) & (link_degree <= place_max_degree))
+    place_bip = all_links[:, place_cols].tocsr()
+    place_per_ring = (g.member @ place_bip).tocsr()
+    place_is_ip = snapshot.identifier_kind[place_cols] == KIND_CODE["ip"]
+    ip_coverage = _shared_coverage(place_bip, place_per_ring, g.ring_of, place_is_ip, g.size)
+    ppr = place_per_ring.tocoo()
+    shares_place = np.bincount(ppr.row[ppr.data >= 2], minlength=g.count) > 0
+    return ip_coverage, shares_place
+
+
+@dataclass(frozen=True)
+class _Coverage:
+    """Per ring, from the link matrices: density of the weighted graph and the share of
+    members with a link of each kind to another member."""
+
+    density: np.ndarray
+    hard: np.ndarray  # coordination (lockstep, invites)
+    behaviour: np.ndarray  # coordination, or half the look-alike share if higher
+    runs: np.ndarray
+    networks: np.ndarray
+    peers: np.ndarray
+    bursts: np.ndarray
+
+
+def _link_coverage(
+    g: _Groups,
+    weights: sp.csr_matrix,
+    soft: sp.csr_matrix,
+    *,
+    look_alike: sp.csr_matrix | None,
+    networks: sp.csr_matrix | None,
+    rotating: sp.csr_matrix | None,
+    bursts: sp.csr_matrix | None,
+    runs: sp.csr_matrix | None,
+) -> _Coverage:
+    r_count, size = g.count, g.size
+    edges, _ = g.internal(weights)
+    _, hard_coverage = g.internal(soft)
+    run_coverage = np.zeros(r_count)
+    if runs is not None:
+        _, run_coverage = g.internal(runs)
+    behaviour_coverage = hard_coverage
+    network_coverage = np.zeros(r_count)
+    if networks is not None:
+        _, network_coverage = g.internal(networks)
+    peer_coverage = np.zeros(r_count)
+    burst_coverage = np.zeros(r_count)
+    if bursts is not None:
+        _, burst_coverage = g.internal(bursts)
+    if rotating is not None:
+        _, peer_coverage = g.internal(rotating)
+    if look_alike is not None:
+        # Look-alike emails count half: strangers with popular names write them too.
+        _, look_coverage = g.internal(look_alike)
+        behaviour_coverage = np.maximum(behaviour_coverage, 0.5 * look_coverage)
+    density = edges / np.maximum(size * (size - 1) / 2, 1)
+    return _Coverage(
+        density,
+        hard_coverage,
+        behaviour_coverage,
+        run_coverage,
+        network_coverage,
+        peer_coverage,
+        burst_coverage,
+    )
+
+
+def _signup_timing(
+    g: _Groups, burst_window: int, slow_window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per ring: the share of members created within `burst_window` of the ring's median
+    creation time, and the share created more than `slow_window` from it."""
+    created, inside, ring_inside, size = g.snapshot.created_at, g.inside, g.ring_inside, g.size
+    order = np.lexsort((created[inside], ring_inside))
+    sorted_rows = inside[order]
+    starts = np.searchsorted(ring_inside[order], np.arange(g.count))
+    median = created[sorted_rows[starts + (size.astype(np.int64) - 1) // 2]]
+    near = np.abs(created[inside] - median[ring_inside]) <= burst_window
+    far = np.abs(created[inside] - median[ring_inside]) > slow_window
+    return g.total(near) / size, g.total(far) / size
+
+
+def _offenders(
+    g: _Groups, evader_rows: np.ndarray, evader_continues: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per ring: the banned share, the evader share, and the offenders counted once each
+    (banned members plus evaders that do not continue a member)."""
+    ring_of, inside, size = g.ring_of, g.inside, g.size
+    banned = g.snapshot.banned_at[inside] != NOT_BANNED
+    banned_share = g.total(banned) / size
+    is_evader = np.zeros(g.snapshot.n_accounts, bool)
+    is_evader[evader_rows] = True
+    # An evader continuing a banned member of its own group is the same person as that
+    # member: counted once among the group's offenders.
+    outside = np.ones(g.snapshot.n_accounts, bool)
+    if evader_continues is not None:
+        continued = evader_continues[evader_rows]
+        same = (continued >= 0) & (ring_of[evader_rows] >= 0)
+        same &= ring_of[np.maximum(continued, 0)] == ring_of[evader_rows]
+        outside[evader_rows[same]] = False
+    evader_share = g.total(is_evader[inside]) / size
+    banned_count = banned_share * size
+    evader_count = g.total((is_evader & outside)[inside])
+    return banned_share, evader_share, banned_count + evader_count
+
+
+def _age_spread(g: _Groups) -> np.ndarray:
+    """Per ring: the spread of declared birth years (std / 15 years, capped at 1)."""
+    years = np.array(
+        [
+            int(b[:4]) if len(b) >= 4 and b[:4].isdigit() else -1
+            for b in g.snapshot.birthdate[g.inside]
+        ],
+        dtype=np.float64,
+    )
+    known = years > 0
+    k = g.total(known)
+    s1 = g.total(np.where(known, years, 0))
+    s2 = g.total(np.where(known, years**2, 0))
+    mean = s1 / np.maximum(k, 1)
+    std = np.sqrt(np.maximum(s2 / np.maximum(k, 1) - mean**2, 0))
+    return np.where(k >= 2, np.minimum(std / 15.0, 1.0), 0.0)
+
+
+def _countries(g: _Groups) -> tuple[np.ndarray, np.ndarray]:
+    """Per ring: how many countries beyond the first its members claim (as a share), and
+    whether 60% of them claim the most common one."""
+    ring_inside, size, r_count = g.ring_inside, g.size, g.count
+    country = g.snapshot.country[g.inside].astype(str)
+    codes = np.unique(country, return_inverse=True)[1]
+    has = country != ""
+    pairs = np.unique(ring_inside[has] * (codes.max() + 1 if codes.size else 1) + codes[has])
+    distinct = np.bincount(pairs // (codes.max() + 1 if codes.size else 1), minlength=r_count)
+    country_diversity = np.where(size > 1, (distinct - 1) / np.maximum(size - 1, 1), 0.0)
+    # The most common country's share: households are mostly one country, but a relative
+    # registered abroad (an expat, a foreign spouse) is common enough not to clear the doubt.
+    base = codes.max() + 1 if codes.size else 1
+    per_country = np.unique(ring_inside[has] * base + codes[has], return_counts=True)
+    top = np.zeros(r_count)
+    np.maximum.at(top, per_country[0] // base, per_country[1].astype(np.float64))
+    return country_diversity, top >= 0.6 * size
+
+
+def _no_own_device(g: _Groups, all_links: sp.csc_matrix) -> np.ndarray:
+    """Per ring: the share of members with a device who use no device of their own."""
+    snapshot = g.snapshot
+    device_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["device"])
+    devices = all_links[:, device_cols].tocsc()
+    own_cols = np.diff(devices.indptr) == 1
+    devices = devices.tocsr()
+    has_device = np.diff(devices.indptr) > 0
+    has_own = np.asarray(devices[:, own_cols].sum(axis=1)).ravel() > 0
+    with_device = g.total(has_device[g.inside])
+    without_own = g.total((has_device & ~has_own)[g.inside])
+    return np.asarray(without_own / np.maximum(with_device, 1))
+
+
+def _young_share(
+    g: _Groups, young: np.ndarray, guardian_age: float, household_max: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per ring: the share of age-suspect members, and whether they are a family's children.
+
+    A household has grown-ups: a group of mostly age-suspect members is a cohort, unless a
+    parents' generation is there with them: children on the family tablet, with the grown-ups
+    of their home, are a family. A classroom or a club has few grown-up members (children
+    passing an 18+ gate claim 18, not 30), and a farm's fake profiles would need to fake a
+    whole family's age structure on top of everything else."""
+    inside, size = g.inside, g.size
+    young_share = g.total(young[inside]) / size
+    age = declared_age(g.snapshot)[inside]
+    grown = np.nan_to_num(age, nan=0.0) >= guardian_age
+    guardians = g.total(grown & ~young[inside])
+    # At least one grown-up per two children: a teacher alone with a class is a cohort.
+    family_children = (guardians >= 1) & (2 * guardians >= young_share * size)
+    family_children &= size <= household_max
+    return young_share, family_children
 
 
 def _shared_coverage(

@@ -11,10 +11,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Protocol
 
 from ringwatch.detectors.snapshot import SnapshotBuilder
+from ringwatch.graph.audit_log import AuditLog
 from ringwatch.graph.labels import (
     IDENTIFIER_LABEL,
     IDENTIFIER_REL,
@@ -25,6 +26,7 @@ from ringwatch.graph.labels import (
     Rel,
 )
 from ringwatch.graph.queries import cypher
+from ringwatch.graph.review_queue import ReviewQueue
 from ringwatch.graph.rows import Statement, build_statements
 from ringwatch.identity import IdentifierKind
 
@@ -89,6 +91,12 @@ class LiveFacts:
 class GraphStore(Protocol):
     engine: str
 
+    # Repositories of what services keep in the graph besides detection's results.
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def reviews(self) -> ReviewQueue: ...
+
     def ensure_schema(self) -> None: ...
     def ping(self) -> None: ...
     def apply_batch(self, batch: Batch) -> ApplyResult: ...
@@ -115,6 +123,7 @@ class GraphStore(Protocol):
     def ring_states(self, ring_ids: Sequence[str]) -> dict[str, Row]: ...
     def account_risks(self, accounts: Sequence[str] | None = None) -> dict[str, Row]: ...
     def changes_page(self, after: int, limit: int) -> list[Row]: ...
+    def last_change_seq(self) -> int: ...
     def live_facts(
         self,
         account_id: str,
@@ -241,6 +250,14 @@ class CypherStore(ABC):
     def close(self) -> None: ...
 
     # -- shared ----------------------------------------------------------------------------------
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self)
+
+    @cached_property
+    def reviews(self) -> ReviewQueue:
+        return ReviewQueue(self)
+
     def ensure_schema(self) -> None:
         for label, prop in KEY_PROPERTY.items():
             self._create_unique(label, prop)
@@ -394,6 +411,10 @@ class CypherStore(ABC):
 
     def changes_page(self, after: int, limit: int) -> list[Row]:
         return self.read(cypher("read/changes_page"), {"after": after, "limit": limit})
+
+    def last_change_seq(self) -> int:
+        rows = self.read(cypher("read/last_change_seq"))
+        return int(rows[0]["value"] or 0) if rows else 0
 
     # -- live features (decisions) -----------------------------------------------------------------
     def live_facts(

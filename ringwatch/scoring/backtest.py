@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ringwatch.event_files import LineError, read_events
 from ringwatch.events import parse_event
 from ringwatch.features.detections import Detections
 from ringwatch.features.replay import ReplayState
@@ -27,7 +28,6 @@ from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring.actions import ACTIONS, STRICTNESS
 from ringwatch.scoring.replay_detection import DetectionReplay
 from ringwatch.scoring.strategy import Decision, Strategy
-from ringwatch.services.event_files import LineError, read_events
 
 RING_FEATURES = frozenset({"ring_verdict", "ring_size", "ring_score"})
 EVADER_FEATURES = frozenset({"evader_score", "evader_match"})

@@ -1,10 +1,10 @@
 """The audit log: who did what to which ring, account or review, when, why, before and after.
 
 Entries are `(:Audit)` nodes in the graph, not a separate store, so that an entry can commit in
-the same atomic batch as the change it describes (`audit_statement` next to the change's own
+the same atomic batch as the change it describes (`append_statement` next to the change's own
 statements in `store.apply_statements`): a crash leaves both or neither, and the log never tells
 of a ban that did not happen. Nothing updates or deletes an Audit node; `GET /v1/audit` pages them
-in time order per subject.
+in time order per subject. The statements and reads are the graph's (`graph/audit_log.py`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from typing import Any
 import orjson
 
 from ringwatch.errors import Invalid, Problem
-from ringwatch.graph.queries import cypher
-from ringwatch.graph.rows import Statement
-from ringwatch.graph.store import CypherStore, GraphStore
+from ringwatch.graph.audit_log import append_statement
+from ringwatch.graph.store import GraphStore
 
 Row = dict[str, Any]
 
@@ -71,7 +70,7 @@ def entry(
     after: Any,
     entry_id: str | None = None,
 ) -> Row:
-    """One audit row for `audit_statement`. Pass a deterministic `entry_id` when the batch may be
+    """One audit row for `append_statement`. Pass a deterministic `entry_id` when the batch may be
     retried, so that the id names the operation rather than the attempt."""
     if subject_type not in SUBJECT_TYPES:
         raise ValueError(f"unknown audit subject type {subject_type!r}")
@@ -87,27 +86,11 @@ def entry(
     }
 
 
-def audit_statement(entries: list[Row], now: int) -> Statement:
-    """The statement that appends `entries`; `now` must be the batch's `now`, which every
-    statement of a batch shares (the embedded engine runs a batch as one query)."""
-    return Statement(cypher("audit/append"), entries, {"now": now})
-
-
-def writer(store: GraphStore) -> CypherStore:
-    """The store as the engine-neutral base that can run statement batches atomically.
-
-    Both engines are `CypherStore`s; the `GraphStore` protocol just does not list the batch
-    methods, so this narrows it once instead of casting at every call site."""
-    if not isinstance(store, CypherStore):
-        raise TypeError(f"{type(store).__name__} cannot apply statement batches")
-    return store
-
-
 def record(store: GraphStore, entries: list[Row], *, batch_id: str | None = None) -> bool:
     """Append entries that describe no graph change of their own (a refused request, say)."""
     now = now_ms()
-    return writer(store).apply_statements(
-        batch_id or new_id("audit:"), [audit_statement(entries, now)], now=now
+    return store.apply_statements(
+        batch_id or new_id("audit:"), [append_statement(entries, now)], now=now
     )
 
 
@@ -141,12 +124,7 @@ def page(store: GraphStore, subject: str | None, after: str = "", limit: int = 1
     """Entries in time order (of one subject, or all), after a cursor from a previous page."""
     limit = max(1, min(limit, MAX_LIMIT))
     at, entry_id = decode_cursor(after)
-    params: Row = {"at": at, "id": entry_id, "limit": limit}
-    if subject:
-        params["subject_type"], params["subject_id"] = parse_subject(subject)
-        rows = store.read(cypher("audit/page_subject"), params)
-    else:
-        rows = store.read(cypher("audit/page"), params)
+    rows = store.audit.page(at, entry_id, limit, parse_subject(subject) if subject else None)
     items = [view(r) for r in rows]
     next_cursor = encode_cursor(int(rows[-1]["at"]), rows[-1]["id"]) if rows else after
     return {"items": items, "next_cursor": next_cursor, "more": len(rows) == limit}

@@ -1,4 +1,8 @@
-"""Wire one process's services from `Settings`: the composition root for API, workers and CLI."""
+"""Wire one process's services from `Settings`: the composition root for API, workers and CLI.
+
+Every service is built here, once per process (on first use); routers, tasks and commands only
+fetch them.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,25 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import redis
+from celery import Celery
 
 from ringwatch.features import DatacenterRanges
 from ringwatch.graph.factory import open_redis, open_store, release
 from ringwatch.graph.store import GraphStore
 from ringwatch.identity import Pseudonymiser
+from ringwatch.services.coalescing import CoalescingQueue
 from ringwatch.services.decision_log import DecisionLog
 from ringwatch.services.decisions import DecisionService, StrategySet
+from ringwatch.services.detection import DetectionService, detect_params
+from ringwatch.services.detection_queue import DetectionQueue
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
+from ringwatch.services.keys import KeyService
+from ringwatch.services.reviews import ReviewService
+from ringwatch.services.ring_actions import RingActionService
+from ringwatch.services.tasks import CeleryQueue, celery_client
 from ringwatch.services.velocity import Velocity
+from ringwatch.services.webhooks import WebhookService
 from ringwatch.settings import Settings
 
 
@@ -25,6 +38,8 @@ class Services:
     # Whether close() stops an embedded engine this process started; `ringwatch serve` keeps it
     # until its worker has stopped.
     release_engine: bool = True
+    # The community algorithm's seed (`ringwatch detect --seed`); same seed, same rings.
+    detection_seed: int = 0
 
     @cached_property
     def store(self) -> GraphStore:
@@ -74,7 +89,57 @@ class Services:
             datacenter=datacenter,
         )
 
+    @cached_property
+    def keys(self) -> KeyService:
+        return KeyService(self.redis, self.settings)
+
+    @cached_property
+    def reviews(self) -> ReviewService:
+        settings = self.settings
+        return ReviewService(
+            self.store,
+            self.ingest,
+            self.redis,
+            fraud_action=settings.review_fraud_action,
+            claim_minutes=settings.review_claim_minutes,
+        )
+
+    @cached_property
+    def ring_actions(self) -> RingActionService:
+        return RingActionService(self.store, self.ingest, self.redis)
+
+    @cached_property
+    def webhooks(self) -> WebhookService:
+        # Its HTTP client opens at the first delivery only; management calls never open one.
+        return WebhookService(
+            self.redis, self.store, allow_private=self.settings.webhooks_may_call_private
+        )
+
+    @cached_property
+    def detection(self) -> DetectionService:
+        return DetectionService(
+            self.store, params=detect_params(self.settings), seed=self.detection_seed
+        )
+
+    @cached_property
+    def detection_queue(self) -> DetectionQueue:
+        return DetectionQueue(self.redis)
+
+    @cached_property
+    def celery(self) -> Celery:
+        """A client of the workers' broker, which sends tasks by name (`services.tasks`)."""
+        return celery_client(self.settings)
+
+    @cached_property
+    def batch_queue(self) -> CoalescingQueue:
+        """Where the API puts accepted batch ids: coalesced, then sent to the ingest tasks."""
+        return CoalescingQueue(CeleryQueue(self.celery).enqueue_many)
+
     def close(self) -> None:
+        if "batch_queue" in self.__dict__:
+            self.batch_queue.close()
+        if "webhooks" in self.__dict__:
+            self.webhooks.close()
         if "store" in self.__dict__:
             self.store.close()
         if "redis" in self.__dict__:

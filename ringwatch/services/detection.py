@@ -25,7 +25,7 @@ from ringwatch.detectors.calibration import (
     VerdictModel,
     account_labels,
 )
-from ringwatch.detectors.pipeline import DetectionResult, DetectParams, detect
+from ringwatch.detectors.pipeline import DetectionResult, DetectParams, Ring, detect
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
 from ringwatch.errors import NotFound
 from ringwatch.graph.queries import cypher
@@ -219,6 +219,33 @@ class DetectionService:
         model: VerdictModel | str,
     ) -> tuple[DetectionResult, DetectionSummary]:
         clock = time.perf_counter()
+        result = self._detect(snapshot, previous, labels, model)
+        t_detect = time.perf_counter() - clock
+        scope_set = set(scope)
+        run_id = _run_id(kind, started)
+        clock = time.perf_counter()
+        write = self._to_write(
+            result, run_id, kind, int(started * 1000), scope, scope_set, previous
+        )
+        t_prepare = time.perf_counter() - clock
+        clock = time.perf_counter()
+        self._save(write)
+        t_write = time.perf_counter() - clock
+        seconds = {
+            "snapshot": round(t_snapshot, 3),
+            "detect": round(t_detect, 3),
+            "prepare_write": round(t_prepare, 3),
+            "write_back": round(t_write, 3),
+        }
+        return result, _summary(result, run_id, kind, scope, scope_set, seconds)
+
+    def _detect(
+        self,
+        snapshot: Snapshot,
+        previous: dict[str, list[str]],
+        labels: Any,
+        model: VerdictModel | str,
+    ) -> DetectionResult:
         result = detect(
             snapshot,
             previous,
@@ -228,39 +255,11 @@ class DetectionService:
             verdict_model=model,
         )
         # Review labels: a ring cleared as legit stays benign while its evidence is unchanged.
-        result = reviews.apply_suppressions(self.store, result)
-        t_detect = time.perf_counter() - clock
-        scope_set = set(scope)
-        run_id = (
-            f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(started))}-{uuid.uuid4().hex[:8]}"
-        )
-        clock = time.perf_counter()
-        write = self._to_write(
-            result, run_id, kind, int(started * 1000), scope, scope_set, previous
-        )
-        t_prepare = time.perf_counter() - clock
-        clock = time.perf_counter()
+        return reviews.apply_suppressions(self.store, result)
+
+    def _save(self, write: DetectionWrite) -> None:
         self.store.save_detection(write)
         reviews.sync_ring_reviews(self.store)  # queue rings that became suspicious
-        t_write = time.perf_counter() - clock
-        summary = DetectionSummary(
-            run_id=run_id,
-            kind=kind,
-            accounts=len(scope),
-            ring_members=sum(len(r.members) for r in result.rings),
-            evaders=len([e for e in result.evaders if e.account_id in scope_set]),
-            seconds={
-                "snapshot": round(t_snapshot, 3),
-                "detect": round(t_detect, 3),
-                "prepare_write": round(t_prepare, 3),
-                "write_back": round(t_write, 3),
-                **{f"detect.{k}": v for k, v in result.timings.items()},
-            },
-            verdict_model=result.verdict_model,
-        )
-        for ring in result.rings:
-            summary.rings[ring.verdict] = summary.rings.get(ring.verdict, 0) + 1
-        return result, summary
 
     def _to_write(
         self,
@@ -276,63 +275,12 @@ class DetectionService:
         old_history = self.store.ring_histories([r.ring_id for r in rings])
         before_rings = self.store.ring_states(sorted(set(previous) | {r.ring_id for r in rings}))
         before_risk = self.store.account_risks(None if kind == "full" else scope)
-        members = [{"a": a, "ring": r.ring_id} for r in rings for a in r.members]
-        ring_of = {a: r.ring_id for r in rings for a in r.members}
-        evader_best = {e.account_id: e.score for e in result.evaders}
-        n = len(result.accounts)
-        sybil = result.sybil_score if result.sybil_score is not None else np.full(n, 0.5)
-        engaged = result.engagement_score if result.engagement_score is not None else np.zeros(n)
-        # An account left at the trust prior (no labelled account reaches it) has no score
-        # worth storing: writing one row per account of a 1M graph would dominate write-back.
-        risk = [
-            {
-                "a": str(a),
-                "risk": float(score),
-                "ring": ring_of.get(str(a)),
-                "evader": float(evader_best.get(str(a), 0.0)),
-                "sybil": float(s) if s != 0.5 else None,
-                "engagement": float(e),
-            }
-            for a, score, s, e in zip(
-                result.accounts, result.risk, sybil.tolist(), engaged.tolist(), strict=True
-            )
-            if (score > 0 or s != 0.5 or e > 0) and str(a) in scope_set
-        ]
-        links = [
-            {
-                "a": e.account_id,
-                "banned": m.banned_id,
-                "score": m.score,
-                "rank": rank,
-                "evidence": _json(m.evidence),
-            }
-            for e in result.evaders
-            if e.account_id in scope_set
-            for rank, m in enumerate(e.matched, start=1)
-        ]
-        produced = {r.ring_id for r in rings}
-        absorbed = {
-            p for h in result.history if h.get("event") == "merged" for p in h.get("from", [])
-        }
-        splits = {h["ring_id"]: h for h in result.history if h.get("event") == "split"}
-        ring_changes = changes.ring_changes(before_rings, rings)
-        for ring_id, event in sorted(splits.items()):
-            if ring_id not in produced:
-                ring_changes.setdefault(ring_id, []).append(
-                    changes.change("split", "ring", ring_id, event)
-                )
-        for ring_id, items in changes.retired_ring_changes(
-            {k: v for k, v in before_rings.items() if k in previous},
-            produced,
-            absorbed | set(splits),
-        ).items():
-            ring_changes.setdefault(ring_id, []).extend(items)
-        account_changes = changes.account_changes(
-            before_risk, {str(r["a"]): r for r in risk}, scope
-        )
+        risk = _risk_rows(result, rings, scope_set)
         return DetectionWrite(
-            ring_changes=ring_changes,
-            account_changes=account_changes,
+            ring_changes=_ring_change_rows(result, rings, before_rings, previous),
+            account_changes=changes.account_changes(
+                before_risk, {str(r["a"]): r for r in risk}, scope
+            ),
             run_id=run_id,
             kind=kind,
             started_at=started_ms,
@@ -346,20 +294,10 @@ class DetectionService:
                 }
                 for r in rings
             ],
-            ring_history=[
-                {
-                    "id": r.ring_id,
-                    "history": _json(
-                        orjson.loads(old_history.get(r.ring_id, "[]"))
-                        + [{**h, "run": run_id} for h in r.history]
-                    ),
-                }
-                for r in rings
-                if r.history
-            ],
-            members=members,
+            ring_history=_history_rows(rings, old_history, run_id),
+            members=[{"a": a, "ring": r.ring_id} for r in rings for a in r.members],
             risk=risk,
-            evader_links=links,
+            evader_links=_evader_link_rows(result, scope_set),
             scope=scope,
             previous_rings=sorted(previous),
             stats=_json(
@@ -370,6 +308,116 @@ class DetectionService:
                 }
             ),
         )
+
+
+def _run_id(kind: str, started: float) -> str:
+    return f"{kind}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(started))}-{uuid.uuid4().hex[:8]}"
+
+
+def _summary(
+    result: DetectionResult,
+    run_id: str,
+    kind: str,
+    scope: list[str],
+    scope_set: set[str],
+    seconds: dict[str, float],
+) -> DetectionSummary:
+    summary = DetectionSummary(
+        run_id=run_id,
+        kind=kind,
+        accounts=len(scope),
+        ring_members=sum(len(r.members) for r in result.rings),
+        evaders=len([e for e in result.evaders if e.account_id in scope_set]),
+        seconds={**seconds, **{f"detect.{k}": v for k, v in result.timings.items()}},
+        verdict_model=result.verdict_model,
+    )
+    for ring in result.rings:
+        summary.rings[ring.verdict] = summary.rings.get(ring.verdict, 0) + 1
+    return summary
+
+
+def _risk_rows(
+    result: DetectionResult, rings: list[Ring], scope_set: set[str]
+) -> list[dict[str, Any]]:
+    """Per account in scope with anything to store: risk, ring, evader, sybil, engagement."""
+    ring_of = {a: r.ring_id for r in rings for a in r.members}
+    evader_best = {e.account_id: e.score for e in result.evaders}
+    n = len(result.accounts)
+    sybil = result.sybil_score if result.sybil_score is not None else np.full(n, 0.5)
+    engaged = result.engagement_score if result.engagement_score is not None else np.zeros(n)
+    # An account left at the trust prior (no labelled account reaches it) has no score
+    # worth storing: writing one row per account of a 1M graph would dominate write-back.
+    return [
+        {
+            "a": str(a),
+            "risk": float(score),
+            "ring": ring_of.get(str(a)),
+            "evader": float(evader_best.get(str(a), 0.0)),
+            "sybil": float(s) if s != 0.5 else None,
+            "engagement": float(e),
+        }
+        for a, score, s, e in zip(
+            result.accounts, result.risk, sybil.tolist(), engaged.tolist(), strict=True
+        )
+        if (score > 0 or s != 0.5 or e > 0) and str(a) in scope_set
+    ]
+
+
+def _evader_link_rows(result: DetectionResult, scope_set: set[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "a": e.account_id,
+            "banned": m.banned_id,
+            "score": m.score,
+            "rank": rank,
+            "evidence": _json(m.evidence),
+        }
+        for e in result.evaders
+        if e.account_id in scope_set
+        for rank, m in enumerate(e.matched, start=1)
+    ]
+
+
+def _ring_change_rows(
+    result: DetectionResult,
+    rings: list[Ring],
+    before_rings: dict[str, dict[str, Any]],
+    previous: dict[str, list[str]],
+) -> dict[str, list[changes.Change]]:
+    """Verdict changes per ring: new and changed verdicts, splits, and retired rings."""
+    produced = {r.ring_id for r in rings}
+    absorbed = {p for h in result.history if h.get("event") == "merged" for p in h.get("from", [])}
+    splits = {h["ring_id"]: h for h in result.history if h.get("event") == "split"}
+    ring_changes = changes.ring_changes(before_rings, rings)
+    for ring_id, event in sorted(splits.items()):
+        if ring_id not in produced:
+            ring_changes.setdefault(ring_id, []).append(
+                changes.change("split", "ring", ring_id, event)
+            )
+    for ring_id, items in changes.retired_ring_changes(
+        {k: v for k, v in before_rings.items() if k in previous},
+        produced,
+        absorbed | set(splits),
+    ).items():
+        ring_changes.setdefault(ring_id, []).extend(items)
+    return ring_changes
+
+
+def _history_rows(
+    rings: list[Ring], old_history: dict[str, str], run_id: str
+) -> list[dict[str, Any]]:
+    """Each ring's whole history: what was stored, plus this run's events."""
+    return [
+        {
+            "id": r.ring_id,
+            "history": _json(
+                orjson.loads(old_history.get(r.ring_id, "[]"))
+                + [{**h, "run": run_id} for h in r.history]
+            ),
+        }
+        for r in rings
+        if r.history
+    ]
 
 
 def _json(value: Any) -> str:

@@ -20,11 +20,11 @@ import orjson
 from pydantic import ValidationError
 
 from ringwatch.errors import Problem
+from ringwatch.event_files import LineError, file_digest, read_events
 from ringwatch.events import parse_event, problems_of
 from ringwatch.graph.store import ApplyResult, Batch, GraphStore
 from ringwatch.identity import Pseudonymiser
 from ringwatch.records import FieldError, Record, normalise
-from ringwatch.services.event_files import LineError, file_digest, read_events
 from ringwatch.services.intake import Intake
 from ringwatch.services.velocity import Velocity
 

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from ringwatch.features import declared_age_years
+from ringwatch.graph.store import GraphStore
 from ringwatch.services import results
-from ringwatch.services.context import Services
+from ringwatch.services.decisions import DecisionService
 
 
-def persona(services: Services, account_id: str) -> dict[str, Any]:
-    view = results.account_view(services.store, account_id)  # NotFound for unknown accounts
-    decisions = services.decisions
+def persona(
+    store: GraphStore, decisions_of: Callable[[], DecisionService], account_id: str
+) -> dict[str, Any]:
+    """`decisions_of` is called only once the account is known: strategies that do not load
+    (the decision service cannot be built) must not turn an unknown account's 404 into another
+    error."""
+    view = results.account_view(store, account_id)  # NotFound for unknown accounts
+    decisions = decisions_of()
     min_age = decisions.strategies.live.min_age
     age = declared_age_years(view.get("birthdate"), dt.datetime.now(dt.UTC).date())
     recent = decisions.log.recent(account_id)
@@ -37,7 +44,7 @@ def persona(services: Services, account_id: str) -> dict[str, Any]:
             "under_min_age": age is not None and age < min_age,
             "min_age": min_age,
         },
-        "enforcement_history": services.store.enforcement_history(account_id),
+        "enforcement_history": store.enforcement_history(account_id),
         "recent_decisions": [
             {
                 k: d.get(k)

@@ -45,27 +45,28 @@ import redis
 from ringwatch.detectors._common import STRONG
 from ringwatch.detectors.pipeline import DetectionResult
 from ringwatch.errors import Conflict, Invalid, NotFound, Problem, Unavailable
-from ringwatch.graph.queries import cypher
+from ringwatch.graph.audit_log import append_statement
+from ringwatch.graph.change_log import record_statement
+from ringwatch.graph.review_queue import (
+    advance_sync_statement,
+    claim_statement,
+    resolve_statement,
+    suppress_ring_statement,
+    upsert_statement,
+)
 from ringwatch.graph.rows import Statement
 from ringwatch.graph.store import GraphStore
 from ringwatch.services import changes
 from ringwatch.services.audit import (
     SYSTEM,
     Actor,
-    audit_statement,
     dumps,
     entry,
     new_id,
     now_ms,
-    writer,
 )
 from ringwatch.services.ingest import IngestService
-from ringwatch.services.ring_actions import (
-    account_states,
-    changes_statement,
-    enforcement_statements,
-    mark_dirty,
-)
+from ringwatch.services.ring_actions import enforcement_statements, mark_dirty
 from ringwatch.vocabulary import ReviewLabel
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def queue_decision(store: GraphStore, decision: Mapping[str, Any]) -> None:
         source=source,
         reason=f"decision {decision.get('decision_id')} at {decision.get('checkpoint')}",
     )
-    writer(store).write(cypher("reviews/upsert"), {"rows": [row], "now": now_ms()})
+    store.reviews.upsert([row], now_ms())
 
 
 def sync_ring_reviews(store: GraphStore) -> int:
@@ -155,11 +156,10 @@ def sync_ring_reviews(store: GraphStore) -> int:
 
 
 def _sync(store: GraphStore) -> int:
-    graph = writer(store)
+    graph = store
     queued = 0
     while True:
-        rows = graph.read(cypher("reviews/sync_cursor"))
-        cursor = int(rows[0]["value"] or 0) if rows else 0
+        cursor = graph.reviews.sync_cursor()
         page = graph.changes_page(cursor, SYNC_PAGE)
         if not page:
             return queued
@@ -194,9 +194,9 @@ def _sync(store: GraphStore) -> int:
             and (states.get(ring_id) or {}).get("verdict") == "suspicious"
         ]
         now = now_ms()
-        statements = [Statement(cypher("reviews/advance_sync"), [{"upto": upto}], {"now": now})]
+        statements = [advance_sync_statement(upto, now)]
         if items:
-            statements.insert(0, Statement(cypher("reviews/upsert"), items, {"now": now}))
+            statements.insert(0, upsert_statement(items, now))
         # The batch id names the range: two syncs over the same range apply it once.
         if graph.apply_statements(f"review-sync:{cursor}:{upto}", statements, now=now):
             queued += len(items)
@@ -225,7 +225,7 @@ def apply_suppressions(store: GraphStore, result: DetectionResult) -> DetectionR
     flagged = [r.ring_id for r in result.rings if r.verdict != "benign"]
     if not flagged:
         return result
-    rows = store.read(cypher("reviews/suppressions"), {"ids": flagged})
+    rows = store.reviews.suppressions(flagged)
     suppressed = {r["id"]: r for r in rows}
     if not suppressed:
         return result
@@ -288,10 +288,10 @@ class ReviewService:
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, review_id: str) -> Row:
-        rows = self.store.read(cypher("reviews/get"), {"id": review_id})
-        if not rows or rows[0]["id"] is None:
+        item = self.store.reviews.get(review_id)
+        if item is None:
             raise NotFound(f"no review item {review_id!r}")
-        return rows[0]
+        return item
 
     def page(
         self, status: str = "open", sort: str = "priority", limit: int = 50, cursor: str = ""
@@ -302,17 +302,15 @@ class ReviewService:
             raise Invalid("invalid sort", [Problem("sort", f"one of {', '.join(SORTS)}")])
         limit = max(1, min(limit, MAX_LIMIT))
         now = now_ms()
-        params: Row = {"status": status, "now": now, "limit": limit}
+        queue = self.store.reviews
         if sort == "priority":
             # The first page starts above any priority (they are at most 100).
             first, last_id = _decode(cursor) if cursor else (1e18, "")
-            params |= {"priority": float(first), "id": last_id}
-            rows = self.store.read(cypher("reviews/page_priority"), params)
+            rows = queue.page_by_priority(status, now, limit, float(first), last_id)
             next_cursor = _encode([rows[-1]["priority"], rows[-1]["id"]]) if rows else cursor
         else:
             first, last_id = _decode(cursor) if cursor else (-1, "")
-            params |= {"created": int(first), "id": last_id}
-            rows = self.store.read(cypher("reviews/page_created"), params)
+            rows = queue.page_by_created(status, now, limit, int(first), last_id)
             next_cursor = _encode([rows[-1]["created_at"], rows[-1]["id"]]) if rows else cursor
         return {
             "items": [self.view(r, now) for r in rows],
@@ -360,11 +358,7 @@ class ReviewService:
                 }
             ),
         }
-        writer(self.store).apply_statements(
-            f"review-claim:{token}",
-            [Statement(cypher("reviews/claim"), [row], {"now": now})],
-            now=now,
-        )
+        self.store.apply_statements(f"review-claim:{token}", [claim_statement(row, now)], now=now)
         after = self.get(review_id)
         if after["claim_token"] != token:
             # The item changed between our read and our write (a concurrent claim or resolve).
@@ -428,11 +422,11 @@ class ReviewService:
             *subject_audit,
         ]
         statements = [
-            Statement(cypher("reviews/resolve"), [resolution], {"now": now}),
+            resolve_statement(resolution, now),
             *statements,
-            audit_statement(audit_rows, now),
+            append_statement(audit_rows, now),
         ]
-        writer(self.store).apply_statements(batch_id, statements, now=now)
+        self.store.apply_statements(batch_id, statements, now=now)
         after = self.get(review_id)
         if after.get("label") != label or after.get("resolved_by") != actor.id:
             raise Conflict(f"review item {review_id} was resolved concurrently")
@@ -457,7 +451,7 @@ class ReviewService:
             accounts = [str(item["subject_id"])]
         action = {"fraud": self.fraud_action, "underage": "age_gate", "legit": "clear"}[label]
         reason = f"review {item['id']}: {label}" + (f" ({note})" if note else "")
-        before = account_states(self.store, accounts)
+        before = self.store.reviews.account_states(accounts)
         accounts = [a for a in accounts if a in before]  # accounts are never deleted; be safe
         records, statements = enforcement_statements(
             self.ingest, batch_id, item["id"], accounts, action, actor=actor, reason=reason, now=now
@@ -497,17 +491,14 @@ class ReviewService:
                 identifiers = evidence_identifiers(orjson.loads(ring["evidence"] or "{}"))
                 print_ = fingerprint(identifiers)
                 statements.append(
-                    Statement(
-                        cypher("reviews/suppress_ring"),
-                        [
-                            {
-                                "ring": ring["id"],
-                                "identifiers": dumps(identifiers),
-                                "fingerprint": print_,
-                                "review": item["id"],
-                            }
-                        ],
-                        {"now": now},
+                    suppress_ring_statement(
+                        {
+                            "ring": ring["id"],
+                            "identifiers": dumps(identifiers),
+                            "fingerprint": print_,
+                            "review": item["id"],
+                        },
+                        now,
                     )
                 )
                 effects["suppressed"] = {"fingerprint": print_, "identifiers": len(identifiers)}
@@ -533,5 +524,5 @@ class ReviewService:
                         entry_id=f"aud_{batch_id}:ring",
                     )
                 )
-        statements.append(changes_statement(outbox, item["id"], now))
+        statements.append(record_statement(outbox, item["id"], now))
         return statements, effects, [str(r["a"]) for r in records]

@@ -26,12 +26,13 @@ import redis
 
 from ringwatch.errors import Invalid, NotFound, Problem
 from ringwatch.events import EnforcementAction
-from ringwatch.graph.queries import cypher
+from ringwatch.graph.audit_log import append_statement
+from ringwatch.graph.change_log import record_statement
 from ringwatch.graph.rows import Statement, build_statements
 from ringwatch.graph.store import GraphStore
 from ringwatch.records import Record
 from ringwatch.services import changes
-from ringwatch.services.audit import Actor, audit_statement, entry, now_ms, writer
+from ringwatch.services.audit import Actor, entry, now_ms
 from ringwatch.services.detection_queue import DetectionQueue
 from ringwatch.services.ingest import IngestService
 
@@ -104,17 +105,6 @@ def enforcement_statements(
     return fresh, build_statements(fresh) if fresh else []
 
 
-def changes_statement(rows: list[Row], operation: str, now: int) -> Statement:
-    return Statement(cypher("detect/record_changes"), rows, {"now": now, "run": operation})
-
-
-def account_states(store: GraphStore, accounts: Iterable[str]) -> dict[str, Row]:
-    ids = sorted(set(accounts))
-    if not ids:
-        return {}
-    return {r["id"]: r for r in store.read(cypher("reviews/account_states"), {"ids": ids})}
-
-
 def mark_dirty(client: redis.Redis | None, accounts: Iterable[str]) -> None:
     """Enforcement changes ring features (banned share) and the banned seeds: the accounts are
     put in the set the next incremental detection run drains, as the ingest worker would."""
@@ -141,7 +131,7 @@ class RingActionService:
             raise Invalid("unknown action", [Problem("action", f"one of {', '.join(ACTIONS)}")])
         operation = operation_id(f"ring:{ring_id}", actor, idempotency_key)
         batch_id = f"ring-action:{operation}"
-        store = writer(self.store)
+        store = self.store
         if idempotency_key and store.batch_applied(batch_id):
             return self._replay(ring_id, operation, request)
         ring = store.ring(ring_id)
@@ -215,7 +205,7 @@ class RingActionService:
             changes.change("actioned", "account", account, {**detail, "ring_id": ring_id})
             for account in chosen
         ]
-        statements += [audit_statement(entries, now), changes_statement(outbox, operation, now)]
+        statements += [append_statement(entries, now), record_statement(outbox, operation, now)]
         applied = store.apply_statements(batch_id, statements, now=now, events=len(records))
         if not applied:
             # A concurrent retry of the same operation committed first: answer as it did.
@@ -224,12 +214,12 @@ class RingActionService:
         return {"ring_id": ring_id, **summary, "replayed": False, "at": now}
 
     def _replay(self, ring_id: str, operation: str, request: RingAction) -> Row:
-        rows = self.store.read(cypher("audit/get"), {"id": f"aud_{operation}:ring"})
-        if not rows:
+        done_entry = self.store.audit.get(f"aud_{operation}:ring")
+        if done_entry is None:
             # The batch marker exists but not its audit entry: cannot happen for a batch written
             # by `apply`, so the key was used for something else.
             raise Invalid("Idempotency-Key already used", [Problem("Idempotency-Key", "reused")])
-        done = orjson.loads(rows[0]["after"])
+        done = orjson.loads(done_entry["after"])
         same = done["action"] == request.action and (
             request.members is None or set(request.members) >= set(done["members"])
         )
@@ -243,5 +233,5 @@ class RingActionService:
             "ring_id": ring_id,
             **{k: done[k] for k in keys},
             "replayed": True,
-            "at": rows[0]["at"],
+            "at": done_entry["at"],
         }

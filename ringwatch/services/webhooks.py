@@ -59,9 +59,6 @@ MAX_DELAY_S = 24 * 3600
 SIGNATURE_VERSION = "v1"
 DEFAULT_TOLERANCE_S = 300
 
-# The last committed seq: a new subscription starts there (consumers backfill from the feed).
-LAST_SEQ_QUERY = "MATCH (s:Sequence {name: 'changes'}) RETURN s.value AS value"
-
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
@@ -230,7 +227,8 @@ class WebhookService:
             problems.append(Problem("url", reason))
         if problems:
             raise Invalid("invalid subscription", problems)
-        start = decode_cursor(after) if after else self._last_seq()
+        # Default: the last committed seq (consumers backfill from the feed).
+        start = decode_cursor(after) if after else self.store.last_change_seq()
         sub_id = "wh_" + uuid.uuid4().hex[:20]
         secret = secret or "whsec_" + secrets.token_urlsafe(32)
         created = int(self.clock() * 1000)
@@ -506,10 +504,6 @@ class WebhookService:
     # -- helpers ---------------------------------------------------------------------------------
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
-
-    def _last_seq(self) -> int:
-        rows = self.store.read(LAST_SEQ_QUERY)
-        return int(rows[0]["value"] or 0) if rows else 0
 
     def _load(self, sub_id: str) -> Subscription | None:
         raw = self.redis.hgetall(self._key(sub_id))

@@ -6,12 +6,12 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from celery import Task, shared_task
+
 from ringwatch.errors import Unavailable
 from ringwatch.observability import record_detection
-from ringwatch.services.detection import DetectionService, detect_params
-from ringwatch.services.detection_queue import DetectionQueue
-from ringwatch.workers.app import app
-from ringwatch.workers.ingest import services
+from ringwatch.services import tasks
+from ringwatch.services.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -21,57 +21,58 @@ INCREMENTAL_BATCH = 5000
 RETRY_WHILE_LOCKED_S = 5
 
 
-def queue() -> DetectionQueue:
-    return DetectionQueue(services().redis)
+def services(task: Task) -> Services:
+    """The services of the app running `task` (`workers/app.py`), built once per process."""
+    built: Services = task.app.services
+    return built
 
 
-@app.task(
-    name="detect.full",
+@shared_task(
+    name=tasks.DETECT_FULL,
+    bind=True,
     acks_late=True,
     autoretry_for=(Unavailable,),
     retry_backoff=True,
     max_retries=10,
 )
-def detect_full() -> dict[str, Any]:
-    with queue().lock(FULL_LOCK_TTL_S) as held:
+def detect_full(self: Task) -> dict[str, Any]:
+    svc = services(self)
+    with svc.detection_queue.lock(FULL_LOCK_TTL_S) as held:
         if not held:
             log.info("detect.full skipped: another detection run holds the lock")
             return {"skipped": True}
-        svc = services()
-        _, summary = DetectionService(svc.store, params=detect_params(svc.settings)).run_full()
+        _, summary = svc.detection.run_full()
     record_detection("full", summary.seconds)
     log.info("detect.full %s: %s", summary.run_id, summary.rings)
     return asdict(summary)
 
 
-@app.task(
-    name="detect.incremental",
+@shared_task(
+    name=tasks.DETECT_INCREMENTAL,
     bind=True,
     acks_late=True,
     autoretry_for=(Unavailable,),
     retry_backoff=True,
     max_retries=None,
 )
-def detect_incremental(self: Any) -> dict[str, Any]:
-    q = queue()
+def detect_incremental(self: Task) -> dict[str, Any]:
+    svc = services(self)
+    q = svc.detection_queue
     with q.lock(INCREMENTAL_LOCK_TTL_S) as held:
         if not held:
             if q.dirty_count():
-                detect_incremental.apply_async(countdown=RETRY_WHILE_LOCKED_S)
+                tasks.send(self.app, tasks.DETECT_INCREMENTAL, countdown=RETRY_WHILE_LOCKED_S)
             return {"skipped": True}
         changed = q.take_dirty(INCREMENTAL_BATCH)
         if not changed:
             return {"accounts": 0}
         try:
-            svc = services()
-            ran = DetectionService(svc.store, params=detect_params(svc.settings)).run_incremental(
-                changed
-            )
+            ran = svc.detection.run_incremental(changed)
         except Exception:
             q.return_dirty(changed)
             raise
     if q.dirty_count():
-        detect_incremental.delay()
+        tasks.send(self.app, tasks.DETECT_INCREMENTAL)
     if ran is None:
         return {"accounts": 0}
     record_detection("incremental", ran[1].seconds)

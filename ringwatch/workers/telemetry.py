@@ -1,8 +1,8 @@
 """Request ids across the broker, and worker metrics.
 
-The id of the HTTP request that caused a task rides in the message's headers (set when it is
-published inside that request's context) and is the log context while the task runs, so the log
-lines of an ingest request and of the batches it caused can be joined.
+The id of the HTTP request that caused a task rides in the message's headers (stamped when it is
+published inside that request's context, `services/tasks.py`) and is the log context while the
+task runs, so the log lines of an ingest request and of the batches it caused can be joined.
 """
 
 from __future__ import annotations
@@ -10,20 +10,13 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
-from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 from ringwatch import logs
 from ringwatch.logs import request_id
+from ringwatch.services.tasks import REQUEST_ID_HEADER as HEADER
 
-HEADER = "ringwatch_request_id"
 _tokens: dict[str, contextvars.Token[str | None]] = {}
-
-
-@before_task_publish.connect
-def _stamp(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    rid = request_id.get()
-    if rid and headers is not None and HEADER not in headers:
-        headers[HEADER] = rid
 
 
 @task_prerun.connect

@@ -334,7 +334,9 @@ def test_cli_create_list_revoke(
     monkeypatch.setenv("RINGWATCH_HASH_KEY", TEST_KEY.decode())
     # The CLI would stop the engine it found in this process; the module's app still needs it.
     monkeypatch.setattr(
-        common, "Services", lambda s: type(app.state.services)(s, release_engine=False)
+        common,
+        "Services",
+        lambda s, **fields: type(app.state.services)(s, release_engine=False, **fields),
     )
     runner = CliRunner()
     made = runner.invoke(cli, ["keys", "create", "--role", "decide", "--name", "scorer"])
