@@ -9,8 +9,6 @@ in time order per subject. The statements and reads are the graph's (`graph/audi
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 import uuid
 from collections.abc import Mapping
@@ -22,6 +20,7 @@ import orjson
 from ringwatch.errors import Invalid, Problem
 from ringwatch.graph.audit_log import append_statement
 from ringwatch.graph.store import GraphStore
+from ringwatch.services import cursors
 
 Row = dict[str, Any]
 
@@ -105,19 +104,22 @@ def parse_subject(text: str) -> tuple[str, str]:
 
 
 def encode_cursor(at: int, entry_id: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([at, entry_id])).decode().rstrip("=")
+    return cursors.encode([at, entry_id])
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
     if not cursor:
         return -1, ""
-    try:
-        at, entry_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(at, int) or not isinstance(entry_id, str):
-            raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as e:
-        raise Invalid("invalid cursor", [Problem("after", "not a cursor this API gave")]) from e
-    return at, entry_id
+    position = cursors.decode(cursor, "after", MAX_CURSOR_LENGTH)
+    if (
+        not isinstance(position, list)
+        or len(position) != 2
+        or not isinstance(position[0], int)
+        or isinstance(position[0], bool)
+        or not isinstance(position[1], str)
+    ):
+        raise cursors.invalid("after", "not a cursor returned by this API")
+    return position[0], position[1]
 
 
 def page(store: GraphStore, subject: str | None, after: str = "", limit: int = 100) -> Row:

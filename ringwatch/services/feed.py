@@ -11,8 +11,6 @@ node's lock in the same transaction as the change, so seqs become visible in ord
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -21,16 +19,16 @@ import orjson
 
 from ringwatch.errors import Invalid, Problem
 from ringwatch.graph.store import GraphStore
+from ringwatch.services import cursors
 
 CURSOR_VERSION = 1
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
-MAX_CURSOR_LENGTH = 200
+MAX_CURSOR_LENGTH = cursors.MAX_CURSOR_LENGTH
 
 
 def encode_cursor(seq: int) -> str:
-    raw = orjson.dumps({"v": CURSOR_VERSION, "seq": seq})
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return cursors.encode({"v": CURSOR_VERSION, "seq": seq})
 
 
 def decode_cursor(cursor: str | None, field: str = "after") -> int:
@@ -38,22 +36,13 @@ def decode_cursor(cursor: str | None, field: str = "after") -> int:
     if not cursor:
         return 0
 
-    def bad(reason: str) -> Invalid:
-        return Invalid("malformed cursor", [Problem(field=field, reason=reason)])
-
-    if len(cursor) > MAX_CURSOR_LENGTH:
-        raise bad("cursor too long")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        doc = orjson.loads(raw)
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise bad("not a cursor returned by this API") from None
+    doc = cursors.decode(cursor, field)
     if not isinstance(doc, dict) or doc.get("v") != CURSOR_VERSION:
-        raise bad("unknown cursor version")
+        raise cursors.invalid(field, "unknown cursor version")
     seq = doc.get("seq")
     # bool is an int subclass; a hand-made {"seq": true} is not a position.
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise bad("cursor position out of range")
+        raise cursors.invalid(field, "cursor position out of range")
     return seq
 
 

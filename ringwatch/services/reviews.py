@@ -28,8 +28,6 @@ the accounts, making them banned seeds for repeat-offender matching; `underage` 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import logging
 import math
@@ -56,7 +54,7 @@ from ringwatch.graph.review_queue import (
 )
 from ringwatch.graph.rows import Statement
 from ringwatch.graph.store import GraphStore
-from ringwatch.services import changes
+from ringwatch.services import changes, cursors
 from ringwatch.services.audit import (
     SYSTEM,
     Actor,
@@ -252,21 +250,19 @@ def apply_suppressions(store: GraphStore, result: DetectionResult) -> DetectionR
 
 # -- the queue -----------------------------------------------------------------------------------
 def _encode(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+    return cursors.encode(values)
 
 
 def _decode(cursor: str) -> tuple[Any, str]:
-    try:
-        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if (
-            not isinstance(values, list)
-            or len(values) != 2
-            or not isinstance(values[0], int | float)
-            or not isinstance(values[1], str)
-        ):
-            raise ValueError(cursor)
-    except (ValueError, binascii.Error, orjson.JSONDecodeError) as e:
-        raise Invalid("invalid cursor", [Problem("cursor", "not a cursor this API gave")]) from e
+    values = cursors.decode(cursor, "cursor")
+    if (
+        not isinstance(values, list)
+        or len(values) != 2
+        or not isinstance(values[0], int | float)
+        or isinstance(values[0], bool)
+        or not isinstance(values[1], str)
+    ):
+        raise cursors.invalid("cursor", "not a cursor returned by this API")
     return values[0], values[1]
 
 
