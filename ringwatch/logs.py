@@ -6,11 +6,13 @@ logs none, and tests/test_log_privacy.py greps a run's logs for every raw value 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -21,6 +23,19 @@ REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+@contextlib.contextmanager
+def request_context(rid: str | None) -> Iterator[None]:
+    """Log under `rid` for the block (nothing changes for None: the caller's context stays)."""
+    if rid is None:
+        yield
+        return
+    token = request_id.set(rid)
+    try:
+        yield
+    finally:
+        request_id.reset(token)
 
 
 def new_request_id(incoming: str | None) -> str:

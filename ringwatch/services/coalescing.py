@@ -6,6 +6,9 @@ the API process. Ids are collected for at most `interval_s` (or until `max_ids`)
 message. Nothing can be lost in between: a batch is durable in Redis and listed as pending
 before its id gets here, and the `ingest.sweep` beat task re-sends pending batches whose message
 never went out (a crash, a broker outage), exactly as for a lost single message.
+
+One message carries the batches of many requests, so the request id of each batch travels beside
+its id (the message header can hold only one); the task makes it the log context of that batch.
 """
 
 from __future__ import annotations
@@ -14,13 +17,18 @@ import logging
 import threading
 from collections.abc import Callable
 
+from ringwatch.logs import request_id
+
+# (batch ids, the request id that accepted each, or None)
+Send = Callable[[list[str], list[str | None]], None]
+
 log = logging.getLogger(__name__)
 
 
 class CoalescingQueue:
     def __init__(
         self,
-        send: Callable[[list[str]], None],
+        send: Send,
         *,
         interval_s: float = 0.05,
         max_ids: int = 200,
@@ -31,6 +39,7 @@ class CoalescingQueue:
         self._interval_s = interval_s
         self._max_ids = max_ids
         self._ids: list[str] = []
+        self._request_ids: list[str | None] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
@@ -42,6 +51,8 @@ class CoalescingQueue:
             if self._closed.is_set():
                 raise RuntimeError("the queue is closed")
             self._ids.append(batch_id)
+            # Read here, in the request's context: the sender thread has none of its own.
+            self._request_ids.append(request_id.get())
             full = len(self._ids) >= self._max_ids
         if full:
             self._wake.set()
@@ -50,11 +61,12 @@ class CoalescingQueue:
         """Send what is waiting now; returns how many ids went out."""
         with self._lock:
             ids, self._ids = self._ids, []
+            rids, self._request_ids = self._request_ids, []
         sent = 0
         for start in range(0, len(ids), self._max_ids):
             chunk = ids[start : start + self._max_ids]
             try:
-                self._send(chunk)
+                self._send(chunk, rids[start : start + self._max_ids])
                 sent += len(chunk)
             except Exception:  # the sweeper re-sends them; a request must not fail for this
                 log.warning("%d batch ids not sent; the sweeper will", len(chunk), exc_info=True)

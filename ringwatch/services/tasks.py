@@ -70,5 +70,5 @@ class CeleryQueue:
     def enqueue(self, batch_id: str) -> None:
         send(self.app, INGEST_APPLY_BATCH, batch_id)
 
-    def enqueue_many(self, batch_ids: list[str]) -> None:
-        send(self.app, INGEST_APPLY_BATCHES, batch_ids)
+    def enqueue_many(self, batch_ids: list[str], request_ids: list[str | None]) -> None:
+        send(self.app, INGEST_APPLY_BATCHES, batch_ids, request_ids)

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from ringwatch import logs
 from ringwatch.errors import BatchFailed, Unavailable
 from ringwatch.observability import BATCHES_APPLIED
 from ringwatch.services import tasks
@@ -42,12 +43,21 @@ def apply_batch(self: Task, batch_id: str) -> dict[str, object]:
 
 
 @shared_task(name=tasks.INGEST_APPLY_BATCHES, bind=True, **UNTIL_APPLIED)
-def apply_batches(self: Task, batch_ids: list[str]) -> list[dict[str, object]]:
+def apply_batches(
+    self: Task, batch_ids: list[str], request_ids: list[str | None] | None = None
+) -> list[dict[str, object]]:
     """Several accepted batches (the API's coalesced ids), and one incremental detection run
     for the group. A retry after a failure part-way repeats the list from the start: batches
-    already applied find their marker and are skipped (their accounts were marked already)."""
+    already applied find their marker and are skipped (their accounts were marked already).
+    `request_ids[i]` is the request that accepted batch i: its log context while it applies.
+    Messages sent before it existed carry none."""
     svc = services(self)
-    results = [_apply(svc, batch_id) for batch_id in batch_ids]
+    rids = request_ids or []
+    results = []
+    for i, batch_id in enumerate(batch_ids):
+        rid = rids[i] if i < len(rids) else None
+        with logs.request_context(rid):
+            results.append(_apply(svc, batch_id))
     if any(applied for _, applied in results):
         _detect_soon(self)
     return [summary for summary, _ in results]

@@ -6,20 +6,23 @@ import threading
 
 import pytest
 
+from ringwatch.logs import request_context
 from ringwatch.services.coalescing import CoalescingQueue
 
 
 class Recorder:
     def __init__(self, fail_first: int = 0) -> None:
         self.sent: list[list[str]] = []
+        self.request_ids: list[list[str | None]] = []
         self.fail_first = fail_first
         self.arrived = threading.Event()
 
-    def __call__(self, ids: list[str]) -> None:
+    def __call__(self, ids: list[str], request_ids: list[str | None]) -> None:
         if self.fail_first:
             self.fail_first -= 1
             raise ConnectionError("broker down")
         self.sent.append(list(ids))
+        self.request_ids.append(list(request_ids))
         self.arrived.set()
 
 
@@ -68,3 +71,15 @@ def test_close_sends_the_rest_and_refuses_more() -> None:
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         CoalescingQueue(Recorder(), interval_s=0)
+
+
+def test_each_batch_keeps_the_request_id_that_accepted_it() -> None:
+    # The sender thread has no request context; the ids must be read when each batch is queued.
+    sent = Recorder()
+    queue = CoalescingQueue(sent, interval_s=30, max_ids=1000)
+    for rid in ("req-a", "req-b", None):
+        with request_context(rid):
+            queue.enqueue(f"batch-{rid}")
+    queue.close()
+    assert sent.sent == [["batch-req-a", "batch-req-b", "batch-None"]]
+    assert sent.request_ids == [["req-a", "req-b", None]]

@@ -100,7 +100,7 @@ def ingest(env: dict[str, str], hasher: Pseudonymiser) -> Iterator[tuple[IngestS
     # As the API sends them: ids coalesced, several batches per task (ingest.apply_batches);
     # the sweeper re-sends single batches (ingest.apply_batch).
     queue = CoalescingQueue(
-        lambda ids: celery.send_task("ingest.apply_batches", args=[ids]), max_ids=10
+        lambda ids, rids: celery.send_task("ingest.apply_batches", args=[ids, rids]), max_ids=10
     )
     yield IngestService(store, Intake(client, 30), Pseudonymiser(TEST_KEY), 200), queue
     queue.close()
