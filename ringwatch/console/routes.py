@@ -32,7 +32,7 @@ from ringwatch.console.auth import (
 )
 from ringwatch.console.session import COOKIE, TTL_S, Session
 from ringwatch.errors import RingwatchError, Unauthorized
-from ringwatch.services import analysts, persona, results, ring_graph, search
+from ringwatch.services import analysts, persona, results, ring_graph, ring_layout, search
 from ringwatch.services.audit import Actor
 from ringwatch.services.ring_list import SORTS, RingQuery, ring_list
 
@@ -169,7 +169,9 @@ async def ring(
 async def ring_graph_json(
     _: InvestigatorDep, services: ServicesDep, ring_id: str
 ) -> dict[str, Any]:
-    return await run_in_threadpool(ring_graph.ring_graph, services.store, ring_id)
+    graph = await run_in_threadpool(ring_graph.ring_graph, services.store, ring_id)
+    # Positions come with the graph: the browser draws them instead of laying the ring out.
+    return await run_in_threadpool(ring_layout.place, graph)
 
 
 @router.get("/rings/{ring_id}/export.csv")
