@@ -104,19 +104,40 @@ def previous_configuration() -> Iterator[None]:
             ring_layout.place = place
 
 
-def signed_in(served: Served, key: str) -> Any:
+def server_parts(served: Served, ring_id: str, repeat: int) -> dict[str, float]:
+    """The graph JSON's two server-side steps, timed in process: reading the ring's picture
+    from the store, and laying it out."""
+    from ringwatch.services import ring_graph, ring_layout
+
+    store = served.app.state.services.store  # type: ignore[attr-defined]
+    read, laid = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        graph = ring_graph.ring_graph(store, ring_id)
+        t1 = time.perf_counter()
+        ring_layout.place(graph)
+        read.append((t1 - t0) * 1000)
+        laid.append((time.perf_counter() - t1) * 1000)
+    return {
+        "read_median": round(statistics.median(read), 1),
+        "layout_median": round(statistics.median(laid), 1),
+    }
+
+
+def sign_in(driver: Any, served: Served, key: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver = browser.chrome()
+    # On a loaded machine a browser busy laying out a big ring answers chromedriver late: wait
+    # for it rather than fail at the client's default 120 s.
+    driver.command_executor.client_config.timeout = 900
     driver.set_page_load_timeout(600)
     driver.get(f"{served.url}/console/login")
     driver.find_element(By.ID, "key").send_keys(key)
     button = driver.find_element(By.CSS_SELECTOR, "#login button")
     button.click()
     WebDriverWait(driver, 120).until(ec.staleness_of(button))
-    return driver
 
 
 def measure(
@@ -124,16 +145,19 @@ def measure(
 ) -> dict[str, Any]:
     """Median of `repeat` loads; a fresh browser for each, so one stuck in a layout that never
     ends cannot hold up the next."""
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
+    from urllib3.exceptions import ReadTimeoutError
 
     times: list[float] = []
+    parts: dict[str, list[float]] = {"script-at": [], "fetch-ms": [], "draw-ms": []}
     elements, timed_out = 0, 0
     for _ in range(repeat):
-        driver = signed_in(served, key)
+        driver = browser.chrome()
         try:
+            sign_in(driver, served, key)
             driver.get(f"{served.url}/console/rings/{ring_id}")
             WebDriverWait(driver, timeout_s).until(
                 ec.presence_of_element_located((By.CSS_SELECTOR, "#graph[data-ready]"))
@@ -147,7 +171,15 @@ def measure(
                 )
             )
             elements = int(driver.execute_script("return window.ringwatchGraph.elements().length"))
-        except TimeoutException:
+            for name, values in parts.items():
+                # Only the current page marks its parts; the previous one sets data-ready-at only.
+                got = driver.execute_script(
+                    "return document.getElementById('graph').getAttribute(arguments[0])",
+                    f"data-{name}",
+                )
+                if got is not None:
+                    values.append(float(got))
+        except (TimeoutException, WebDriverException, ReadTimeoutError):
             timed_out += 1
             break  # the next load would time out as well; the budget says enough
         finally:
@@ -158,6 +190,9 @@ def measure(
         "timed_out": timed_out,
         "timeout_s": timeout_s,
         "elements": elements,
+        # medians of where the time went: navigation start to the page script, the graph JSON
+        # (server queries and layout), drawing
+        "parts_ms": {k: round(statistics.median(v), 1) for k, v in parts.items() if v},
     }
 
 
@@ -187,6 +222,8 @@ def main() -> None:
         for size in args.sizes:
             ring = ring_of_size(served, size)
             row: dict[str, Any] = {"ring": ring["id"], "accounts": len(ring["members"])}
+            row["server_ms"] = server_parts(served, ring["id"], args.repeat)
+            print(f"{row['accounts']:>4} accounts server  {row['server_ms']}")
             row["current"] = measure(served, key, ring["id"], args.repeat, args.timeout)
             with previous_configuration():
                 row["previous"] = measure(
@@ -202,7 +239,7 @@ def main() -> None:
                 )
                 print(
                     f"{row['accounts']:>4} accounts {label:<8} {got['elements']:>5} elements: "
-                    f"{shown}"
+                    f"{shown} {got['parts_ms'] or ''}"
                 )
     report["load_average_1m_at_end"] = os.getloadavg()[0]
     args.out.parent.mkdir(parents=True, exist_ok=True)

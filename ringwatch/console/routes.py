@@ -138,8 +138,9 @@ async def rings(
     services: ServicesDep,
     verdict: Annotated[str, Query(max_length=20)] = "",
     kind: Annotated[str, Query(max_length=40)] = "",
-    min_size: Annotated[int, Query(ge=0)] = 0,
-    max_size: Annotated[int | None, Query(ge=0)] = None,
+    # Text, not numbers: the filter form sends a cleared field as an empty value.
+    min_size: Annotated[str, Query(max_length=10, pattern=r"^\d*$")] = "",
+    max_size: Annotated[str, Query(max_length=10, pattern=r"^\d*$")] = "",
     min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
     changed_since: Annotated[str, Query(max_length=20)] = "",
     sort: Annotated[str, Query(max_length=20)] = "score",
@@ -149,8 +150,8 @@ async def rings(
     query = RingQuery(
         verdict=verdict or None,
         kind=kind or None,
-        min_size=min_size,
-        max_size=max_size,
+        min_size=int(min_size or 0),
+        max_size=int(max_size) if max_size else None,
         min_score=min_score,
         since=_epoch_ms(changed_since),
         sort=sort if sort in SORTS else "score",

@@ -351,6 +351,7 @@ def test_expand_an_identifier_with_n_more(driver: WebDriver, served: Served) -> 
     )
     assert degree(driver) >= min(node["accounts"], 2 * page)
     assert graph_box.get_attribute("data-expanded") is not None
+    browser.shot(driver, "ring-expanded")
 
 
 def test_rings_filter_by_last_change(driver: WebDriver, served: Served) -> None:
