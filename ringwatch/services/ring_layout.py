@@ -14,8 +14,9 @@ from typing import Any
 
 import igraph as ig
 
-# Pixels between two linked nodes, about what fcose's idealEdgeLength gave the small rings.
-EDGE_PX = 60.0
+# Pixels between two linked nodes (median): twice fcose's idealEdgeLength, since densely tied
+# accounts sit closer than the median and drew on top of each other at 60.
+EDGE_PX = 120.0
 # Above this many nodes igraph's grid variant (repulsion from nearby cells only) keeps each
 # iteration linear; below it the exact variant is cheap and a little tidier.
 GRID_ABOVE = 300
@@ -34,7 +35,7 @@ def _start(count: int) -> list[list[float]]:
 def positions(
     node_ids: Sequence[str], edges: Sequence[tuple[str, str]]
 ) -> dict[str, tuple[float, float]]:
-    """x, y in pixels for each node, centred on 0, linked nodes about EDGE_PX apart."""
+    """x, y in pixels for each node, centred on 0, linked nodes EDGE_PX apart at the median."""
     if not node_ids:
         return {}
     index = {n: i for i, n in enumerate(node_ids)}
