@@ -24,7 +24,9 @@ ITERATIONS = 300
 
 
 def _start(count: int) -> list[list[float]]:
-    """A fixed spiral to start from, so the same ring is drawn the same way every time."""
+    """A fixed spiral to start from. (igraph's moves still draw on its process-wide random
+    generator, which detection seeds for Leiden; the console leaves it alone, so two loads of a
+    ring may differ slightly.)"""
     golden = math.pi * (3 - math.sqrt(5))
     return [
         [math.sqrt(i + 1) * math.cos(i * golden), math.sqrt(i + 1) * math.sin(i * golden)]
