@@ -51,6 +51,6 @@ def test_linked_nodes_sit_closer_than_unlinked_ones() -> None:
 
 def test_edges_to_unknown_nodes_are_ignored() -> None:
     nodes, edges = farm(50)
-    assert set(ring_layout.positions(nodes, edges + [("a:1", "i:gone:0")])) == set(nodes)
+    assert set(ring_layout.positions(nodes, [*edges, ("a:1", "i:gone:0")])) == set(nodes)
     assert ring_layout.positions([], []) == {}
     assert ring_layout.positions(["a:alone"], []) == {"a:alone": (0.0, 0.0)}
