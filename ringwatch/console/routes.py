@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import mimetypes
 import secrets
+import time
 from dataclasses import asdict
 from importlib import resources
 from pathlib import PurePosixPath
@@ -31,7 +33,7 @@ from ringwatch.console.auth import (
 )
 from ringwatch.console.session import COOKIE, TTL_S, Session
 from ringwatch.errors import RingwatchError, Unauthorized
-from ringwatch.services import analysts, persona, results, ring_graph, search
+from ringwatch.services import analysts, persona, results, ring_graph, ring_layout, search
 from ringwatch.services.audit import Actor
 from ringwatch.services.ring_list import SORTS, RingQuery, ring_list
 
@@ -135,9 +137,11 @@ async def rings(
     services: ServicesDep,
     verdict: Annotated[str, Query(max_length=20)] = "",
     kind: Annotated[str, Query(max_length=40)] = "",
-    min_size: Annotated[int, Query(ge=0)] = 0,
-    max_size: Annotated[int | None, Query(ge=0)] = None,
+    # Text, not numbers: the filter form sends a cleared field as an empty value.
+    min_size: Annotated[str, Query(max_length=10, pattern=r"^\d*$")] = "",
+    max_size: Annotated[str, Query(max_length=10, pattern=r"^\d*$")] = "",
     min_score: Annotated[float, Query(ge=0, le=1)] = 0.0,
+    changed_since: Annotated[str, Query(max_length=20)] = "",
     sort: Annotated[str, Query(max_length=20)] = "score",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     page_no: Annotated[int, Query(alias="page", ge=0)] = 0,
@@ -145,15 +149,52 @@ async def rings(
     query = RingQuery(
         verdict=verdict or None,
         kind=kind or None,
-        min_size=min_size,
-        max_size=max_size,
+        min_size=int(min_size or 0),
+        max_size=int(max_size) if max_size else None,
         min_score=min_score,
+        since=_epoch_ms(changed_since),
         sort=sort if sort in SORTS else "score",
         descending=order == "desc",
         page=page_no,
     )
     found = await run_in_threadpool(ring_list, services.store, query)
-    return page(request, "rings.html", session, found=found, query=query, sorts=SORTS)
+    now_ms = int(time.time() * 1000)
+    for r in found["items"]:
+        r["age"] = age_text(now_ms, r.get("created_at"))
+    return page(
+        request,
+        "rings.html",
+        session,
+        found=found,
+        query=query,
+        sorts=SORTS,
+        changed_since=changed_since if query.since is not None else "",
+    )
+
+
+def _epoch_ms(value: str) -> int | None:
+    """A datetime-local field (UTC) as epoch ms; blank or unreadable means no filter."""
+    try:
+        parsed = dt.datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    if parsed is None:
+        return None
+    return int(parsed.replace(tzinfo=parsed.tzinfo or dt.UTC).timestamp() * 1000)
+
+
+def age_text(now_ms: int, created: int | None) -> str:
+    """How long ago a ring was first seen, coarsely: "40 min", "5 h", "12 d"."""
+    if created is None:
+        return ""
+    if created < 10**11:  # the graph keeps some times as epoch seconds
+        created *= 1000
+    minutes = max(0, now_ms - created) // 60_000
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
 
 
 @router.get("/rings/{ring_id}")
@@ -168,7 +209,9 @@ async def ring(
 async def ring_graph_json(
     _: InvestigatorDep, services: ServicesDep, ring_id: str
 ) -> dict[str, Any]:
-    return await run_in_threadpool(ring_graph.ring_graph, services.store, ring_id)
+    graph = await run_in_threadpool(ring_graph.ring_graph, services.store, ring_id)
+    # Positions come with the graph: the browser draws them instead of laying the ring out.
+    return await run_in_threadpool(ring_layout.place, graph)
 
 
 @router.get("/rings/{ring_id}/export.csv")
@@ -212,7 +255,8 @@ async def account(
     view = await run_in_threadpool(
         persona.persona, services.store, lambda: services.decisions, account_id
     )
-    return page(request, "account.html", session, p=view)
+    near = await run_in_threadpool(ring_graph.neighbours, services.store, account_id)
+    return page(request, "account.html", session, p=view, neighbours=near)
 
 
 @router.get("/search")

@@ -186,3 +186,31 @@ def expand_account(
             )
         more += max(0, len(rows) - per_kind)
     return {"nodes": nodes, "edges": edges, "more": more}
+
+
+def neighbours(
+    store: GraphStore, account_id: str, identifiers: int = 10, per_identifier: int = 10
+) -> list[dict[str, Any]]:
+    """Accounts one identifier away, through the account's most shared identifiers: who it is
+    tied to, and by what. Each neighbour is listed once, with every identifier it shares."""
+    view = results.account_view(store, account_id)
+    shared = sorted(
+        (
+            (int(r["accounts"] or 0), kind, r["key"])
+            for kind, rows in view["identifiers"].items()
+            for r in rows
+            if (r["accounts"] or 0) > 1
+        ),
+        key=lambda t: (-t[0], t[1], t[2]),
+    )[:identifiers]
+    found: dict[str, dict[str, Any]] = {}
+    for accounts, kind, key in shared:
+        for row in store.identifier_accounts(IdentifierKind(kind), key, 0, per_identifier + 1):
+            other = str(row["account"])
+            if other == account_id:
+                continue
+            entry = found.setdefault(
+                other, {"account": other, "state": account_state(row), "via": []}
+            )
+            entry["via"].append({"kind": kind, "key": key, "accounts": accounts})
+    return sorted(found.values(), key=lambda n: (-len(n["via"]), n["account"]))

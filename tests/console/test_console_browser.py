@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ringwatch.services import results
+from ringwatch.services import results, ring_graph
 from ringwatch.services.keys import Role
 from tests.console import browser
 from tests.console.served import Served, served_world
@@ -226,3 +226,167 @@ def test_search_by_raw_phone(driver: WebDriver, served: Served) -> None:
     # The raw number went into the request only: the answer shows its pseudonym, not the number.
     assert phone not in driver.page_source
     browser.shot(driver, "search")
+
+
+def open_ring(driver: WebDriver, served: Served, ring_id: str) -> Any:
+    driver.get(f"{served.url}/console/rings/{ring_id}")
+    return wait(driver).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#graph[data-ready]"))
+    )
+
+
+def shown(driver: WebDriver, selector: str) -> int:
+    return int(
+        driver.execute_script(
+            "return window.ringwatchGraph.elements(arguments[0]).not('.filtered').length",
+            selector,
+        )
+    )
+
+
+def test_ring_view_hides_a_kind_filters_by_time_and_exports(
+    driver: WebDriver, served: Served
+) -> None:
+    sign_in(driver, served, Role.INVESTIGATOR)
+    ring = largest_fraud_ring(served)
+    open_ring(driver, served, ring["id"])
+    # The server placed every node: the picture is drawn at the positions it sent.
+    unplaced = driver.execute_script(
+        "return window.ringwatchGraph.nodes().filter(function (n) {"
+        " return typeof n.data('x') !== 'number'; }).length"
+    )
+    assert unplaced == 0
+    devices = shown(driver, "edge[kind = 'device']")
+    assert devices > 0
+    others = shown(driver, "edge[kind != 'device']")
+    driver.find_element(By.CSS_SELECTOR, ".hide-kind[value='device']").click()
+    wait(driver).until(lambda d: shown(d, "edge[kind = 'device']") == 0)
+    assert shown(driver, "node[kind = 'device']") == 0
+    assert shown(driver, "edge[kind != 'device']") == others
+    driver.find_element(By.CSS_SELECTOR, ".hide-kind[value='device']").click()
+    wait(driver).until(lambda d: shown(d, "edge[kind = 'device']") == devices)
+
+    # A first-seen window after every link hides every dated link.
+    dated = int(
+        driver.execute_script(
+            "return window.ringwatchGraph.edges().filter(function (e) {"
+            " return !!e.data('first_seen'); }).length"
+        )
+    )
+    assert dated > 0
+    driver.execute_script(
+        "var f = document.getElementById('time-from'); f.value = '2999-01-01T00:00';"
+        " f.dispatchEvent(new Event('change'));"
+    )
+    total = int(driver.execute_script("return window.ringwatchGraph.edges().length"))
+    wait(driver).until(lambda d: shown(d, "edge") == total - dated)
+    driver.execute_script(
+        "var f = document.getElementById('time-from'); f.value = '';"
+        " f.dispatchEvent(new Event('change'));"
+    )
+    wait(driver).until(lambda d: shown(d, "edge") == total)
+
+    # The exports are the graph the page drew: every edge in the CSV, every node in the JSON.
+    fetched = driver.execute_async_script(
+        "var done = arguments[arguments.length - 1];"
+        "Promise.all([document.getElementById('export-csv').href,"
+        " document.getElementById('export-json').href].map(function (u) {"
+        " return fetch(u, {credentials: 'same-origin'}).then(function (r) { return r.text(); });"
+        "})).then(done);"
+    )
+    csv_rows = fetched[0].strip().splitlines()
+    assert csv_rows[0] == "source,target,type,kind,first_seen"
+    assert len(csv_rows) - 1 == total
+    exported = orjson.loads(fetched[1])
+    assert len(exported["nodes"]) == int(
+        driver.execute_script("return window.ringwatchGraph.nodes().length")
+    )
+    png = driver.execute_script(
+        "return window.ringwatchGraph.png({full: true, scale: 1}).slice(0, 22)"
+    )
+    assert png == "data:image/png;base64,"
+    history = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#history li")]
+    assert any(h.startswith("created") for h in history), history
+
+
+def test_expand_an_identifier_with_n_more(driver: WebDriver, served: Served) -> None:
+    sign_in(driver, served, Role.INVESTIGATOR)
+    store = served.app.state.services.store  # type: ignore[attr-defined]
+    page = ring_graph.EXPAND_PAGE
+    # A ring holding an identifier used by more accounts than one expansion page shows.
+    for r in sorted(results.export_rings(store), key=lambda r: -len(r["members"])):
+        graph = ring_graph.ring_graph(store, r["ring_id"])
+        wide = [n for n in graph["nodes"] if n["type"] == "identifier" and n["accounts"] > page]
+        if wide:
+            break
+    assert wide, "the generated world should hold an identifier shared by many accounts"
+    node = max(wide, key=lambda n: (n["accounts"], n["id"]))
+    open_ring(driver, served, r["ring_id"])
+    driver.execute_script(
+        "var cy = window.ringwatchGraph; cy.nodes().unselect();"
+        " cy.getElementById(arguments[0]).select();",
+        node["id"],
+    )
+    expand = wait(driver).until(ec.element_to_be_clickable((By.ID, "expand")))
+    expand.click()
+    graph_box = wait(driver).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#graph[data-expansions='1']"))
+    )
+    more = wait(driver).until(ec.visibility_of_element_located((By.ID, "more")))
+    remaining = node["accounts"] - page
+    assert more.text == f"{remaining} more"
+
+    def degree(d: WebDriver) -> int:
+        return int(
+            d.execute_script(
+                "return window.ringwatchGraph.getElementById(arguments[0]).degree()", node["id"]
+            )
+        )
+
+    first = degree(driver)
+    assert first >= page
+    more.click()
+    wait(driver).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#graph[data-expansions='2']"))
+    )
+    assert degree(driver) >= min(node["accounts"], 2 * page)
+    assert graph_box.get_attribute("data-expanded") is not None
+    browser.shot(driver, "ring-expanded")
+
+
+def test_rings_filter_by_last_change(driver: WebDriver, served: Served) -> None:
+    sign_in(driver, served, Role.INVESTIGATOR)
+    driver.get(f"{served.url}/console/rings")
+    everything = driver.find_elements(By.CSS_SELECTOR, "#rings tbody tr")
+    assert everything
+    assert all(td.text for td in driver.find_elements(By.CSS_SELECTOR, "#rings td.age"))
+    driver.execute_script("document.getElementById('changed-since').value = '2999-01-01T00:00'")
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button"))
+    assert driver.find_elements(By.CSS_SELECTOR, "#rings tbody tr") == []
+    driver.execute_script("document.getElementById('changed-since').value = '2000-01-01T00:00'")
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button"))
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#rings tbody tr")) == len(everything)
+
+
+def test_account_lists_its_neighbours(driver: WebDriver, served: Served) -> None:
+    sign_in(driver, served, Role.INVESTIGATOR)
+    store = served.app.state.services.store  # type: ignore[attr-defined]
+    member = largest_fraud_ring(served)["members"][0]["id"]
+    driver.get(f"{served.url}/console/accounts/{member}")
+    wait(driver).until(lambda d: d.find_element(By.ID, "account-id").text == member)
+    listed = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#neighbours a.neighbour")]
+    assert listed, "a fraud ring member shares identifiers with other accounts"
+    mine = {
+        (kind, r["key"])
+        for kind, rows in results.account_view(store, member)["identifiers"].items()
+        for r in rows
+    }
+    # Each neighbour really holds one of the account's identifiers.
+    for other in listed[:5]:
+        theirs = {
+            (kind, r["key"])
+            for kind, rows in results.account_view(store, other)["identifiers"].items()
+            for r in rows
+        }
+        assert mine & theirs, other
+    assert member not in listed
