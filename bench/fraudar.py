@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-
 from scipy.sparse.csgraph import connected_components
 
 from ringwatch.detectors.engagement import (
+    Block,
     FraudarParams,
     SyncParams,
     fraudar,
@@ -72,14 +72,15 @@ def synchrotrap_full(
     return clusters
 
 
-def _same_blocks(a: list, b: list) -> bool:  # type: ignore[type-arg]
+def _same_blocks(a: list[Block], b: list[Block]) -> bool:
     return len(a) == len(b) and all(
-        np.array_equal(x.rows, y.rows) and np.array_equal(x.cols, y.cols) for x, y in zip(a, b)
+        np.array_equal(x.rows, y.rows) and np.array_equal(x.cols, y.cols)
+        for x, y in zip(a, b, strict=True)
     )
 
 
 def _same_clusters(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
-    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def world(n: int, n_targets: int, m: int, blocks: int, seed: int):  # type: ignore[no-untyped-def]

@@ -366,10 +366,10 @@ def synchrotrap(
     if acc.shape[0]:
         a, rank, ids, prefix = _prefixes(acc, cel, size, params)
         j = _shared_in_prefix(params)
-        b = sp.csr_matrix((np.ones(a.shape[0]), (a, rank)), shape=(ids.shape[0], a.shape[0]))
-        p = sp.csr_matrix(
-            (np.ones(int(prefix.sum())), (a[prefix], rank[prefix])), shape=b.shape
+        b = sp.csr_matrix(
+            (np.ones(a.shape[0]), (a, rank)), shape=(ids.shape[0], int(rank.max()) + 1)
         )
+        p = sp.csr_matrix((np.ones(int(prefix.sum())), (a[prefix], rank[prefix])), shape=b.shape)
         # Candidate products a row makes: the accounts holding each of its prefix cells.
         work = np.asarray(p @ np.bincount(rank[prefix], minlength=b.shape[1])).ravel()
         bounds = np.searchsorted(np.cumsum(work), np.arange(1, 1 + int(work.sum() // 5e6)) * 5e6)
