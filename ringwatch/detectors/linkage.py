@@ -84,7 +84,9 @@ class LinkParams:
     seed: int = 0
 
 
-NAME_LEVELS = ("else", "fuzzy", "fuzzy_close", "phonetic", "exact")
+# "swapped": this name agrees with the other record's *other* name (given and surname entered in
+# the other order, as many forms and many naming traditions make people do).
+NAME_LEVELS = ("else", "swapped", "fuzzy", "fuzzy_close", "phonetic", "exact")
 BIRTHDATE_LEVELS = ("else", "year_only", "one_part_off", "day_month_swapped", "exact")
 EMAIL_LEVELS = ("else", "fuzzy", "exact")
 EXACT_LEVELS = ("else", "exact")
@@ -210,13 +212,32 @@ def _name_levels(
     left: np.ndarray,
     right: np.ndarray,
     params: LinkParams,
+    other: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
+    """Levels of one name field; `other` is the right side's other name field (exact,
+    phonetic, sketch), for the swapped level. Sketches of both fields must share their hash
+    permutations for that (a deployment's keyed sketch does: one key for every name)."""
     known = _known(exact, left) & _known(exact, right)
     sim = _sketch_sim(sketch, left, right)
     phon = (phonetic[left] == phonetic[right]) & (phonetic[left] != "")
+    swapped = np.zeros(left.shape[0], dtype=bool)
+    if other is not None:
+        o_exact, o_phon, o_sketch = other
+        cross_sim = np.asarray((sketch[left] == o_sketch[right]).mean(axis=1), dtype=np.float64)
+        swapped = (
+            (exact[left] == o_exact[right])
+            | ((phonetic[left] == o_phon[right]) & (phonetic[left] != ""))
+            | (cross_sim >= params.fuzzy_high)
+        ) & (o_exact[right] != "")
     out = np.select(
-        [exact[left] == exact[right], phon, sim >= params.fuzzy_high, sim >= params.fuzzy_low],
-        [4, 3, 2, 1],
+        [
+            exact[left] == exact[right],
+            phon,
+            sim >= params.fuzzy_high,
+            sim >= params.fuzzy_low,
+            swapped,
+        ],
+        [5, 4, 3, 2, 1],
         0,
     )
     return np.where(known, out, MISSING).astype(np.int8)
@@ -293,10 +314,22 @@ def compare(
     parts = _date_parts(records.birthdate)
     cols = [
         _name_levels(
-            records.given, records.given_phonetic, records.given_sketch, left, right, params
+            records.given,
+            records.given_phonetic,
+            records.given_sketch,
+            left,
+            right,
+            params,
+            (records.surname, records.surname_phonetic, records.surname_sketch),
         ),
         _name_levels(
-            records.surname, records.surname_phonetic, records.surname_sketch, left, right, params
+            records.surname,
+            records.surname_phonetic,
+            records.surname_sketch,
+            left,
+            right,
+            params,
+            (records.given, records.given_phonetic, records.given_sketch),
         ),
         _birthdate_levels(parts, left, right),
         _email_levels(records.email_local, records.email_sketch, left, right, params),
@@ -323,6 +356,8 @@ def _block_keys(records: LinkRecords, rows: np.ndarray) -> tuple[np.ndarray, np.
         ("pc", _joined(records.postcode[rows], records.given_phonetic[rows])),
         ("ps", _joined(records.postcode[rows], records.surname_phonetic[rows])),
         ("el", records.email_local[rows]),
+        # Both names' codes in sorted order: the same key when given and surname are swapped.
+        ("nn", _unordered(records.given_phonetic[rows], records.surname_phonetic[rows])),
     ]
     for label, sketch in (("ns", records.surname_sketch), ("es", records.email_sketch)):
         # MinHash bands: names one typo apart share a band with high probability, so the
@@ -345,6 +380,12 @@ def _joined(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.asarray(a, dtype=object).astype(str), np.asarray(b, dtype=object).astype(str)
     both = (a != "") & (b != "")
     return np.where(both, np.char.add(np.char.add(a, "|"), b), "")
+
+
+def _unordered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, dtype=object).astype(str), np.asarray(b, dtype=object).astype(str)
+    first = a <= b
+    return _joined(np.where(first, a, b), np.where(first, b, a))
 
 
 def _join(
@@ -670,7 +711,9 @@ def records_from_fields(
         given_sketch=sk.get("given", qgram_sketch(given, seed=seed)),
         surname=surname,
         surname_phonetic=np.array([soundex(v) for v in surname], dtype=object),
-        surname_sketch=sk.get("surname", qgram_sketch(surname, seed=seed + 1)),
+        # One set of permutations for both names, as the keyed sketch has, so a given name can
+        # be compared with a surname (the swapped level).
+        surname_sketch=sk.get("surname", qgram_sketch(surname, seed=seed)),
         birthdate=col("birthdate"),
         email_local=email,
         email_sketch=sk.get("email_local", qgram_sketch(email, seed=seed + 2)),
