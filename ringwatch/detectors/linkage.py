@@ -57,6 +57,8 @@ class LinkRecords:
     identifier_kind: np.ndarray  # object[str] per column
     # What the surname slot holds: "name" when only a whole-name sketch is kept (a snapshot).
     surname_label: str = "surname"
+    # MinHash of the city's q-grams (None: not kept, the city is compared exactly only).
+    city_sketch: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -90,6 +92,9 @@ NAME_LEVELS = ("else", "swapped", "fuzzy", "fuzzy_close", "phonetic", "exact")
 BIRTHDATE_LEVELS = ("else", "year_only", "one_part_off", "day_month_swapped", "exact")
 EMAIL_LEVELS = ("else", "fuzzy", "exact")
 EXACT_LEVELS = ("else", "exact")
+# A town typed with a typo ("leicjhardt"); a postcode with one digit wrong or two swapped.
+CITY_LEVELS = ("else", "fuzzy", "exact")
+POSTCODE_LEVELS = ("else", "one_char_off", "exact")
 SHARED_LEVELS = ("none", "shared")
 
 
@@ -280,6 +285,47 @@ def _exact_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np
     return np.where(known, (values[left] == values[right]).astype(np.int8), MISSING).astype(np.int8)
 
 
+def _city_levels(
+    records: LinkRecords, left: np.ndarray, right: np.ndarray, params: LinkParams
+) -> np.ndarray:
+    exact = _exact_levels(records.city, left, right)
+    if records.city_sketch is None:
+        return exact
+    sim = _sketch_sim(records.city_sketch, left, right)
+    out = np.where(exact == 1, 2, np.where(sim >= params.fuzzy_high, 1, 0))
+    return np.where(exact == MISSING, MISSING, out).astype(np.int8)
+
+
+def _one_char_off(a: str, b: str) -> bool:
+    """Same length and one position differs, or two adjacent positions swapped."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diff) == 1:
+        return True
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    )
+
+
+def _postcode_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    exact = _exact_levels(values, left, right)
+    out = np.where(exact == 1, 2, 0).astype(np.int8)
+    check = np.flatnonzero(exact == 0)
+    if check.shape[0]:
+        a, b = values[left[check]], values[right[check]]
+        near = np.fromiter(
+            (_one_char_off(str(x), str(y)) for x, y in zip(a.tolist(), b.tolist(), strict=True)),
+            dtype=bool,
+            count=check.shape[0],
+        )
+        out[check[near]] = 1
+    return np.where(exact == MISSING, MISSING, out).astype(np.int8)
+
+
 def _identifier_levels(
     records: LinkRecords, kind: str, left: np.ndarray, right: np.ndarray
 ) -> np.ndarray:
@@ -298,8 +344,8 @@ def comparison_spec(records: LinkRecords) -> tuple[tuple[str, tuple[str, ...]], 
         (records.surname_label, NAME_LEVELS),
         ("birthdate", BIRTHDATE_LEVELS),
         ("email_local", EMAIL_LEVELS),
-        ("city", EXACT_LEVELS),
-        ("postcode", EXACT_LEVELS),
+        ("city", CITY_LEVELS if records.city_sketch is not None else EXACT_LEVELS),
+        ("postcode", POSTCODE_LEVELS),
         ("country", EXACT_LEVELS),
     ]
     for kind in sorted(set(records.identifier_kind.tolist())):
@@ -333,8 +379,8 @@ def compare(
         ),
         _birthdate_levels(parts, left, right),
         _email_levels(records.email_local, records.email_sketch, left, right, params),
-        _exact_levels(records.city, left, right),
-        _exact_levels(records.postcode, left, right),
+        _city_levels(records, left, right, params),
+        _postcode_levels(records.postcode, left, right),
         _exact_levels(records.country, left, right),
     ]
     for name, _ in comparison_spec(records)[7:]:
@@ -719,6 +765,7 @@ def records_from_fields(
         email_sketch=sk.get("email_local", qgram_sketch(email, seed=seed + 2)),
         city=col("city"),
         postcode=col("postcode"),
+        city_sketch=sk.get("city", qgram_sketch(col("city"), seed=seed + 3)),
         country=col("country"),
         identifiers=(
             identifiers if identifiers is not None else sp.csr_matrix((size, 0), dtype=np.int8)
