@@ -57,6 +57,8 @@ class LinkRecords:
     identifier_kind: np.ndarray  # object[str] per column
     # What the surname slot holds: "name" when only a whole-name sketch is kept (a snapshot).
     surname_label: str = "surname"
+    # MinHash of the city's q-grams (None: not kept, the city is compared exactly only).
+    city_sketch: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -84,10 +86,15 @@ class LinkParams:
     seed: int = 0
 
 
-NAME_LEVELS = ("else", "fuzzy", "fuzzy_close", "phonetic", "exact")
+# "swapped": this name agrees with the other record's *other* name (given and surname entered in
+# the other order, as many forms and many naming traditions make people do).
+NAME_LEVELS = ("else", "swapped", "fuzzy", "fuzzy_close", "phonetic", "exact")
 BIRTHDATE_LEVELS = ("else", "year_only", "one_part_off", "day_month_swapped", "exact")
 EMAIL_LEVELS = ("else", "fuzzy", "exact")
 EXACT_LEVELS = ("else", "exact")
+# A town typed with a typo ("leicjhardt"); a postcode with one digit wrong or two swapped.
+CITY_LEVELS = ("else", "fuzzy", "exact")
+POSTCODE_LEVELS = ("else", "one_char_off", "exact")
 SHARED_LEVELS = ("none", "shared")
 
 
@@ -210,13 +217,32 @@ def _name_levels(
     left: np.ndarray,
     right: np.ndarray,
     params: LinkParams,
+    other: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
+    """Levels of one name field; `other` is the right side's other name field (exact,
+    phonetic, sketch), for the swapped level. Sketches of both fields must share their hash
+    permutations for that (a deployment's keyed sketch does: one key for every name)."""
     known = _known(exact, left) & _known(exact, right)
     sim = _sketch_sim(sketch, left, right)
     phon = (phonetic[left] == phonetic[right]) & (phonetic[left] != "")
+    swapped = np.zeros(left.shape[0], dtype=bool)
+    if other is not None:
+        o_exact, o_phon, o_sketch = other
+        cross_sim = np.asarray((sketch[left] == o_sketch[right]).mean(axis=1), dtype=np.float64)
+        swapped = (
+            (exact[left] == o_exact[right])
+            | ((phonetic[left] == o_phon[right]) & (phonetic[left] != ""))
+            | (cross_sim >= params.fuzzy_high)
+        ) & (o_exact[right] != "")
     out = np.select(
-        [exact[left] == exact[right], phon, sim >= params.fuzzy_high, sim >= params.fuzzy_low],
-        [4, 3, 2, 1],
+        [
+            exact[left] == exact[right],
+            phon,
+            sim >= params.fuzzy_high,
+            sim >= params.fuzzy_low,
+            swapped,
+        ],
+        [5, 4, 3, 2, 1],
         0,
     )
     return np.where(known, out, MISSING).astype(np.int8)
@@ -259,6 +285,47 @@ def _exact_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np
     return np.where(known, (values[left] == values[right]).astype(np.int8), MISSING).astype(np.int8)
 
 
+def _city_levels(
+    records: LinkRecords, left: np.ndarray, right: np.ndarray, params: LinkParams
+) -> np.ndarray:
+    exact = _exact_levels(records.city, left, right)
+    if records.city_sketch is None:
+        return exact
+    sim = _sketch_sim(records.city_sketch, left, right)
+    out = np.where(exact == 1, 2, np.where(sim >= params.fuzzy_high, 1, 0))
+    return np.where(exact == MISSING, MISSING, out).astype(np.int8)
+
+
+def _one_char_off(a: str, b: str) -> bool:
+    """Same length and one position differs, or two adjacent positions swapped."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diff) == 1:
+        return True
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and a[diff[0]] == b[diff[1]]
+        and a[diff[1]] == b[diff[0]]
+    )
+
+
+def _postcode_levels(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    exact = _exact_levels(values, left, right)
+    out = np.where(exact == 1, 2, 0).astype(np.int8)
+    check = np.flatnonzero(exact == 0)
+    if check.shape[0]:
+        a, b = values[left[check]], values[right[check]]
+        near = np.fromiter(
+            (_one_char_off(str(x), str(y)) for x, y in zip(a.tolist(), b.tolist(), strict=True)),
+            dtype=bool,
+            count=check.shape[0],
+        )
+        out[check[near]] = 1
+    return np.where(exact == MISSING, MISSING, out).astype(np.int8)
+
+
 def _identifier_levels(
     records: LinkRecords, kind: str, left: np.ndarray, right: np.ndarray
 ) -> np.ndarray:
@@ -277,8 +344,8 @@ def comparison_spec(records: LinkRecords) -> tuple[tuple[str, tuple[str, ...]], 
         (records.surname_label, NAME_LEVELS),
         ("birthdate", BIRTHDATE_LEVELS),
         ("email_local", EMAIL_LEVELS),
-        ("city", EXACT_LEVELS),
-        ("postcode", EXACT_LEVELS),
+        ("city", CITY_LEVELS if records.city_sketch is not None else EXACT_LEVELS),
+        ("postcode", POSTCODE_LEVELS),
         ("country", EXACT_LEVELS),
     ]
     for kind in sorted(set(records.identifier_kind.tolist())):
@@ -293,15 +360,27 @@ def compare(
     parts = _date_parts(records.birthdate)
     cols = [
         _name_levels(
-            records.given, records.given_phonetic, records.given_sketch, left, right, params
+            records.given,
+            records.given_phonetic,
+            records.given_sketch,
+            left,
+            right,
+            params,
+            (records.surname, records.surname_phonetic, records.surname_sketch),
         ),
         _name_levels(
-            records.surname, records.surname_phonetic, records.surname_sketch, left, right, params
+            records.surname,
+            records.surname_phonetic,
+            records.surname_sketch,
+            left,
+            right,
+            params,
+            (records.given, records.given_phonetic, records.given_sketch),
         ),
         _birthdate_levels(parts, left, right),
         _email_levels(records.email_local, records.email_sketch, left, right, params),
-        _exact_levels(records.city, left, right),
-        _exact_levels(records.postcode, left, right),
+        _city_levels(records, left, right, params),
+        _postcode_levels(records.postcode, left, right),
         _exact_levels(records.country, left, right),
     ]
     for name, _ in comparison_spec(records)[7:]:
@@ -323,6 +402,8 @@ def _block_keys(records: LinkRecords, rows: np.ndarray) -> tuple[np.ndarray, np.
         ("pc", _joined(records.postcode[rows], records.given_phonetic[rows])),
         ("ps", _joined(records.postcode[rows], records.surname_phonetic[rows])),
         ("el", records.email_local[rows]),
+        # Both names' codes in sorted order: the same key when given and surname are swapped.
+        ("nn", _unordered(records.given_phonetic[rows], records.surname_phonetic[rows])),
     ]
     for label, sketch in (("ns", records.surname_sketch), ("es", records.email_sketch)):
         # MinHash bands: names one typo apart share a band with high probability, so the
@@ -345,6 +426,12 @@ def _joined(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.asarray(a, dtype=object).astype(str), np.asarray(b, dtype=object).astype(str)
     both = (a != "") & (b != "")
     return np.where(both, np.char.add(np.char.add(a, "|"), b), "")
+
+
+def _unordered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, dtype=object).astype(str), np.asarray(b, dtype=object).astype(str)
+    first = a <= b
+    return _joined(np.where(first, a, b), np.where(first, b, a))
 
 
 def _join(
@@ -670,12 +757,15 @@ def records_from_fields(
         given_sketch=sk.get("given", qgram_sketch(given, seed=seed)),
         surname=surname,
         surname_phonetic=np.array([soundex(v) for v in surname], dtype=object),
-        surname_sketch=sk.get("surname", qgram_sketch(surname, seed=seed + 1)),
+        # One set of permutations for both names, as the keyed sketch has, so a given name can
+        # be compared with a surname (the swapped level).
+        surname_sketch=sk.get("surname", qgram_sketch(surname, seed=seed)),
         birthdate=col("birthdate"),
         email_local=email,
         email_sketch=sk.get("email_local", qgram_sketch(email, seed=seed + 2)),
         city=col("city"),
         postcode=col("postcode"),
+        city_sketch=sk.get("city", qgram_sketch(col("city"), seed=seed + 3)),
         country=col("country"),
         identifiers=(
             identifiers if identifiers is not None else sp.csr_matrix((size, 0), dtype=np.int8)

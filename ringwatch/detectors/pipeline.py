@@ -24,6 +24,8 @@ from ringwatch.detectors._common import binary_links, check_snapshot
 from ringwatch.detectors.age import age_suspect
 from ringwatch.detectors.behaviour import BehaviourParams, SoftLinks, soft_links
 from ringwatch.detectors.calibration import (
+    NEGATIVE,
+    POSITIVE,
     USE_PRIOR,
     CalibrationParams,
     VerdictModel,
@@ -257,13 +259,15 @@ def detect(
     params: DetectParams = DetectParams(),
     labels: np.ndarray | None = None,
     verdict_model: VerdictModel | str = USE_PRIOR,
+    trust_labels: np.ndarray | None = None,
 ) -> DetectionResult:
     """Rings (with ids, scores, verdicts, evidence, history), evader matches and account risk.
 
     `verdict_model`: calibration.USE_PRIOR (the hand-set weights), FIT (fit on `labels`: per
     snapshot row, calibration.POSITIVE / NEGATIVE / UNLABELLED; default: banned accounts
     positive, the rest unlabelled; services pass the deployment's review labels and
-    clearances), or a model an earlier (full) run fitted.
+    clearances), or a model an earlier (full) run fitted. `trust_labels` (same coding, default
+    `labels`): review labels that seed trust propagation, fraud as distrust, legit as trust.
 
     >>> from ringwatch.detectors.snapshot import SnapshotBuilder
     >>> b = SnapshotBuilder()
@@ -292,7 +296,13 @@ def detect(
     matches = match_evaders(snapshot, params.evaders)
     linked = link_snapshot(snapshot, params.linkage) if params.use_linkage else None
     lap("evaders")
-    sybil = sybil_scores(snapshot, params.trust)
+    seeds = labels if trust_labels is None else trust_labels
+    sybil = sybil_scores(
+        snapshot,
+        params.trust,
+        distrusted=None if seeds is None else seeds == POSITIVE,
+        trusted=None if seeds is None else seeds == NEGATIVE,
+    )
     lap("trust")
     pushed = engagement_rings(snapshot, params.fraudar, params.sync)
     lap("engagement")

@@ -137,11 +137,25 @@ def sybilrank(
     return np.asarray(trust * inv)
 
 
-def sybil_scores(snapshot: Snapshot, params: TrustParams = TrustParams()) -> np.ndarray:
-    """SybilSCAR over the snapshot's relations, banned accounts as Sybil seeds and verified
-    accounts (if the snapshot knows any) as benign seeds. Rounded to 6 places so results
-    compare equal across runs."""
+def sybil_scores(
+    snapshot: Snapshot,
+    params: TrustParams = TrustParams(),
+    *,
+    distrusted: np.ndarray | None = None,
+    trusted: np.ndarray | None = None,
+) -> np.ndarray:
+    """SybilSCAR over the snapshot's relations. Sybil seeds: banned accounts and `distrusted`
+    (bool per row: accounts a reviewer labelled `fraud`); benign seeds: verified accounts (if
+    the snapshot knows any) and `trusted` (labelled `legit` or cleared). A reviewer's verdict is
+    as much a label as an enforcement, and often the only one a fresh farm has. Rounded to 6
+    places so results compare equal across runs."""
     adj = relation_graph(snapshot, params.relations)
-    banned = np.flatnonzero(snapshot.banned_at >= 0)
-    benign = np.flatnonzero(snapshot.verified) if snapshot.verified is not None else None
-    return np.round(sybilscar(adj, banned, benign, params), 6)
+    sybil = snapshot.banned_at >= 0
+    if distrusted is not None:
+        sybil = sybil | np.asarray(distrusted, dtype=bool)
+    benign = np.zeros(snapshot.n_accounts, dtype=bool)
+    if snapshot.verified is not None:
+        benign |= np.asarray(snapshot.verified, dtype=bool)
+    if trusted is not None:
+        benign |= np.asarray(trusted, dtype=bool)
+    return np.round(sybilscar(adj, np.flatnonzero(sybil), np.flatnonzero(benign), params), 6)

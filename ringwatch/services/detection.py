@@ -193,6 +193,9 @@ class DetectionService:
         # The verdict model is fitted on the whole deployment at full runs only: a scope's few
         # labels would fit a different model, and verdicts would flap between runs.
         model = latest_model(self.store) if self.params.calibration.enabled else None
+        # Review labels still seed trust propagation over the scope (they fit nothing here).
+        positive, negative = deployment_labels(self.store)
+        trust_labels = account_labels(snapshot, positive, negative)
         t_snapshot = time.perf_counter() - clock
         result, summary = self._run(
             "incremental",
@@ -203,6 +206,7 @@ class DetectionService:
             t_snapshot,
             None,
             model or USE_PRIOR,
+            trust_labels,
         )
         summary.complete = complete
         return result, summary
@@ -217,6 +221,7 @@ class DetectionService:
         t_snapshot: float,
         labels: Any,
         model: VerdictModel | str,
+        trust_labels: Any = None,
     ) -> tuple[DetectionResult, DetectionSummary]:
         clock = time.perf_counter()
         result = self._detect(snapshot, previous, labels, model)
@@ -253,6 +258,7 @@ class DetectionService:
             params=self.params,
             labels=labels,
             verdict_model=model,
+            trust_labels=trust_labels,
         )
         # Review labels: a ring cleared as legit stays benign while its evidence is unchanged.
         return reviews.apply_suppressions(self.store, result)

@@ -225,3 +225,27 @@ def test_febrl4_recall_at_3_and_false_matches() -> None:
     )
     assert res["recall_at_3"] >= 0.95
     assert res["false_match_rate"] <= 0.001
+
+
+def test_swapped_names_city_typo_and_near_postcode_levels() -> None:
+    r = records_from_fields(
+        given=["claudia", "huxley", "claudia"],
+        surname=["huxley", "claudia", "huxley"],
+        city=["leichhardt", "leicjhardt", "perth"],
+        postcode=["2464", "2446", "2463"],
+    )
+    names = [name for name, _ in comparison_spec(r)]
+    spec = dict(comparison_spec(r))
+
+    def levels(q: int, b: int) -> dict[str, str]:
+        row = compare(r, np.array([q]), np.array([b]), LinkParams())[0]
+        return {n: spec[n][int(row[i])] for i, n in enumerate(names) if row[i] >= 0}
+
+    swapped = levels(1, 0)
+    assert swapped["given"] == "swapped" and swapped["surname"] == "swapped"
+    assert swapped["city"] == "fuzzy" and swapped["postcode"] == "one_char_off"
+    same = levels(2, 0)
+    assert same["given"] == "exact" and same["surname"] == "exact"
+    assert same["city"] == "else" and same["postcode"] == "one_char_off"
+    # Two digits apart, not adjacent: no near level.
+    assert levels(2, 1)["postcode"] == "else"

@@ -136,3 +136,25 @@ def test_sybil_scores_from_snapshot_uses_bans_verifies_and_ignores_blocks() -> N
     assert score["x"] >= 0.8
     assert score["y"] == pytest.approx(0.5)
     assert score["h2"] < 0.5 and score["h3"] < 0.5
+
+
+def test_review_labels_are_seeds_beside_bans_and_verifies() -> None:
+    b = SnapshotBuilder()
+    ms = 1_000_000_000_000
+    recs = []
+    for a, o in [("f1", "f2"), ("l1", "l2")]:
+        recs.append({"t": "relation", "a": a, "other": o, "kind": "friend", "ts": ms, "ids": []})
+    b.add_records(recs)
+    snap = b.build()
+    row = {a: i for i, a in enumerate(snap.accounts.tolist())}
+    plain = sybil_scores(snap)
+    assert np.allclose(plain, 0.5)  # no ban, no verify: nothing is known
+    fraud = np.zeros(snap.n_accounts, dtype=bool)
+    legit = np.zeros(snap.n_accounts, dtype=bool)
+    fraud[row["f1"]] = True
+    legit[row["l1"]] = True
+    # Distrust wins on an account labelled both ways, as a ban wins over a stale verify.
+    legit[row["f1"]] = True
+    score = sybil_scores(snap, distrusted=fraud, trusted=legit)
+    assert score[row["f1"]] > 0.5 and score[row["f2"]] > 0.5
+    assert score[row["l1"]] < 0.5 and score[row["l2"]] < 0.5

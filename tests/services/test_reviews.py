@@ -200,6 +200,36 @@ def test_fraud_action_is_configurable_and_underage_age_gates(
     assert [e["action"] for e in store.enforcement_history("kid")] == ["age_gate"]
 
 
+def test_review_labels_seed_trust_propagation(
+    store: GraphStore, redis_client: redis.Redis, hasher: Pseudonymiser
+) -> None:
+    # Suspend, not ban, on `fraud`: the distrust must come from the label itself.
+    queue = ReviewService(
+        store, ingest_service(store, redis_client, hasher), redis_client, fraud_action="suspend"
+    )
+    people = ["joe", "pal", "kim", "kimpal"]
+    raw = [*farm()]
+    for i, a in enumerate(people):
+        raw.append(signup(f"s-{a}", a, device_id=f"dev-{a}", ip=f"192.0.2.{i + 1}"))
+    raw.append(event("relation", "r1", "joe", other_account_id="pal", kind="friend"))
+    raw.append(event("relation", "r2", "kim", other_account_id="kimpal", kind="friend"))
+    ingest(store, hasher, "b1", raw)
+    DetectionService(store, seed=3).run_full()
+    before = {a: results.account_view(store, a)["sybil_score"] for a in people}
+    assert all(v is None or v == pytest.approx(0.5) for v in before.values()), before
+
+    reviews.queue_decision(store, decision("joe", 80))
+    reviews.queue_decision(store, decision("kim", 40, "dec_kim"))
+    items = {i["subject_id"]: i["id"] for i in open_items(queue)}
+    queue.resolve(items["joe"], ALICE, "fraud")
+    queue.resolve(items["kim"], ALICE, "legit")
+    assert [e["action"] for e in store.enforcement_history("joe")] == ["suspend"]
+    DetectionService(store, seed=3).run_full()
+    after = {a: results.account_view(store, a)["sybil_score"] for a in people}
+    assert after["joe"] > 0.5 and after["pal"] > 0.5, after
+    assert after["kim"] < 0.5 and after["kimpal"] < 0.5, after
+
+
 def test_legit_ring_stays_benign_until_its_evidence_grows(
     store: GraphStore, queue: ReviewService, hasher: Pseudonymiser
 ) -> None:
