@@ -224,7 +224,7 @@ class DetectionService:
         trust_labels: Any = None,
     ) -> tuple[DetectionResult, DetectionSummary]:
         clock = time.perf_counter()
-        result = self._detect(snapshot, previous, labels, model)
+        result = self._detect(snapshot, previous, labels, model, trust_labels)
         t_detect = time.perf_counter() - clock
         scope_set = set(scope)
         run_id = _run_id(kind, started)
@@ -250,6 +250,7 @@ class DetectionService:
         previous: dict[str, list[str]],
         labels: Any,
         model: VerdictModel | str,
+        trust_labels: Any = None,
     ) -> DetectionResult:
         result = detect(
             snapshot,
