@@ -25,6 +25,7 @@ app = typer.Typer(
 # Modules that may be absent while their feature is being built are skipped, not fatal.
 _COMMAND_MODULES = (
     "ingest",
+    "load",
     "serve",
     "graph",
     "synth",

@@ -27,8 +27,8 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def services() -> Iterator[Services]:
-    svc = Services(load_settings())
+def services(settings: Settings | None = None) -> Iterator[Services]:
+    svc = Services(settings or load_settings())
     try:
         yield svc
     except RingwatchError as e:
