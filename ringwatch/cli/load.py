@@ -21,7 +21,6 @@ from ringwatch.cli.common import console, load_settings, services
 from ringwatch.cli.ingest import _count_lines
 from ringwatch.errors import Problem
 from ringwatch.graph.bulk.targets import open_target
-from ringwatch.graph.factory import open_store
 from ringwatch.services.bulk_load import BulkLoadService
 from ringwatch.services.ingest import problem_json
 
@@ -100,17 +99,8 @@ def load(
         def reject(path: Path, problem: Problem) -> None:
             rejects_out.write(problem_json(path, problem) + b"\n")
 
-        service = BulkLoadService(
-            svc.store,
-            svc.ingest,
-            open_target(settings),
-            reopen=(lambda: open_store(settings)) if settings.neo4j_uri else None,
-        )
-        try:
-            report = service.load(files, rejects=reject, progress=advance, stage=stage)
-        finally:
-            if service.store is not svc.store:
-                service.store.close()
+        service = BulkLoadService(svc.store, svc.ingest, open_target(settings))
+        report = service.load(files, rejects=reject, progress=advance, stage=stage)
         stage("done")
 
     table = Table(title=f"load summary ({service.store.engine})", show_header=False)

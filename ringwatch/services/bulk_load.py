@@ -43,14 +43,12 @@ class BulkLoadService:
         store: GraphStore,
         ingest: IngestService,
         target: BulkTarget,
-        reopen: Callable[[], GraphStore] | None = None,
     ) -> None:
-        """`reopen` connects afresh after the engine step (the Neo4j server was restarted under
-        the old connection); by default the same store goes on."""
+        # The same store goes on after the engine step: a Neo4j driver reconnects to the
+        # restarted server by itself.
         self.store = store
         self.ingest = ingest
         self.target = target
-        self._reopen = reopen
 
     def load(
         self,
@@ -121,9 +119,6 @@ class BulkLoadService:
         if report.nodes:
             seconds.update(self.target.load(tables, say))
         del tables
-        if self._reopen is not None:
-            self.store.close()
-            self.store = self._reopen()
         say("schema")
         started = time.perf_counter()
         self.store.ensure_schema()

@@ -100,7 +100,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]:
     return [world, extras], later
 
 
-@pytest.fixture(params=["embedded", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+# The Neo4j load stops and restarts the test server (minutes on a loaded machine).
+@pytest.fixture(
+    params=["embedded", pytest.param("neo4j", marks=[pytest.mark.neo4j, pytest.mark.slow])]
+)
 def engine(
     request: pytest.FixtureRequest, embedded: EmbeddedServer
 ) -> Iterator[tuple[GraphStore, BulkTarget]]:

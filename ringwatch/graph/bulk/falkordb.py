@@ -84,56 +84,67 @@ def _edge_bytes(
         )
 
 
-def bulk_insert(
-    client: redis.Redis,
-    graph: str,
-    tables: Tables,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[int, int]:
-    """Create `graph` (which must not exist) from the tables; returns (nodes, edges) created."""
-    ids: dict[Label, dict[str, int]] = {}
-    created = [0, 0]
-    first = [True]
+def commands(graph: str, tables: Tables) -> Iterator[list[Any]]:
+    """The GRAPH.BULK commands (arguments after the command name) that create `graph`."""
+    first = True
 
-    def send(token: bytes, nodes: int, edges: int) -> None:
-        args: list[Any] = [graph]
-        if first[0]:
-            args.append("BEGIN")
-        args += [nodes, edges, 1 if nodes else 0, 1 if edges else 0, token]
-        try:
-            reply = client.execute_command("GRAPH.BULK", *args)
-        except redis.ResponseError as e:
-            raise BatchFailed(f"GRAPH.BULK refused the load of graph {graph!r}: {e}") from e
-        first[0] = False
-        text = reply.decode() if isinstance(reply, bytes) else str(reply)
-        parts = text.split(", ")
-        created[0] += int(parts[0].split(" ")[0])
-        created[1] += int(parts[1].split(" ")[0])
-        if progress:
-            progress(nodes + edges)
+    def command(token: bytes, nodes: int, edges: int) -> list[Any]:
+        nonlocal first
+        args: list[Any] = [graph, "BEGIN"] if first else [graph]
+        first = False
+        return [*args, nodes, edges, 1 if nodes else 0, 1 if edges else 0, token]
 
-    def stream(header: bytes, entities: Iterator[bytes], is_node: bool) -> None:
+    def stream(header: bytes, entities: Iterator[bytes], is_node: bool) -> Iterator[list[Any]]:
         chunk: list[bytes] = [header]
         size, count = len(header), 0
         for entity in entities:
             if size + len(entity) > COMMAND_BYTES and count:
-                send(b"".join(chunk), count if is_node else 0, 0 if is_node else count)
+                yield command(b"".join(chunk), count if is_node else 0, 0 if is_node else count)
                 chunk, size, count = [header], len(header), 0
             chunk.append(entity)
             size += len(entity)
             count += 1
         if count:
-            send(b"".join(chunk), count if is_node else 0, 0 if is_node else count)
+            yield command(b"".join(chunk), count if is_node else 0, 0 if is_node else count)
 
+    ids: dict[Label, dict[str, int]] = {}
     next_id = 0
     for node_table in tables.nodes:
         ids[node_table.label] = {row[0]: next_id + i for i, row in enumerate(node_table.rows)}
         next_id += len(node_table.rows)
-        stream(_header(node_table.label.value, node_table.columns), _node_bytes(node_table), True)
+        header = _header(node_table.label.value, node_table.columns)
+        yield from stream(header, _node_bytes(node_table), True)
     for edge_table in tables.edges:
-        stream(
-            _header(edge_table.rel.value, edge_table.columns),
-            _edge_bytes(edge_table, ids[edge_table.start], ids[edge_table.end]),
-            False,
+        header = _header(edge_table.rel.value, edge_table.columns)
+        entities = _edge_bytes(edge_table, ids[edge_table.start], ids[edge_table.end])
+        yield from stream(header, entities, False)
+
+
+def _command(target: Any, *args: Any) -> Any:
+    # redis-py's execute_command is untyped; one typed doorway keeps the rest strict.
+    return target.execute_command(*args)
+
+
+def send(client: redis.Redis, args: list[Any]) -> tuple[int, int]:
+    """Run one GRAPH.BULK command; (nodes, edges) it created."""
+    try:
+        reply = _command(client, "GRAPH.BULK", *args)
+    except redis.ResponseError as e:
+        raise BatchFailed(f"GRAPH.BULK refused the load of graph {args[0]!r}: {e}") from e
+    text = reply.decode() if isinstance(reply, bytes) else str(reply)
+    nodes, edges = text.split(", ")[:2]
+    return int(nodes.split(" ")[0]), int(edges.split(" ")[0])
+
+
+def bulk_insert(client: redis.Redis, graph: str, tables: Tables) -> tuple[int, int]:
+    """Create `graph` (which must not exist) from the tables; returns (nodes, edges) created."""
+    nodes = edges = 0
+    for args in commands(graph, tables):
+        n, e = send(client, args)
+        nodes, edges = nodes + n, edges + e
+    if (nodes, edges) != (tables.node_count, tables.edge_count):
+        raise BatchFailed(
+            f"GRAPH.BULK created {nodes:,} nodes and {edges:,} edges of graph {graph!r}, "
+            f"expected {tables.node_count:,} and {tables.edge_count:,}"
         )
-    return created[0], created[1]
+    return nodes, edges

@@ -149,9 +149,9 @@ class BulkGraph:
             for id_kind, key in rec["ids"]:
                 _see(links[id_kind], (acc_id, key), ts)
             if "ip_subnet" in rec:
-                self._parents[IdentifierKind.IP].add(tuple(rec["ip_subnet"]))  # type: ignore[arg-type]
+                self._parents[IdentifierKind.IP].add(tuple(rec["ip_subnet"]))
             if "email_domain" in rec:
-                self._parents[IdentifierKind.EMAIL].add(tuple(rec["email_domain"]))  # type: ignore[arg-type]
+                self._parents[IdentifierKind.EMAIL].add(tuple(rec["email_domain"]))
             if "other" in rec:
                 relation, pair = relation_edge(rec)
                 _see(relations[relation], pair, ts)
