@@ -94,10 +94,11 @@ def run(engine: str, events: Path, args: argparse.Namespace) -> dict[str, Any]:
     else:
         settings = Settings(**common, data_dir=work / "engine", graph_name="bench")
     store = open_store(settings)
-    store.clear()
-    store.ensure_schema()
     client = open_redis(settings)
-    client.flushdb()
+    if engine == "neo4j":  # the embedded engine starts empty in its own data directory
+        store.clear()
+        store.ensure_schema()
+        client.flushdb()
     ingest = IngestService(
         store,
         Intake(client, dedupe_window_days=3650),

@@ -102,7 +102,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]:
 
 # The Neo4j load stops and restarts the test server (minutes on a loaded machine).
 @pytest.fixture(
-    params=["embedded", pytest.param("neo4j", marks=[pytest.mark.neo4j, pytest.mark.slow])]
+    params=[
+        "embedded",
+        pytest.param(
+            "neo4j", marks=[pytest.mark.neo4j, pytest.mark.slow, pytest.mark.timeout(2400)]
+        ),
+    ]
 )
 def engine(
     request: pytest.FixtureRequest, embedded: EmbeddedServer
