@@ -62,14 +62,7 @@ class BulkLoadService:
             if stage:
                 stage(name)
 
-        existing = node_count(self.store)
-        if existing:
-            raise Conflict(
-                f"the {self.store.engine} store already holds {existing:,} nodes; `ringwatch "
-                "load` builds a store from nothing. Use `ringwatch ingest` to add events to it, "
-                "or clear it first.",
-                [Problem(field="store", reason=f"not empty ({existing:,} nodes)")],
-            )
+        self._refuse_if_not_empty()
         report = LoadReport()
         graph = BulkGraph()
         now = int(time.time() * 1000)
@@ -117,6 +110,8 @@ class BulkLoadService:
         seconds["build tables"] = time.perf_counter() - started
         report.nodes, report.edges = tables.node_count, tables.edge_count
         if report.nodes:
+            # Again: the store must still be empty now that the engine step replaces it.
+            self._refuse_if_not_empty()
             seconds.update(self.target.load(tables, say))
         del tables
         say("schema")
@@ -130,3 +125,13 @@ class BulkLoadService:
                 f"expected {report.nodes:,}"
             )
         return report
+
+    def _refuse_if_not_empty(self) -> None:
+        existing = node_count(self.store)
+        if existing:
+            raise Conflict(
+                f"the {self.store.engine} store already holds {existing:,} nodes; `ringwatch "
+                "load` builds a store from nothing. Use `ringwatch ingest` to add events to it, "
+                "or clear it first.",
+                [Problem(field="store", reason=f"not empty ({existing:,} nodes)")],
+            )
