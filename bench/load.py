@@ -228,12 +228,13 @@ def main() -> None:
     parser.add_argument("--engines", default="embedded,neo4j")
     parser.add_argument("--neo4j-uri", default="bolt://127.0.0.1:7688")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6380")
+    parser.add_argument("--events-file", type=Path, help="load this file instead of a world")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "load.json")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    events = world(args.accounts, args.seed) / "events.jsonl"
+    events = args.events_file or world(args.accounts, args.seed) / "events.jsonl"
     results = [run(engine, events, args) for engine in args.engines.split(",")]
-    print(f"\nworld: {args.accounts:,} accounts, {results[0]['events']:,} events")
+    print(f"\n{events}: {results[0]['events']:,} events")
     print(
         f"{'engine':<10}{'load s':>9}{'events/s':>11}{'bulk tool s':>13}{'entities/s':>12}"
         f"{'merge rows/s':>14}  stages (s)"
@@ -246,7 +247,8 @@ def main() -> None:
             f"{r['merge_rows_per_s']:>14,.0f}  {stages}"
         )
     payload = {
-        "accounts": args.accounts,
+        "events_file": str(events),
+        "accounts": None if args.events_file else args.accounts,
         "seed": args.seed,
         "results": results,
         "machine": machine_info(load_before),

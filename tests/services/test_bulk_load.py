@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.redis
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _write(path: Path, events: list[dict | str]) -> Path:
+def _write(path: Path, events: list[dict[str, Any] | str]) -> Path:
     with open(path, "wb") as out:
         for e in events:
             out.write((e.encode() if isinstance(e, str) else orjson.dumps(e)) + b"\n")
