@@ -24,11 +24,11 @@ from ringwatch.graph.labels import (
     Label,
     Rel,
 )
+from ringwatch.graph.rows import PROFILE_FIELDS, SKETCH_FIELDS
 from ringwatch.identity import IdentifierKind, sketch_to_text
 from ringwatch.records import relation_edge
 
-PROFILE_FIELDS = ("country", "city", "birthdate", "name_sketch", "email_sketch", "ua")
-_SKETCHES = frozenset({"name_sketch", "email_sketch"})
+_SKETCHES = frozenset(SKETCH_FIELDS)
 _KINDS = {kind.value: kind for kind in IdentifierKind}
 _PARENT_OF = {IdentifierKind.IP: Label.SUBNET, IdentifierKind.EMAIL: Label.EMAIL_DOMAIN}
 
