@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     neo4j_password: SecretStr = SecretStr(DEV_NEO4J_PASSWORD)
     neo4j_database: str = "neo4j"
     graph_name: str = Field(default="ringwatch", description="FalkorDB graph key (embedded engine)")
+    # `ringwatch load` onto Neo4j (docs/performance.md, "Bulk load"): neo4j-admin for the
+    # database's files, and how the DBMS is stopped and started around the import. Run on the
+    # database's host; `bash scripts/neo4j.sh admin|stop|start` for the test server.
+    neo4j_admin: str = "neo4j-admin"
+    neo4j_stop: str = "neo4j stop"
+    neo4j_start: str = "neo4j start"
 
     # Redis: Celery broker, durable intake and the event-id dedupe ledger. No URL means the
     # embedded engine's own Redis server serves these too.

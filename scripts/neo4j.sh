@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run a real Neo4j 5.26 LTS Community DBMS (embedded, Bolt + auth) for dev/CI.
-# Usage: scripts/neo4j.sh {build|start|stop|restart|status|wait}
+# Usage: scripts/neo4j.sh {build|start|stop|restart|status|wait|admin ARGS...}
+#   admin ARGS...  neo4j-admin for this server's files (e.g. `admin database import full ...`),
+#                  from the same Maven artifacts; the server must be stopped for an import.
 #
 # Env (defaults):
 #   NEO4J_PORT=7688                      Bolt port on NEO4J_HOST
@@ -16,6 +18,7 @@
 #   NEO4J_JAVA_OPTS=                     extra JVM flags
 #   NEO4J_START_TIMEOUT=120              seconds
 #   NEO4J_STOP_TIMEOUT=60                seconds before SIGKILL
+#   NEO4J_ADMIN_HEAP=512m                -Xmx of `admin` (an import works mostly off-heap)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -173,6 +176,29 @@ cmd_start() {
     log "ready on bolt://$NEO4J_HOST:$NEO4J_PORT after $((SECONDS - started))s"
 }
 
+# neo4j-admin is org.neo4j.cli.AdminTool from neo4j-command-line, with the import command
+# (neo4j-import-tool) found through its service loader: both are already on the server's
+# classpath. It reads NEO4J_HOME and NEO4J_CONF; the conf written here points it at the data
+# directory the launcher serves.
+cmd_admin() {
+    cmd_build
+    local conf_dir="$NEO4J_HOME_DIR/admin-conf"
+    mkdir -p "$conf_dir" "$NEO4J_DATA_DIR" "$NEO4J_HOME_DIR/logs"
+    {
+        echo "server.directories.data=$NEO4J_DATA_DIR"
+        echo "server.directories.logs=$NEO4J_HOME_DIR/logs"
+        if [[ -n "$NEO4J_CONF_FILE" ]]; then cat "$NEO4J_CONF_FILE"; fi
+    } >"$conf_dir/neo4j.conf"
+    local cp
+    cp="$CLASSES_DIR:$(tr -d '\n' <"$CLASSPATH_FILE")"
+    NEO4J_HOME="$NEO4J_HOME_DIR" NEO4J_CONF="$conf_dir" exec java \
+        -Xmx"${NEO4J_ADMIN_HEAP:-512m}" -XX:+UseG1GC \
+        --add-opens=java.base/java.nio=ALL-UNNAMED \
+        --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
+        --add-opens=java.base/java.lang=ALL-UNNAMED \
+        -cp "$cp" org.neo4j.cli.AdminTool "$@"
+}
+
 cmd_stop() {
     local pid
     if ! pid=$(read_pid); then
@@ -209,8 +235,9 @@ case "${1:-}" in
     restart) lock && cmd_stop && cmd_start ;;
     status) cmd_status ;;
     wait) cmd_wait ;;
+    admin) shift && lock && cmd_admin "$@" ;;
     *)
-        echo "usage: $0 {build|start|stop|restart|status|wait}" >&2
+        echo "usage: $0 {build|start|stop|restart|status|wait|admin ARGS...}" >&2
         exit 2
         ;;
 esac

@@ -26,6 +26,7 @@ app = typer.Typer(
 # loudly instead of the command silently disappearing from --help.
 _COMMAND_MODULES = (
     "ingest",
+    "load",
     "serve",
     "graph",
     "synth",

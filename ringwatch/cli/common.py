@@ -27,8 +27,10 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def services(*, detection_seed: int = 0) -> Iterator[Services]:
-    svc = Services(load_settings(), detection_seed=detection_seed)
+def services(
+    settings: Settings | None = None, *, detection_seed: int = 0
+) -> Iterator[Services]:
+    svc = Services(settings or load_settings(), detection_seed=detection_seed)
     try:
         yield svc
     except RingwatchError as e:

@@ -1,0 +1,293 @@
+"""Normalised records -> the final nodes and edges, as tables for a bulk tool.
+
+Ingest's write statements (`cypher/write/*.cypher`) all commute: counts add, first/last times
+take their min/max, each profile field keeps its newest value by its own time (ties to the
+greater value), identifier `accounts` counts distinct accounts. So the graph after every batch
+is a fold of all records, computed here once in memory instead of per batch in the engine.
+The one order-dependent part is an account's enforcement state (`enforce.cypher`: within a
+batch by (time, event id), a later batch winning ties, `banned_at` carried through suspends);
+it is replayed batch by batch in the order ingest would apply them. Every rule here restates a
+statement's; `tests/services/test_bulk_load.py` compares the result with ingest's node by node
+and edge by edge on both engines, so the two cannot drift apart unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ringwatch.graph.labels import (
+    IDENTIFIER_LABEL,
+    IDENTIFIER_REL,
+    RELATION_REL,
+    Label,
+    Rel,
+)
+from ringwatch.graph.rows import PROFILE_FIELDS, SKETCH_FIELDS
+from ringwatch.identity import IdentifierKind, sketch_to_text
+from ringwatch.records import relation_edge
+
+_SKETCHES = frozenset(SKETCH_FIELDS)
+_KINDS = {kind.value: kind for kind in IdentifierKind}
+_PARENT_OF = {IdentifierKind.IP: Label.SUBNET, IdentifierKind.EMAIL: Label.EMAIL_DOMAIN}
+
+Column = tuple[str, type]  # property name, str or int
+SPAN: tuple[Column, ...] = (("first_seen", int), ("last_seen", int), ("count", int))
+ACCOUNT_COLUMNS: tuple[Column, ...] = (
+    ("id", str),
+    ("first_seen", int),
+    ("last_seen", int),
+    ("events", int),
+    ("created_at", int),
+    *((name, str) for name in PROFILE_FIELDS),
+    *((f"{name}_ts", int) for name in PROFILE_FIELDS),
+    ("status", str),
+    ("status_ts", int),
+    ("banned_at", int),
+)
+
+
+@dataclass(frozen=True)
+class NodeTable:
+    """Nodes of one label; the first column is the label's unique key. None: no property."""
+
+    label: Label
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class EdgeTable:
+    """Edges of one type between two labels; rows are (start key, end key, *properties)."""
+
+    rel: Rel
+    start: Label
+    end: Label
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Tables:
+    nodes: list[NodeTable]
+    edges: list[EdgeTable]
+
+    @property
+    def node_count(self) -> int:
+        return sum(len(t.rows) for t in self.nodes)
+
+    @property
+    def edge_count(self) -> int:
+        return sum(len(t.rows) for t in self.edges)
+
+
+def _see(spans: dict[Any, list[int]], key: Any, ts: int) -> None:
+    span = spans.get(key)
+    if span is None:
+        spans[key] = [ts, ts, 1]
+    else:
+        if ts < span[0]:
+            span[0] = ts
+        if ts > span[1]:
+            span[1] = ts
+        span[2] += 1
+
+
+class BulkGraph:
+    """Accumulates batches of fresh (deduplicated) records, in the order ingest applies them."""
+
+    def __init__(self) -> None:
+        # account id -> [first, last, events, created, {field: (ts, value)} or None]
+        self._accounts: dict[str, list[Any]] = {}
+        self._links: dict[str, dict[tuple[str, str], list[int]]] = {k: {} for k in _KINDS}
+        self._parents: dict[IdentifierKind, set[tuple[str, str]]] = {k: set() for k in _PARENT_OF}
+        self._relations: dict[str, dict[tuple[str, str], list[int]]] = {k: {} for k in RELATION_REL}
+        self._engaged: dict[tuple[str, str, str], list[int]] = {}
+        self._enforcements: list[tuple[Any, ...]] = []
+        self._status: dict[str, list[Any]] = {}  # account -> [status, status_ts, banned_at]
+        self._batches: list[tuple[str, int, int]] = []
+
+    def add_batch(
+        self, batch_id: str, records: Iterable[Mapping[str, Any]], applied_at: int
+    ) -> None:
+        accounts, links, relations, engaged = (
+            self._accounts,
+            self._links,
+            self._relations,
+            self._engaged,
+        )
+        enforced: list[tuple[int, str, str, str, Any, Any]] = []
+        events = 0
+        for rec in records:
+            events += 1
+            ts = int(rec["ts"])
+            acc_id = rec["a"]
+            acc = accounts.get(acc_id)
+            if acc is None:
+                acc = accounts[acc_id] = [ts, ts, 0, None, None]
+            if ts < acc[0]:
+                acc[0] = ts
+            if ts > acc[1]:
+                acc[1] = ts
+            acc[2] += 1
+            kind = rec["t"]
+            if kind == "signup" and (acc[3] is None or ts < acc[3]):
+                acc[3] = ts
+            profile = rec.get("profile")
+            if profile:
+                seen = acc[4]
+                if seen is None:
+                    seen = acc[4] = {}
+                for name, raw in profile.items():
+                    value = sketch_to_text(raw) if name in _SKETCHES else raw
+                    if value is None:
+                        continue
+                    old = seen.get(name)
+                    if old is None or (ts, value) > old:
+                        seen[name] = (ts, value)
+            for id_kind, key in rec["ids"]:
+                _see(links[id_kind], (acc_id, key), ts)
+            if "ip_subnet" in rec:
+                self._parents[IdentifierKind.IP].add(tuple(rec["ip_subnet"]))
+            if "email_domain" in rec:
+                self._parents[IdentifierKind.EMAIL].add(tuple(rec["email_domain"]))
+            if "other" in rec:
+                relation, pair = relation_edge(rec)
+                _see(relations[relation], pair, ts)
+            if kind == "engage":
+                _see(engaged, (acc_id, rec["target"], rec["action"]), ts)
+            elif kind == "enforcement":
+                enforced.append(
+                    (ts, rec["id"], acc_id, rec["action"], rec.get("reason"), rec.get("actor"))
+                )
+        # The batch's enforcements in enforce.cypher's order; a later batch wins ties on time.
+        enforced.sort(key=lambda e: (e[0], e[1]))
+        for ts, event_id, acc_id, action, reason, actor in enforced:
+            self._enforcements.append((event_id, acc_id, action, reason, actor, ts))
+            state = self._status.get(acc_id)
+            if state is None:
+                state = self._status[acc_id] = [None, None, None]
+            if state[1] is None or ts >= state[1]:
+                state[0], state[1] = action, ts
+                if action == "ban":
+                    state[2] = ts
+                elif action == "clear":
+                    state[2] = None
+        if events:
+            self._batches.append((batch_id, applied_at, events))
+
+    @property
+    def events(self) -> int:
+        return sum(n for _, _, n in self._batches)
+
+    def tables(self) -> Tables:
+        """The nodes and edges; the aggregate's own structures are released as they convert."""
+        nodes = [self._account_table()]
+        edges: list[EdgeTable] = []
+        for kind_value, spans in self._links.items():
+            kind = _KINDS[kind_value]
+            per_key: dict[str, int] = {}
+            rows = []
+            for (acc_id, key), span in spans.items():
+                per_key[key] = per_key.get(key, 0) + 1
+                rows.append((acc_id, key, *span))
+            spans.clear()
+            parent = _PARENT_OF.get(kind)
+            edges.append(
+                EdgeTable(IDENTIFIER_REL[kind], Label.ACCOUNT, IDENTIFIER_LABEL[kind], SPAN, rows)
+            )
+            if parent is not None:
+                pairs = sorted(self._parents[kind])
+                edges.append(EdgeTable(Rel.PART_OF, IDENTIFIER_LABEL[kind], parent, (), pairs))
+            nodes.append(
+                NodeTable(
+                    IDENTIFIER_LABEL[kind],
+                    (("key", str), ("accounts", int)),
+                    list(per_key.items()),
+                )
+            )
+        # A parent the parent-link MERGE would create bare (every record that names one also
+        # links it as an identifier, so normally none).
+        known = {
+            t.label: {row[0] for row in t.rows} for t in nodes if t.label in _PARENT_OF.values()
+        }
+        for kind, parent in _PARENT_OF.items():
+            missing = sorted({p for _, p in self._parents[kind]} - known[parent])
+            table = next(t for t in nodes if t.label is parent)
+            table.rows.extend((p, None) for p in missing)
+        for relation, spans in self._relations.items():
+            rows = [(a, b, *span) for (a, b), span in spans.items()]
+            edges.append(
+                EdgeTable(RELATION_REL[relation], Label.ACCOUNT, Label.ACCOUNT, SPAN, rows)
+            )
+        targets = sorted({target for _, target, _ in self._engaged})
+        nodes.append(NodeTable(Label.TARGET, (("id", str),), [(t,) for t in targets]))
+        edges.append(
+            EdgeTable(
+                Rel.ENGAGED,
+                Label.ACCOUNT,
+                Label.TARGET,
+                (("action", str), *SPAN),
+                [(a, t, action, *span) for (a, t, action), span in self._engaged.items()],
+            )
+        )
+        nodes.append(
+            NodeTable(
+                Label.ENFORCEMENT,
+                (("event_id", str), ("action", str), ("reason", str), ("actor", str), ("ts", int)),
+                [(e[0], e[2], e[3], e[4], e[5]) for e in self._enforcements],
+            )
+        )
+        edges.append(
+            EdgeTable(
+                Rel.ENFORCED,
+                Label.ACCOUNT,
+                Label.ENFORCEMENT,
+                (),
+                [(e[1], e[0]) for e in self._enforcements],
+            )
+        )
+        nodes.append(
+            NodeTable(
+                Label.BATCH,
+                (("id", str), ("applied_at", int), ("events", int)),
+                list(self._batches),
+            )
+        )
+        return Tables([t for t in nodes if t.rows], [t for t in edges if t.rows])
+
+    def _account_table(self) -> NodeTable:
+        rows: list[tuple[Any, ...]] = []
+        status = self._status
+        no_status = (None, None, None)
+        for acc_id, (first, last, n, created, profile) in self._accounts.items():
+            fields = profile or {}
+            values = [fields.get(name, (None, None)) for name in PROFILE_FIELDS]
+            rows.append(
+                (
+                    acc_id,
+                    first,
+                    last,
+                    n,
+                    created,
+                    *(v for _, v in values),
+                    *(ts for ts, _ in values),
+                    *status.get(acc_id, no_status),
+                )
+            )
+        bare = self._bare_accounts()
+        blank = (None,) * (len(ACCOUNT_COLUMNS) - 1)
+        rows.extend((acc_id, *blank) for acc_id in bare)
+        self._accounts.clear()
+        return NodeTable(Label.ACCOUNT, ACCOUNT_COLUMNS, rows)
+
+    def _bare_accounts(self) -> Iterator[str]:
+        named = self._accounts
+        seen: set[str] = set()
+        for spans in self._relations.values():
+            for a, b in spans:
+                for acc_id in (a, b):
+                    if acc_id not in named and acc_id not in seen:
+                        seen.add(acc_id)
+                        yield acc_id

@@ -1,0 +1,106 @@
+"""Where a bulk load goes: each engine's way of turning tables into its store files."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import redis
+
+from ringwatch.graph.bulk.falkordb import bulk_insert
+from ringwatch.graph.bulk.graph import Tables
+from ringwatch.graph.bulk.neo4j import Neo4jAdmin, offline_import, write_import_files
+from ringwatch.graph.embedded import embedded_server
+from ringwatch.graph.queries import cypher
+from ringwatch.graph.store import GraphStore
+from ringwatch.settings import Settings
+
+Stage = Callable[[str], None]
+
+
+class BulkTarget(Protocol):
+    engine: str
+
+    def load(self, tables: Tables, stage: Stage) -> dict[str, float]:
+        """Create the graph from `tables` in an empty store; seconds per step."""
+        ...
+
+
+def node_count(store: GraphStore) -> int:
+    return int(store.read(cypher("read/count_all_nodes"))[0]["n"])
+
+
+class FalkorDBTarget:
+    """GRAPH.BULK into the embedded engine; `compact` (the server's log rewrite) makes the
+    loaded graph the engine's start-up dump instead of a replay of the bulk commands."""
+
+    engine = "falkordb"
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        graph: str,
+        compact: Callable[[], bool] | None = None,
+    ) -> None:
+        self._client = client
+        self._graph = graph
+        self._compact = compact
+
+    def load(self, tables: Tables, stage: Stage) -> dict[str, float]:
+        seconds: dict[str, float] = {}
+        stage("GRAPH.BULK")
+        started = time.perf_counter()
+        # The key holds only the schema of an empty store (checked by the caller): BEGIN
+        # needs it gone, and the schema is made again once the data is in.
+        self._client.delete(self._graph)
+        bulk_insert(self._client, self._graph, tables)
+        seconds["GRAPH.BULK"] = time.perf_counter() - started
+        if self._compact is not None:
+            stage("persist")
+            started = time.perf_counter()
+            self._compact()
+            seconds["persist"] = time.perf_counter() - started
+        return seconds
+
+
+class Neo4jTarget:
+    """CSV files for neo4j-admin under `work_dir` (a temporary folder by default), removed after
+    a successful import; kept, with the tool's log, when it fails."""
+
+    engine = "neo4j"
+
+    def __init__(self, admin: Neo4jAdmin, work_dir: Path | None = None) -> None:
+        self._admin = admin
+        self._work_dir = work_dir
+
+    def load(self, tables: Tables, stage: Stage) -> dict[str, float]:
+        base = self._work_dir or Path(tempfile.gettempdir())
+        base.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="ringwatch-load-", dir=base))
+        seconds: dict[str, float] = {}
+        stage("write CSV")
+        started = time.perf_counter()
+        files = write_import_files(tables, work / "csv")
+        seconds["write CSV"] = time.perf_counter() - started
+        seconds.update(offline_import(self._admin, files, work / "neo4j-admin.log", stage))
+        for path in sorted((work / "csv").iterdir()):
+            path.unlink()
+        (work / "csv").rmdir()
+        return seconds
+
+
+def open_target(settings: Settings) -> BulkTarget:
+    """The configured engine's bulk path (Neo4j when RINGWATCH_NEO4J_URI is set)."""
+    if settings.neo4j_uri:
+        admin = Neo4jAdmin(
+            settings.neo4j_admin,
+            settings.neo4j_stop,
+            settings.neo4j_start,
+            settings.neo4j_database,
+        )
+        return Neo4jTarget(admin)
+    server = embedded_server(settings.data_dir)
+    return FalkorDBTarget(server.client(), settings.graph_name, compact=server.compact)
