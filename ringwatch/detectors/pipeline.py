@@ -337,7 +337,7 @@ def detect(
             networks=soft.networks.multiply(soft.rotating > 0).tocsr(),
             rotating=soft.rotating,
             bursts=soft.burst,
-            runs=soft.phone_run,
+            runs=soft.runs(),
             weights=weights,
             evader_rows=evader_rows,
             evader_continues=evader_continues,
