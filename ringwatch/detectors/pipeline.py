@@ -345,6 +345,7 @@ def detect(
             slow_window=params.verdicts.slow_window,
             household_max=params.verdicts.household_max,
             young=young,
+            embedded_min_friends=params.verdicts.embedded_min_friends,
         )
         return features, score_rings(features, params.verdicts)
 
