@@ -88,11 +88,13 @@ def _farm(k: int, stem: str, start: int, *, numbers: int | None = None) -> list[
     out = []
     for j in range(k):
         phone = {"phone": f"+{numbers + j}"} if numbers is not None else {}
+        # Some with the separator, some without: one stem either way.
+        local = stem if j % 2 else stem.replace(".", "")
         out.append(
             _signup(
                 f"farm-{j:02d}",
                 start + j * 1500 + int(rng.integers(0, 600)),
-                f"{stem}{301 + j}@gmail.com" if j % 2 else f"{stem.replace('.', '')}{301 + j}@gmail.com",
+                f"{local}{301 + j}@gmail.com",
                 birthdate=f"19{70 + 3 * j}-0{1 + j % 9}-1{j % 9}",
                 **phone,
             )
