@@ -334,7 +334,9 @@ def ring_features(
     household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
     shape = (hard_coverage == 0) & (no_own_device < 0.5) & (young_share < 0.5)
-    household_shape = ((size <= household_max) & one_country & shares_ip & shape).astype(np.float64)
+    household_shape = ((size <= household_max) & one_country & shares_ip & shape).astype(
+        np.float64
+    )
     # Inside a household-shaped group a run is the family contract, not a bought range.
     run_coverage = np.where(household > 0, 0.0, run_coverage)
     behaviour_coverage = np.maximum(behaviour_coverage, run_coverage)
