@@ -35,6 +35,10 @@ class IdentifierKind(StrEnum):
     # half a window): any two numbers closer than half a window share one, so a bought range
     # is linked whatever its alignment. Keyed like every identifier (docs/privacy.md).
     PHONE_RUN = "phone_run"
+    # The email local part's stem (separators, +tags and trailing digits removed) at its
+    # provider: `anna.k.88` and `annak89` at one provider share it. Operators mint mailboxes
+    # as one stem plus a counter; only the keyed hash of (provider, stem) is kept.
+    EMAIL_STEM = "email_stem"
 
 
 class NormaliseError(ValueError):
@@ -62,6 +66,36 @@ def normalise_email(raw: str) -> tuple[str, str, str]:
     if not local:
         raise NormaliseError("empty local part")
     return f"{local}@{domain}", local, domain
+
+
+# One mailbox namespace under several domain names: a stem is the same person's at either.
+PROVIDER_ALIASES = {"me.com": "icloud.com", "mac.com": "icloud.com"}
+# Providers whose sub-addressing separator is not "+" (Yahoo's disposable addresses are
+# `base-keyword`); every other domain is read with the RFC 5233 "+" convention.
+_SUBADDRESS = {"yahoo.com": "-"}
+MIN_STEM_LENGTH = 3
+_TRAILING_DIGITS = re.compile(r"[0-9]+$")
+
+
+def email_stem(local: str, domain: str) -> tuple[str, str] | None:
+    """(provider, stem) of a normalised email's local part, or None when too little is left.
+
+    The stem is the local part without its sub-address tag, accents, separators (`.`, `_`,
+    `-`) and trailing digits: what stays fixed when one person or one script numbers its
+    mailboxes. Stems shorter than MIN_STEM_LENGTH letters (`jo12`, `a.b`) or made of digits
+    (QQ-style numeric mailboxes) say nothing and are left out.
+
+    >>> email_stem("anna.k.88", "outlook.com"), email_stem("annak89", "outlook.com")
+    (('outlook.com', 'annak'), ('outlook.com', 'annak'))
+    >>> email_stem("12345678", "qq.com") is None
+    True
+    """
+    provider = PROVIDER_ALIASES.get(domain, domain)
+    local = local.split(_SUBADDRESS.get(provider, "+"), 1)[0]
+    stem = _TRAILING_DIGITS.sub("", fold_text(local).replace(" ", ""))
+    if sum(ch.isalpha() for ch in stem) < MIN_STEM_LENGTH:
+        return None
+    return provider, stem
 
 
 def normalise_phone(raw: str, country: str | None) -> str:

@@ -23,6 +23,7 @@ from ringwatch.identity import (
     IdentifierKind,
     NormaliseError,
     Pseudonymiser,
+    email_stem,
     fold_text,
     normalise_email,
     normalise_ip,
@@ -103,6 +104,8 @@ def normalise(event: Event, hasher: Pseudonymiser) -> Record:
         record["email_domain"] = [link(IdentifierKind.EMAIL, address), domain]
         ids.append([IdentifierKind.EMAIL_DOMAIN.value, domain])
         profile["email_sketch"] = hasher.sketch(local, "email-local")
+        if stem := email_stem(local, domain):
+            link(IdentifierKind.EMAIL_STEM, "\x1f".join(stem))
     phone = getattr(event, "phone", None)
     if phone:
         number = _field("phone", normalise_phone, phone, country)

@@ -37,11 +37,14 @@ CPM splits per modem (pipeline: merge by shared infrastructure).
   phone_runs). Accounts registered in one session inside one window, too many for that
   window's own rate, are linked with a weight growing with the run's improbability. This is
   what ties a SIM farm whose every account has a fresh device and comes through carrier NAT.
+- *Email-stem runs*: mailboxes minted from one stem plus a counter at one provider, opened in
+  one session, too many for the stem's frequency (detectors.email_stems), alone or together
+  with a phone window.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,6 +58,7 @@ from ringwatch.detectors._common import (
     symmetric_from_pairs,
 )
 from ringwatch.detectors.age import age_suspect
+from ringwatch.detectors.email_stems import StemParams, stem_runs
 from ringwatch.detectors.snapshot import KIND_CODE, RELATION_KINDS, Snapshot
 
 
@@ -102,6 +106,8 @@ class BehaviourParams:
     run_weight: float = 0.6  # at the significance threshold, + run_weight_per_decade beyond
     run_weight_per_decade: float = 0.1
     run_max: float = 1.2
+    # Email-stem runs, alone and with the phone windows (detectors.email_stems).
+    stems: StemParams = field(default_factory=StemParams)
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class SoftLinks:
     cohort: sp.csr_matrix
     rotating: sp.csr_matrix
     phone_run: sp.csr_matrix
+    email_stem: sp.csr_matrix
 
     def total(self) -> sp.csr_matrix:
         return (
@@ -127,11 +134,17 @@ class SoftLinks:
             + self.cohort
             + self.rotating
             + self.phone_run
+            + self.email_stem
         ).tocsr()
 
     def coordination(self) -> sp.csr_matrix:
         """Signals other than signup timing (which the verdict scores on its own)."""
-        return (self.template + self.lockstep + self.invite + self.phone_run).tocsr()
+        return (self.template + self.lockstep + self.invite + self.runs()).tocsr()
+
+    def runs(self) -> sp.csr_matrix:
+        """Identities bought or minted as a run (phone ranges, email stems): the strongest
+        link of each pair."""
+        return self.phone_run.maximum(self.email_stem).tocsr()
 
     def kinds(self) -> dict[str, sp.csr_matrix]:
         return {
@@ -143,6 +156,7 @@ class SoftLinks:
             "young_cohort": self.cohort,
             "rotating_peers": self.rotating,
             "phone_run": self.phone_run,
+            "email_stem": self.email_stem,
         }
 
 
@@ -448,4 +462,5 @@ def soft_links(
         cohort=young_cohorts(snapshot, age_suspect(snapshot) if young is None else young, params),
         rotating=rotating_peers(snapshot, params),
         phone_run=phone_runs(snapshot, params),
+        email_stem=stem_runs(snapshot, params.stems),
     )

@@ -452,7 +452,7 @@ class _Judge:
             networks=soft.networks.multiply(soft.rotating > 0).tocsr(),
             rotating=soft.rotating,
             bursts=soft.burst,
-            runs=soft.phone_run,
+            runs=soft.runs(),
             weights=self.weights,
             evader_rows=self.evader_rows,
             evader_continues=self.evader_continues,
@@ -460,6 +460,7 @@ class _Judge:
             slow_window=verdicts.slow_window,
             household_max=verdicts.household_max,
             young=self.young,
+            embedded_min_friends=verdicts.embedded_min_friends,
         )
         return features, score_rings(features, verdicts)
 

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from ringwatch.detectors._common import STRONG, binary_links, check_snapshot
 from ringwatch.detectors.age import age_suspect, declared_age
-from ringwatch.detectors.snapshot import KIND_CODE, KINDS, NOT_BANNED, Snapshot
+from ringwatch.detectors.snapshot import KIND_CODE, KINDS, NOT_BANNED, RELATION_KINDS, Snapshot
 
 FRAUD = "fraud"
 SUSPICIOUS = "suspicious"
@@ -52,6 +52,7 @@ FEATURES = (
     "rotating_peers",
     "subnet_burst",
     "household_shape",
+    "social_embedding",
 )
 
 
@@ -105,6 +106,12 @@ class VerdictParams:
     # phone nobody else logs into; accounts run from a farm live only on its shared devices.
     no_own_device: float = 2.5
     young_min_share: float = 0.5
+    # Share of members with at least `embedded_min_friends` friends outside the group: people
+    # who joined together (a campus on launch day, a company's onboarding) go on to live
+    # separate social lives, befriended by people outside the group; a farm's accounts have
+    # no one outside to befriend them (the few attack edges of SybilGuard and SybilRank).
+    social_embedding: float = -4.0
+    embedded_min_friends: int = 3
     burst_window: int = 3 * 86400
     slow_window: int = 180 * 86400
     fraud_threshold: float = 0.7
@@ -141,6 +148,7 @@ def ring_features(
     min_age: int = 13,
     young: np.ndarray | None = None,
     place_max_degree: int = 300,
+    embedded_min_friends: int = 3,
 ) -> dict[str, np.ndarray]:
     """Feature arrays (one value per ring, names in FEATURES), all computed with sparse ops.
 
@@ -215,6 +223,8 @@ def ring_features(
     # Hardware and payment instruments live somewhere; one person's mailbox does not, so a
     # shared email says nothing about where the group meets.
     placeless = (ids.shares_hardware & ~shares_place).astype(np.float64)
+    embedded = _outside_friends(snapshot, g.ring_of) >= embedded_min_friends
+    social_embedding = g.total(embedded[g.inside].astype(np.float64)) / size
     return {
         "size": size,
         "density": links.density,
@@ -241,6 +251,7 @@ def ring_features(
         "rotating_peers": rotating_peers,
         "subnet_burst": links.bursts,
         "household_shape": household_shape,
+        "social_embedding": social_embedding,
     }
 
 
@@ -519,6 +530,22 @@ def _young_share(
     return young_share, family_children
 
 
+def _outside_friends(snapshot: Snapshot, ring_of: np.ndarray) -> np.ndarray:
+    """Per account, how many distinct friends it has outside its own group (all its friends
+    when it is in none). Friendship is mutual, so each pair counts once whatever the
+    direction or how often it was sent."""
+    rel = snapshot.relations
+    n = snapshot.n_accounts
+    if rel.shape[0] == 0:
+        return np.zeros(n, dtype=np.int64)
+    friend = rel[rel[:, 2] == RELATION_KINDS.index("friend")]
+    lo, hi = np.minimum(friend[:, 0], friend[:, 1]), np.maximum(friend[:, 0], friend[:, 1])
+    pair = np.unique(lo[lo != hi] * n + hi[lo != hi])
+    a, b = pair // n, pair % n
+    apart = (ring_of[a] < 0) | (ring_of[a] != ring_of[b])
+    return np.bincount(a[apart], minlength=n) + np.bincount(b[apart], minlength=n)
+
+
 def _shared_coverage(
     links: sp.csr_matrix,
     per_ring: sp.csr_matrix,
@@ -558,6 +585,7 @@ _LINEAR = (
     "rotating_peers",
     "subnet_burst",
     "no_own_device",
+    "social_embedding",
 )
 
 

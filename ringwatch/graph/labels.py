@@ -18,6 +18,7 @@ class Label(StrEnum):
     CARD = "Card"
     PHONE_BLOCK = "PhoneBlock"
     PHONE_RUN = "PhoneRun"
+    EMAIL_STEM = "EmailStem"
     TARGET = "Target"
     ENFORCEMENT = "Enforcement"
     BATCH = "Batch"
@@ -39,6 +40,7 @@ class Rel(StrEnum):
     USES_CARD = "USES_CARD"
     USES_PHONE_BLOCK = "USES_PHONE_BLOCK"
     USES_PHONE_RUN = "USES_PHONE_RUN"
+    USES_EMAIL_STEM = "USES_EMAIL_STEM"
     PART_OF = "PART_OF"
     FRIEND = "FRIEND"
     FOLLOWS = "FOLLOWS"
@@ -59,6 +61,7 @@ IDENTIFIER_LABEL: dict[IdentifierKind, Label] = {
     IdentifierKind.CARD: Label.CARD,
     IdentifierKind.PHONE_BLOCK: Label.PHONE_BLOCK,
     IdentifierKind.PHONE_RUN: Label.PHONE_RUN,
+    IdentifierKind.EMAIL_STEM: Label.EMAIL_STEM,
 }
 
 IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
@@ -71,6 +74,7 @@ IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
     IdentifierKind.CARD: Rel.USES_CARD,
     IdentifierKind.PHONE_BLOCK: Rel.USES_PHONE_BLOCK,
     IdentifierKind.PHONE_RUN: Rel.USES_PHONE_RUN,
+    IdentifierKind.EMAIL_STEM: Rel.USES_EMAIL_STEM,
 }
 
 # A relationship type's name (as Cypher's type(r) returns it) -> the identifier kind it links.

@@ -201,6 +201,7 @@ SUMMARY_NODES = (
     Label.CARD,
     Label.PHONE_BLOCK,
     Label.PHONE_RUN,
+    Label.EMAIL_STEM,
     Label.TARGET,
     Label.ENFORCEMENT,
     Label.RING,

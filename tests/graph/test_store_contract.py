@@ -224,6 +224,7 @@ def test_raw_identifiers_never_reach_the_graph(store: GraphStore, world: list[Re
     for secret in (
         "alice.b",
         "alicebx",
+        "aliceb",  # the stem of aliceb@gmail.com, kept only as a keyed hash
         "4155550101",
         "203.0.113.7",
         "tab-1",
@@ -231,6 +232,35 @@ def test_raw_identifiers_never_reach_the_graph(store: GraphStore, world: list[Re
         "alice brown",
     ):
         assert secret not in text
+
+
+def test_email_stems_join_numbered_mailboxes_of_one_provider(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    recs = records(
+        hasher,
+        [
+            signup("s1", "u1", email="mark.jones17@gmail.com"),
+            signup("s2", "u2", email="MarkJones18+shop@gmail.com"),
+            signup("s3", "u3", email="mark.jones19@outlook.com"),
+            signup("s4", "u4", email="12345678@qq.com"),  # no stem: nothing but digits
+        ],
+    )
+    store.apply_batch(Batch("b-stems", recs))
+    s = store.summary()
+    assert s.nodes["EmailStem"] == 2
+    assert s.edges["USES_EMAIL_STEM"] == 3
+    builder = SnapshotBuilder()
+    store.stream_snapshot(builder)
+    snap = builder.build()
+    stems = np.flatnonzero(snap.kind_mask(IdentifierKind.EMAIL_STEM))
+    users = snap.links.tocsc()[:, stems]
+    per_stem = sorted(
+        sorted(str(snap.accounts[r]) for r in users[:, j].nonzero()[0]) for j in range(len(stems))
+    )
+    assert per_stem == [["u1", "u2"], ["u3"]]
+    dump = repr(store.read("MATCH (n:EmailStem) RETURN properties(n) AS p")).lower()
+    assert "markjones" not in dump and "mark.jones" not in dump
 
 
 def test_read_is_read_only(store: GraphStore) -> None:
