@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from falkordb.helpers import stringify_param_value
 
 from ringwatch.graph.falkordb_store import FalkorDBStore, cypher_literal
 
@@ -37,4 +38,6 @@ def test_strings_round_trip(falkordb_store: FalkorDBStore, text: str) -> None:
 
 def test_map_keys_become_bare_identifiers() -> None:
     assert cypher_literal([{"a": "x", "key_2": None, "n": -5}]) == '[{a:"x",key_2:null,n:-5}]'
-    assert cypher_literal({"a": 'say "b": c'}) == '{a:"say \\"b\\": c"}'
+    # Anything the fast path cannot prove is a key goes through the client's own encoder.
+    for value in ({"a": 'say "b": c'}, [{"a": 1}, {"b": 2}], [{"a": {"nested": 1}}]):
+        assert cypher_literal(value) == stringify_param_value(value)
