@@ -254,7 +254,7 @@ def cypher_literal(value: Any) -> str:
     can match: inside a JSON string every quote is escaped, so `key":` never occurs in a value.
     Keys are taken from the first row (rows of one statement share theirs); if any `":` is left
     (a key not seen there, a nested map, or a value holding `":`), the client's own encoder
-    does it value by value. That encoder was a fifth of the embedded write path's Python."""
+    does it value by value. That encoder was over a third of the write side's Python."""
     first = value[0] if isinstance(value, list) and value else value
     keys = list(first) if isinstance(first, dict) else []
     text = orjson.dumps(value)
