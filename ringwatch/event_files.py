@@ -46,6 +46,29 @@ def read_events(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, LineError(f"not valid JSON: {e}")
 
 
+def read_raw_events(path: Path) -> Iterator[tuple[int, Any]]:
+    """Like `read_events`, but JSON lines come as undecoded bytes (`decode_event` reads them):
+    decoding then happens wherever the event is validated, e.g. in a normaliser process."""
+    if _is_csv(path):
+        yield from read_events(path)
+        return
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line
+
+
+def decode_event(raw: Any) -> Any:
+    """A raw item of `read_raw_events` as `read_events` gives it."""
+    if not isinstance(raw, bytes):
+        return raw
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        return LineError(f"not valid JSON: {e}")
+
+
 def file_digest(path: Path) -> str:
     """Content digest: the same file gets the same batch ids, so a rerun resumes, not repeats."""
     digest = hashlib.sha256()

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
 import phonenumbers
@@ -49,6 +50,11 @@ GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SKETCH_SIZE = 32
 _PRIME = (1 << 31) - 1
+# Identifiers repeat: every login of an account brings its device, address and user agent again,
+# and an ingest profile spent most of its time normalising and hashing the same values (issue
+# 13). The functions below are pure, so results are memoised; the bound keeps the memory of a
+# long-running worker flat (a few hundred bytes per entry).
+CACHE_SIZE = 1 << 17
 
 
 def normalise_email(raw: str) -> tuple[str, str, str]:
@@ -98,6 +104,7 @@ def email_stem(local: str, domain: str) -> tuple[str, str] | None:
     return provider, stem
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def normalise_phone(raw: str, country: str | None) -> str:
     """E.164. Numbers without a leading + need the event's country to be read."""
     try:
@@ -132,8 +139,20 @@ def phone_runs(e164: str, width: int = PHONE_RUN_WIDTH) -> tuple[str, str]:
     return (f"{length}:{width}:0:{value // width}", f"{length}:{width}:1:{(value + half) // width}")
 
 
+_DOTTED_QUAD = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
 def normalise_ip(raw: str) -> tuple[str, str]:
     """Return (canonical address, subnet: /24 for IPv4, /48 for IPv6)."""
+    text = raw.strip()
+    if _DOTTED_QUAD.fullmatch(text):
+        # Canonical already (no leading zeros), so the /24 is plain text: `ipaddress` costs
+        # ~15 us per address and most traffic is IPv4.
+        return text, text[: text.rindex(".")] + ".0/24"
     try:
         address = ipaddress.ip_address(raw.strip())
     except ValueError as e:
@@ -145,6 +164,7 @@ def normalise_ip(raw: str) -> tuple[str, str]:
     return str(address), str(subnet)
 
 
+@lru_cache(maxsize=CACHE_SIZE)
 def fold_text(raw: str) -> str:
     """Lower-case, strip accents and punctuation: 'José  O'Neil' -> 'jose oneil'."""
     text = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode().lower()
@@ -163,8 +183,8 @@ class Pseudonymiser:
     key: bytes
 
     def digest(self, kind: IdentifierKind, value: str) -> str:
-        mac = hmac.new(self.key, f"{kind.value}\x1f{value}".encode(), hashlib.sha256)
-        return mac.hexdigest()[:32]
+        # A StrEnum member is its value as a str: concatenation skips the enum's `.value` lookup.
+        return _digest(self.key, kind + "\x1f" + value)
 
     def sketch(self, text: str, purpose: str) -> list[int]:
         """Keyed MinHash of character 3-grams, for fuzzy matching without keeping the text.
@@ -172,42 +192,45 @@ class Pseudonymiser:
         Two strings' sketches agree in a share of positions that estimates the Jaccard similarity
         of their 3-gram sets, so a typo ('jonathan' / 'jonathon') still matches well.
         """
-        folded = fold_text(text).replace(" ", "_")
-        if not folded:
-            return []
-        padded = f"^{folded}$"
-        grams = {padded[i : i + 3] for i in range(max(1, len(padded) - 2))}
-        key = self.key[:64]
-        person = purpose.encode()[:16]
-        base = np.fromiter(
-            (
-                int.from_bytes(
-                    hashlib.blake2b(g.encode(), key=key, person=person, digest_size=8).digest(),
-                    "little",
-                )
-                % _PRIME
-                for g in grams
-            ),
-            dtype=np.uint64,
-            count=len(grams),
-        )
-        a, b = self._permutations(purpose)
-        # a, x < 2^31 keeps a*x+b inside uint64, so the permutations vectorise without overflow.
-        values = ((base[:, None] * a[None, :] + b[None, :]) % _PRIME).min(axis=0)
-        return [int(v) for v in values]
-
-    def _permutations(self, purpose: str) -> tuple[np.ndarray, np.ndarray]:
-        cached = _PERMUTATIONS.get((self.key, purpose))
-        if cached is None:
-            seed = hmac.new(self.key, f"minhash\x1f{purpose}".encode(), hashlib.sha256).digest()
-            rng = np.random.default_rng(int.from_bytes(seed[:8], "little"))
-            a = rng.integers(1, _PRIME, size=SKETCH_SIZE, dtype=np.int64).astype(np.uint64)
-            b = rng.integers(0, _PRIME, size=SKETCH_SIZE, dtype=np.int64).astype(np.uint64)
-            cached = _PERMUTATIONS[(self.key, purpose)] = (a, b)
-        return cached
+        return list(_sketch(self.key, text, purpose))
 
 
-_PERMUTATIONS: dict[tuple[bytes, str], tuple[np.ndarray, np.ndarray]] = {}
+@lru_cache(maxsize=CACHE_SIZE)
+def _digest(key: bytes, message: str) -> str:
+    # hmac.digest is OpenSSL's one-shot HMAC: no Python HMAC object per value.
+    return hmac.digest(key, message.encode(), "sha256")[:16].hex()
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _sketch(key: bytes, text: str, purpose: str) -> tuple[int, ...]:
+    folded = fold_text(text).replace(" ", "_")
+    if not folded:
+        return ()
+    padded = f"^{folded}$"
+    grams = {padded[i : i + 3] for i in range(max(1, len(padded) - 2))}
+    base = np.fromiter((_gram_hash(key, g, purpose) for g in grams), np.uint64, len(grams))
+    a, b = _permutations(key, purpose)
+    # a, x < 2^31 keeps a*x+b inside uint64, so the permutations vectorise without overflow.
+    values = ((base[:, None] * a[None, :] + b[None, :]) % _PRIME).min(axis=0)
+    return tuple(values.tolist())
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _gram_hash(key: bytes, gram: str, purpose: str) -> int:
+    # Names share most of their 3-grams, so each is hashed once per key and purpose.
+    digest = hashlib.blake2b(
+        gram.encode(), key=key[:64], person=purpose.encode()[:16], digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "little") % _PRIME
+
+
+@lru_cache(maxsize=64)
+def _permutations(key: bytes, purpose: str) -> tuple[np.ndarray, np.ndarray]:
+    seed = hmac.new(key, f"minhash\x1f{purpose}".encode(), hashlib.sha256).digest()
+    rng = np.random.default_rng(int.from_bytes(seed[:8], "little"))
+    a = rng.integers(1, _PRIME, size=SKETCH_SIZE, dtype=np.int64).astype(np.uint64)
+    b = rng.integers(0, _PRIME, size=SKETCH_SIZE, dtype=np.int64).astype(np.uint64)
+    return a, b
 
 
 def sketch_similarity(left: list[int] | np.ndarray, right: list[int] | np.ndarray) -> float:

@@ -53,6 +53,7 @@ class Record(TypedDict):
 
 
 INVITED_BY = "invited_by"
+_KIND_TEXT = {kind: kind.value for kind in IdentifierKind}  # plain str, as records travel as JSON
 
 
 class FieldError(ValueError):
@@ -79,26 +80,30 @@ def normalise(event: Event, hasher: Pseudonymiser) -> Record:
         "ids": [],
     }
     ids = record["ids"]
-    country = getattr(event, "country", None)
+    # The model's field values as a plain dict: `getattr(event, name, None)` on a pydantic model
+    # goes through its __getattr__ and raises inside for every field the type lacks, which was a
+    # tenth of an ingest profile.
+    fields = event.__dict__
+    country = fields.get("country")
 
     def link(kind: IdentifierKind, clear: str) -> str:
         key = hasher.digest(kind, clear)
-        ids.append([kind.value, key])
+        ids.append([_KIND_TEXT[kind], key])
         return key
 
-    device = getattr(event, "device_id", None)
+    device = fields.get("device_id")
     if device:
         link(IdentifierKind.DEVICE, device.strip())
-    ip = getattr(event, "ip", None)
+    ip = fields.get("ip")
     if ip:
         address, subnet = _field("ip", normalise_ip, ip)
         record["ip_subnet"] = [link(IdentifierKind.IP, address), subnet]
         ids.append([IdentifierKind.SUBNET.value, subnet])
-    card = getattr(event, "card", None)
+    card = fields.get("card")
     if card:
         link(IdentifierKind.CARD, card.strip())
     profile: dict[str, Any] = {}
-    email = getattr(event, "email", None)
+    email = fields.get("email")
     if email:
         address, local, domain = _field("email", normalise_email, email)
         record["email_domain"] = [link(IdentifierKind.EMAIL, address), domain]
@@ -106,7 +111,7 @@ def normalise(event: Event, hasher: Pseudonymiser) -> Record:
         profile["email_sketch"] = hasher.sketch(local, "email-local")
         if stem := email_stem(local, domain):
             link(IdentifierKind.EMAIL_STEM, "\x1f".join(stem))
-    phone = getattr(event, "phone", None)
+    phone = fields.get("phone")
     if phone:
         number = _field("phone", normalise_phone, phone, country)
         link(IdentifierKind.PHONE, number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -52,6 +53,15 @@ def ingest(
             "the embedded engine applies writes one at a time, so it gains little.",
         ),
     ] = 1,
+    normalisers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Processes that decode, validate and pseudonymise batches ahead while this one "
+            "writes (0: all in this process). Default: one per core beyond the first.",
+        ),
+    ] = max(1, (os.cpu_count() or 2) - 1),
 ) -> None:
     """Validate, pseudonymise and write events to the graph in batches.
 
@@ -86,7 +96,13 @@ def ingest(
                     progress.update(task, rate=f"{done / elapsed:,.0f} events/s")
 
             total.merge(
-                svc.ingest.ingest_file(path, rejects=reject, progress=advance, writers=writers)
+                svc.ingest.ingest_file(
+                    path,
+                    rejects=reject,
+                    progress=advance,
+                    writers=writers,
+                    normalisers=normalisers,
+                )
             )
 
     table = Table(title="ingest summary", show_header=False)

@@ -188,6 +188,10 @@ class RingFilter:
 
 
 WRITE_BATCH = 2000
+# Rows per claimed write-back batch: each batch costs a round trip, a transaction (one composed
+# query on the embedded engine) and a marker node, so a full run at 100k+ accounts sends few
+# large ones (issue 13). Its rows are small maps; 10k of them is a few MB.
+WRITE_BACK_BATCH = 10_000
 
 
 SUMMARY_NODES = (
@@ -357,7 +361,7 @@ class CypherStore(ABC):
         for name, items, changes, subject_key in steps:
             query = cypher(name)
             kind = "ring" if changes is run.ring_changes else "account"
-            for number, chunk in enumerate(_chunks(list(items), WRITE_BATCH)):
+            for number, chunk in enumerate(_chunks(list(items), WRITE_BACK_BATCH)):
                 statements = [Statement(query, chunk, shared)]
                 due: list[Row] = []
                 if subject_key is not None:

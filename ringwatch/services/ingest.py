@@ -6,11 +6,13 @@ the same validation, the same batches and the same exactly-once apply, so their 
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -20,7 +22,7 @@ import orjson
 from pydantic import ValidationError
 
 from ringwatch.errors import Problem
-from ringwatch.event_files import LineError, file_digest, read_events
+from ringwatch.event_files import LineError, decode_event, file_digest, read_raw_events
 from ringwatch.events import parse_event, problems_of
 from ringwatch.graph.store import ApplyResult, Batch, GraphStore
 from ringwatch.identity import Pseudonymiser
@@ -68,24 +70,7 @@ class IngestService:
 
     # -- validation --------------------------------------------------------------------------
     def validate(self, raw_events: Iterable[tuple[int, Any]]) -> tuple[list[Record], list[Problem]]:
-        records: list[Record] = []
-        problems: list[Problem] = []
-        for index, raw in raw_events:
-            if isinstance(raw, LineError):
-                problems.append(Problem(index=index, field="event", reason=str(raw)))
-                continue
-            if not isinstance(raw, dict):
-                problems.append(
-                    Problem(index=index, field="event", reason="expected a JSON object")
-                )
-                continue
-            try:
-                records.append(normalise(parse_event(raw), self.hasher))
-            except ValidationError as e:
-                problems.extend(problems_of(e, index))
-            except FieldError as e:
-                problems.append(Problem(index=index, field=e.field, reason=e.reason))
-        return records, problems
+        return validate_events(raw_events, self.hasher)
 
     # -- the API path: accept now, apply in a worker -------------------------------------------
     def accept(self, items: Sequence[tuple[int, Any]], queue: BatchQueue) -> IngestReport:
@@ -137,6 +122,7 @@ class IngestService:
         rejects: Callable[[Path, Problem], None] | None = None,
         progress: Callable[[int], None] | None = None,
         writers: int = 1,
+        normalisers: int = 0,
     ) -> IngestReport:
         """Apply a file batch by batch. Batch ids derive from the file's content and position,
         so a run that was interrupted resumes where it stopped and never applies a batch twice.
@@ -146,39 +132,87 @@ class IngestService:
         lets a multi-core server work in parallel. Batches commute (counts add, times take their
         min or max, the newest profile and enforcement win), so their commit order does not
         matter, exactly as with concurrent Celery workers.
+
+        With `normalisers` > 0, that many processes decode, validate and pseudonymise batches
+        ahead (the profile's largest cost, all Python) while this one claims and writes. Claims
+        and writes stay here, in file order, so exactly-once is the same code either way.
         """
         if writers < 1:
             raise ValueError("writers must be at least 1")
+        if normalisers < 0:
+            raise ValueError("normalisers must be at least 0")
         digest = file_digest(path)
         report = IngestReport()
-        with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="graph-write") as pool:
+        with contextlib.ExitStack() as stack:
+            pool = stack.enter_context(
+                ThreadPoolExecutor(max_workers=writers, thread_name_prefix="graph-write")
+            )
+            validated = self._validated(stack, digest, read_raw_events(path), normalisers)
             in_flight: deque[Future[int]] = deque()
-            for number, chunk in enumerate(_chunks_iter(read_events(path), self.batch_size)):
+            for number, lines, work in validated:
                 batch_id = f"file:{digest}:{number}"
-                if self.store.batch_applied(batch_id):
+                if work is None:
                     report.skipped_batches += 1
                     fresh: list[Record] = []
                 else:
-                    fresh = self._claim_chunk(batch_id, chunk, report, path, rejects)
+                    fresh = self._claim_chunk(batch_id, work, report, path, rejects)
                 while len(in_flight) >= writers:
                     _finish(in_flight.popleft(), progress)
                 if fresh:
-                    in_flight.append(pool.submit(self._write, Batch(batch_id, fresh), len(chunk)))
+                    in_flight.append(pool.submit(self._write, Batch(batch_id, fresh), lines))
                 elif progress:
-                    progress(len(chunk))
+                    progress(lines)
             while in_flight:
                 _finish(in_flight.popleft(), progress)
         return report
 
+    def _validated(
+        self,
+        stack: contextlib.ExitStack,
+        digest: str,
+        items: Iterator[tuple[int, Any]],
+        normalisers: int,
+    ) -> Iterator[tuple[int, int, Validated | None]]:
+        """(batch number, lines, validated batch or None when it was applied before), in file
+        order; with normalisers, up to two batches per process are being validated ahead."""
+
+        def applied(number: int) -> bool:
+            return self.store.batch_applied(f"file:{digest}:{number}")
+
+        chunks = enumerate(_chunks_iter(items, self.batch_size))
+        if normalisers == 0:
+            for number, chunk in chunks:
+                done = applied(number)
+                yield number, len(chunk), None if done else self.validate(chunk)
+            return
+        procs = stack.enter_context(
+            ProcessPoolExecutor(
+                max_workers=normalisers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_normaliser,
+                initargs=(self.hasher.key,),
+            )
+        )
+        ahead: deque[tuple[int, int, Future[Validated] | None]] = deque()
+        for number, chunk in chunks:
+            job = None if applied(number) else procs.submit(_normalise_chunk, chunk)
+            ahead.append((number, len(chunk), job))
+            while len(ahead) > 2 * normalisers:
+                n, lines, f = ahead.popleft()
+                yield n, lines, None if f is None else f.result()
+        while ahead:
+            n, lines, f = ahead.popleft()
+            yield n, lines, None if f is None else f.result()
+
     def _claim_chunk(
         self,
         batch_id: str,
-        chunk: list[tuple[int, Any]],
+        work: Validated,
         report: IngestReport,
         path: Path,
         rejects: Callable[[Path, Problem], None] | None,
     ) -> list[Record]:
-        records, problems = self.validate(chunk)
+        records, problems = work
         for problem in problems:
             if rejects:
                 rejects(path, problem)
@@ -195,6 +229,43 @@ class IngestService:
     def _write(self, batch: Batch, lines: int) -> int:
         self.store.apply_batch(batch)
         return lines
+
+
+Validated = tuple[list[Record], list[Problem]]
+
+
+def validate_events(raw_events: Iterable[tuple[int, Any]], hasher: Pseudonymiser) -> Validated:
+    records: list[Record] = []
+    problems: list[Problem] = []
+    for index, item in raw_events:
+        raw = decode_event(item)
+        if isinstance(raw, LineError):
+            problems.append(Problem(index=index, field="event", reason=str(raw)))
+            continue
+        if not isinstance(raw, dict):
+            problems.append(Problem(index=index, field="event", reason="expected a JSON object"))
+            continue
+        try:
+            records.append(normalise(parse_event(raw), hasher))
+        except ValidationError as e:
+            problems.extend(problems_of(e, index))
+        except FieldError as e:
+            problems.append(Problem(index=index, field=e.field, reason=e.reason))
+    return records, problems
+
+
+_HASHER: Pseudonymiser | None = None
+
+
+def _start_normaliser(key: bytes) -> None:
+    global _HASHER
+    _HASHER = Pseudonymiser(key)
+
+
+def _normalise_chunk(chunk: list[tuple[int, Any]]) -> Validated:
+    if _HASHER is None:
+        raise RuntimeError("normaliser process started without its key")
+    return validate_events(chunk, _HASHER)
 
 
 def _finish(write: Future[int], progress: Callable[[int], None] | None) -> None:

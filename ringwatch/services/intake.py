@@ -18,6 +18,7 @@ import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -86,7 +87,7 @@ class Intake:
             int(keep_payload),
         ]
         for rec in records:
-            day = dt.datetime.fromtimestamp(rec["ts"] / 1000, tz=dt.UTC).strftime("%Y%m%d")
+            day = _day(rec["ts"] // DAY_MS)
             argv += [rec["id"], day, orjson.dumps(rec) if keep_payload else b""]
         try:
             dupes = [int(i) for i in self._accept(args=argv)]
@@ -141,6 +142,15 @@ class Intake:
             self._redis.ping()
         except (redis.ConnectionError, redis.TimeoutError) as e:
             raise Unavailable(f"Redis is unreachable: {e}") from e
+
+
+DAY_MS = 86_400_000
+
+
+@lru_cache(maxsize=4096)
+def _day(day_number: int) -> str:
+    # A batch's events fall on a few days: one datetime per day, not per event.
+    return dt.datetime.fromtimestamp(day_number * 86_400, tz=dt.UTC).strftime("%Y%m%d")
 
 
 def _text(value: bytes | str) -> str:

@@ -139,3 +139,40 @@ def test_concurrent_writers_build_the_same_graph_as_one(
     assert summary == expected[0]
     changed = [(a, b) for a, b in zip(expected[1], after, strict=True) if a != b]
     assert not changed, changed[:2]
+
+
+def test_normaliser_processes_build_the_same_graph_and_rejections(
+    service: IngestService, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """Validation in worker processes is the same validation: same accepted events, the same
+    rejections by line, and the same graph, account by account, as validating in-process."""
+    from ringwatch.worlds import generate
+
+    generate(tmp_path, 300, 5, "heavy-fraud")
+    path = tmp_path / "events.jsonl"
+    lines = path.read_bytes().splitlines()
+    lines[7] = b"{not json"
+    lines[50] = orjson.dumps({**orjson.loads(lines[50]), "ts": "yesterday"})
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    accounts = sorted({orjson.loads(line)["account_id"] for line in lines if line != b"{not json"})
+
+    def graph() -> tuple[object, list[object]]:
+        summary = service.store.summary(top=20)
+        return (summary.nodes, summary.edges, summary.edge_events), [
+            service.store.account(a, identifiers_per_kind=100) for a in accounts
+        ]
+
+    inline = service.ingest_file(path, normalisers=0)
+    expected = graph()
+    service.store.clear()
+    service.store.ensure_schema()
+    redis_client.flushdb()
+    parallel = service.ingest_file(path, normalisers=2, writers=2)
+    assert parallel.accepted == inline.accepted == len(lines) - 2
+    assert [(p.index, p.field) for p in parallel.rejected] == [(8, "event"), (51, "ts")]
+    assert [(p.index, p.field) for p in inline.rejected] == [(8, "event"), (51, "ts")]
+    assert parallel.batches == inline.batches
+    summary, after = graph()
+    assert summary == expected[0]
+    changed = [(a, b) for a, b in zip(expected[1], after, strict=True) if a != b]
+    assert not changed, changed[:2]
