@@ -418,3 +418,4 @@ def merge_by_shared_infrastructure(
     touched[rows] = True
     merged = np.where(inside | touched[node], group[node], -1)
     return Partition(_renumber_by_first_row(merged), partition.component)
+

@@ -338,3 +338,38 @@ def test_a_connection_strangers_share_does_not_join_two_farms() -> None:
     result = detect(b.build(), seed=0)
     flagged = sorted((set(r.members) for r in result.rings if r.verdict != "benign"), key=min)
     assert flagged == [set(first), set(second)], [len(f) for f in flagged]
+
+
+# -- an engagement farm: many rooms, the same customer targets --------------------------------
+def _engagement_farm(b: SnapshotBuilder, name: str, rooms: int, t0: int) -> list[str]:
+    """`rooms` rooms of 40 accounts, each room on its own device pool; every account pushes
+    the farm's five targets, each campaign within two minutes (too many at once for the
+    pairwise lockstep link)."""
+    ids = []
+    for r in range(rooms):
+        for i in range(40):
+            a = f"{name}{r}-{i:02d}"
+            ids.append(a)
+            t = t0 + r * 3 * DAY + 300 * i
+            b.add_account(a, {"created_at": t, "country": "BD"})
+            b.add_link(a, "device", f"{name}-room{r}-phone{i % 4}", 1, t)
+            for c in range(5):
+                # Inside one lockstep slot of either tiling (T0 + 700 is 300 s into one).
+                b.add_engagement(a, f"{name}-target{c}", "like", t0 + (30 + c) * DAY + 700 + 2 * i)
+    return ids
+
+
+def test_an_engagement_farm_in_many_rooms_is_one_ring_two_farms_are_two() -> None:
+    b = SnapshotBuilder()
+    first = _engagement_farm(b, "x", 4, T0)
+    second = _engagement_farm(b, "y", 2, T0 + 5 * DAY)
+    rng = np.random.default_rng(3)
+    for i in range(400):
+        a = f"u{i:03d}"
+        b.add_account(a, {"created_at": T0 - int(rng.integers(0, 400)) * DAY})
+        b.add_link(a, "device", f"{a}-phone", 1, T0)
+        for t in rng.choice(200, 5, replace=False).tolist():
+            b.add_engagement(a, f"post{t}", "like", T0 + int(rng.integers(0, 60 * DAY)))
+    result = detect(b.build(), seed=0)
+    flagged = sorted((set(r.members) for r in result.rings if r.verdict != "benign"), key=min)
+    assert flagged == [set(first), set(second)], [len(f) for f in flagged]
