@@ -305,6 +305,11 @@ def ring_features(
     # People carry a phone of their own; a "household" whose members live only on shared
     # devices is a farm.
     clean &= no_own_device < 0.5
+    # A child may have only the family tablet, a grown-up hardly: two or more members
+    # declared adult who live only on devices other accounts use are a farm's personas.
+    adult = np.nan_to_num(declared_age(snapshot), nan=0.0) >= 18
+    deviceless_adults = np.bincount(ring_inside, (has_device & ~has_own & adult)[inside], r_count)
+    clean &= deviceless_adults < 2
     if young is None:
         young = age_suspect(snapshot, min_age=min_age)
     # ...and a household has grown-ups: a group of mostly age-suspect members is a cohort.
@@ -326,6 +331,7 @@ def ring_features(
     household = ((size <= household_max) & one_country & shares_ip & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
     shape = (hard_coverage == 0) & (no_own_device < 0.5) & (young_share < 0.5)
+    shape &= deviceless_adults < 2
     household_shape = ((size <= household_max) & one_country & shares_ip & shape).astype(
         np.float64
     )
