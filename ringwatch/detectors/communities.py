@@ -329,6 +329,7 @@ def merge_by_shared_infrastructure(
     created: np.ndarray | None = None,
     slack: int = 12 * 3600,
     busy_degree: int = 50,
+    own_share: float = 0.9,
 ) -> Partition:
     """Join the pieces of one operation that runs on its own infrastructure.
 
@@ -351,6 +352,13 @@ def merge_by_shared_infrastructure(
     within `slack` of a suspect's creation on that identifier. A carrier-NAT address a SIM
     farm comes through is the farm's for a day and thousands of strangers' the rest of the
     year; a small identifier mostly used by suspects is the operation's own connection.
+
+    An identifier of at most `busy_degree` accounts of which at least `own_share` are
+    suspects is the operation's own connection (the room its farm of devices sits in): a
+    community with `min_suspects` or more members on it joins even below
+    `min_member_share`. A farm spreads its devices over its few connections, so each
+    device's community has only a third of its members on any one of three; strangers do
+    not end up on a connection nobody but the operation uses.
     """
     labels = partition.labels
     n = labels.shape[0]
@@ -397,6 +405,10 @@ def merge_by_shared_infrastructure(
     pc = per.tocoo()
     node_size = np.where(pc.row < k, size[np.minimum(pc.row, max(k - 1, 0))], 1.0)
     attach = pc.data >= min_member_share * node_size
+    own = (suspects[operated] >= own_share * degree[operated]) & (
+        degree[operated] <= busy_degree
+    )
+    attach |= (pc.row < k) & own[pc.col] & (pc.data >= min_suspects)
     rows, cols = pc.row[attach], pc.col[attach] + k + n
     total = k + n + operated.shape[0]
     graph = sp.coo_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(total, total)).tocsr()
@@ -406,3 +418,4 @@ def merge_by_shared_infrastructure(
     touched[rows] = True
     merged = np.where(inside | touched[node], group[node], -1)
     return Partition(_renumber_by_first_row(merged), partition.component)
+

@@ -80,6 +80,9 @@ class DetectParams:
     min_ring_size: smaller communities are not reported as rings.
     bridge_min_pairs: communities joined by at least this many strong-identifier account pairs
         are one ring (a farm spread over a pool of devices); 0 disables the merge.
+    campaign_window: engagement on one target within this window is one campaign cell, a
+        candidate piece of infrastructure for the infrastructure merge (0 disables): a farm
+        pushing the same targets from many rooms is one operation.
     keep_benign: also return rings judged benign (families...), so their ids stay stable and an
         investigator can see why they were cleared.
     review_threshold: account risk at or above which the account's action is "review".
@@ -111,6 +114,7 @@ class DetectParams:
     n_iterations: int = 4
     min_ring_size: int = 3
     bridge_min_pairs: int = 3
+    campaign_window: int = 2 * 3600
     keep_benign: bool = True
     review_threshold: float = 0.7
     min_age: int = 13
@@ -293,6 +297,8 @@ def detect(
     weights = (proj + soft_total).tocsr()
     part = _communities(snapshot, weights, soft, params, seed)
     lap("communities")
+    pushed = engagement_rings(snapshot, params.fraudar, params.sync)
+    lap("engagement")
     matches = match_evaders(snapshot, params.evaders)
     linked = link_snapshot(snapshot, params.linkage) if params.use_linkage else None
     lap("evaders")
@@ -304,8 +310,6 @@ def detect(
         trusted=None if seeds is None else seeds == NEGATIVE,
     )
     lap("trust")
-    pushed = engagement_rings(snapshot, params.fraudar, params.sync)
-    lap("engagement")
 
     judge = _Judge.of(snapshot, soft, weights, matches, young, params)
     groups, features, scores = _judge_groups(snapshot, part, judge, params)
@@ -480,7 +484,13 @@ def _judge_groups(
             suspect[g] = True
     part = merge_by_shared_infrastructure(
         part,
-        _infrastructure_links(snapshot, params.infrastructure_max_degree),
+        sp.hstack(
+            [
+                _infrastructure_links(snapshot, params.infrastructure_max_degree),
+                _campaign_links(snapshot, params.campaign_window),
+            ],
+            format="csc",
+        ),
         suspect,
         min_suspect_share=params.infrastructure_suspect_share,
         min_suspects=params.min_ring_size,
@@ -591,6 +601,38 @@ def _infrastructure_links(
         width = int(column.max()) + 1 if column.shape[0] else 0
         parts.append(
             sp.csc_matrix((np.ones(coo.nnz, dtype=np.float32), (coo.row, column)), shape=(n, width))
+        )
+    return sp.csc_matrix(sp.hstack(parts, format="csc"))
+
+
+def _campaign_links(snapshot: Snapshot, window: int) -> sp.csc_matrix:
+    """Accounts x campaign cells (binary): engagement on one target inside one `window`,
+    tiled twice (the second tiling shifted by half a window), cells of 3 or more accounts.
+
+    A paid engagement farm fires each campaign from all its rooms within minutes, too many at
+    once for the pairwise lockstep link (behaviour.lockstep caps its buckets, as a viral post
+    fills them too). As a candidate for the infrastructure merge a cell joins communities only
+    when most of its accounts already sit in suspicious communities, which a viral post's
+    crowd never does.
+    """
+    n = snapshot.n_accounts
+    eng = snapshot.engagements
+    if window <= 0 or eng.shape[0] == 0:
+        return sp.csc_matrix((n, 0))
+    acct, target, ts = eng[:, 0].astype(np.int64), eng[:, 1].astype(np.int64), eng[:, 3]
+    parts = []
+    for shift in (0, window // 2):
+        slot = (ts.astype(np.int64) + shift) // window
+        key = target * (1 << 24) + (slot - slot.min())
+        pair = np.unique(np.column_stack([key, acct]), axis=0)
+        _, column, size = np.unique(pair[:, 0], return_inverse=True, return_counts=True)
+        keep = size[column] >= 3
+        _, col = np.unique(column[keep], return_inverse=True)
+        width = int(col.max()) + 1 if col.shape[0] else 0
+        parts.append(
+            sp.csc_matrix(
+                (np.ones(col.shape[0], dtype=np.float32), (pair[keep, 1], col)), shape=(n, width)
+            )
         )
     return sp.csc_matrix(sp.hstack(parts, format="csc"))
 

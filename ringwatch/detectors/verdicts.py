@@ -200,10 +200,13 @@ def ring_features(
     # One banned member in a family is that person's problem, not the family's: guilt by
     # association is what reviewers must not do. Two or more make the family look like a cell.
     clean = (offenders < 2) & (links.hard == 0)
-    no_own_device = _no_own_device(g, all_links)
+    no_own_device, deviceless_adults = _no_own_device(g, all_links)
     # People carry a phone of their own; a "household" whose members live only on shared
     # devices is a farm.
     clean &= no_own_device < 0.5
+    # A child may have only the family tablet, a grown-up hardly: two or more members
+    # declared adult who live only on devices other accounts use are a farm's personas.
+    clean &= deviceless_adults < 2
     if young is None:
         young = age_suspect(snapshot, min_age=min_age)
     young_share, family_children = _young_share(g, young, guardian_age, household_max)
@@ -214,6 +217,7 @@ def ring_features(
     household = ((size <= household_max) & one_country & ids.shares_ip & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
     shape = (links.hard == 0) & (no_own_device < 0.5) & (young_share < 0.5)
+    shape &= deviceless_adults < 2
     household_shape = ((size <= household_max) & one_country & ids.shares_ip & shape).astype(
         np.float64
     )
@@ -495,8 +499,9 @@ def _countries(g: _Groups) -> tuple[np.ndarray, np.ndarray]:
     return country_diversity, top >= 0.6 * size
 
 
-def _no_own_device(g: _Groups, all_links: sp.csc_matrix) -> np.ndarray:
-    """Per ring: the share of members with a device who use no device of their own."""
+def _no_own_device(g: _Groups, all_links: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per ring: the share of members with a device who use no device of their own, and how
+    many members declared adult live only on devices other accounts use."""
     snapshot = g.snapshot
     device_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["device"])
     devices = all_links[:, device_cols].tocsc()
@@ -506,7 +511,9 @@ def _no_own_device(g: _Groups, all_links: sp.csc_matrix) -> np.ndarray:
     has_own = np.asarray(devices[:, own_cols].sum(axis=1)).ravel() > 0
     with_device = g.total(has_device[g.inside])
     without_own = g.total((has_device & ~has_own)[g.inside])
-    return np.asarray(without_own / np.maximum(with_device, 1))
+    adult = np.nan_to_num(declared_age(snapshot), nan=0.0) >= 18
+    deviceless_adults = g.total((has_device & ~has_own & adult)[g.inside])
+    return np.asarray(without_own / np.maximum(with_device, 1)), deviceless_adults
 
 
 def _young_share(

@@ -245,3 +245,44 @@ def test_two_colleagues_with_adjacent_company_numbers_are_not_flagged() -> None:
         pair.append(acc)
     result = detect(b.build(), seed=1)
     assert _flagged(result.rings, pair) == []
+
+
+def _tablet_family(b: SnapshotBuilder, name: str, tablet_only_births: tuple[str, str]) -> list[str]:
+    """Five accounts on one home IP and one tablet, registered within three days (a family
+    moving to the platform together); three carry a phone of their own, the two born
+    `tablet_only_births` use nothing but the tablet."""
+    births = ("1968-04-02", "1971-09-13", "1999-07-17", *tablet_only_births)
+    members = []
+    for j, birth in enumerate(births):
+        acc = f"{name}-{j}"
+        ts = T0 + 30 * DAY + j * 12 * 3600
+        tablet_only = j >= 3
+        _person(
+            b,
+            acc,
+            ts,
+            birth=birth,
+            ip="81.2.7.10",
+            subnet="81.2.7.0/24",
+            number=CARRIER + 4_000_000 + 7919 * j,
+            email=f"{name}{j}.{birth[:4]}@outlook.com",
+            device=f"tablet-{name}" if tablet_only else None,
+        )
+        if not tablet_only:
+            b.add_link(acc, "device", f"tablet-{name}", 2, ts + DAY)
+        members.append(acc)
+    return members
+
+
+def test_two_grown_ups_living_only_on_the_shared_device_are_not_a_household() -> None:
+    """Children may have nothing but the family tablet; two adults with no phone of their own
+    are what a farm's personas look like."""
+    for births, flagged in (
+        ((("2014-05-01", "2016-02-11")), False),
+        (("1985-05-01", "1990-02-11"), True),
+    ):
+        b = SnapshotBuilder()
+        _background(b, 300)
+        members = _tablet_family(b, "fam", births)
+        result = detect(b.build(), seed=1)
+        assert bool(_flagged(result.rings, members)) == flagged, births

@@ -16,7 +16,7 @@ from ringwatch.detectors.behaviour import (
 from ringwatch.detectors.evaders import match_evaders
 from ringwatch.detectors.pipeline import detect
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
-from tests.detectors.test_detectors import DAY, T0, rows
+from tests.detectors.test_detectors import DAY, T0, farm, rows
 
 
 def _verdict_of(snap: Snapshot, ids: list[str]) -> str:
@@ -297,3 +297,79 @@ def test_a_shared_block_joins_pieces_of_one_operation_not_operations_months_apar
         flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
         assert len(flagged) == pieces, (gap, flagged)
         assert set().union(*flagged) == set(first) | set(second)
+
+
+# -- a farm's own room: its devices spread over a few connections only it uses ------------------
+def _farm_in_room(b: SnapshotBuilder, *, rooms: int, per_device: int = 8) -> list[str]:
+    """Three emulators, each behind `per_device` accounts; account i goes out through the
+    room's connection i % rooms, so every emulator's accounts are spread over all of them."""
+    ids = []
+    for d in range(3):
+        for i in range(per_device):
+            a = f"e{d}{i:02d}"
+            ids.append(a)
+            t = T0 + 3600 * d + 120 * i
+            b.add_account(a, {"created_at": t, "country": "ID"})
+            b.add_link(a, "device", f"emulator-{d}", 1, t)
+            b.add_link(a, "ip", f"room-{i % rooms}", 1, t)
+    return ids
+
+
+def test_a_farms_devices_on_its_own_connections_are_one_ring() -> None:
+    b = SnapshotBuilder()
+    farm_ids = _farm_in_room(b, rooms=3)
+    result = detect(b.build(), seed=0)
+    flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
+    # One operation, not one ring per emulator: no connection carries half of any emulator's
+    # accounts, but nobody else uses them.
+    assert flagged == [set(farm_ids)], [len(f) for f in flagged]
+
+
+def test_a_connection_strangers_share_does_not_join_two_farms() -> None:
+    b = SnapshotBuilder()
+    first = farm(b, "a", 8)
+    second = farm(b, "b", 8, T0 + 2 * DAY)
+    # A cafe's Wi-Fi: three accounts of each farm and twenty ordinary customers.
+    for a in first[:3] + second[:3]:
+        b.add_link(a, "ip", "cafe", 1, T0)
+    for i in range(20):
+        b.add_account(f"c{i:02d}", {"created_at": T0 - i * 5 * DAY})
+        b.add_link(f"c{i:02d}", "ip", "cafe", 1, T0)
+    result = detect(b.build(), seed=0)
+    flagged = sorted((set(r.members) for r in result.rings if r.verdict != "benign"), key=min)
+    assert flagged == [set(first), set(second)], [len(f) for f in flagged]
+
+
+# -- an engagement farm: many rooms, the same customer targets --------------------------------
+def _engagement_farm(b: SnapshotBuilder, name: str, rooms: int, t0: int) -> list[str]:
+    """`rooms` rooms of 40 accounts, each room on its own device pool; every account pushes
+    the farm's five targets, each campaign within two minutes (too many at once for the
+    pairwise lockstep link)."""
+    ids = []
+    for r in range(rooms):
+        for i in range(40):
+            a = f"{name}{r}-{i:02d}"
+            ids.append(a)
+            t = t0 + r * 3 * DAY + 300 * i
+            b.add_account(a, {"created_at": t, "country": "BD"})
+            b.add_link(a, "device", f"{name}-room{r}-phone{i % 4}", 1, t)
+            for c in range(5):
+                # Inside one lockstep slot of either tiling (T0 + 700 is 300 s into one).
+                b.add_engagement(a, f"{name}-target{c}", "like", t0 + (30 + c) * DAY + 700 + 2 * i)
+    return ids
+
+
+def test_an_engagement_farm_in_many_rooms_is_one_ring_two_farms_are_two() -> None:
+    b = SnapshotBuilder()
+    first = _engagement_farm(b, "x", 4, T0)
+    second = _engagement_farm(b, "y", 2, T0 + 5 * DAY)
+    rng = np.random.default_rng(3)
+    for i in range(400):
+        a = f"u{i:03d}"
+        b.add_account(a, {"created_at": T0 - int(rng.integers(0, 400)) * DAY})
+        b.add_link(a, "device", f"{a}-phone", 1, T0)
+        for t in rng.choice(200, 5, replace=False).tolist():
+            b.add_engagement(a, f"post{t}", "like", T0 + int(rng.integers(0, 60 * DAY)))
+    result = detect(b.build(), seed=0)
+    flagged = sorted((set(r.members) for r in result.rings if r.verdict != "benign"), key=min)
+    assert flagged == [set(first), set(second)], [len(f) for f in flagged]
