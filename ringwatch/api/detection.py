@@ -20,6 +20,18 @@ async def list_runs(
     return await run_in_threadpool(detection.runs_page, services.store, limit)
 
 
+@router.get(
+    "/shadow",
+    summary="The shadow detection candidate against the live ring verdicts of a full run",
+)
+async def shadow(
+    services: ServicesDep,
+    run_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+) -> dict[str, Any]:
+    return await run_in_threadpool(detection.shadow_report, services.store, run_id, limit)
+
+
 @router.get("/runs/{run_id}", summary="One detection run and its verdict model record")
 async def get_run(
     services: ServicesDep, run_id: Annotated[str, Path(min_length=1, max_length=200)]

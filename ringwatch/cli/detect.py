@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ringwatch.cli.common import console, services
-from ringwatch.services.detection import DetectionService, detect_params
+from ringwatch.services.detection import DetectionService
 
 
 def detect(
@@ -64,7 +64,7 @@ def detect(
         store = svc.store
         t_engine = time.perf_counter() - clock
         progress.update(task, description="snapshot")
-        service = DetectionService(store, params=detect_params(svc.settings), seed=seed)
+        service = DetectionService.from_settings(store, svc.settings, seed=seed)
         if accounts:
             ran = service.run_incremental(accounts)
             if ran is None:

@@ -38,7 +38,7 @@ def detect_full() -> dict[str, Any]:
             log.info("detect.full skipped: another detection run holds the lock")
             return {"skipped": True}
         svc = services()
-        _, summary = DetectionService(svc.store, params=detect_params(svc.settings)).run_full()
+        _, summary = DetectionService.from_settings(svc.store, svc.settings).run_full()
     record_detection("full", summary.seconds)
     log.info("detect.full %s: %s", summary.run_id, summary.rings)
     return asdict(summary)
