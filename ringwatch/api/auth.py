@@ -188,8 +188,7 @@ def authorize(
     token = _token(request, credentials)
     if not token:
         raise Unauthorized(f"an API key is required (Authorization: Bearer, or {API_KEY_HEADER})")
-    services = request.app.state.services
-    principal = KeyService(services.redis, services.settings).authenticate(token)
+    principal = _key_service(request).authenticate(token)
     request.state.principal = principal
     if principal.role is Role.ADMIN:
         return
@@ -201,6 +200,18 @@ def authorize(
 
 
 AUTHORIZE = Depends(authorize)
+
+
+def _key_service(request: Request) -> KeyService:
+    """One KeyService per app's services, not one per request: building it derives the pepper
+    (an HMAC) and registers its scripts, work every request would repeat."""
+    state = request.app.state
+    services = state.services
+    made: tuple[object, KeyService] | None = getattr(state, "key_service", None)
+    if made is None or made[0] is not services:
+        made = (services, KeyService(services.redis, services.settings))
+        state.key_service = made
+    return made[1]
 
 
 def current_principal(request: Request) -> Principal:
