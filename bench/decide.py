@@ -593,7 +593,8 @@ def run_pass(
 # ---------------------------------------------------------------------------------------------
 
 STAGES = {
-    "facts": ("parse_context", "account_cache", "graph_read", "velocity"),
+    # prefetch: the one Redis pipeline (velocity count, cached account row, subnet signups)
+    "facts": ("parse_context", "prefetch", "graph_read", "velocity"),
     "strategy": ("assemble", "strategy_eval"),
     "audit": ("ingest_context", "decision_log"),
 }
@@ -633,7 +634,7 @@ def inprocess(
     store.live_facts = timed("graph_read", store.live_facts)  # the account row and all lookups
     d: Any = dec
     d._context_record = timed("parse_context", dec._context_record)
-    d._cached_account = timed("account_cache", dec._cached_account)
+    d._prefetch = timed("prefetch", dec._prefetch)
     d.ingest.intake.accept = timed("ingest_context", dec.ingest.intake.accept)
     d.velocity.signups_last_hour = timed("velocity", dec.velocity.signups_last_hour)
     d.log.record = timed("decision_log", dec.log.record)
