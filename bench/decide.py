@@ -503,6 +503,7 @@ def summarise(
             "p50": round(_pct(ok, 50), 2),
             "p90": round(_pct(ok, 90), 2),
             "p99": round(_pct(ok, 99), 2),
+            "p99.9": round(_pct(ok, 99.9), 2),
             "max": round(ok[-1], 2) if ok else None,
             "mean": round(sum(ok) / len(ok), 2) if ok else None,
         },
@@ -512,9 +513,42 @@ def summarise(
     }
 
 
-def _cpu_by_role(api_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the API processes, Neo4j, the Redis/FalkorDB servers and the
-    whole machine: where a decision's cost lands, since they all share the same 2 cores."""
+def _ours(engines: Engines, engine: str) -> dict[str, list[int]]:
+    """Pids of THIS bench's servers: the machine is shared, and other people's Neo4j and Redis
+    servers run the same binaries. Neo4j and Redis by the TCP port they listen on, the
+    embedded engine's server by its data directory on its command line."""
+    from urllib.parse import urlsplit
+
+    import psutil
+
+    bolt = urlsplit(engines.neo4j_uri).port
+    redis_port = urlsplit(engines.redis_url).port
+    embedded_dir = str(engines.work_dir / "embedded")
+    out: dict[str, list[int]] = {"neo4j": [], "redis_server": []}
+    for p in psutil.process_iter(["name", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            cmd = " ".join(p.info["cmdline"] or [])
+            if "ringwatch.Neo4jLauncher" in cmd and engine == "neo4j":
+                ports = {c.laddr.port for c in p.net_connections("tcp") if c.status == "LISTEN"}
+                if bolt in ports:
+                    out["neo4j"].append(p.pid)
+            elif "redis-server" in (p.info["name"] or "") or "redis-server" in cmd:
+                if engine == "embedded":
+                    if embedded_dir in cmd or p.cwd().startswith(embedded_dir):
+                        out["redis_server"].append(p.pid)
+                else:
+                    ports = {
+                        c.laddr.port for c in p.net_connections("tcp") if c.status == "LISTEN"
+                    }
+                    if redis_port in ports:
+                        out["redis_server"].append(p.pid)
+    return out
+
+
+def _cpu_by_role(api_pid: int, servers: Mapping[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of the API processes, this bench's Neo4j and Redis/FalkorDB servers
+    and the whole machine: where a decision's cost lands, since they share the same 2 cores
+    (with everyone else's work, which lands in `other`)."""
     import psutil
 
     out = {"api": 0.0, "neo4j": 0.0, "redis_server": 0.0}
@@ -524,29 +558,27 @@ def _cpu_by_role(api_pid: int) -> dict[str, float]:
             with contextlib.suppress(psutil.Error):
                 t = p.cpu_times()
                 out["api"] += t.user + t.system
-    for p in psutil.process_iter(["name", "cmdline"]):
-        with contextlib.suppress(psutil.Error):
-            cmd = " ".join(p.info["cmdline"] or [])
-            role = (
-                "neo4j"
-                if "ringwatch.Neo4jLauncher" in cmd
-                else "redis_server"
-                if "redis-server" in (p.info["name"] or "") or "redis-server" in cmd
-                else None
-            )
-            if role:
-                t = p.cpu_times()
+    for role, pids in servers.items():
+        for pid in pids:
+            with contextlib.suppress(psutil.Error):
+                t = psutil.Process(pid).cpu_times()
                 out[role] += t.user + t.system
     machine = psutil.cpu_times()
     out["machine"] = machine.user + machine.system + machine.nice + machine.irq + machine.softirq
     return out
 
 
-def run_pass(load: Load, requests: list[dict[str, Any]], api_pid: int) -> dict[str, Any]:
-    before = _cpu_by_role(api_pid)
+def run_pass(
+    load: Load,
+    requests: list[dict[str, Any]],
+    api_pid: int,
+    servers: Mapping[str, list[int]] | None = None,
+) -> dict[str, Any]:
+    servers = servers or {}
+    before = _cpu_by_role(api_pid, servers)
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         result: dict[str, Any] = pool.submit(drive, load, requests).result()
-    after = _cpu_by_role(api_pid)
+    after = _cpu_by_role(api_pid, servers)
     ok = max(result["ok"], 1)
     spent = {role: after[role] - before[role] for role in after}
     spent["load_generator"] = result.pop("load_generator_cpu_s")
@@ -561,7 +593,8 @@ def run_pass(load: Load, requests: list[dict[str, Any]], api_pid: int) -> dict[s
 # ---------------------------------------------------------------------------------------------
 
 STAGES = {
-    "facts": ("parse_context", "account_cache", "graph_read", "velocity"),
+    # prefetch: the one Redis pipeline (velocity count, cached account row, subnet signups)
+    "facts": ("parse_context", "prefetch", "graph_read", "velocity"),
     "strategy": ("assemble", "strategy_eval"),
     "audit": ("ingest_context", "decision_log"),
 }
@@ -601,7 +634,7 @@ def inprocess(
     store.live_facts = timed("graph_read", store.live_facts)  # the account row and all lookups
     d: Any = dec
     d._context_record = timed("parse_context", dec._context_record)
-    d._cached_account = timed("account_cache", dec._cached_account)
+    d._prefetch = timed("prefetch", dec._prefetch)
     d.ingest.intake.accept = timed("ingest_context", dec.ingest.intake.accept)
     d.velocity.signups_last_hour = timed("velocity", dec.velocity.signups_last_hour)
     d.log.record = timed("decision_log", dec.log.record)
@@ -688,7 +721,13 @@ def bench_engine(
     def load_for(url: str) -> Load:
         return Load(url, token, args.rate, args.duration, args.concurrency, args.timeout)
 
+    servers: dict[str, list[int]] = {}
+
     def warm(api: Api, tag: str) -> None:
+        # The embedded engine's server is started by `serve`: found once the API answers.
+        servers.clear()
+        servers.update(_ours(engines, engine))
+        result.setdefault("server_pids", {})[tag] = dict(servers)
         if args.warmup:
             reqs = new_signups(members, args.warmup, f"{run_tag}-{engine}-{tag}", seed + 99)
             run_pass(
@@ -702,6 +741,7 @@ def bench_engine(
                 ),
                 reqs,
                 api.pid,
+                servers,
             )
 
     if "live" in args.modes:
@@ -709,7 +749,7 @@ def bench_engine(
         with api_server(engines, engine, port, ttl_s=0, workers=args.api_workers) as api:
             warm(api, "warm-live")
             _say(f"{engine}: live features (TTL 0), {n:,} requests at {args.rate:g}/s")
-            result["passes"]["live"] = run_pass(load_for(api.url), reqs, api.pid)
+            result["passes"]["live"] = run_pass(load_for(api.url), reqs, api.pid, servers)
     if "cached" in args.modes:
         reqs = new_signups(members, n, f"{run_tag}-{engine}-cache", seed + 1)
         with api_server(
@@ -717,10 +757,10 @@ def bench_engine(
         ) as api:
             warm(api, "warm-cache")
             _say(f"{engine}: cached (TTL {args.cache_ttl}), first pass, {n:,} requests")
-            result["passes"]["cached-cold"] = run_pass(load_for(api.url), reqs, api.pid)
+            result["passes"]["cached-cold"] = run_pass(load_for(api.url), reqs, api.pid, servers)
             _say(f"{engine}: cached (TTL {args.cache_ttl}), second pass over the same accounts")
             result["passes"]["cached-warm"] = run_pass(
-                load_for(api.url), again(reqs, "again"), api.pid
+                load_for(api.url), again(reqs, "again"), api.pid, servers
             )
     if args.inproc:
         reqs = new_signups(members, args.inproc, f"{run_tag}-{engine}-inproc", seed + 2)

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     verdict_target_precision_fraud: float = Field(default=0.97, gt=0, le=1)
     verdict_target_precision_suspicious: float = Field(default=0.9, gt=0, le=1)
     verdict_cv_folds: int = Field(default=5, ge=2, le=20)
+    # Shadow ring verdicts (docs/detection.md): a YAML/JSON file of detection parameters that
+    # differ from the live ones; every full run also runs this candidate over the same snapshot
+    # and records which rings it would flag instead (GET /v1/detection/shadow). Writes nothing.
+    shadow_detection_file: Path | None = Field(
+        default=None, description="Candidate detection parameter overrides run beside full runs"
+    )
 
     @model_validator(mode="after")
     def _check_verdict_targets(self) -> Settings:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import ServicesDep
-from ringwatch.api.responses import TYPED, DetectionRun, DetectionRuns
+from ringwatch.api.responses import TYPED, DetectionRun, DetectionRuns, DetectionShadow
 from ringwatch.services import detection
 
 router = APIRouter(prefix="/v1/detection", tags=["detection"])
@@ -24,6 +24,20 @@ async def list_runs(
     services: ServicesDep, limit: Annotated[int, Query(ge=1, le=200)] = 20
 ) -> dict[str, Any]:
     return await run_in_threadpool(detection.runs_page, services.store, limit)
+
+
+@router.get(
+    "/shadow",
+    response_model=DetectionShadow,
+    **TYPED,
+    summary="The shadow detection candidate against the live ring verdicts of a full run",
+)
+async def shadow(
+    services: ServicesDep,
+    run_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+) -> dict[str, Any]:
+    return await run_in_threadpool(detection.shadow_report, services.store, run_id, limit)
 
 
 @router.get(

@@ -172,6 +172,13 @@ class DetectionRuns(Open):
     runs: list[DetectionRun]
 
 
+class DetectionShadow(Open):
+    run_id: str
+    candidate: dict[str, Any]
+    live: dict[str, Any]
+    comparison: dict[str, Any]
+
+
 # -- strategies --------------------------------------------------------------------------------
 class Strategies(Open):
     live: str

@@ -19,7 +19,7 @@ from ringwatch.identity import Pseudonymiser
 from ringwatch.services.coalescing import CoalescingQueue
 from ringwatch.services.decision_log import DecisionLog
 from ringwatch.services.decisions import DecisionService, StrategySet
-from ringwatch.services.detection import DetectionService, detect_params
+from ringwatch.services.detection import DetectionService
 from ringwatch.services.detection_queue import DetectionQueue
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
@@ -117,9 +117,7 @@ class Services:
 
     @cached_property
     def detection(self) -> DetectionService:
-        return DetectionService(
-            self.store, params=detect_params(self.settings), seed=self.detection_seed
-        )
+        return DetectionService.from_settings(self.store, self.settings, seed=self.detection_seed)
 
     @cached_property
     def detection_queue(self) -> DetectionQueue:

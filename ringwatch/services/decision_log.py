@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import redis
+from redis.client import Pipeline
 
 STREAM = "rw:decisions"
 PER_ACCOUNT = 50
@@ -36,9 +37,17 @@ class DecisionLog:
         self._ttl_s = retention_days * 86400
         self._stream_max = stream_max
 
-    def record(self, decision: dict[str, Any], shadows: dict[str, dict[str, Any]]) -> None:
+    def record(
+        self,
+        decision: dict[str, Any],
+        shadows: dict[str, dict[str, Any]],
+        pipe: Pipeline | None = None,
+    ) -> None:
+        """Durable when this returns (one MULTI). `pipe`: a transaction pipeline holding the
+        caller's own writes, sent in the same round trip."""
         body = orjson.dumps(decision)
-        pipe = self._redis.pipeline(transaction=True)
+        if pipe is None:
+            pipe = self._redis.pipeline(transaction=True)
         pipe.set(_decision_key(decision["decision_id"]), body, ex=self._ttl_s)
         account = _account_key(decision["account_id"])
         pipe.lpush(account, decision["decision_id"])

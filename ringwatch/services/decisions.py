@@ -35,7 +35,7 @@ from ringwatch.graph.store import GraphStore, LiveFacts
 from ringwatch.identity import IdentifierKind
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring import Strategy, load_strategies
-from ringwatch.services import reviews
+from ringwatch.services import reviews, velocity
 from ringwatch.services.decision_log import DecisionLog
 from ringwatch.services.ingest import BatchQueue, IngestService
 from ringwatch.services.velocity import Velocity
@@ -114,16 +114,13 @@ class DecisionService:
     ) -> dict[str, Any]:
         started = time.perf_counter()
         record = self._context_record(account_id, context)
-        if record is not None:
-            # The event is part of the account's history whatever the decision says. It was
-            # validated and normalised just above: accepted as is (IngestService.accept would
-            # parse and hash it a second time, a measurable share of a decision's CPU).
-            self.ingest.accept_records([record], queue)
         now = int(time.time())
-        account_row, live_facts = self._read_graph(account_id, record, cached)
+        cached = cached and self.cache_ttl_s > 0
+        early = self._prefetch(account_id, record, cached, now, queue)
+        account_row, live_facts = self._read_graph(account_id, record, early.row, cached)
         account = self._account_facts(account_row, record)
         graph, detection, evidence = self._graph_facts(
-            account_row, record, now, live_facts, account.subnet
+            account_row, record, now, live_facts, account.subnet, early
         )
         features = assemble(
             checkpoint,
@@ -153,6 +150,11 @@ class DecisionService:
             "strategy": self.strategies.live.key,
             "at": now,
         }
+        writes = self.redis.pipeline(transaction=True)
+        if cached and early.row is None:
+            writes.set(
+                f"rw:feat:account:{account_id}", orjson.dumps(account_row), ex=self.cache_ttl_s
+            )
         self.log.record(
             {
                 **response,
@@ -162,6 +164,7 @@ class DecisionService:
                 "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
             },
             shadows,
+            writes,
         )
         reviews.queue_decision(self.store, response)  # a `review` action opens a review item
         return response
@@ -201,26 +204,49 @@ class DecisionService:
                 "invalid context event", [Problem(field=f"context.{e.field}", reason=e.reason)]
             ) from e
 
+    def _prefetch(
+        self,
+        account_id: str,
+        record: Record | None,
+        cached: bool,
+        now: int,
+        queue: BatchQueue,
+    ) -> Prefetched:
+        """Everything Redis holds for the decision, in ONE round trip after the context event's
+        acceptance: the event's velocity count, the cached account row, and the signup counts
+        of the event's subnet (the decision's subnet whenever the event has an IP)."""
+        pipe = self.redis.pipeline(transaction=False)
+        if record is not None:
+            # The event is part of the account's history whatever the decision says. It was
+            # validated and normalised just above: accepted as is (IngestService.accept would
+            # parse and hash it a second time, a measurable share of a decision's CPU).
+            self.ingest.accept_records([record], queue, pipe=pipe)
+        first = len(pipe)
+        if cached:
+            pipe.get(f"rw:feat:account:{account_id}")
+        subnet = _event_subnet(record)
+        if subnet is not None:
+            pipe.mget(velocity.window(subnet, now))
+        if not len(pipe):
+            return Prefetched(None, None, None)
+        answers = pipe.execute()[first:]
+        raw = answers.pop(0) if cached else None
+        signups = velocity.total(answers[0]) if subnet is not None else None
+        return Prefetched(None if raw is None else dict(orjson.loads(raw)), subnet, signups)
+
     def _read_graph(
-        self, account_id: str, record: Record | None, cached: bool
+        self, account_id: str, record: Record | None, row: dict[str, Any] | None, cached: bool
     ) -> tuple[dict[str, Any], LiveFacts]:
         """The account's row and the decision's live graph facts, in ONE read of the store.
 
         A row from the cache brings its identifiers, looked up with the context event's. Without
         one, the same read fetches the row and looks up the account's own identifiers itself.
         Either way the lookups (who else uses them, banned, rings, subnet counts) are live.
+        (The row read here is cached by `decide`, with the decision's log, when `cached`.)
         """
-        cached = cached and self.cache_ttl_s > 0
-        row = self._cached_account(account_id) if cached else None
         keys, subnet = _lookups(row or {}, record)
         live = self.store.live_facts(account_id, keys, subnet, EXPAND_CAP, own=row is None)
-        if row is None:
-            row = live.account or {}
-            if cached:
-                self.redis.set(
-                    f"rw:feat:account:{account_id}", orjson.dumps(row), ex=self.cache_ttl_s
-                )
-        return row, live
+        return (live.account or {}) if row is None else row, live
 
     def _account_facts(self, row: Mapping[str, Any], record: Record | None) -> AccountFacts:
         rec: Mapping[str, Any] = record or {}
@@ -241,16 +267,17 @@ class DecisionService:
             banned=row.get("banned_at") is not None,
         )
 
-    def _cached_account(self, account_id: str) -> dict[str, Any] | None:
-        raw = self.redis.get(f"rw:feat:account:{account_id}")
-        return None if raw is None else dict(orjson.loads(raw))
-
-    def _other_signups(self, subnet: str | None, record: Record | None, now: int) -> int:
+    def _other_signups(
+        self, subnet: str | None, record: Record | None, now: int, early: Prefetched
+    ) -> int:
         """Signups of *other* accounts from the subnet in the last hour (docs/features.md): the
         decision's own signup was counted when its event was accepted, just before."""
         if not subnet:
             return 0
-        count = self.velocity.signups_last_hour(subnet, now)
+        if early.subnet == subnet and early.signups is not None:
+            count = early.signups
+        else:  # no IP in the event: the account's latest subnet, known from its row only now
+            count = self.velocity.signups_last_hour(subnet, now)
         own = (
             record is not None
             and record["t"] == "signup"
@@ -265,6 +292,7 @@ class DecisionService:
         now: int,
         live: LiveFacts,
         subnet: str | None,
+        early: Prefetched,
     ) -> tuple[GraphFacts, DetectionFacts, dict[str, Any]]:
         """`subnet`: the decision's one subnet (AccountFacts.subnet, from _lookups)."""
         device_accounts = 0
@@ -298,7 +326,7 @@ class DecisionService:
         graph = GraphFacts(
             device_accounts=device_accounts,
             subnet_accounts=max(0, subnet_accounts - (1 if row.get("identifiers") else 0)),
-            subnet_signups_1h=self._other_signups(subnet, record, now),
+            subnet_signups_1h=self._other_signups(subnet, record, now, early),
             shared_with_banned=shared_with_banned,
             banned_neighbours=len(banned),
         )
@@ -328,6 +356,20 @@ class DecisionService:
             else None,
         }
         return graph, detection, evidence
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    row: dict[str, Any] | None  # the cached account row (None: not cached, or not asked)
+    subnet: str | None  # the context event's subnet, whose signup counts were read
+    signups: int | None  # its signups in the last hour, the decision's own included
+
+
+def _event_subnet(record: Record | None) -> str | None:
+    """The event's subnet, as `_lookups` picks it (the last one listed)."""
+    rec: Mapping[str, Any] = record or {}
+    subnets = [k for kind, k in rec.get("ids", []) if kind == IdentifierKind.SUBNET]
+    return str(subnets[-1]) if subnets else None
 
 
 def _lookups(

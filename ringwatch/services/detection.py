@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,11 @@ from ringwatch.detectors.calibration import (
     VerdictModel,
     account_labels,
 )
+from ringwatch.detectors.overrides import apply_overrides
 from ringwatch.detectors.pipeline import DetectionResult, DetectParams, Ring, detect
+from ringwatch.detectors.shadow import compare_rings
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
-from ringwatch.errors import NotFound
+from ringwatch.errors import Invalid, NotFound, Problem
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.store import DetectionWrite, GraphStore
 from ringwatch.identity import IdentifierKind
@@ -64,6 +67,36 @@ def detect_params(settings: Settings) -> DetectParams:
     )
 
 
+def shadow_params(settings: Settings) -> tuple[DetectParams, dict[str, Any]] | None:
+    """The shadow candidate: the live parameters with the overrides of
+    RINGWATCH_SHADOW_DETECTION_FILE applied, and the overrides as given (None: no candidate)."""
+    path = settings.shadow_detection_file
+    if path is None:
+        return None
+    overrides = read_overrides(path)
+    return apply_overrides(detect_params(settings), overrides), overrides
+
+
+def read_overrides(path: Path) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    field = "RINGWATCH_SHADOW_DETECTION_FILE"
+    try:
+        loaded = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise Invalid(f"{field}: {exc}", [Problem(field, str(exc))]) from exc
+    except YAMLError as exc:
+        reason = f"not YAML or JSON: {exc}"
+        raise Invalid(f"{field}: {reason}", [Problem(field, reason)]) from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        reason = "expected a mapping of detection parameters"
+        raise Invalid(f"{field}: {reason}", [Problem(field, reason)])
+    return loaded
+
+
 def deployment_labels(store: GraphStore) -> tuple[list[str], list[str]]:
     """(positive, negative) account ids beyond bans (the Snapshot has those): accounts and
     ring members resolved `fraud` in review, and accounts cleared or resolved `legit`. Per
@@ -90,6 +123,39 @@ def latest_model(store: GraphStore) -> VerdictModel | None:
         return None
     fitted = orjson.loads(rows[0]["stats"]).get("verdict_model", {}).get("fitted")
     return VerdictModel.from_record(fitted) if fitted else None
+
+
+def shadow_report(
+    store: GraphStore, run_id: str | None = None, limit: int = 100
+) -> dict[str, Any]:
+    """The shadow candidate against the live verdicts of the newest full run (or of `run_id`):
+    agreement, rings gained and lost (at most `limit` of each, largest first), members affected."""
+    if run_id is None:
+        rows = store.read(cypher("read/latest_full_run"))
+        if not rows:
+            raise NotFound("no full detection run yet")
+    else:
+        rows = store.read(cypher("read/detection_run"), {"id": run_id})
+        if not rows:
+            raise NotFound(f"no detection run {run_id!r}")
+    stats = orjson.loads(rows[0].get("stats") or "{}")
+    shadow = stats.get("shadow")
+    if not shadow:
+        raise NotFound(
+            f"detection run {rows[0]['id']!r} ran no shadow candidate "
+            "(set RINGWATCH_SHADOW_DETECTION_FILE for the process that runs full detection)"
+        )
+    comparison = dict(shadow["comparison"])
+    for side in ("rings_gained", "rings_lost"):
+        rings = sorted(comparison[side], key=lambda c: (-c["members"], c["ring_id"]))
+        comparison[f"{side}_total"] = len(rings)
+        comparison[side] = rings[:limit]
+    return {
+        "run_id": rows[0]["id"],
+        "candidate": shadow["candidate"],
+        "live": shadow["live"],
+        "comparison": comparison,
+    }
 
 
 def run_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -141,11 +207,24 @@ def link_caps(params: DetectParams) -> dict[IdentifierKind, int]:
 
 class DetectionService:
     def __init__(
-        self, store: GraphStore, params: DetectParams | None = None, seed: int = 0
+        self,
+        store: GraphStore,
+        params: DetectParams | None = None,
+        seed: int = 0,
+        shadow: tuple[DetectParams, dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.params = params or DetectParams()
         self.seed = seed
+        # (candidate parameters, the overrides that made them): run beside full runs only.
+        self.shadow = shadow
+
+    @classmethod
+    def from_settings(
+        cls, store: GraphStore, settings: Settings, seed: int = 0
+    ) -> DetectionService:
+        return cls(store, detect_params(settings), seed, shadow_params(settings))
+
 
     def snapshot(self, progress: Callable[[int], None] | None = None) -> Snapshot:
         builder = SnapshotBuilder()
@@ -167,11 +246,56 @@ class DetectionService:
         labels = account_labels(snapshot, positive, negative)
         # Accounts flagged before but absent from the snapshot cannot exist (accounts are never
         # deleted), so the snapshot is the whole scope.
+        shadow = None
+        if self.shadow is not None:
+            clock = time.perf_counter()
+            shadow = self._shadow(snapshot, previous, labels, *self.shadow)
+            summary_shadow_s = time.perf_counter() - clock
         result, summary = self._run(
-            "full", snapshot, previous, scope, started, t_snapshot, labels, FIT
+            "full", snapshot, previous, scope, started, t_snapshot, labels, FIT, shadow=shadow
         )
         summary.seconds["previous_rings"] = round(t_previous, 3)
+        if shadow is not None:
+            summary.seconds["shadow"] = round(summary_shadow_s, 3)
         return result, summary
+
+    def _shadow(
+        self,
+        snapshot: Snapshot,
+        previous: dict[str, list[str]],
+        labels: Any,
+        params: DetectParams,
+        overrides: dict[str, Any],
+    ) -> Callable[[DetectionResult], dict[str, Any]]:
+        """The candidate's verdicts over the live run's snapshot, history and labels; returns
+        the comparison to make once the live result is known. Nothing of it is written but the
+        comparison, in the run's record."""
+        candidate = detect(
+            snapshot, previous, seed=self.seed, params=params, labels=labels, verdict_model=FIT
+        )
+        # A ring an analyst cleared is benign for the candidate too: shadow compares models,
+        # not the review queue.
+        candidate = reviews.apply_suppressions(self.store, candidate)
+
+        def against(live: DetectionResult) -> dict[str, Any]:
+            def counts(r: DetectionResult) -> dict[str, int]:
+                out: dict[str, int] = {}
+                for ring in r.rings:
+                    out[ring.verdict] = out.get(ring.verdict, 0) + 1
+                return out
+
+            return {
+                "candidate": {
+                    "overrides": overrides,
+                    "rings": counts(candidate),
+                    "verdict_model": candidate.verdict_model,
+                },
+                "live": {"rings": counts(live), "verdict_model": live.verdict_model},
+                "comparison": compare_rings(live.rings, candidate.rings).to_dict(),
+            }
+
+        return against
+
 
     def run_incremental(
         self, changed: Iterable[str]
@@ -222,6 +346,7 @@ class DetectionService:
         labels: Any,
         model: VerdictModel | str,
         trust_labels: Any = None,
+        shadow: Callable[[DetectionResult], dict[str, Any]] | None = None,
     ) -> tuple[DetectionResult, DetectionSummary]:
         clock = time.perf_counter()
         result = self._detect(snapshot, previous, labels, model, trust_labels)
@@ -230,7 +355,14 @@ class DetectionService:
         run_id = _run_id(kind, started)
         clock = time.perf_counter()
         write = self._to_write(
-            result, run_id, kind, int(started * 1000), scope, scope_set, previous
+            result,
+            run_id,
+            kind,
+            int(started * 1000),
+            scope,
+            scope_set,
+            previous,
+            shadow(result) if shadow is not None else None,
         )
         t_prepare = time.perf_counter() - clock
         clock = time.perf_counter()
@@ -277,6 +409,7 @@ class DetectionService:
         scope: list[str],
         scope_set: set[str],
         previous: dict[str, list[str]],
+        shadow: dict[str, Any] | None = None,
     ) -> DetectionWrite:
         rings = [r for r in result.rings if set(r.members) <= scope_set]
         old_history = self.store.ring_histories([r.ring_id for r in rings])
@@ -312,6 +445,7 @@ class DetectionService:
                     "timings": result.timings,
                     "rings": len(rings),
                     "verdict_model": result.verdict_model,
+                    **({"shadow": shadow} if shadow is not None else {}),
                 }
             ),
         )

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 from pydantic import ValidationError
+from redis.client import Pipeline
 
 from ringwatch.errors import Problem
 from ringwatch.event_files import LineError, decode_event, file_digest, read_raw_events
@@ -80,8 +81,12 @@ class IngestService:
         report.rejected = problems
         return report
 
-    def accept_records(self, records: Sequence[Record], queue: BatchQueue) -> IngestReport:
-        """Accept records already validated and normalised (a decision's context event)."""
+    def accept_records(
+        self, records: Sequence[Record], queue: BatchQueue, *, pipe: Pipeline | None = None
+    ) -> IngestReport:
+        """Accept records already validated and normalised (a decision's context event).
+
+        With `pipe`, the velocity counts are queued on it, for the caller to send."""
         report = IngestReport()
         for chunk in _chunks(records, self.batch_size):
             batch_id = "api:" + uuid.uuid4().hex
@@ -91,7 +96,7 @@ class IngestService:
                 # for events not seen before, so a replay does not inflate it.
                 dupes = set(result.duplicate_indexes)
                 fresh = [r for i, r in enumerate(chunk) if i not in dupes]
-                self.velocity.record(fresh, time.time())
+                self.velocity.record(fresh, time.time(), pipe)
             report.accepted += result.accepted
             report.duplicates += len(result.duplicate_indexes)
             if result.accepted:

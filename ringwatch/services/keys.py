@@ -104,6 +104,25 @@ return 1
 """
 
 
+# Authentication and the rate-limit count in ONE round trip: the key's record is returned (and
+# its request counted, in a fixed one-second window opened by SET NX PX) only when the secret's
+# hash matches, so a wrong secret neither learns the record nor spends the key's rate. The hash
+# compared is an HMAC under a pepper the caller cannot know, so comparing it with Lua's `==`
+# leaks nothing usable through timing.
+_AUTHENTICATE = """
+local stored = redis.call('HGET', KEYS[1], 'hash')
+if not stored or stored ~= ARGV[1] then return false end
+local raw = redis.call('HGETALL', KEYS[1])
+local count, ttl = 0, 0
+if redis.call('HGET', KEYS[1], 'revoked') ~= '1' then
+  redis.call('SET', KEYS[2], 0, 'PX', ARGV[2], 'NX')
+  count = redis.call('INCR', KEYS[2])
+  ttl = redis.call('PTTL', KEYS[2])
+end
+return {raw, count, ttl}
+"""
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -129,6 +148,7 @@ class KeyService:
             settings.hash_key.get_secret_value().encode(), b"ringwatch api keys v1", hashlib.sha256
         ).digest()
         self._revoke = client.register_script(_REVOKE)
+        self._authenticate = client.register_script(_AUTHENTICATE)
 
     def _hash(self, secret: str) -> str:
         return hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
@@ -204,17 +224,23 @@ class KeyService:
             raise refused
         key_id, secret = parsed
         try:
-            raw = self._redis.hgetall(KEY_PREFIX + key_id)
-            stored = _text(raw.get(b"hash")) if raw else None
-            if stored is None or not hmac.compare_digest(stored, self._hash(secret)):
-                raise refused
-            info = self._info(key_id, raw)
-            if info.revoked:
-                raise refused
-            self._count_request(info)
+            found = self._authenticate(
+                keys=[KEY_PREFIX + key_id, RATE_PREFIX + key_id],
+                args=[self._hash(secret), _WINDOW_MS],
+            )
         except redis.RedisError as e:
             # Fail closed, but as 503 rather than 500: the key may be fine, Redis is not.
             raise Unavailable(f"cannot check API keys: {type(e).__name__}") from e
+        if not found:
+            raise refused
+        flat, count, ttl_ms = found
+        info = self._info(key_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+        if info.revoked:
+            raise refused
+        limit = self.limit_for(info)
+        if int(count) > limit:
+            retry = max(1, math.ceil(max(int(ttl_ms), 0) / 1000))
+            raise RateLimited(f"over {limit} requests per second for this key", retry_after=retry)
         return Principal(info.key_id, info.role, info.name)
 
     def limit_for(self, info: KeyInfo) -> int:
@@ -225,22 +251,6 @@ class KeyService:
         if info.role is Role.DECIDE:
             return self._settings.rate_limit_decide_per_s
         return self._settings.rate_limit_per_s
-
-    def _count_request(self, info: KeyInfo) -> None:
-        # A fixed one-second window that opens on the key's first request (SET NX PX), counted
-        # in one MULTI so the expiry can never be lost between the increment and its TTL. It
-        # admits at most twice the limit across a window edge, which is acceptable for a guard
-        # against runaway clients, and costs one round trip instead of a sorted-set log.
-        key = RATE_PREFIX + info.key_id
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.set(key, 0, px=_WINDOW_MS, nx=True)
-        pipe.incr(key)
-        pipe.pttl(key)
-        _, count, ttl_ms = pipe.execute()
-        limit = self.limit_for(info)
-        if int(count) > limit:
-            retry = max(1, math.ceil(max(int(ttl_ms), 0) / 1000))
-            raise RateLimited(f"over {limit} requests per second for this key", retry_after=retry)
 
     def bootstrap_admin(self) -> NewKey | None:
         """In development only, the first start with no keys at all makes one admin key.

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 
 WINDOW_MIN = 60
 KEEP_S = 2 * 3600
@@ -23,8 +24,14 @@ class Velocity:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
-    def record(self, records: Iterable[Mapping[str, Any]], now_s: float) -> None:
-        pipe = self._redis.pipeline(transaction=False)
+    def record(
+        self, records: Iterable[Mapping[str, Any]], now_s: float, pipe: Pipeline | None = None
+    ) -> None:
+        """With `pipe`, the counts are queued on it for the caller to send with its own
+        commands (a decision sends them with its other reads: one round trip)."""
+        own = pipe is None
+        if pipe is None:
+            pipe = self._redis.pipeline(transaction=False)
         n = 0
         for rec in records:
             if rec["t"] != "signup" or "ip_subnet" not in rec:
@@ -36,10 +43,18 @@ class Velocity:
             pipe.incr(key)
             pipe.expire(key, KEEP_S)
             n += 1
-        if n:
+        if n and own:
             pipe.execute()
 
     def signups_last_hour(self, subnet: str, now_s: float) -> int:
-        minute = int(now_s) // 60
-        keys = [_key(subnet, m) for m in range(minute - WINDOW_MIN + 1, minute + 1)]
-        return sum(int(v) for v in self._redis.mget(keys) if v is not None)
+        return total(self._redis.mget(window(subnet, now_s)))
+
+
+def window(subnet: str, now_s: float) -> list[str]:
+    """The counter keys of the last hour, for one MGET (`total` sums its answer)."""
+    minute = int(now_s) // 60
+    return [_key(subnet, m) for m in range(minute - WINDOW_MIN + 1, minute + 1)]
+
+
+def total(counts: Iterable[Any]) -> int:
+    return sum(int(v) for v in counts if v is not None)
