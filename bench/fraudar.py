@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from ringwatch.detectors.engagement import (
     Block,
@@ -30,6 +29,7 @@ from ringwatch.detectors.engagement import (
     log_weights,
     naive_peel,
     peel,
+    similar_clusters,
     synchrotrap,
 )
 
@@ -62,14 +62,7 @@ def synchrotrap_full(
     sim = sp.csr_matrix(
         (np.ones(int(keep.sum())), (co.row[keep], co.col[keep])), shape=(n_accounts, n_accounts)
     )
-    _, labels = connected_components(sim, directed=False)
-    counts = np.bincount(labels, minlength=n_accounts)
-    clusters = [
-        np.flatnonzero(labels == lab)
-        for lab in np.flatnonzero(counts >= max(params.min_cluster, 2)).tolist()
-    ]
-    clusters.sort(key=lambda c: (-c.shape[0], int(c[0])))
-    return clusters
+    return similar_clusters(sim, params.min_cluster)
 
 
 def _same_blocks(a: list[Block], b: list[Block]) -> bool:

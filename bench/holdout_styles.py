@@ -5,6 +5,7 @@ verdict model's record; prints JSON.
     .venv/bin/python bench/holdout_styles.py field 20000 101 [prior]
 """
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -14,8 +15,16 @@ from ringwatch.detectors.calibration import FIT, USE_PRIOR
 from ringwatch.detectors.pipeline import detect
 from tests.detectors.worlds import cached_world, evaluate_result
 
-profile, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-model = USE_PRIOR if sys.argv[4:] == ["prior"] else FIT
+parser = argparse.ArgumentParser(
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+)
+parser.add_argument("profile", help="synth profile: default or field")
+parser.add_argument("accounts", type=int)
+parser.add_argument("seed", type=int, help="a seed generated after tuning, for a hold-out")
+parser.add_argument("model", nargs="?", choices=["fit", "prior"], default="fit")
+args = parser.parse_args()
+profile, n, seed = args.profile, args.accounts, args.seed
+model = USE_PRIOR if args.model == "prior" else FIT
 snap, tp = cached_world(seed, n, profile)
 res = detect(snap, seed=0, verdict_model=model)
 m = evaluate_result(res, tp)

@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO))
 
 from detect_store import world  # noqa: E402  # bench/detect_store.py, beside this script
 from machine import machine_info  # noqa: E402
-from ringwatch.services.event_files import read_raw_events  # noqa: E402
 
+from ringwatch.event_files import read_raw_events  # noqa: E402
 from ringwatch.graph.rows import build_statements  # noqa: E402
 from ringwatch.identity import Pseudonymiser  # noqa: E402
 from ringwatch.services.ingest import IngestService, validate_events  # noqa: E402

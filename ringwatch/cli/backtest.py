@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ringwatch.cli.common import console
+from ringwatch.cli.common import READABLE_FILE, console
 from ringwatch.detectors.pipeline import DetectParams
 from ringwatch.errors import Invalid
 from ringwatch.features.detections import Detections
@@ -26,7 +26,6 @@ from ringwatch.scoring.replay_detection import DetectionReplay, parse_duration
 
 strategy_app = typer.Typer(help="Validate and inspect strategy files.", no_args_is_help=True)
 
-_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 
 
 def _count_lines(path: Path) -> int | None:
@@ -50,26 +49,28 @@ def _print_problems(problems: list[Any]) -> None:
 
 
 def backtest(
-    strategy: Annotated[Path, typer.Option("--strategy", help="Strategy YAML file.", **_FILE)],
+    strategy: Annotated[
+        Path, typer.Option("--strategy", help="Strategy YAML file.", **READABLE_FILE)
+    ],
     events: Annotated[Path, typer.Option(
         "--events", help="Event history: JSON Lines (.jsonl, .jsonl.gz) or CSV, in time order.",
-        **_FILE)],
+        **READABLE_FILE)],
     truth: Annotated[Path | None, typer.Option(
         "--truth", help="truth.json of a synthetic world: its labels are the ground truth. "
         "Without it, accounts banned at some point in the history are the positives.",
-        **_FILE)] = None,
+        **READABLE_FILE)] = None,
     rings: Annotated[Path | None, typer.Option(
         "--rings", help="rings.jsonl from detection (docs/exports.md) for the ring features. "
-        "If detection ran over the whole history this leaks the future.", **_FILE)] = None,
+        "If detection ran over the whole history this leaks the future.", **READABLE_FILE)] = None,
     evaders: Annotated[Path | None, typer.Option(
         "--evaders", help="evaders.jsonl from detection, for the evader features.",
-        **_FILE)] = None,
+        **READABLE_FILE)] = None,
     accounts: Annotated[Path | None, typer.Option(
         "--accounts", help="accounts.jsonl from detection, for sybil_score and the "
-        "engagement-ring features.", **_FILE)] = None,
+        "engagement-ring features.", **READABLE_FILE)] = None,
     datacenter: Annotated[Path | None, typer.Option(
         "--datacenter-ranges", help="File of datacenter/proxy CIDR ranges, one per line; "
-        "without it datacenter_ip is null and rules on it never fire.", **_FILE)] = None,
+        "without it datacenter_ip is null and rules on it never fire.", **READABLE_FILE)] = None,
     detect_every: Annotated[str | None, typer.Option(
         "--detect-every", help="Run detection every DURATION (1d, 6h, 30m) of simulated time "
         "over the graph as it stood then, so decisions see the rings and evader matches they "
@@ -184,7 +185,7 @@ def _print_report(report: dict[str, Any]) -> None:
 
 @strategy_app.command("check")
 def check(
-    files: Annotated[list[Path], typer.Argument(help="Strategy YAML files.", **_FILE)],
+    files: Annotated[list[Path], typer.Argument(help="Strategy YAML files.", **READABLE_FILE)],
 ) -> None:
     """Load every FILE as the decision service would and print each problem as file:line."""
     problems = check_files(files)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -14,6 +15,10 @@ from ringwatch.services.context import Services
 from ringwatch.settings import Settings
 
 console = Console(stderr=True)
+
+
+# Typer checks for file arguments and options: they must name a readable file.
+READABLE_FILE: dict[str, Any] = {"exists": True, "dir_okay": False, "readable": True}
 
 
 def load_settings() -> Settings:

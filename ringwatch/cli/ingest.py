@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ringwatch.cli.common import console, services
+from ringwatch.cli.common import READABLE_FILE, console, services
 from ringwatch.errors import Problem
 from ringwatch.services.ingest import IngestReport, problem_json
 
@@ -34,12 +34,7 @@ def _count_lines(path: Path) -> int | None:
 def ingest(
     files: Annotated[
         list[Path],
-        typer.Argument(
-            help="JSON Lines (.jsonl, .jsonl.gz) or CSV files.",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-        ),
+        typer.Argument(help="JSON Lines (.jsonl, .jsonl.gz) or CSV files.", **READABLE_FILE),
     ],
     rejects: Annotated[
         Path, typer.Option(help="Where rejected events go, one JSON object per line.")

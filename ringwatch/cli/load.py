@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ringwatch.cli.common import console, load_settings, services
+from ringwatch.cli.common import READABLE_FILE, console, load_settings, services
 from ringwatch.cli.ingest import _count_lines
 from ringwatch.errors import Problem
 from ringwatch.graph.bulk.targets import open_target
@@ -35,9 +35,7 @@ def load(
         list[Path],
         typer.Argument(
             help="JSON Lines (.jsonl, .jsonl.gz) or CSV files, loaded in the order given.",
-            exists=True,
-            dir_okay=False,
-            readable=True,
+            **READABLE_FILE,
         ),
     ],
     engine: Annotated[

@@ -390,11 +390,18 @@ def synchrotrap(
     pr = np.concatenate(rows_l) if rows_l else np.zeros(0, np.int64)
     pc = np.concatenate(cols_l) if cols_l else np.zeros(0, np.int64)
     sim = sp.csr_matrix((np.ones(pr.shape[0]), (pr, pc)), shape=(n_accounts, n_accounts))
+    return similar_clusters(sim, params.min_cluster)
+
+
+def similar_clusters(sim: sp.csr_matrix, min_cluster: int) -> list[np.ndarray]:
+    """Connected groups of the account-similarity graph with at least `min_cluster` members
+    (and two), largest first, ties by their first account: the same order on every run."""
+    n_accounts = sim.shape[0]
     _, labels = connected_components(sim, directed=False)
     counts = np.bincount(labels, minlength=n_accounts)
     clusters = [
         np.flatnonzero(labels == lab)
-        for lab in np.flatnonzero(counts >= max(params.min_cluster, 2)).tolist()
+        for lab in np.flatnonzero(counts >= max(min_cluster, 2)).tolist()
     ]
     clusters.sort(key=lambda c: (-c.shape[0], int(c[0])))
     return clusters

@@ -21,10 +21,10 @@ from itertools import islice
 from pathlib import Path
 
 from ringwatch.errors import Conflict, Invalid, Problem
+from ringwatch.event_files import file_digest, read_events
 from ringwatch.graph.bulk.graph import BulkGraph
 from ringwatch.graph.bulk.targets import BulkTarget, node_count
 from ringwatch.graph.store import GraphStore
-from ringwatch.services.event_files import file_digest, read_events
 from ringwatch.services.ingest import IngestReport, IngestService
 
 Stage = Callable[[str], None]
