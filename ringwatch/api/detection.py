@@ -30,6 +30,8 @@ async def list_runs(
     "/shadow",
     response_model=DetectionShadow,
     **TYPED,
+    # A query, not a path, names the run, so the generic 404 of errors.document_errors misses it.
+    responses={404: {"description": "no full run yet, no such run, or it ran no shadow candidate"}},
     summary="The shadow detection candidate against the live ring verdicts of a full run",
 )
 async def shadow(
