@@ -1,11 +1,16 @@
-"""Benchmark engagement rings (issue 12): Fraudar's heap peel and SynchroTrap at 1M accounts
-and 10M engagements generated in memory, with dense blocks planted under camouflage. Baselines
-in the same run: Fraudar peeling every node (`prune=False`) and SynchroTrap's whole
-accounts x cells product (`synchrotrap_full` below, the implementation before pruning), both
-checked to give the same answer; the naive O(|V|^2) peel on a small matrix.
+"""Benchmark engagement rings (issue 12): Fraudar's weighted-core peel and SynchroTrap's
+prefix-filtered join at each --scales (default 100k, 300k and 1M accounts; 10 engagements and
+0.2 targets per account, generated in memory, with dense blocks planted under camouflage).
 
-    .venv/bin/python bench/fraudar.py --accounts 1000000 --engagements 10000000
-    .venv/bin/python bench/fraudar.py --skip-baseline   # new code only, while iterating
+Baseline in the same run, at every scale: the code as first written (bench/engagement_baseline.py:
+Fraudar peeling every node, SynchroTrap's whole accounts x cells product), each in a forked
+process stopped after --old-timeout seconds (then recorded as "did not finish in N s"), checked
+to give the same blocks and clusters when it finishes. Also the naive O(|V|^2) peel on a small
+matrix, and Fraudar's own example (the authors' code ships a 500 x 500 sparse matrix with a
+20 x 20 clique injected in the first 20 rows and columns; regenerated here with the same shape).
+
+    .venv/bin/python bench/fraudar.py                       # 100k, 300k, 1M with baselines
+    .venv/bin/python bench/fraudar.py --scales 100000 --skip-baseline   # while iterating
 
 Writes bench/results/fraudar.json.
 """
@@ -14,55 +19,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import multiprocessing as mp
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+# bench/engagement_baseline.py and bench/machine.py, beside this script
+from engagement_baseline import fraudar_v1, synchrotrap_v1
+from machine import machine_info
+
 from ringwatch.detectors.engagement import (
     Block,
     FraudarParams,
-    SyncParams,
     fraudar,
     log_weights,
     naive_peel,
     peel,
-    similar_clusters,
     synchrotrap,
 )
-
-
-def synchrotrap_full(
-    account: np.ndarray,
-    target: np.ndarray,
-    ts: np.ndarray,
-    n_accounts: int,
-    params: SyncParams = SyncParams(),
-) -> list[np.ndarray]:
-    """SynchroTrap as first written: one accounts x cells product over every account."""
-    account = np.asarray(account, dtype=np.int64)
-    cell_key = np.asarray(target, dtype=np.int64) * (1 << 32) + np.asarray(ts, np.int64) // max(
-        params.bucket_s, 1
-    )
-    _, cell = np.unique(cell_key, return_inverse=True)
-    n_cells = int(cell.max()) + 1
-    b = sp.csr_matrix((np.ones(account.shape[0]), (account, cell)), shape=(n_accounts, n_cells))
-    b.sum_duplicates()
-    b.data[:] = 1.0
-    size = np.asarray(b.sum(axis=1)).ravel()
-    col_deg = np.asarray(b.sum(axis=0)).ravel()
-    b = sp.csr_matrix(b @ sp.diags((col_deg <= params.max_bucket_accounts).astype(np.float64)))
-    b.eliminate_zeros()
-    co = sp.triu(b @ b.T, k=1).tocoo()
-    union = size[co.row] + size[co.col] - co.data
-    jac = np.divide(co.data, union, out=np.zeros_like(co.data), where=union > 0)
-    keep = (co.data >= params.min_common) & (jac >= params.min_jaccard)
-    sim = sp.csr_matrix(
-        (np.ones(int(keep.sum())), (co.row[keep], co.col[keep])), shape=(n_accounts, n_accounts)
-    )
-    return similar_clusters(sim, params.min_cluster)
 
 
 def _same_blocks(a: list[Block], b: list[Block]) -> bool:
@@ -102,49 +81,149 @@ def world(n: int, n_targets: int, m: int, blocks: int, seed: int):  # type: igno
     return np.concatenate(acc), np.concatenate(tgt), np.concatenate(ts), truth
 
 
+def timed(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> dict[str, Any]:
+    """Run fn(*args): wall and CPU seconds and its result. With a timeout, in a forked process
+    (it shares the arrays, copy on write) that is stopped after `timeout` seconds."""
+    if timeout is None:
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = fn(*args)
+        return {
+            "wall_s": round(time.perf_counter() - t0, 3),
+            "cpu_s": round(time.process_time() - c0, 3),
+            "result": result,
+        }
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        import resource
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = fn(*args)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        send.send(
+            {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "rss_bytes": rss, "result": result}
+        )
+
+    proc = ctx.Process(target=child)
+    t0 = time.perf_counter()
+    proc.start()
+    send.close()
+    out: dict[str, Any]
+    if recv.poll(timeout):
+        out = recv.recv()
+    else:
+        out = {"did_not_finish_s": round(time.perf_counter() - t0, 1), "result": None}
+        proc.kill()
+    proc.join()
+    return out
+
+
+def paper_example(seed: int) -> list[dict[str, Any]]:
+    """Fraudar's example: a 500 x 500 sparse matrix with a 20 x 20 clique in the first 20 rows
+    and columns, at a few background densities, with and without camouflage (the clique's rows
+    also engaging 20 random columns each)."""
+    out = []
+    for density in (0.01, 0.02, 0.05):
+        for camouflage in (False, True):
+            rng = np.random.default_rng(seed)
+            m = (rng.random((500, 500)) < density).astype(np.float64)
+            m[:20, :20] = 1.0
+            if camouflage:
+                for r in range(20):
+                    m[r, rng.choice(np.arange(20, 500), 20, replace=False)] = 1.0
+            csr = sp.csr_matrix(m)
+            t0 = time.perf_counter()
+            best = peel(log_weights(csr))
+            peel_s = time.perf_counter() - t0
+            blocks = fraudar(csr)
+            first = blocks[0] if blocks else Block(np.zeros(0, np.int64), np.zeros(0, np.int64), 0)
+            out.append(
+                {
+                    "background_density": density,
+                    "camouflage": camouflage,
+                    "edges": int(csr.nnz),
+                    "peel_rows": int(best.rows.shape[0]),
+                    "peel_cols": int(best.cols.shape[0]),
+                    "peel_exact": best.rows.tolist() == list(range(20))
+                    and best.cols.tolist() == list(range(20)),
+                    "peel_s": round(peel_s, 4),
+                    "fraudar_blocks": len(blocks),
+                    "fraudar_first_block_exact": first.rows.tolist() == list(range(20))
+                    and first.cols.tolist() == list(range(20)),
+                }
+            )
+    return out
+
+
+def scale_run(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    n_targets = max(int(n * args.targets_per_account), 1000)
+    m = int(n * args.engagements_per_account)
+    acc, tgt, ts, truth = world(n, n_targets, m, args.blocks, args.seed)
+    matrix = sp.csr_matrix((np.ones(acc.shape[0]), (acc, tgt)), shape=(n, n_targets))
+    planted = np.unique(np.concatenate(truth))
+    fparams = FraudarParams(max_blocks=args.blocks + 1)
+    row: dict[str, Any] = {
+        "accounts": n,
+        "targets": n_targets,
+        "engagements": int(matrix.nnz),
+        "actions": int(acc.shape[0]),
+        "planted_accounts": int(planted.shape[0]),
+        "loadavg_start": os.getloadavg(),
+    }
+
+    def quality(prefix: str, flagged: np.ndarray) -> None:
+        hit = np.intersect1d(flagged, planted).shape[0]
+        row[f"{prefix}_precision"] = round(hit / max(flagged.shape[0], 1), 4)
+        row[f"{prefix}_recall"] = round(hit / planted.shape[0], 4)
+
+    # CPU seconds too: on a shared machine wall time mostly measures the neighbours.
+    new_f = timed(fraudar, matrix, fparams)
+    blocks = new_f.pop("result")
+    row["fraudar"] = {**new_f, "blocks": len(blocks)}
+    quality(
+        "fraudar", np.unique(np.concatenate([b.rows for b in blocks])) if blocks else planted[:0]
+    )
+    new_s = timed(synchrotrap, acc, tgt, ts, n)
+    clusters = new_s.pop("result")
+    row["synchrotrap"] = {**new_s, "clusters": len(clusters)}
+    quality("synchrotrap", np.unique(np.concatenate(clusters)) if clusters else planted[:0])
+    print(json.dumps({k: v for k, v in row.items() if k != "loadavg_start"}), flush=True)
+    if not args.skip_baseline:
+        old_f = timed(fraudar_v1, matrix, fparams, timeout=args.old_timeout)
+        old_blocks = old_f.pop("result")
+        if old_blocks is not None:
+            old_f["same_blocks"] = _same_blocks(blocks, old_blocks)
+        row["fraudar_v1"] = old_f
+        print(json.dumps({"accounts": n, "fraudar_v1": old_f}), flush=True)
+        old_s = timed(synchrotrap_v1, acc, tgt, ts, n, timeout=args.old_timeout)
+        old_clusters = old_s.pop("result")
+        if old_clusters is not None:
+            old_s["same_clusters"] = _same_clusters(clusters, old_clusters)
+        row["synchrotrap_v1"] = old_s
+        print(json.dumps({"accounts": n, "synchrotrap_v1": old_s}), flush=True)
+    row["loadavg_end"] = os.getloadavg()
+    return row
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--accounts", type=int, default=1_000_000)
-    ap.add_argument("--targets", type=int, default=200_000)
-    ap.add_argument("--engagements", type=int, default=10_000_000)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scales", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    ap.add_argument("--targets-per-account", type=float, default=0.2)
+    ap.add_argument("--engagements-per-account", type=float, default=10.0)
     ap.add_argument("--blocks", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--naive-size", type=int, default=300)
+    ap.add_argument(
+        "--old-timeout", type=float, default=1200.0, help="seconds before a baseline run is stopped"
+    )
     ap.add_argument("--skip-baseline", action="store_true", help="new code only")
     ap.add_argument("--out", type=Path, default=Path("bench/results/fraudar.json"))
     args = ap.parse_args()
+    load_before = os.getloadavg()
 
-    acc, tgt, ts, truth = world(
-        args.accounts, args.targets, args.engagements, args.blocks, args.seed
-    )
-    matrix = sp.csr_matrix((np.ones(acc.shape[0]), (acc, tgt)), shape=(args.accounts, args.targets))
-    # CPU seconds too: on a shared machine wall time mostly measures the neighbours.
-    t0, c0 = time.perf_counter(), time.process_time()
-    blocks = fraudar(matrix, FraudarParams(max_blocks=args.blocks + 1))
-    fraudar_s, fraudar_cpu = time.perf_counter() - t0, time.process_time() - c0
-    found = np.unique(np.concatenate([b.rows for b in blocks])) if blocks else np.array([])
-    planted = np.unique(np.concatenate(truth))
-    hit = np.intersect1d(found, planted).shape[0]
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    clusters = synchrotrap(acc, tgt, ts, args.accounts)
-    sync_s, sync_cpu = time.perf_counter() - t0, time.process_time() - c0
-    sflag = np.unique(np.concatenate(clusters)) if clusters else np.array([])
-    shit = np.intersect1d(sflag, planted).shape[0]
-
-    baseline: dict[str, object] = {}
-    print(json.dumps({"fraudar_s": fraudar_s, "synchrotrap_s": sync_s}), flush=True)
-    if not args.skip_baseline:
-        t0, c0 = time.perf_counter(), time.process_time()
-        old_blocks = fraudar(matrix, FraudarParams(max_blocks=args.blocks + 1), prune=False)
-        baseline["fraudar_unpruned_s"] = round(time.perf_counter() - t0, 3)
-        baseline["fraudar_unpruned_cpu_s"] = round(time.process_time() - c0, 3)
-        baseline["fraudar_same_blocks"] = _same_blocks(blocks, old_blocks)
-        t0, c0 = time.perf_counter(), time.process_time()
-        old_clusters = synchrotrap_full(acc, tgt, ts, args.accounts)
-        baseline["synchrotrap_full_s"] = round(time.perf_counter() - t0, 3)
-        baseline["synchrotrap_full_cpu_s"] = round(time.process_time() - c0, 3)
-        baseline["synchrotrap_same_clusters"] = _same_clusters(clusters, old_clusters)
+    scales = [scale_run(n, args) for n in args.scales]
 
     # Baseline on a small matrix: same answer, O(|V|^2) versus O(|E| log |V|).
     rng = np.random.default_rng(args.seed)
@@ -160,28 +239,19 @@ def main() -> None:
     slow_s = time.perf_counter() - t0
 
     out = {
-        "accounts": args.accounts,
-        "targets": args.targets,
-        "engagements": int(matrix.nnz),
+        "scales": scales,
         "planted_blocks": args.blocks,
-        "fraudar_s": round(fraudar_s, 3),
-        "fraudar_cpu_s": round(fraudar_cpu, 3),
-        "fraudar_blocks": len(blocks),
-        "fraudar_precision": round(hit / max(found.shape[0], 1), 4),
-        "fraudar_recall": round(hit / planted.shape[0], 4),
-        "synchrotrap_s": round(sync_s, 3),
-        "synchrotrap_cpu_s": round(sync_cpu, 3),
-        "synchrotrap_clusters": len(clusters),
-        "synchrotrap_precision": round(shit / max(sflag.shape[0], 1), 4),
-        "synchrotrap_recall": round(shit / planted.shape[0], 4),
-        **baseline,
-        "baseline_size": f"{k}x{k}",
-        "heap_peel_small_s": round(fast_s, 4),
-        "naive_peel_small_s": round(slow_s, 4),
-        "heap_equals_naive": bool(
-            np.array_equal(fast.rows, slow.rows) and np.array_equal(fast.cols, slow.cols)
-        ),
-        "machine": platform.processor() or platform.machine(),
+        "old_timeout_s": None if args.skip_baseline else args.old_timeout,
+        "naive": {
+            "size": f"{k}x{k}",
+            "heap_peel_s": round(fast_s, 4),
+            "naive_peel_s": round(slow_s, 4),
+            "heap_equals_naive": bool(
+                np.array_equal(fast.rows, slow.rows) and np.array_equal(fast.cols, slow.cols)
+            ),
+        },
+        "paper_example_500x500": paper_example(args.seed),
+        "machine": machine_info(load_before),
     }
     print(json.dumps(out, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
