@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 # bench/engagement_baseline.py and bench/machine.py, beside this script
 from engagement_baseline import fraudar_v1, synchrotrap_v1
-from machine import machine_info
+from machine import clocked, machine_info
 
 from ringwatch.detectors.engagement import (
     Block,
@@ -85,22 +85,15 @@ def timed(fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> d
     """Run fn(*args): wall and CPU seconds and its result. With a timeout, in a forked process
     (it shares the arrays, copy on write) that is stopped after `timeout` seconds."""
     if timeout is None:
-        t0, c0 = time.perf_counter(), time.process_time()
-        result = fn(*args)
-        return {
-            "wall_s": round(time.perf_counter() - t0, 3),
-            "cpu_s": round(time.process_time() - c0, 3),
-            "result": result,
-        }
+        result, wall, cpu = clocked(fn, *args)
+        return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "result": result}
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
 
     def child() -> None:
         import resource
 
-        t0, c0 = time.perf_counter(), time.process_time()
-        result = fn(*args)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        result, wall, cpu = clocked(fn, *args)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         send.send(
             {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "rss_bytes": rss, "result": result}

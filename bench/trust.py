@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 # bench/machine.py, beside this script
-from machine import machine_info
+from machine import clocked, machine_info
 from sklearn.metrics import roc_auc_score
 
 from ringwatch.detectors.trust import adjacency, sybilrank, sybilscar
@@ -72,20 +72,18 @@ def main() -> None:
     unlabelled = np.ones(args.accounts, bool)
     unlabelled[sybils] = unlabelled[benign] = False
 
-    # CPU seconds too: on a shared machine wall time mostly measures the neighbours.
-    t0, c0 = time.perf_counter(), time.process_time()
-    p = sybilscar(adj, sybils, benign)
-    scar_s, scar_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
-    trust = sybilrank(adj, benign)
-    rank_s, rank_cpu = time.perf_counter() - t0, time.process_time() - c0
+    p, scar_s, scar_cpu = clocked(sybilscar, adj, sybils, benign)
+    trust, rank_s, rank_cpu = clocked(sybilrank, adj, benign)
     steps = int(np.ceil(np.log2(args.accounts)))
-    t0, c0 = time.perf_counter(), time.process_time()
-    x = np.ones(args.accounts)
-    csr = sp.csr_matrix(adj)
-    for _ in range(steps):
-        x = csr @ x
-    base_s, base_cpu = time.perf_counter() - t0, time.process_time() - c0
+
+    def plain_matvecs() -> np.ndarray:
+        x = np.ones(args.accounts)
+        csr = sp.csr_matrix(adj)
+        for _ in range(steps):
+            x = csr @ x
+        return x
+
+    _, base_s, base_cpu = clocked(plain_matvecs)
 
     out = {
         "accounts": args.accounts,
