@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
@@ -49,6 +50,15 @@ def load(
     rejects: Annotated[
         Path, typer.Option(help="Where rejected events go, one JSON object per line.")
     ] = Path("rejects.jsonl"),
+    normalisers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Processes that decode, validate and pseudonymise chunks ahead while this one "
+            "claims and folds them (0: all in this process). Default: one per core.",
+        ),
+    ] = max(1, os.cpu_count() or 1),
 ) -> None:
     """Build an EMPTY store from event files with the engine's own bulk tool: many times faster
     than `ingest` for a first load of a long history.
@@ -98,7 +108,9 @@ def load(
             rejects_out.write(problem_json(path, problem) + b"\n")
 
         service = BulkLoadService(svc.store, svc.ingest, open_target(settings))
-        report = service.load(files, rejects=reject, progress=advance, stage=stage)
+        report = service.load(
+            files, rejects=reject, progress=advance, stage=stage, normalisers=normalisers
+        )
         stage("done")
 
     table = Table(title=f"load summary ({service.store.engine})", show_header=False)

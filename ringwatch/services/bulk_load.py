@@ -14,18 +14,29 @@ the files) keeps them instead of calling them duplicates.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from ringwatch.errors import Conflict, Invalid, Problem
-from ringwatch.event_files import file_digest, read_events
+from ringwatch.event_files import file_digest, read_raw_events
 from ringwatch.graph.bulk.graph import BulkGraph
 from ringwatch.graph.bulk.targets import BulkTarget, node_count
 from ringwatch.graph.store import GraphStore
-from ringwatch.services.ingest import IngestReport, IngestService
+from ringwatch.services.ingest import (
+    IngestReport,
+    IngestService,
+    Validated,
+    normalise_chunk,
+    start_normaliser,
+)
 
 Stage = Callable[[str], None]
 
@@ -57,7 +68,14 @@ class BulkLoadService:
         rejects: Callable[[Path, Problem], None] | None = None,
         progress: Callable[[int], None] | None = None,
         stage: Stage | None = None,
+        normalisers: int = 0,
     ) -> LoadReport:
+        """With `normalisers` > 0, that many processes decode, validate and pseudonymise chunks
+        ahead while this one claims and folds them, in file order (the same batch ids, claims
+        and fold as with none)."""
+        if normalisers < 0:
+            raise ValueError("normalisers must be at least 0")
+
         def say(name: str) -> None:
             if stage:
                 stage(name)
@@ -66,43 +84,48 @@ class BulkLoadService:
         report = LoadReport()
         graph = BulkGraph()
         now = int(time.time() * 1000)
-        size = self.ingest.batch_size
         seconds = report.seconds
         say("validate and claim")
-        for path in paths:
-            started = time.perf_counter()
-            digest = file_digest(path)
-            seconds["digest"] = seconds.get("digest", 0.0) + time.perf_counter() - started
-            events = read_events(path)
-            number = 0
-            while True:
+        with contextlib.ExitStack() as stack:
+            procs = None
+            if normalisers:
+                procs = stack.enter_context(
+                    ProcessPoolExecutor(
+                        max_workers=normalisers,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=start_normaliser,
+                        initargs=(self.ingest.hasher.key,),
+                    )
+                )
+            for path in paths:
                 started = time.perf_counter()
-                chunk = list(islice(events, size))
-                if not chunk:
-                    break
-                records, problems = self.ingest.validate(chunk)
-                mid = time.perf_counter()
-                batch_id = f"file:{digest}:{number}"
-                number += 1
-                claimed = self.ingest.intake.accept(batch_id, records, keep_payload=False)
-                dupes = set(claimed.duplicate_indexes)
-                fresh = [r for i, r in enumerate(records) if i not in dupes]
-                claimed_at = time.perf_counter()
-                graph.add_batch(batch_id, fresh, now)
-                done = time.perf_counter()
-                seconds["read and validate"] = seconds.get("read and validate", 0.0) + mid - started
-                seconds["claim"] = seconds.get("claim", 0.0) + claimed_at - mid
-                seconds["fold"] = seconds.get("fold", 0.0) + done - claimed_at
-                for problem in problems:
-                    if rejects:
-                        rejects(path, problem)
-                report.rejected.extend(problems)
-                report.duplicates += len(dupes)
-                report.accepted += len(fresh)
-                if fresh:
-                    report.batches.append(batch_id)
-                if progress:
-                    progress(len(chunk))
+                digest = file_digest(path)
+                seconds["digest"] = seconds.get("digest", 0.0) + time.perf_counter() - started
+                for number, lines, (records, problems) in self._validated(
+                    path, procs, normalisers, seconds
+                ):
+                    started = time.perf_counter()
+                    batch_id = f"file:{digest}:{number}"
+                    claimed = self.ingest.intake.accept(batch_id, records, keep_payload=False)
+                    dupes = set(claimed.duplicate_indexes)
+                    fresh = (
+                        [r for i, r in enumerate(records) if i not in dupes] if dupes else records
+                    )
+                    claimed_at = time.perf_counter()
+                    graph.add_batch(batch_id, fresh, now)
+                    done = time.perf_counter()
+                    seconds["claim"] = seconds.get("claim", 0.0) + claimed_at - started
+                    seconds["fold"] = seconds.get("fold", 0.0) + done - claimed_at
+                    for problem in problems:
+                        if rejects:
+                            rejects(path, problem)
+                    report.rejected.extend(problems)
+                    report.duplicates += len(dupes)
+                    report.accepted += len(fresh)
+                    if fresh:
+                        report.batches.append(batch_id)
+                    if progress:
+                        progress(lines)
         say("build tables")
         started = time.perf_counter()
         tables = graph.tables()
@@ -126,6 +149,47 @@ class BulkLoadService:
             )
         return report
 
+    def _validated(
+        self,
+        path: Path,
+        procs: ProcessPoolExecutor | None,
+        workers: int,
+        seconds: dict[str, float],
+    ) -> Iterator[tuple[int, int, Validated]]:
+        """(batch number, lines, validated chunk) in file order. In this process, or with
+        `procs`, up to two chunks per process validated ahead; the time this process spends
+        reading, validating or waiting for a result counts as "read and validate"."""
+        size = self.ingest.batch_size
+        items = read_raw_events(path)
+
+        def chunks() -> Iterator[list[tuple[int, Any]]]:
+            while chunk := list(islice(items, size)):
+                yield chunk
+
+        started = time.perf_counter()
+        if procs is None:
+            for number, chunk in enumerate(chunks()):
+                work = self.ingest.validate(chunk)
+                _add(seconds, "read and validate", started)
+                yield number, len(chunk), work
+                started = time.perf_counter()
+            return
+        ahead: deque[tuple[int, int, Future[Validated]]] = deque()
+        for number, chunk in enumerate(chunks()):
+            ahead.append((number, len(chunk), procs.submit(normalise_chunk, chunk)))
+            while len(ahead) > 2 * workers:
+                n, lines, job = ahead.popleft()
+                work = job.result()
+                _add(seconds, "read and validate", started)
+                yield n, lines, work
+                started = time.perf_counter()
+        while ahead:
+            n, lines, job = ahead.popleft()
+            work = job.result()
+            _add(seconds, "read and validate", started)
+            yield n, lines, work
+            started = time.perf_counter()
+
     def _refuse_if_not_empty(self) -> None:
         existing = node_count(self.store)
         if existing:
@@ -135,3 +199,7 @@ class BulkLoadService:
                 "or clear it first.",
                 [Problem(field="store", reason=f"not empty ({existing:,} nodes)")],
             )
+
+
+def _add(seconds: dict[str, float], name: str, started: float) -> None:
+    seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started

@@ -194,13 +194,13 @@ class IngestService:
             ProcessPoolExecutor(
                 max_workers=normalisers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_normaliser,
+                initializer=start_normaliser,
                 initargs=(self.hasher.key,),
             )
         )
         ahead: deque[tuple[int, int, Future[Validated] | None]] = deque()
         for number, chunk in chunks:
-            job = None if applied(number) else procs.submit(_normalise_chunk, chunk)
+            job = None if applied(number) else procs.submit(normalise_chunk, chunk)
             ahead.append((number, len(chunk), job))
             while len(ahead) > 2 * normalisers:
                 n, lines, f = ahead.popleft()
@@ -262,12 +262,12 @@ def validate_events(raw_events: Iterable[tuple[int, Any]], hasher: Pseudonymiser
 _HASHER: Pseudonymiser | None = None
 
 
-def _start_normaliser(key: bytes) -> None:
+def start_normaliser(key: bytes) -> None:
     global _HASHER
     _HASHER = Pseudonymiser(key)
 
 
-def _normalise_chunk(chunk: list[tuple[int, Any]]) -> Validated:
+def normalise_chunk(chunk: list[tuple[int, Any]]) -> Validated:
     if _HASHER is None:
         raise RuntimeError("normaliser process started without its key")
     return validate_events(chunk, _HASHER)
