@@ -77,7 +77,9 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run(engine: str, events: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run(
+    engine: str, events: Path, args: argparse.Namespace, normalisers: int, raw_runs: bool
+) -> dict[str, Any]:
     from ringwatch.graph.bulk.targets import open_target
 
     work = Path(tempfile.mkdtemp(prefix=f"bench-load-{engine}-", dir=REPO / ".local"))
@@ -107,12 +109,15 @@ def run(engine: str, events: Path, args: argparse.Namespace) -> dict[str, Any]:
     )
     target = Keeping(open_target(settings))
     service = BulkLoadService(store, ingest, target)
-    _say(f"[{engine}] load of {events}")
+    _say(f"[{engine}] load of {events}, {normalisers} normaliser processes")
     wall = time.perf_counter()
-    report = service.load([events], stage=lambda name: _say(f"[{engine}]   {name}"))
+    report = service.load(
+        [events], stage=lambda name: _say(f"[{engine}]   {name}"), normalisers=normalisers
+    )
     wall = time.perf_counter() - wall
     out: dict[str, Any] = {
         "engine": engine,
+        "normalisers": normalisers,
         "events": report.accepted,
         "rejected": len(report.rejected),
         "nodes": report.nodes,
@@ -123,6 +128,14 @@ def run(engine: str, events: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
     tables = target.tables
     assert tables is not None
+    if not raw_runs:
+        del tables, target
+        store.close()
+        if engine == "embedded":
+            from ringwatch.graph.factory import release
+
+            release(settings)
+        return out
     devices = next(t for t in tables.edges if t.rel is Rel.USES_DEVICE)
     pairs = [{"a": a, "key": key} for a, key, *_ in devices.rows]
     out["bulk_tool_entities"] = tables.node_count + tables.edge_count
@@ -229,22 +242,39 @@ def main() -> None:
     parser.add_argument("--neo4j-uri", default="bolt://127.0.0.1:7688")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6380")
     parser.add_argument("--events-file", type=Path, help="load this file instead of a world")
+    parser.add_argument(
+        "--normalisers",
+        default="0,2",
+        help="normaliser process counts to load with, in turn (0: validation in the loading "
+        "process, the code before normaliser processes: the baseline); the raw engine runs go "
+        "with the last",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "load.json")
     args = parser.parse_args()
     load_before = os.getloadavg()
     events = args.events_file or world(args.accounts, args.seed) / "events.jsonl"
-    results = [run(engine, events, args) for engine in args.engines.split(",")]
+    counts = [int(n) for n in args.normalisers.split(",")]
+    results = [
+        run(engine, events, args, n, raw_runs=i == len(counts) - 1)
+        for engine in args.engines.split(",")
+        for i, n in enumerate(counts)
+    ]
     print(f"\n{events}: {results[0]['events']:,} events")
     print(
-        f"{'engine':<10}{'load s':>9}{'events/s':>11}{'bulk tool s':>13}{'entities/s':>12}"
+        f"{'engine':<10}{'norm.':>6}{'load s':>9}{'events/s':>11}{'bulk tool s':>13}{'entities/s':>12}"
         f"{'merge rows/s':>14}  stages (s)"
     )
     for r in results:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages_s"].items())
-        print(
-            f"{r['engine']:<10}{r['load_s']:>9.1f}{r['load_events_per_s']:>11,.0f}"
+        raw = (
             f"{r['bulk_tool_s']:>13.1f}{r['bulk_tool_entities_per_s']:>12,.0f}"
-            f"{r['merge_rows_per_s']:>14,.0f}  {stages}"
+            f"{r['merge_rows_per_s']:>14,.0f}"
+            if "bulk_tool_s" in r
+            else f"{'':>13}{'':>12}{'':>14}"
+        )
+        print(
+            f"{r['engine']:<10}{r['normalisers']:>6}{r['load_s']:>9.1f}"
+            f"{r['load_events_per_s']:>11,.0f}{raw}  {stages}"
         )
     payload = {
         "events_file": str(events),
