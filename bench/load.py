@@ -261,7 +261,8 @@ def main() -> None:
     ]
     print(f"\n{events}: {results[0]['events']:,} events")
     print(
-        f"{'engine':<10}{'norm.':>6}{'load s':>9}{'events/s':>11}{'bulk tool s':>13}{'entities/s':>12}"
+        f"{'engine':<10}{'norm.':>6}{'load s':>9}{'events/s':>11}"
+        f"{'bulk tool s':>13}{'entities/s':>12}"
         f"{'merge rows/s':>14}  stages (s)"
     )
     for r in results:
