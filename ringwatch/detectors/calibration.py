@@ -73,8 +73,8 @@ class CalibrationParams:
 
     enabled: bool = True
     min_positive_rings: int = 30
-    target_precision_fraud: float = 0.97
-    target_precision_suspicious: float = 0.9
+    target_precision_fraud: float = 0.995
+    target_precision_suspicious: float = 0.99
     folds: int = 5
     c: float = 1.0
     min_negative_rings: int = 10
