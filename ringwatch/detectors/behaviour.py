@@ -123,6 +123,8 @@ class BehaviourParams:
     room_min_devices: int = 2
     # A farm's phone carries a few personas; a shop's kiosk or a library PC carries hundreds.
     room_device_max_degree: int = 30
+    # ... and is a room's own: at least this share of its users are on that IP.
+    room_device_share: float = 0.5
     room_weight: float = 0.5
     # Email-stem runs, alone and with the phone windows (detectors.email_stems).
     stems: StemParams = field(default_factory=StemParams)
@@ -491,15 +493,28 @@ def device_rooms(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
         & (degree >= params.room_min_accounts)
         & (degree <= params.room_max_degree)
     )
-    on_ip = links[:, ip_cols].tocsr()[rows].tocsc()  # deviceless rows x candidate IPs
-    count = np.diff(on_ip.indptr)
-    # Distinct shared devices among each IP's deviceless accounts.
-    used = (on_ip.T @ devices[rows]).tocsr()
-    n_devices = np.diff(used.indptr)
-    room = (count >= params.room_min_accounts) & (n_devices >= params.room_min_devices)
+    all_on_ip = links[:, ip_cols].tocsr()
+    on_ip = all_on_ip[rows]  # deviceless rows x candidate IPs
+    phones = devices[rows]
+    # A room's phones: those most of whose users are on that one IP. A family tablet's users
+    # live at the family's home, so a child who once used it over carrier NAT does not make
+    # that NAT address a room.
+    co = (all_on_ip.T @ devices).tocoo()  # IPs x phones: users of the phone on the IP
+    phone_degree = degree[device_cols[np.flatnonzero(few)]]
+    at_room = co.data >= params.room_device_share * phone_degree[co.col]
+    room_phone = sp.csr_matrix(
+        (np.ones(int(at_room.sum())), (co.row[at_room], co.col[at_room])),
+        shape=(ip_cols.shape[0], phones.shape[1]),
+    )
+    # Members of a room: deviceless accounts on the IP that use one of its phones.
+    member = on_ip.multiply((phones @ room_phone.T) > 0).tocsc()
+    count = np.diff(member.indptr)
+    n_phones = np.diff(room_phone.indptr)
+    room = (count >= params.room_min_accounts) & (n_phones >= params.room_min_devices)
     room &= count >= params.room_min_share * degree[ip_cols]
-    coo = on_ip[:, np.flatnonzero(room)].tocoo()
-    left, right = group_pairs(coo.col.astype(np.int64), rows[coo.row])
+    coo = member[:, np.flatnonzero(room)].tocoo()
+    order = np.argsort(coo.col, kind="stable")
+    left, right = group_pairs(coo.col[order].astype(np.int64), rows[coo.row[order]])
     if left.shape[0] == 0:
         return sp.csr_matrix((n, n))
     key = np.unique(np.minimum(left, right) * n + np.maximum(left, right))
