@@ -128,18 +128,22 @@ def evaluate(
 
 def timed_link(
     module: ModuleType, fields: dict[str, list[str]], queries: np.ndarray, banned: np.ndarray
-) -> tuple[Any, dict[str, float]]:
-    """`module`'s records and link, each step's wall and CPU seconds."""
+) -> tuple[Any, Any, dict[str, float]]:
+    """`module`'s link, its records, and each step's wall and CPU seconds."""
     records, prep_wall, prep_cpu = clocked(lambda: module.records_from_fields(**fields))
     out, link_wall, link_cpu = clocked(
         lambda: module.link(records, queries, banned, module.LinkParams(seed=0))
     )
-    return out, {
-        "prepare_s": round(prep_wall, 3),
-        "prepare_cpu_s": round(prep_cpu, 3),
-        "link_s": round(link_wall, 3),
-        "link_cpu_s": round(link_cpu, 3),
-    }
+    return (
+        out,
+        records,
+        {
+            "prepare_s": round(prep_wall, 3),
+            "prepare_cpu_s": round(prep_cpu, 3),
+            "link_s": round(link_wall, 3),
+            "link_cpu_s": round(link_cpu, 3),
+        },
+    )
 
 
 def same_links(a: Any, b: Any) -> bool:
@@ -154,14 +158,14 @@ def baseline_times(
     fields: dict[str, list[str]], queries: np.ndarray, banned: np.ndarray, new: Any
 ) -> dict[str, Any]:
     """The previous implementation on the same records; it must agree with the new one."""
-    old, times = timed_link(linkage_baseline, fields, queries, banned)
+    old, _, times = timed_link(linkage_baseline, fields, queries, banned)
     if not same_links(old, new):
         raise SystemExit("the new linker's results differ from bench/linkage_baseline.py's")
     return {**times, "same_links": True}
 
 
 def run_ringwatch(frame: pd.DataFrame, banned: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
-    out, times = timed_link(current, frame_fields(frame), queries, banned)
+    out, _, times = timed_link(current, frame_fields(frame), queries, banned)
     return {
         "q": out.query,
         "b": out.banned,
@@ -348,13 +352,16 @@ def main() -> None:
         print("splink", json.dumps(result["splink"]))
 
     rows, sb, sq, src = scale_records(frame, args.banned, args.returners, args.seed)
-    out, times = timed_link(current, rows, sq, sb)
+    out, records, times = timed_link(current, rows, sq, sb)
     truth = np.r_[np.arange(args.banned), src]
     hit = (truth[out.query] == out.banned) & (out.probability >= 0.5)
+    blocked, _ = current.block(records, sq, sb, current.LinkParams(seed=0))
     result["scale"] = {
         "banned": args.banned,
         "returners": args.returners,
         **times,
+        # Pairs compared (what the cost follows) and the top-k kept of them.
+        "blocked_pairs_per_returner": round(blocked.shape[0] / args.returners, 2),
         "candidates_per_returner": round(out.query.shape[0] / args.returners, 3),
         "recall_at_3": round(np.unique(out.query[hit]).shape[0] / args.returners, 4),
     }

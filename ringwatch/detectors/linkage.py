@@ -366,9 +366,22 @@ class _Encoding:
 # ---------------------------------------------------------------- comparisons
 
 
-def _sketch_sim(sketch: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    a, b = sketch[left], sketch[right]
-    return np.asarray((a == b).mean(axis=1), dtype=np.float64)
+def _sketch_sim_where(
+    need: np.ndarray,
+    sketch: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    right_sketch: np.ndarray | None = None,
+) -> np.ndarray:
+    """Sketch similarity of the pairs in `need` (the right side read from `right_sketch` if
+    given), 0 elsewhere: gathering two sketch rows per pair is most of a comparison's cost, and
+    pairs already decided by a higher level never read it."""
+    sim = np.zeros(left.shape[0], dtype=np.float64)
+    if need.any():
+        other = sketch if right_sketch is None else right_sketch
+        a, b = sketch[left[need]], other[right[need]]
+        sim[need] = (a == b).mean(axis=1)
+    return sim
 
 
 def _name_levels(
@@ -386,19 +399,23 @@ def _name_levels(
     keyed sketch does: one key for every name)."""
     el, er = exact[left], exact[right]
     known = (el >= 0) & (er >= 0)
-    sim = _sketch_sim(sketch, left, right)
+    same = el == er
     pl = phonetic[left]
     phon = (pl == phonetic[right]) & (pl >= 0)
+    # Each level is computed only for the pairs no higher level has decided.
+    undecided = known & ~same & ~phon
+    sim = _sketch_sim_where(undecided, sketch, left, right)
     swapped = np.zeros(left.shape[0], dtype=bool)
     if other is not None:
         o_exact, o_phon, o_sketch = other
         oe = o_exact[right]
-        cross_sim = np.asarray((sketch[left] == o_sketch[right]).mean(axis=1), dtype=np.float64)
-        swapped = (
-            (el == oe) | ((pl == o_phon[right]) & (pl >= 0)) | (cross_sim >= params.fuzzy_high)
-        ) & (oe >= 0)
+        swapped = ((el == oe) | ((pl == o_phon[right]) & (pl >= 0))) & (oe >= 0)
+        cross = undecided & (sim < params.fuzzy_low) & (oe >= 0) & ~swapped
+        swapped |= cross & (
+            _sketch_sim_where(cross, sketch, left, right, o_sketch) >= params.fuzzy_high
+        )
     out = np.select(
-        [el == er, phon, sim >= params.fuzzy_high, sim >= params.fuzzy_low, swapped],
+        [same, phon, sim >= params.fuzzy_high, sim >= params.fuzzy_low, swapped],
         [5, 4, 3, 2, 1],
         0,
     )
@@ -433,8 +450,9 @@ def _email_levels(
 ) -> np.ndarray:
     cl, cr = local[left], local[right]
     known = (cl >= 0) & (cr >= 0)
-    sim = _sketch_sim(sketch, left, right)
-    out = np.select([cl == cr, sim >= params.email_fuzzy], [2, 1], 0)
+    same = cl == cr
+    sim = _sketch_sim_where(known & ~same, sketch, left, right)
+    out = np.select([same, sim >= params.email_fuzzy], [2, 1], 0)
     return np.where(known, out, MISSING).astype(np.int8)
 
 
@@ -450,7 +468,7 @@ def _city_levels(
     exact = _exact_levels(records.encoded.city, left, right)
     if records.city_sketch is None:
         return exact
-    sim = _sketch_sim(records.city_sketch, left, right)
+    sim = _sketch_sim_where(exact == 0, records.city_sketch, left, right)
     out = np.where(exact == 1, 2, np.where(sim >= params.fuzzy_high, 1, 0))
     return np.where(exact == MISSING, MISSING, out).astype(np.int8)
 
@@ -512,10 +530,26 @@ def comparison_spec(records: LinkRecords) -> tuple[tuple[str, tuple[str, ...]], 
     return tuple(spec)
 
 
+COMPARE_CHUNK = 1 << 20  # pairs compared at once: bounds the gathered sketch rows' memory
+
+
 def compare(
     records: LinkRecords, left: np.ndarray, right: np.ndarray, params: LinkParams
 ) -> np.ndarray:
     """Comparison levels (n_pairs, n_comparisons) int8, columns as `comparison_spec`."""
+    if left.shape[0] > COMPARE_CHUNK:
+        return np.concatenate(
+            [
+                _compare(records, left[i : i + COMPARE_CHUNK], right[i : i + COMPARE_CHUNK], params)
+                for i in range(0, left.shape[0], COMPARE_CHUNK)
+            ]
+        )
+    return _compare(records, left, right, params)
+
+
+def _compare(
+    records: LinkRecords, left: np.ndarray, right: np.ndarray, params: LinkParams
+) -> np.ndarray:
     enc = records.encoded
     given, surname = enc.names
     given_phon, surname_phon = enc.phonetic
