@@ -96,10 +96,12 @@ class Settings(BaseSettings):
     # Ring verdicts calibrated on the deployment's own labels at every full run
     # (docs/detection.md): fewer positive rings than the minimum keep the hand-set weights; the
     # `fraud` and `suspicious` thresholds are where the cross-validated precision reaches these.
+    # Both verdicts flag a ring for enforcement or review, so both aim at 99%: a review queue
+    # where one ring in ten is a family teaches reviewers to click through.
     verdict_calibration: bool = True
     verdict_min_positive_rings: int = Field(default=30, ge=5)
-    verdict_target_precision_fraud: float = Field(default=0.97, gt=0, le=1)
-    verdict_target_precision_suspicious: float = Field(default=0.9, gt=0, le=1)
+    verdict_target_precision_fraud: float = Field(default=0.995, gt=0, le=1)
+    verdict_target_precision_suspicious: float = Field(default=0.99, gt=0, le=1)
     verdict_cv_folds: int = Field(default=5, ge=2, le=20)
     # Shadow ring verdicts (docs/detection.md): a YAML/JSON file of detection parameters that
     # differ from the live ones; every full run also runs this candidate over the same snapshot

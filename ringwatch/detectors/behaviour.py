@@ -26,6 +26,12 @@ k accounts yields k(k-1)/2 pairs and a huge bucket is a popular thing, not a coo
   rotating through a proxy pool leaves a trail of one-off addresses in the same few blocks.
 - *Young cohorts*: age-suspect accounts (detectors.age) on the same non-hub IP: a school's or
   a club's children, who share the building's network and not much else.
+- *Device rooms*: accounts that live only on devices other accounts also use, on one IP where
+  they are the majority and spread over several such devices. People carry a phone nobody
+  else logs into; a farm's personas take turns on a rack of cheap phones in one rented room,
+  two or three to a phone, so the device links fall apart into pairs that no community
+  method can join at a shared IP's weak weight. A family's tablet is one device, its
+  grown-ups have their own phones; a café's guests bring theirs.
 
 Phone-number blocks (SIM farms buy runs of consecutive numbers) are identifiers of their own
 (`phone_block`: a keyed hash of the number without its last two digits, see records.normalise):
@@ -98,14 +104,26 @@ class BehaviourParams:
     cohort_max_degree: int = 100  # an IP with more accounts says nothing about who knows whom
     cohort_weight: float = 0.6
     # SIM-farm number runs (phone_runs): registrations in one phone window closer than
-    # run_gap, at least run_min of them and too many for the window's own signup rate.
+    # run_gap, at least run_min of them and too many for the window's signup rate outside
+    # the session (plus run_pseudo_signups: a window seen once may well be seen again).
     run_gap: int = 36 * 3600
-    run_min: int = 5
+    run_min: int = 3
+    run_pseudo_signups: float = 1.0
     run_alpha: float = 1e-4
     run_cap: int = 400
     run_weight: float = 0.6  # at the significance threshold, + run_weight_per_decade beyond
     run_weight_per_decade: float = 0.1
     run_max: float = 1.2
+    # Device rooms (device_rooms): at most room_max_degree accounts on the IP, at least
+    # room_min_accounts of them without a device of their own, making up room_min_share of
+    # the IP's accounts, over at least room_min_devices shared devices.
+    room_max_degree: int = 500
+    room_min_accounts: int = 3
+    room_min_share: float = 0.5
+    room_min_devices: int = 2
+    # A farm's phone carries a few personas; a shop's kiosk or a library PC carries hundreds.
+    room_device_max_degree: int = 30
+    room_weight: float = 0.5
     # Email-stem runs, alone and with the phone windows (detectors.email_stems).
     stems: StemParams = field(default_factory=StemParams)
 
@@ -123,6 +141,7 @@ class SoftLinks:
     rotating: sp.csr_matrix
     phone_run: sp.csr_matrix
     email_stem: sp.csr_matrix
+    room: sp.csr_matrix
 
     def total(self) -> sp.csr_matrix:
         return (
@@ -135,6 +154,7 @@ class SoftLinks:
             + self.rotating
             + self.phone_run
             + self.email_stem
+            + self.room
         ).tocsr()
 
     def coordination(self) -> sp.csr_matrix:
@@ -157,6 +177,7 @@ class SoftLinks:
             "rotating_peers": self.rotating,
             "phone_run": self.phone_run,
             "email_stem": self.email_stem,
+            "device_room": self.room,
         }
 
 
@@ -236,12 +257,19 @@ def phone_runs(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
 
     The test is the burst test of `signup_bursts`, on phone windows instead of subnets: per
     window, signups closer than `run_gap` form a session, and a session is a run when it has at
-    least `run_min` accounts and the Poisson tail of its size, given the window's own signup
-    rate over the session's duration, times the number of sessions the window could have had,
-    is below `run_alpha`. Random assignment spreads a window's few hundred numbers over years
-    of signups; a family's or an office's consecutive numbers are a handful joining over
-    weeks. The weight grows with how unlikely the run is (per decade below the threshold).
-    Carrier NAT and fresh devices do not matter: only the numbers and the clock are used.
+    least `run_min` accounts and the Poisson tail of its size, given the window's signup rate
+    outside the session over the session's duration, times the number of sessions the window
+    could have had, is below `run_alpha`. Random assignment spreads a window's few hundred
+    numbers over years of signups; a family's or an office's consecutive numbers are a handful
+    joining over weeks. The weight grows with how unlikely the run is (per decade below the
+    threshold). Carrier NAT and fresh devices do not matter: only the numbers and the clock
+    are used.
+
+    The rate leaves the session out: counted in, a range bought and used in one go is its
+    window's whole history and explains itself, so a run of three or four numbers (a small
+    operator's batch) could never be surprising. `run_pseudo_signups` stands for the
+    window's unseen ordinary life, so a window with nothing else in it is not taken for
+    silent; a busy window (a big platform, a popular range) keeps its own high rate.
     """
     n = snapshot.n_accounts
     links = snapshot.link_first_seen.tocoo()
@@ -261,7 +289,8 @@ def phone_runs(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     first = np.flatnonzero(new)
     last = np.r_[first[1:], rows.shape[0]] - 1
     duration = np.maximum(created[last] - created[first], params.run_gap)
-    lam = per_window[cols[first]] * duration / span
+    outside = per_window[cols[first]] - size + params.run_pseudo_signups
+    lam = outside * duration / span
     trials = np.maximum(span / duration, 1.0)
     surprise = np.maximum(poisson.sf(size - 1, lam) * trials, 1e-300)
     run = (size >= params.run_min) & (surprise <= params.run_alpha)
@@ -430,6 +459,53 @@ def young_cohorts(snapshot: Snapshot, young: np.ndarray, params: BehaviourParams
     return symmetric_from_pairs(left, right, np.full(left.shape[0], params.cohort_weight), n)
 
 
+def device_rooms(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
+    """Pairs of accounts without a device of their own on one IP that such accounts dominate,
+    spread over several shared devices (see module doc).
+
+    >>> from ringwatch.detectors.snapshot import SnapshotBuilder
+    >>> b = SnapshotBuilder()
+    >>> for i, a in enumerate("abcd"):
+    ...     b.add_account(a, {"created_at": 1_000_000})
+    ...     b.add_link(a, "device", f"phone{i // 2}", 3, 1_000_000)
+    ...     b.add_link(a, "ip", "room", 3, 1_000_000)
+    >>> device_rooms(b.build(), BehaviourParams()).nnz  # 4 accounts, 2 phones: 6 pairs x 2
+    12
+    """
+    n = snapshot.n_accounts
+    links = binary_links(snapshot)
+    degree = np.diff(links.indptr)
+    kind = snapshot.identifier_kind
+    device_cols = np.flatnonzero(kind == KIND_CODE["device"])
+    devices = links[:, device_cols].tocsr()
+    own = (degree[device_cols] == 1).astype(np.float64)
+    few = (degree[device_cols] >= 2) & (degree[device_cols] <= params.room_device_max_degree)
+    # On a few-persona device and on no device of their own (a kiosk does not count).
+    deviceless = (devices @ few.astype(np.float64) > 0) & (devices @ own == 0)
+    devices = devices[:, np.flatnonzero(few)]
+    rows = np.flatnonzero(deviceless)
+    if rows.shape[0] < params.room_min_accounts:
+        return sp.csr_matrix((n, n))
+    ip_cols = np.flatnonzero(
+        (kind == KIND_CODE["ip"])
+        & (degree >= params.room_min_accounts)
+        & (degree <= params.room_max_degree)
+    )
+    on_ip = links[:, ip_cols].tocsr()[rows].tocsc()  # deviceless rows x candidate IPs
+    count = np.diff(on_ip.indptr)
+    # Distinct shared devices among each IP's deviceless accounts.
+    used = (on_ip.T @ devices[rows]).tocsr()
+    n_devices = np.diff(used.indptr)
+    room = (count >= params.room_min_accounts) & (n_devices >= params.room_min_devices)
+    room &= count >= params.room_min_share * degree[ip_cols]
+    coo = on_ip[:, np.flatnonzero(room)].tocoo()
+    left, right = group_pairs(coo.col.astype(np.int64), rows[coo.row])
+    if left.shape[0] == 0:
+        return sp.csr_matrix((n, n))
+    key = np.unique(np.minimum(left, right) * n + np.maximum(left, right))
+    return symmetric_from_pairs(key // n, key % n, np.full(key.shape[0], params.room_weight), n)
+
+
 def soft_links(
     snapshot: Snapshot,
     params: BehaviourParams = BehaviourParams(),
@@ -463,4 +539,5 @@ def soft_links(
         rotating=rotating_peers(snapshot, params),
         phone_run=phone_runs(snapshot, params),
         email_stem=stem_runs(snapshot, params.stems),
+        room=device_rooms(snapshot, params),
     )

@@ -73,8 +73,8 @@ class CalibrationParams:
 
     enabled: bool = True
     min_positive_rings: int = 30
-    target_precision_fraud: float = 0.97
-    target_precision_suspicious: float = 0.9
+    target_precision_fraud: float = 0.995
+    target_precision_suspicious: float = 0.99
     folds: int = 5
     c: float = 1.0
     min_negative_rings: int = 10
@@ -83,6 +83,12 @@ class CalibrationParams:
     # A threshold must keep at least this many labelled positives above it: the top few
     # scores are too few to estimate a precision from.
     min_support: int = 5
+    # A fit may leave benign at most this share of the unlabelled rings the prior flags, unless
+    # reviewers' clearances show the prior wrong there: labels say nothing about the rings
+    # nobody labelled, and which rings get labelled is not random (a ring with more members
+    # has more chances to have one banned), so a fit drifts towards what banned rings look
+    # like and away from the small and careful ones the prior's mechanisms still catch.
+    max_unlabelled_dropped: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0 < self.target_precision_suspicious <= self.target_precision_fraud <= 1:
@@ -300,16 +306,40 @@ def fit_verdict_model(
     params: CalibrationParams = CalibrationParams(),
     *,
     seed: int = 0,
+    prior_flagged: np.ndarray | None = None,
 ) -> Calibration:
     """Fit, cross-validate and threshold the model on per-ring `labels` (POSITIVE/NEGATIVE/
-    UNLABELLED), deterministic for `seed`. `record` is what the run record keeps."""
+    UNLABELLED), deterministic for `seed`. `record` is what the run record keeps.
+    `prior_flagged`: per ring, whether the prior flags it (suspicious or fraud); with it, a fit
+    that leaves too many of the prior's unlabelled flags benign is refused."""
     # One thread: BLAS threads fighting over a few shared cores made the fits ten times slower.
     with threadpool_limits(1):
-        return _fit(features, labels, params, seed)
+        return _fit(features, labels, params, seed, prior_flagged)
+
+
+def _dropped_by_fit(
+    flagged_by_fit: np.ndarray, prior_flagged: np.ndarray, labels: np.ndarray
+) -> dict[str, Any]:
+    """What the fit leaves benign of the prior's flags: the unlabelled share, and the labelled
+    rings in that zone (reviewers' clearances there are evidence against the prior)."""
+    dropped = prior_flagged & ~flagged_by_fit
+    unl = labels == UNLABELLED
+    flagged_unl = int((prior_flagged & unl).sum())
+    return {
+        "prior_flagged_unlabelled": flagged_unl,
+        "dropped_unlabelled": int((dropped & unl).sum()),
+        "dropped_share": round(float((dropped & unl).sum() / max(flagged_unl, 1)), 4),
+        "dropped_positive": int((dropped & (labels == POSITIVE)).sum()),
+        "dropped_negative": int((dropped & (labels == NEGATIVE)).sum()),
+    }
 
 
 def _fit(
-    features: Mapping[str, np.ndarray], labels: np.ndarray, params: CalibrationParams, seed: int
+    features: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    params: CalibrationParams,
+    seed: int,
+    prior_flagged: np.ndarray | None = None,
 ) -> Calibration:
     labels = np.asarray(labels, dtype=np.int8)
     n_pos = int((labels == POSITIVE).sum())
@@ -405,6 +435,21 @@ def _fit(
             f" precision, the prior {prior_found:.0%}: prior kept"
         )
         return Calibration(None, {**record, "cv": cv, "reason": reason})
+    if prior_flagged is not None:
+        drop = _dropped_by_fit(oof >= t_susp, np.asarray(prior_flagged, bool), labels)
+        cv["prior_flags_dropped"] = drop
+        # Clearances outnumbering confirmed fraud among the dropped flags, and enough of them
+        # to count, show the prior wrong there; otherwise the drop is unsupported.
+        refuted = drop["dropped_negative"] >= max(
+            params.min_negative_rings, 2 * drop["dropped_positive"]
+        )
+        if drop["dropped_share"] > params.max_unlabelled_dropped and not refuted:
+            reason = (
+                f"the fit leaves {drop['dropped_share']:.0%} of the unlabelled rings the prior"
+                f" flags benign (at most {params.max_unlabelled_dropped:.0%} without reviewers'"
+                " clearances against them): prior kept"
+            )
+            return Calibration(None, {**record, "cv": cv, "reason": reason})
     model = VerdictModel(FIT_FEATURES, mean, scale, coef, b, t_fraud, t_susp)
     record.update(model=CALIBRATED, reason="fitted on this run's labels", cv=cv)
     record["fitted"] = model.to_record()
@@ -479,7 +524,13 @@ def judge_rings(
         record: dict[str, Any] = {"model": CALIBRATED, "reason": "the last full run's model"}
         record["fitted"] = model.to_record()
     elif model == FIT:
-        fitted = fit_verdict_model(features, ring_labels(groups, labels), params, seed=seed)
+        fitted = fit_verdict_model(
+            features,
+            ring_labels(groups, labels),
+            params,
+            seed=seed,
+            prior_flagged=np.asarray(prior_scores) >= prior.suspicious_threshold,
+        )
         record = fitted.record
         if fitted.model is None:
             return prior_scores, [{"model": PRIOR}] * len(groups), record

@@ -56,6 +56,11 @@ FEATURES = (
 )
 
 
+# Share of a group's members that must share an IP with another member for the group to have
+# a home (the household clearance needs one).
+HOME_MIN_SHARE = 0.5
+
+
 @dataclass(frozen=True)
 class VerdictParams:
     """Logistic coefficients (per feature) and the verdict thresholds on the score."""
@@ -176,7 +181,7 @@ def ring_features(
         networks=networks,
         rotating=rotating,
         bursts=bursts,
-        runs=runs,
+        runs=None if runs is None else _runs_away_from_own_places(g, all_links, runs),
     )
     burst, slow_growth = _signup_timing(g, burst_window, slow_window)
     banned_share, evader_share, offenders = _offenders(g, evader_rows, evader_continues)
@@ -200,10 +205,11 @@ def ring_features(
     # One banned member in a family is that person's problem, not the family's: guilt by
     # association is what reviewers must not do. Two or more make the family look like a cell.
     clean = (offenders < 2) & (links.hard == 0)
-    no_own_device, deviceless_adults = _no_own_device(g, all_links)
+    no_own_device, grown_without_own, deviceless_adults = _no_own_device(g, all_links)
     # People carry a phone of their own; a "household" whose members live only on shared
-    # devices is a farm.
-    clean &= no_own_device < 0.5
+    # devices is a farm. Children are the exception: the family tablet and computer may be
+    # all they have, so only the members not declared minors are counted here.
+    clean &= grown_without_own < 0.5
     # A child may have only the family tablet, a grown-up hardly: two or more members
     # declared adult who live only on devices other accounts use are a farm's personas.
     clean &= deviceless_adults < 2
@@ -214,11 +220,14 @@ def ring_features(
     young_share = np.where(family_children, 0.0, young_share)
     # A child cohort's shared school network is its evidence, like a pool's rotation.
     weak_only_f = (weak_only & (young_share < 0.5)).astype(np.float64)
-    household = ((size <= household_max) & one_country & ids.shares_ip & clean).astype(np.float64)
+    # A home is the IP most of the family shares; one exit a proxy pool happened to hand to
+    # two of its accounts is not (rotation without a home is what a pool looks like).
+    at_home = ids.shares_ip & (ip_coverage >= HOME_MIN_SHARE)
+    household = ((size <= household_max) & one_country & at_home & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
-    shape = (links.hard == 0) & (no_own_device < 0.5) & (young_share < 0.5)
+    shape = (links.hard == 0) & (grown_without_own < 0.5) & (young_share < 0.5)
     shape &= deviceless_adults < 2
-    household_shape = ((size <= household_max) & one_country & ids.shares_ip & shape).astype(
+    household_shape = ((size <= household_max) & one_country & at_home & shape).astype(
         np.float64
     )
     # Inside a household-shaped group a run is the family contract, not a bought range.
@@ -423,6 +432,39 @@ def _link_coverage(
     )
 
 
+def _runs_away_from_own_places(
+    g: _Groups, all_links: sp.csc_matrix, runs: sp.csr_matrix
+) -> sp.csr_matrix:
+    """`runs` without the pairs that share an IP of the group's own: one that at least half
+    of its accounts, and at least two, use from inside the group (a family's Wi-Fi, an
+    office's line). Numbers in sequence at such a place are a family's contract or a
+    company's phones, whatever else the group around them looks like (a family joined to
+    colleagues by the office network is still a family). A bought range rides carrier NAT,
+    whose thousands of strangers the operation never outnumbers."""
+    snapshot = g.snapshot
+    if runs.nnz == 0:
+        return runs
+    ip_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["ip"])
+    ips = all_links[:, ip_cols]
+    degree = np.diff(ips.tocsc().indptr)
+    ips = ips.tocsr()
+    per_ring = (g.member @ ips).tocoo()  # rings x IPs: members using it
+    own = per_ring.data >= np.maximum(2, 0.5 * degree[per_ring.col])
+    own_place = sp.csr_matrix(
+        (np.ones(int(own.sum())), (per_ring.row[own], per_ring.col[own])), shape=per_ring.shape
+    )
+    # Each member's IPs that are its own group's places, then pairs sharing one.
+    at = ips.tocoo()
+    keep = (g.ring_of[at.row] >= 0) & (
+        np.asarray(own_place[np.maximum(g.ring_of[at.row], 0), at.col]).ravel() > 0
+    ) if at.nnz else np.zeros(0, bool)
+    mine = sp.csr_matrix(
+        (np.ones(int(keep.sum())), (at.row[keep], at.col[keep])), shape=ips.shape
+    )
+    together = (mine @ mine.T).tocsr()
+    return (runs - runs.multiply(together > 0)).tocsr()
+
+
 def _signup_timing(
     g: _Groups, burst_window: int, slow_window: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -499,9 +541,12 @@ def _countries(g: _Groups) -> tuple[np.ndarray, np.ndarray]:
     return country_diversity, top >= 0.6 * size
 
 
-def _no_own_device(g: _Groups, all_links: sp.csc_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Per ring: the share of members with a device who use no device of their own, and how
-    many members declared adult live only on devices other accounts use."""
+def _no_own_device(
+    g: _Groups, all_links: sp.csc_matrix
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per ring: the share of members with a device who use no device of their own, the same
+    share among members not declared minors (under 18), and how many members declared adult
+    live only on devices other accounts use."""
     snapshot = g.snapshot
     device_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["device"])
     devices = all_links[:, device_cols].tocsc()
@@ -511,9 +556,17 @@ def _no_own_device(g: _Groups, all_links: sp.csc_matrix) -> tuple[np.ndarray, np
     has_own = np.asarray(devices[:, own_cols].sum(axis=1)).ravel() > 0
     with_device = g.total(has_device[g.inside])
     without_own = g.total((has_device & ~has_own)[g.inside])
-    adult = np.nan_to_num(declared_age(snapshot), nan=0.0) >= 18
+    age = declared_age(snapshot)
+    adult = np.nan_to_num(age, nan=0.0) >= 18
     deviceless_adults = g.total((has_device & ~has_own & adult)[g.inside])
-    return np.asarray(without_own / np.maximum(with_device, 1)), deviceless_adults
+    grown = ~(np.nan_to_num(age, nan=99.0) < 18)
+    grown_with = g.total((has_device & grown)[g.inside])
+    grown_without = g.total((has_device & ~has_own & grown)[g.inside])
+    return (
+        np.asarray(without_own / np.maximum(with_device, 1)),
+        np.asarray(grown_without / np.maximum(grown_with, 1)),
+        deviceless_adults,
+    )
 
 
 def _young_share(

@@ -238,3 +238,28 @@ def test_cli_rows_show_the_model_and_its_cv_figures() -> None:
     rows = dict(verdict_model_rows(fit_verdict_model(f, few, seed=0).record))
     assert rows["verdict model"].startswith("prior (0 positive rings < 30")
     assert "cv roc_auc" not in rows
+
+
+def test_a_fit_that_drops_the_priors_unlabelled_flags_keeps_the_prior() -> None:
+    """The prior also flags a third of the unlabelled benign-looking rings (its mechanisms see
+    something the features here do not): a fit on the labels leaves them benign, and with no
+    reviewer's clearance among them nothing supports that, so the prior stays. Once reviewers
+    have cleared enough of those rings, the fit's disagreement is evidence and it is used."""
+    f, labels, truth = table(200, 800, seed=1)
+    rng = np.random.default_rng(5)
+    agrees = fit_verdict_model(f, labels, seed=0, prior_flagged=truth)
+    assert agrees.model is not None
+    assert agrees.record["cv"]["prior_flags_dropped"]["dropped_share"] <= 0.1
+
+    extra = ~truth & (labels == UNLABELLED) & (rng.random(truth.shape[0]) < 0.35)
+    flagged = truth | extra
+    kept = fit_verdict_model(f, labels, seed=0, prior_flagged=flagged)
+    assert kept.model is None and kept.record["model"] == PRIOR
+    assert "prior flags benign" in kept.record["reason"]
+    assert kept.record["cv"]["prior_flags_dropped"]["dropped_share"] > 0.1
+
+    cleared = labels.copy()
+    cleared[np.flatnonzero(extra)[::2]] = NEGATIVE  # reviewers cleared half of them
+    refuted = fit_verdict_model(f, cleared, seed=0, prior_flagged=flagged)
+    assert refuted.record["cv"]["prior_flags_dropped"]["dropped_share"] > 0.1
+    assert refuted.model is not None and refuted.record["model"] == CALIBRATED

@@ -286,3 +286,136 @@ def test_two_grown_ups_living_only_on_the_shared_device_are_not_a_household() ->
         members = _tablet_family(b, "fam", births)
         result = detect(b.build(), seed=1)
         assert bool(_flagged(result.rings, members)) == flagged, births
+
+
+def _sim_range(b: SnapshotBuilder, name: str, size: int, first: int, start: int) -> list[str]:
+    """A small operator's batch: `size` numbers in sequence, each SIM in a fresh phone,
+    registered within two hours over the carrier NAT, nothing else shared."""
+    members = []
+    for j in range(size):
+        acc = f"{name}-{j}"
+        _person(
+            b,
+            acc,
+            start + j * 2400,
+            birth=f"19{75 + 3 * j}-0{1 + j}-1{j}",
+            ip=NAT_IP,
+            subnet=NAT_SUBNET,
+            number=first + j,
+            email=f"{name}{j}x{7 * j}@gmail.com",
+        )
+        members.append(acc)
+    return members
+
+
+@pytest.mark.parametrize("size", [3, 4])
+def test_a_small_batch_of_sims_in_sequence_is_flagged(size: int) -> None:
+    """Three or four numbers in sequence registered in one sitting: too few for the old
+    five-account minimum, and a window that holds nothing but the batch must not explain the
+    batch away (its rate is counted outside the session)."""
+    b = SnapshotBuilder()
+    _background(b)
+    batch = _sim_range(b, "sim", size, CARRIER + 7_000_300, T0 + 60 * DAY)
+    result = detect(b.build(), seed=1)
+    hits = _flagged(result.rings, batch)
+    assert len(hits) == 1 and set(batch) <= set(hits[0].members)
+
+
+def test_family_contract_registered_in_one_evening_at_home_is_not_flagged() -> None:
+    """The same three numbers in sequence, the same two hours, but from the family's Wi-Fi:
+    a contract at one home, not a bought range."""
+    b = SnapshotBuilder()
+    _background(b)
+    family = []
+    for j in range(3):
+        acc = f"fam-{j}"
+        _person(
+            b,
+            acc,
+            T0 + 60 * DAY + j * 2400,
+            birth=AGES[j],
+            ip="81.2.9.10",
+            subnet="81.2.9.0/24",
+            number=CARRIER + 7_000_300 + j,
+            email=f"nowak.{j}{1950 + 7 * j}@outlook.com",
+        )
+        family.append(acc)
+    result = detect(b.build(), seed=1)
+    assert _flagged(result.rings, family) == []
+
+
+def test_team_on_company_numbers_joining_together_at_the_office_is_not_flagged() -> None:
+    """Eight colleagues (too many for a household) handed phones from one company range sign
+    up in one afternoon on the office network: numbers in sequence at a place of their own."""
+    b = SnapshotBuilder()
+    _background(b)
+    team = []
+    for j in range(8):
+        acc = f"col-{j}"
+        _person(
+            b,
+            acc,
+            T0 + 70 * DAY + j * 1800,
+            birth=f"19{70 + 4 * j}-0{1 + j}-2{j}",
+            ip="62.7.3.20",
+            subnet="62.7.3.0/24",
+            number=CARRIER + 6_000_010 + j,
+            email=f"colleague{j}@corp.example",
+        )
+        # Each also lives somewhere: a home of their own.
+        b.add_link(acc, "ip", f"82.1.{j}.9", 3, T0 + 71 * DAY)
+        team.append(acc)
+    result = detect(b.build(), seed=1)
+    assert _flagged(result.rings, team) == []
+
+
+def _room(b: SnapshotBuilder, name: str, phones: int, per_phone: int, ip: str) -> list[str]:
+    """A rented room: a rack of cheap phones, each carrying two or three personas that have
+    no phone of their own, all on the room's one connection, registered over a week."""
+    members = []
+    for p in range(phones):
+        for q in range(per_phone):
+            acc = f"{name}-{p}-{q}"
+            ts = T0 + 40 * DAY + (p * per_phone + q) * 5 * 3600
+            b.add_account(acc, {"created_at": ts, "country": "GB", "birthdate": "1990-01-01"})
+            b.add_link(acc, "device", f"{name}-phone{p}", 5, ts)
+            b.add_link(acc, "ip", ip, 5, ts)
+            b.add_link(acc, "subnet", ip.rsplit(".", 1)[0] + ".0/24", 5, ts)
+            mailbox = HASH.digest(IdentifierKind.EMAIL, f"{acc}@mail.example")
+            b.add_link(acc, "email", mailbox, 1, ts)
+            members.append(acc)
+    return members
+
+
+def test_device_farm_of_a_phone_per_two_or_three_accounts_is_one_ring() -> None:
+    """Four phones, two personas each: the device links alone are four pairs that CPM keeps
+    apart at the room IP's weak weight; the room full of accounts without a phone of their
+    own makes them one ring."""
+    b = SnapshotBuilder()
+    _background(b, 300)
+    farm = _room(b, "farm", 4, 2, "91.200.4.17")
+    result = detect(b.build(), seed=1)
+    hits = _flagged(result.rings, farm)
+    assert len(hits) == 1 and set(farm) == set(hits[0].members)
+
+
+def test_family_with_tablet_and_computer_for_the_children_is_not_flagged() -> None:
+    """Two parents with phones of their own; three children who use only the family tablet
+    and the family computer: two shared devices and most of the home's accounts without a
+    device of their own, and still a family."""
+    b = SnapshotBuilder()
+    _background(b, 300)
+    members = []
+    births = ("1978-02-03", "1980-06-07", "2011-04-05", "2013-08-09", "2015-10-11")
+    for j, birth in enumerate(births):
+        acc = f"fam-{j}"
+        ts = T0 + 20 * DAY + j * 8 * DAY
+        child = j >= 2
+        b.add_account(acc, {"created_at": ts, "country": "GB", "birthdate": birth})
+        for dev in (["fam-tablet", "fam-pc"] if child else [f"phone-{acc}", "fam-tablet"]):
+            b.add_link(acc, "device", dev, 3, ts)
+        b.add_link(acc, "ip", "81.2.44.10", 5, ts)
+        b.add_link(acc, "subnet", "81.2.44.0/24", 5, ts)
+        members.append(acc)
+    result = detect(b.build(), seed=1)
+    assert _flagged(result.rings, members) == []
