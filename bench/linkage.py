@@ -20,23 +20,31 @@ records with the same fields, blocking rules and term-frequency adjustments, tra
 docs advise (u from random sampling, m by EM per blocking rule).
 
 Cost: 100,000 banned and 10,000 returners resampled from FEBRL's value pools (names, towns,
-birthdates) with the same kinds of corruption, timed end to end (blocking, u, EM, scoring).
+birthdates) with the same kinds of corruption, timed end to end (blocking, u, EM, scoring), wall
+and CPU seconds, next to the previous implementation (bench/linkage_baseline.py: comparisons
+on the text of each pair, a sketch per record) in the same run; the two must return the same
+candidates, weights and levels, or the bench stops.
 
     .venv/bin/python bench/linkage.py            # writes bench/results/linkage.json
+    .venv/bin/python bench/linkage.py --no-splink --skip-baseline   # while iterating
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import linkage_baseline  # bench/linkage_baseline.py, beside this script
 import numpy as np
 import pandas as pd
+from machine import clocked, machine_info  # bench/machine.py
 
-from ringwatch.detectors.linkage import LinkParams, link, records_from_fields
+from ringwatch.detectors import linkage as current
 from ringwatch.identity import fold_text
 
 RESULTS = Path(__file__).parent / "results" / "linkage.json"
@@ -118,18 +126,52 @@ def evaluate(
     }
 
 
+def timed_link(
+    module: ModuleType, fields: dict[str, list[str]], queries: np.ndarray, banned: np.ndarray
+) -> tuple[Any, Any, dict[str, float]]:
+    """`module`'s link, its records, and each step's wall and CPU seconds."""
+    records, prep_wall, prep_cpu = clocked(lambda: module.records_from_fields(**fields))
+    out, link_wall, link_cpu = clocked(
+        lambda: module.link(records, queries, banned, module.LinkParams(seed=0))
+    )
+    return (
+        out,
+        records,
+        {
+            "prepare_s": round(prep_wall, 3),
+            "prepare_cpu_s": round(prep_cpu, 3),
+            "link_s": round(link_wall, 3),
+            "link_cpu_s": round(link_cpu, 3),
+        },
+    )
+
+
+def same_links(a: Any, b: Any) -> bool:
+    """Exactly the same candidates, ranks, weights, probabilities and levels."""
+    return all(
+        np.array_equal(getattr(a, f), getattr(b, f))
+        for f in ("query", "banned", "rank", "weight", "probability", "levels")
+    ) and (a.model.prior == b.model.prior)
+
+
+def baseline_times(
+    fields: dict[str, list[str]], queries: np.ndarray, banned: np.ndarray, new: Any
+) -> dict[str, Any]:
+    """The previous implementation on the same records; it must agree with the new one."""
+    old, _, times = timed_link(linkage_baseline, fields, queries, banned)
+    if not same_links(old, new):
+        raise SystemExit("the new linker's results differ from bench/linkage_baseline.py's")
+    return {**times, "same_links": True}
+
+
 def run_ringwatch(frame: pd.DataFrame, banned: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    records = records_from_fields(**frame_fields(frame))
-    t1 = time.perf_counter()
-    out = link(records, queries, banned, LinkParams(seed=0))
-    t2 = time.perf_counter()
+    out, _, times = timed_link(current, frame_fields(frame), queries, banned)
     return {
         "q": out.query,
         "b": out.banned,
         "p": out.probability,
-        "prepare_s": round(t1 - t0, 3),
-        "link_s": round(t2 - t1, 3),
+        "links": out,
+        **times,
         "em_iterations": out.model.iterations,
         "prior": out.model.prior,
         "m_u": {
@@ -171,7 +213,7 @@ def run_splink(frame: pd.DataFrame, banned: np.ndarray, queries: np.ndarray) -> 
         ],
         retain_intermediate_calculation_columns=False,
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     db_api = DuckDBAPI()
     try:  # Splink >= 5 registers tables on the backend first; 4 took frames and db_api
         tables = [db_api.register(left), db_api.register(right)]
@@ -186,7 +228,7 @@ def run_splink(frame: pd.DataFrame, banned: np.ndarray, queries: np.ndarray) -> 
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("surname"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
     pred = linker.inference.predict().as_pandas_dataframe()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     # Which side is the query depends on the input order: keep the id that is a query row.
     qset = set(queries.tolist())
     l_id = pred["unique_id_l"].to_numpy(dtype=np.int64)
@@ -202,7 +244,13 @@ def run_splink(frame: pd.DataFrame, banned: np.ndarray, queries: np.ndarray) -> 
     group = np.maximum.accumulate(np.where(start, np.arange(q.shape[0]), 0))
     rank = np.arange(q.shape[0]) - group
     keep = rank < 3
-    return {"q": q[keep], "b": b[keep], "p": p[keep], "link_s": round(t1 - t0, 3)}
+    return {
+        "q": q[keep],
+        "b": b[keep],
+        "p": p[keep],
+        "link_s": round(t1 - t0, 3),
+        "link_cpu_s": round(c1 - c0, 3),  # all of DuckDB's threads
+    }
 
 
 def scale_records(
@@ -272,9 +320,11 @@ def main() -> None:
     ap.add_argument("--banned", type=int, default=100_000)
     ap.add_argument("--returners", type=int, default=10_000)
     ap.add_argument("--no-splink", action="store_true")
+    ap.add_argument("--skip-baseline", action="store_true", help="no previous-implementation run")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
 
+    load_before = os.getloadavg()
     frame, banned, returners, decoys = febrl_split(args.seed)
     queries = np.concatenate([returners, decoys])
     entity = frame["entity"].to_numpy()
@@ -282,8 +332,12 @@ def main() -> None:
     rw = run_ringwatch(frame, banned, queries)
     result["ringwatch"] = {
         **evaluate(entity, queries, returners, decoys, rw["q"], rw["b"], rw["p"]),
-        **{k: v for k, v in rw.items() if k not in ("q", "b", "p")},
+        **{k: v for k, v in rw.items() if k not in ("q", "b", "p", "links")},
     }
+    if not args.skip_baseline:
+        result["ringwatch"]["baseline"] = baseline_times(
+            frame_fields(frame), queries, banned, rw["links"]
+        )
     print("ringwatch", json.dumps({k: v for k, v in result["ringwatch"].items() if k != "m_u"}))
     if not args.no_splink:
         try:
@@ -291,28 +345,30 @@ def main() -> None:
             result["splink"] = {
                 **evaluate(entity, queries, returners, decoys, sk["q"], sk["b"], sk["p"]),
                 "link_s": sk["link_s"],
+                "link_cpu_s": sk["link_cpu_s"],
             }
         except Exception as exc:  # the reference must not hide our own numbers
             result["splink"] = {"error": f"{type(exc).__name__}: {exc}"}
         print("splink", json.dumps(result["splink"]))
 
     rows, sb, sq, src = scale_records(frame, args.banned, args.returners, args.seed)
-    t0 = time.perf_counter()
-    records = records_from_fields(**rows)
-    t1 = time.perf_counter()
-    out = link(records, sq, sb, LinkParams(seed=0))
-    t2 = time.perf_counter()
+    out, records, times = timed_link(current, rows, sq, sb)
     truth = np.r_[np.arange(args.banned), src]
     hit = (truth[out.query] == out.banned) & (out.probability >= 0.5)
+    blocked, _ = current.block(records, sq, sb, current.LinkParams(seed=0))
     result["scale"] = {
         "banned": args.banned,
         "returners": args.returners,
-        "prepare_s": round(t1 - t0, 3),
-        "link_s": round(t2 - t1, 3),
+        **times,
+        # Pairs compared (what the cost follows) and the top-k kept of them.
+        "blocked_pairs_per_returner": round(blocked.shape[0] / args.returners, 2),
         "candidates_per_returner": round(out.query.shape[0] / args.returners, 3),
         "recall_at_3": round(np.unique(out.query[hit]).shape[0] / args.returners, 4),
     }
+    if not args.skip_baseline:
+        result["scale"]["baseline"] = baseline_times(rows, sq, sb, out)
     print("scale", json.dumps(result["scale"]))
+    result["machine"] = machine_info(load_before)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

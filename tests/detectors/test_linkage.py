@@ -249,3 +249,42 @@ def test_swapped_names_city_typo_and_near_postcode_levels() -> None:
     assert same["city"] == "else" and same["postcode"] == "one_char_off"
     # Two digits apart, not adjacent: no near level.
     assert levels(2, 1)["postcode"] == "else"
+
+
+def _near_reference(a: str, b: str) -> bool:
+    """The one_char_off rule spelled out per pair: same length, then one position differs or
+    two adjacent positions are swapped."""
+    if len(a) != len(b) or a == b:
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diff) == 1:
+        return True
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and (a[diff[0]], a[diff[1]])
+        == (
+            b[diff[1]],
+            b[diff[0]],
+        )
+    )
+
+
+def test_postcode_levels_match_the_rule_on_random_pairs() -> None:
+    """The array comparison of encoded postcodes agrees with the rule pair by pair, across
+    lengths, swaps at either end, and unknown values."""
+    rng = np.random.default_rng(5)
+    base = ["".join(rng.choice(list("0123"), size=int(rng.integers(3, 6)))) for _ in range(30)]
+    variants = []
+    for p in base:
+        i = int(rng.integers(0, len(p) - 1))
+        variants += [p, p[:i] + p[i + 1] + p[i] + p[i + 2 :], p[:i] + "9" + p[i + 1 :], p[:-1], ""]
+    r = records_from_fields(given=["x"] * len(variants), postcode=variants)
+    col = [name for name, _ in comparison_spec(r)].index("postcode")
+    left, right = np.meshgrid(np.arange(len(variants)), np.arange(len(variants)))
+    left, right = left.ravel(), right.ravel()
+    got = compare(r, left, right, LinkParams())[:, col]
+    for q, b, level in zip(left.tolist(), right.tolist(), got.tolist(), strict=True):
+        a, c = variants[q], variants[b]
+        want = MISSING if not (a and c) else 2 if a == c else int(_near_reference(a, c))
+        assert level == want, (a, c)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 import io
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,51 +21,23 @@ import pytest
 from jsonschema import Draft7Validator
 from ruamel.yaml import YAML
 
+from tests.pinned_wheel import WheelUnavailable, pinned_wheel
+
 REPO = Path(__file__).parents[2]
 CACHE = REPO / ".local" / "cache" / "compose-spec"
 WHEEL = "docker_compose-1.29.2-py2.py3-none-any.whl"
-REQUIREMENT = (
-    "docker-compose==1.29.2 "
-    "--hash=sha256:8d5589373b35c8d3b1c8c1182c6e4a4ff14bffa3dd0b605fcd08f73c94cef809\n"
-)
+SHA256 = "8d5589373b35c8d3b1c8c1182c6e4a4ff14bffa3dd0b605fcd08f73c94cef809"
 SPEC_IN_WHEEL = "compose/config/compose_spec.json"
 
 
 def _fetch_wheel() -> Path:
-    wheel = CACHE / WHEEL
-    if wheel.exists():
-        return wheel
-    CACHE.mkdir(parents=True, exist_ok=True)
-    requirements = CACHE / "requirements.txt"
-    requirements.write_text(REQUIREMENT)
-    ran = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--require-hashes",
-            "--only-binary=:all:",
-            "-q",
-            "-d",
-            str(CACHE),
-            "-r",
-            str(requirements),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if ran.returncode != 0 or not wheel.exists():
-        reason = (
-            "cannot fetch the Compose specification (docker-compose 1.29.2 wheel) from the "
-            f"package index: {ran.stderr.strip()[-500:]}"
-        )
+    try:
+        return pinned_wheel("docker-compose", "1.29.2", SHA256, WHEEL, CACHE)
+    except WheelUnavailable as exc:
+        reason = f"cannot fetch the Compose specification: {exc}"
         if os.environ.get("RINGWATCH_TEST_REQUIRE_SERVERS") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    return wheel
 
 
 @pytest.fixture(scope="module")
@@ -116,9 +86,7 @@ def test_every_ringwatch_service_decides_with_the_same_settings() -> None:
         (lambda d: d.update(service={}), "(top)"),
     ],
 )
-def test_the_schema_refuses_a_broken_file(
-    spec: dict[str, Any], break_it: Any, where: str
-) -> None:
+def test_the_schema_refuses_a_broken_file(spec: dict[str, Any], break_it: Any, where: str) -> None:
     # So the first test can fail: the same file, one mistake users make, is caught where it is.
     doc = copy.deepcopy(_compose())
     break_it(doc)
