@@ -455,9 +455,11 @@ def _runs_away_from_own_places(
     )
     # Each member's IPs that are its own group's places, then pairs sharing one.
     at = ips.tocoo()
-    keep = (g.ring_of[at.row] >= 0) & (
-        np.asarray(own_place[np.maximum(g.ring_of[at.row], 0), at.col]).ravel() > 0
-    ) if at.nnz else np.zeros(0, bool)
+    ring = g.ring_of[at.row]
+    keep = np.zeros(at.nnz, bool)
+    inside = np.flatnonzero(ring >= 0)
+    if inside.shape[0]:
+        keep[inside] = np.asarray(own_place[ring[inside], at.col[inside]]).ravel() > 0
     mine = sp.csr_matrix(
         (np.ones(int(keep.sum())), (at.row[keep], at.col[keep])), shape=ips.shape
     )
