@@ -5,9 +5,12 @@ prefix-filtered join at each --scales (default 100k, 300k and 1M accounts; 10 en
 Baseline in the same run, at every scale: the code as first written (bench/engagement_baseline.py:
 Fraudar peeling every node, SynchroTrap's whole accounts x cells product), each in a forked
 process stopped after --old-timeout seconds (then recorded as "did not finish in N s"), checked
-to give the same blocks and clusters when it finishes. Also the naive O(|V|^2) peel on a small
-matrix, and Fraudar's own example (the authors' code ships a 500 x 500 sparse matrix with a
-20 x 20 clique injected in the first 20 rows and columns; regenerated here with the same shape).
+to give the same blocks and clusters when it finishes. The old Fraudar has no expectation test
+(`expected_lift`): where its block is under 2x the configuration-model expectation, the new
+code rejects it and reports the inner peel's block instead (same_blocks false). Also the naive
+O(|V|^2) peel on a small matrix, and Fraudar's own example (the authors' code ships a
+500 x 500 sparse matrix with a 20 x 20 clique injected in the first 20 rows and columns;
+regenerated here with the same shape).
 
     .venv/bin/python bench/fraudar.py                       # 100k, 300k, 1M with baselines
     .venv/bin/python bench/fraudar.py --scales 100000 --skip-baseline   # while iterating

@@ -19,13 +19,16 @@ share of all new accounts (returners + decoys). Splink (DuckDB backend) runs on 
 records with the same fields, blocking rules and term-frequency adjustments, trained as its
 docs advise (u from random sampling, m by EM per blocking rule).
 
-Cost: 100,000 banned and 10,000 returners resampled from FEBRL's value pools (names, towns,
-birthdates) with the same kinds of corruption, timed end to end (blocking, u, EM, scoring), wall
-and CPU seconds, next to the previous implementation (bench/linkage_baseline.py: comparisons
-on the text of each pair, a sketch per record) in the same run; the two must return the same
-candidates, weights and levels, or the bench stops.
+Cost: 100,000 banned and 10,000 returners (and any other --scales) resampled from FEBRL's value
+pools (names, towns, birthdates) with the same kinds of corruption, timed end to end (blocking,
+u, EM, scoring), wall and CPU seconds, next to the previous implementation
+(bench/linkage_baseline.py: comparisons on the text of each pair, a sketch per record) in the
+same run on sets up to --baseline-max-banned; the two must return the same candidates, weights
+and levels, or the bench stops. Each set also records the fitted prior beside the true one
+(every returner has one banned original: 1 / banned).
 
     .venv/bin/python bench/linkage.py            # writes bench/results/linkage.json
+    nice -n 10 .venv/bin/python bench/linkage.py --scales 100000x10000,1000000x100000
     .venv/bin/python bench/linkage.py --no-splink --skip-baseline   # while iterating
 """
 
@@ -314,11 +317,56 @@ def scale_records(
     return rows, banned_rows, query_rows, src.astype(np.int64)
 
 
+def _scales(text: str) -> list[tuple[int, int]]:
+    out = []
+    for part in text.split(","):
+        banned, returners = part.lower().split("x")
+        out.append((int(banned), int(returners)))
+    return out
+
+
+def run_scale(frame: pd.DataFrame, n_banned: int, n_returners: int, seed: int) -> dict[str, Any]:
+    """n_returners corrupted copies linked against n_banned resampled people: cost, pairs
+    compared, recall@3, and the fitted prior next to the true share of matching pairs."""
+    rows, sb, sq, src = scale_records(frame, n_banned, n_returners, seed)
+    out, records, times = timed_link(current, rows, sq, sb)
+    truth = np.r_[np.arange(n_banned), src]
+    true = truth[out.query] == out.banned
+    hit = true & (out.probability >= 0.5)
+    blocked_q, blocked_b = current.block(records, sq, sb, current.LinkParams(seed=0))
+    blocked_true = truth[blocked_q] == blocked_b
+    return {
+        "banned": n_banned,
+        "returners": n_returners,
+        **times,
+        # Pairs compared (what the cost follows) and the top-k kept of them.
+        "blocked_pairs_per_returner": round(blocked_q.shape[0] / n_returners, 2),
+        "candidates_per_returner": round(out.query.shape[0] / n_returners, 3),
+        "true_pair_blocked": round(int(blocked_true.sum()) / n_returners, 4),
+        "true_pair_in_top_3": round(np.unique(out.query[true]).shape[0] / n_returners, 4),
+        "recall_at_3": round(np.unique(out.query[hit]).shape[0] / n_returners, 4),
+        # Every returner has exactly one banned original: the true prior is 1 / n_banned.
+        "prior": out.model.prior,
+        "true_prior": 1.0 / n_banned,
+        "links": out,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--banned", type=int, default=100_000)
-    ap.add_argument("--returners", type=int, default=10_000)
+    ap.add_argument(
+        "--scales",
+        type=_scales,
+        default=[(100_000, 10_000)],
+        help="banned x returners sets, comma-separated, e.g. 100000x10000,1000000x100000",
+    )
+    ap.add_argument(
+        "--baseline-max-banned",
+        type=int,
+        default=100_000,
+        help="run the previous implementation only on sets up to this many banned records",
+    )
     ap.add_argument("--no-splink", action="store_true")
     ap.add_argument("--skip-baseline", action="store_true", help="no previous-implementation run")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -351,23 +399,15 @@ def main() -> None:
             result["splink"] = {"error": f"{type(exc).__name__}: {exc}"}
         print("splink", json.dumps(result["splink"]))
 
-    rows, sb, sq, src = scale_records(frame, args.banned, args.returners, args.seed)
-    out, records, times = timed_link(current, rows, sq, sb)
-    truth = np.r_[np.arange(args.banned), src]
-    hit = (truth[out.query] == out.banned) & (out.probability >= 0.5)
-    blocked, _ = current.block(records, sq, sb, current.LinkParams(seed=0))
-    result["scale"] = {
-        "banned": args.banned,
-        "returners": args.returners,
-        **times,
-        # Pairs compared (what the cost follows) and the top-k kept of them.
-        "blocked_pairs_per_returner": round(blocked.shape[0] / args.returners, 2),
-        "candidates_per_returner": round(out.query.shape[0] / args.returners, 3),
-        "recall_at_3": round(np.unique(out.query[hit]).shape[0] / args.returners, 4),
-    }
-    if not args.skip_baseline:
-        result["scale"]["baseline"] = baseline_times(rows, sq, sb, out)
-    print("scale", json.dumps(result["scale"]))
+    result["scales"] = []
+    for n_banned, n_returners in args.scales:
+        scale = run_scale(frame, n_banned, n_returners, args.seed)
+        if not args.skip_baseline and n_banned <= args.baseline_max_banned:
+            rows, sb, sq, _ = scale_records(frame, n_banned, n_returners, args.seed)
+            scale["baseline"] = baseline_times(rows, sq, sb, scale.pop("links"))
+        scale.pop("links", None)
+        result["scales"].append(scale)
+        print("scale", json.dumps(scale))
     result["machine"] = machine_info(load_before)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

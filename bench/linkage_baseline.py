@@ -2,7 +2,9 @@
 bench/linkage.py's baseline. Every comparison and blocking key worked on the text columns of
 each pair (object-array equality, string-joined blocking keys, a Python loop per postcode pair,
 a term-frequency dict look-up per pair) and the q-gram sketches and phonetic codes were built
-per record. The model and its results are the same as ringwatch/detectors/linkage.py's.
+per record. The model and its results are the same as ringwatch/detectors/linkage.py's (its
+fit, ported here with each change to the estimation, most recently the training blocks counted
+at their full size and tied fields left out of their blocks).
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class LinkParams:
     training_rules: tuple[str, ...] = ("birthdate", "surname", "given", "postcode")
     training_cap: int = 2_000  # values shared by more banned records do not train
     training_pairs: int = 100_000  # per training block, sampled beyond
+    tie_ratio: float = 3.0
+    tie_support: int = 5
     seed: int = 0
 
 
@@ -443,21 +447,65 @@ def _join(
 
 def training_pairs(
     records: LinkRecords, rule: str, queries: np.ndarray, banned: np.ndarray, params: LinkParams
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, int, float]:
     """Pairs agreeing exactly on `rule`'s field, drawn from all pairs rather than the blocked
     ones: inside the prediction blocks the other fields agree more than at random (that is why
-    the pairs were blocked), which would break u; here they agree only by chance."""
+    the pairs were blocked), which would break u; here they agree only by chance. Also the
+    block's size before sampling and the share of agreeable queries whose value trains."""
     values = np.asarray(_field(records, rule), dtype=object).astype(str)
     bk, qk = values[banned], values[queries]
     bo, qo = banned[bk != ""], queries[qk != ""]
     left, right = _join(bk[bk != ""], bo, qk[qk != ""], qo, params.training_cap)
     keep = left != right
     left, right = left[keep], right[keep]
+    pairs = int(left.shape[0])
     if left.shape[0] > params.training_pairs:
         rng = np.random.default_rng(params.seed + 1)
         pick = np.sort(rng.choice(left.shape[0], params.training_pairs, replace=False))
         left, right = left[pick], right[pick]
-    return left, right
+    held_values, held_counts = np.unique(bk[bk != ""], return_counts=True)
+    held = dict(zip(held_values.tolist(), held_counts.tolist(), strict=True))
+    counts = np.array([held.get(v, 0) for v in qk[qk != ""].tolist()], dtype=np.int64)
+    counts = counts[counts > 0]
+    covered = float((counts <= params.training_cap).mean()) if counts.shape[0] else 0.0
+    return left, right, pairs, covered
+
+
+def tied_fields(
+    records: LinkRecords, banned: np.ndarray, params: LinkParams
+) -> dict[str, set[str]]:
+    """ringwatch.detectors.linkage.tied_fields on the text columns (same pairs, same answer)."""
+    rng = np.random.default_rng(params.seed + 2)
+    size = params.random_pairs
+    if banned.shape[0] < 2:
+        return {}
+    lo, ro = rng.choice(banned, size=size), rng.choice(banned, size=size)
+    keep = lo != ro
+    lo, ro = lo[keep], ro[keep]
+    names = {name for name, _ in comparison_spec(records)}
+    coded = ("given", "surname", "birthdate", "email_local", "city", "postcode", "country")
+    fields = [f if f != "surname" else records.surname_label for f in coded]
+    agree: dict[str, np.ndarray] = {}
+    for f in fields:
+        if f in names:
+            values = np.asarray(_field(records, f), dtype=object)
+            agree[f] = (values[lo] == values[ro]) & (values[lo] != "")
+    out: dict[str, set[str]] = {}
+    for rule in params.training_rules:
+        rule = records.surname_label if rule == "surname" else rule
+        if rule not in agree:
+            continue
+        on_rule = agree[rule]
+        n_rule = int(on_rule.sum())
+        tied = set()
+        for f, a in agree.items():
+            if f == rule:
+                continue
+            both = int((a & on_rule).sum())
+            if both >= params.tie_support and both >= params.tie_ratio * n_rule * float(a.mean()):
+                tied.add(f)
+        out[rule] = tied
+    return out
 
 
 def block(
@@ -561,50 +609,45 @@ def fit(
     u: Mapping[str, np.ndarray],
     params: LinkParams,
 ) -> Model:
-    """m by EM on training blocks, u fixed from random pairs, as Splink trains.
-
-    Each training block is the pairs agreeing exactly on one field (birthdate, surname,
-    given name, postcode). Inside it, non-matches still disagree on the *other* fields at their
-    random-pair rates, so u stays valid for those and EM separates the classes; the block's own
-    field is left out (agreement there is forced, not evidence). Each comparison's m is the mean
-    over the blocks that did not force it, weighted by their estimated matches. The prior
-    follows from the same fits: a block holds share * size matches, which are the fraction
-    m[field][exact] of all matches.
-    """
+    """ringwatch.detectors.linkage.fit: m by EM on training blocks (tied fields left out),
+    matches counted at each block's full size, the prior over pairs with the field known."""
     spec = comparison_spec(records)
     names = [name for name, _ in spec]
     init = {name: _initial_m(lv) for name, lv in spec}
     sums: dict[str, np.ndarray] = {name: np.zeros(len(lv)) for name, lv in spec}
     counts: dict[str, float] = dict.fromkeys(names, 0.0)
-    fitted: list[tuple[str, float, int]] = []
+    fitted: list[tuple[str, float, float]] = []
+    tied = tied_fields(records, banned, params)
     iterations = 0
     for rule in params.training_rules:
         if rule == "surname":
             rule = records.surname_label
         if rule not in names:
             continue
-        tl, tr = training_pairs(records, rule, queries, banned, params)
+        tl, tr, pairs, covered = training_pairs(records, rule, queries, banned, params)
         if tl.shape[0] < 10:
             continue
         block_levels = compare(records, tl, tr, params)
-        m, share, it = _em(block_levels, spec, init, u, {rule}, params)
-        rows = np.ones(tl.shape[0], dtype=bool)
+        skip = {rule, *tied.get(rule, set())}
+        m, share, it = _em(block_levels, spec, init, u, skip, params)
         iterations = max(iterations, it)
-        fitted.append((rule, share, int(rows.sum())))
-        # Weighted by the block's estimated matches: a block where returners never agree
-        # (everyone typos the surname) holds no matches, and what EM calls a class there is noise.
-        matches = share * float(rows.sum())
+        matches = share * float(pairs)
+        fitted.append((rule, matches, covered))
         for name in names:
-            if name != rule:
+            if name not in skip:
                 sums[name] += matches * m[name]
                 counts[name] += matches
     final = {
         name: (sums[name] / counts[name]) if counts[name] > 0 else init[name] for name in names
     }
-    estimates = [share * size / max(float(final[rule][-1]), 1e-3) for rule, share, size in fitted]
+    priors = []
+    for rule, matches, covered in fitted:
+        values = np.asarray(_field(records, rule), dtype=object).astype(str)
+        known = float((values[queries] != "").sum()) * float((values[banned] != "").sum())
+        priors.append(matches / max(float(final[rule][-1]) * covered, 1e-3) / max(known, 1.0))
     possible = float(queries.shape[0]) * float(banned.shape[0])
-    expected = float(np.median(estimates)) if estimates else 1.0
-    prior = float(np.clip(expected / max(possible, 1.0), 1e-12, 0.5))
+    prior = float(np.median(priors)) if priors else 1.0 / max(possible, 1.0)
+    prior = float(np.clip(prior, 1e-12, 0.5))
     return Model(
         comparisons=tuple(names),
         levels={name: lv for name, lv in spec},

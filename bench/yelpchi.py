@@ -14,6 +14,9 @@ Scored, as ROC AUC and average precision over reviews and over users:
   ringwatch      per-user engagement score as the detection pipeline computes it
                  (`engagement_rings`: Fraudar blocks and SynchroTrap clusters with the default
                  parameters, `ring_member_score`); a review takes its user's score
+  ringwatch_no_expectation   the same with Fraudar's expectation test off
+                 (min_expected_lift=0: every block at 2x the matrix's density is a ring, as
+                 before the test existed), same run
   pushed         a review scores only if its product is among the targets of a ring its user
                  is in (the "targets they pushed" evidence)
   fraudar, synchrotrap   each method's rings alone
@@ -51,8 +54,10 @@ if str(REPO) not in sys.path:
 
 from ringwatch.detectors.engagement import (  # noqa: E402
     EngagementRing,
+    FraudarParams,
     engagement_matrix,
     engagement_rings,
+    expected_lift,
     ring_member_score,
 )
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder  # noqa: E402
@@ -117,9 +122,10 @@ def ringwatch_scores(
 
 
 def describe(
-    rings: list[EngagementRing], user_spam: np.ndarray, degree: np.ndarray
+    rings: list[EngagementRing], user_spam: np.ndarray, degree: np.ndarray, matrix: Any
 ) -> list[dict[str, Any]]:
-    """Who the rings are: size, targets, and how spammy and how prolific their members are."""
+    """Who the rings are: size, targets, how spammy and how prolific their members are, and
+    their edges over the configuration-model expectation (`expected_lift`)."""
     return [
         {
             "method": r.method,
@@ -128,6 +134,7 @@ def describe(
             "score": r.score,
             "spam_user_share": round(float(user_spam[r.rows].mean()), 4),
             "mean_reviews_per_user": round(float(degree[r.rows].mean()), 2),
+            "expected_lift": round(expected_lift(matrix, r.rows, r.targets), 3),
         }
         for r in rings
     ]
@@ -188,9 +195,13 @@ def main() -> None:
     review_spam = np.array([s for _, _, s in reviews], dtype=np.int64)
     user_spam = np.zeros(snapshot.n_accounts, dtype=np.int64)
     np.maximum.at(user_spam, user_row, review_spam)
-    degree = np.asarray(engagement_matrix(snapshot).sum(axis=1)).ravel()
+    matrix = engagement_matrix(snapshot)
+    degree = np.asarray(matrix.sum(axis=1)).ravel()
 
     rings, wall, cpu = clocked(engagement_rings, snapshot)
+    before, _, before_cpu = clocked(
+        engagement_rings, snapshot, FraudarParams(min_expected_lift=0.0)
+    )
     result: dict[str, Any] = {
         "data": {
             "source": f"UGFraud {VERSION} wheel, sha256 {SHA256}",
@@ -205,13 +216,18 @@ def main() -> None:
         },
         "ringwatch_s": round(wall, 3),
         "ringwatch_cpu_s": round(cpu, 3),
-        "rings": describe(rings, user_spam, degree),
+        "ringwatch_no_expectation_cpu_s": round(before_cpu, 3),
+        "rings": describe(rings, user_spam, degree, matrix),
+        "rings_no_expectation": describe(before, user_spam, degree, matrix),
         "review": {},
         "user": {},
     }
     table: dict[str, tuple[np.ndarray, np.ndarray]] = ringwatch_scores(
         snapshot, rings, user_row, product_col
     )
+    table["ringwatch_no_expectation"] = ringwatch_scores(snapshot, before, user_row, product_col)[
+        "ringwatch"
+    ]
     table["degree"] = (degree, degree[user_row])
     table["fewer_reviews"] = (-degree, -degree[user_row])
     table["speagle_priors"] = (
@@ -229,7 +245,7 @@ def main() -> None:
     for name, (per_user, per_review) in table.items():
         result["user"][name] = scores(user_spam, per_user)
         result["review"][name] = scores(review_spam, per_review)
-    for name in ("ringwatch", "fraudar", "synchrotrap"):
+    for name in ("ringwatch", "ringwatch_no_expectation", "fraudar", "synchrotrap"):
         flagged = table[name][0] > 0
         result["user"][name]["flagged"] = int(flagged.sum())
         result["user"][name]["flagged_spam_share"] = (
@@ -245,6 +261,8 @@ def main() -> None:
     print(f"{'speagle (paper)':16} {PUBLISHED_SPEAGLE_REVIEW_AUC:>10.3f}")
     for ring in result["rings"]:
         print("ring", json.dumps(ring))
+    for ring in result["rings_no_expectation"]:
+        print("ring without the expectation test", json.dumps(ring))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -97,6 +97,8 @@ class LinkParams:
     training_rules: tuple[str, ...] = ("birthdate", "surname", "given", "postcode")
     training_cap: int = 2_000  # values shared by more banned records do not train
     training_pairs: int = 100_000  # per training block, sampled beyond
+    tie_ratio: float = 3.0  # see tied_fields
+    tie_support: int = 5
     seed: int = 0
 
 
@@ -639,21 +641,48 @@ def _join_known(
     return _join(bk[bk >= 0], banned[bk >= 0], qk[qk >= 0], queries[qk >= 0], cap)
 
 
+@dataclass(frozen=True)
+class TrainingBlock:
+    """A training block's sampled pairs, and what the sample stands for: `pairs` (query,
+    banned) pairs agreed on the field before sampling, and the share of the queries with a
+    known value whose value was not skipped as too common (their matches are in no block)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    pairs: int
+    covered: float
+
+
 def training_pairs(
     records: LinkRecords, rule: str, queries: np.ndarray, banned: np.ndarray, params: LinkParams
-) -> tuple[np.ndarray, np.ndarray]:
+) -> TrainingBlock:
     """Pairs agreeing exactly on `rule`'s field, drawn from all pairs rather than the blocked
     ones: inside the prediction blocks the other fields agree more than at random (that is why
-    the pairs were blocked), which would break u; here they agree only by chance."""
+    the pairs were blocked), which would break u; here they agree only by chance. Beyond
+    `training_pairs` a uniform sample is kept; the block's full size is returned beside it."""
     codes = records.encoded.field(rule)
     left, right = _join_known(codes, queries, banned, params.training_cap)
     keep = left != right
     left, right = left[keep], right[keep]
-    if left.shape[0] > params.training_pairs:
+    pairs = int(left.shape[0])
+    if pairs > params.training_pairs:
         rng = np.random.default_rng(params.seed + 1)
-        pick = np.sort(rng.choice(left.shape[0], params.training_pairs, replace=False))
+        pick = np.sort(rng.choice(pairs, params.training_pairs, replace=False))
         left, right = left[pick], right[pick]
-    return left, right
+    qk, bk = codes[queries], codes[banned]
+    qk, bk = qk[qk >= 0], bk[bk >= 0]
+    held = np.bincount(bk, minlength=int(max(qk.max(initial=-1), bk.max(initial=-1))) + 1)
+    # Of the queries that could agree with someone (their value is held by a banned record),
+    # those whose value no block skipped.
+    held = held[qk][held[qk] > 0]
+    covered = float((held <= params.training_cap).mean()) if held.shape[0] else 0.0
+    return TrainingBlock(left, right, pairs, covered)
+
+
+def _known_pairs(records: LinkRecords, rule: str, queries: np.ndarray, banned: np.ndarray) -> float:
+    """(query, banned) pairs with `rule`'s field known on both sides."""
+    codes = records.encoded.field(rule)
+    return float((codes[queries] >= 0).sum()) * float((codes[banned] >= 0).sum())
 
 
 def block(
@@ -713,6 +742,55 @@ def estimate_u(
     return out
 
 
+# Exact-agreement columns that can be compared on codes: the text comparisons.
+_CODED = ("given", "surname", "birthdate", "email_local", "city", "postcode", "country")
+
+
+def tied_fields(
+    records: LinkRecords, banned: np.ndarray, params: LinkParams
+) -> dict[str, set[str]]:
+    """Per training rule, the comparisons whose exact agreement goes with the rule's among
+    different people: a town and its postcode, a postcode and its region. Inside that rule's
+    training block such a field agrees for non-matches too, which breaks EM's conditional
+    independence (it calls the whole town a match), so it is left out there.
+
+    Different people: random pairs of two banned accounts (new x banned pairs would hold the
+    very matches being estimated, which agree on everything). Tied: pairs agreeing on the rule
+    agree on the field at least `tie_ratio` times as often as pairs at large, seen at least
+    `tie_support` times."""
+    rng = np.random.default_rng(params.seed + 2)
+    size = params.random_pairs
+    if banned.shape[0] < 2:
+        return {}
+    lo, ro = rng.choice(banned, size=size), rng.choice(banned, size=size)
+    keep = lo != ro
+    lo, ro = lo[keep], ro[keep]
+    names = {name for name, _ in comparison_spec(records)}
+    fields = [f if f != "surname" else records.surname_label for f in _CODED]
+    agree: dict[str, np.ndarray] = {}
+    for f in fields:
+        if f in names:
+            codes = records.encoded.field(f)
+            agree[f] = (codes[lo] == codes[ro]) & (codes[lo] >= 0)
+    out: dict[str, set[str]] = {}
+    for rule in params.training_rules:
+        rule = records.surname_label if rule == "surname" else rule
+        if rule not in agree:
+            continue
+        on_rule = agree[rule]
+        n_rule = int(on_rule.sum())
+        tied = set()
+        for f, a in agree.items():
+            if f == rule:
+                continue
+            both = int((a & on_rule).sum())
+            expected = n_rule * float(a.mean())
+            if both >= params.tie_support and both >= params.tie_ratio * expected:
+                tied.add(f)
+        out[rule] = tied
+    return out
+
+
 def _initial_m(names: tuple[str, ...]) -> np.ndarray:
     """Matches mostly agree: most mass on the top level, decreasing below."""
     k = len(names)
@@ -768,45 +846,58 @@ def fit(
     Each training block is the pairs agreeing exactly on one field (birthdate, surname,
     given name, postcode). Inside it, non-matches still disagree on the *other* fields at their
     random-pair rates, so u stays valid for those and EM separates the classes; the block's own
-    field is left out (agreement there is forced, not evidence). Each comparison's m is the mean
-    over the blocks that did not force it, weighted by their estimated matches. The prior
-    follows from the same fits: a block holds share * size matches, which are the fraction
-    m[field][exact] of all matches.
+    field is left out (agreement there is forced, not evidence), and so are fields tied to it
+    among non-matches (`tied_fields`: a postcode block agrees on the town for everyone). EM
+    runs on a uniform sample of the block (`training_pairs`), whose match share estimates the
+    whole block's: the block holds share * (pairs before sampling) matches. Each comparison's
+    m is the mean over the blocks that did not leave it out, weighted by those matches.
+
+    The prior ("probability two random records match", as Splink calls it) follows from the
+    same fits: the matches in a block are the fraction m[field][exact] of the matches with the
+    field known on both sides, less those whose value was too common to train on, so the
+    block's estimate is its matches / (m[field][exact] * covered) over the pairs with the
+    field known on both sides; the prior is the median over the blocks.
     """
     spec = comparison_spec(records)
     names = [name for name, _ in spec]
     init = {name: _initial_m(lv) for name, lv in spec}
     sums: dict[str, np.ndarray] = {name: np.zeros(len(lv)) for name, lv in spec}
     counts: dict[str, float] = dict.fromkeys(names, 0.0)
-    fitted: list[tuple[str, float, int]] = []
+    fitted: list[tuple[str, float, float]] = []
+    tied = tied_fields(records, banned, params)
     iterations = 0
     for rule in params.training_rules:
         if rule == "surname":
             rule = records.surname_label
         if rule not in names:
             continue
-        tl, tr = training_pairs(records, rule, queries, banned, params)
-        if tl.shape[0] < 10:
+        tb = training_pairs(records, rule, queries, banned, params)
+        if tb.left.shape[0] < 10:
             continue
-        block_levels = compare(records, tl, tr, params)
-        m, share, it = _em(block_levels, spec, init, u, {rule}, params)
-        rows = np.ones(tl.shape[0], dtype=bool)
+        block_levels = compare(records, tb.left, tb.right, params)
+        skip = {rule, *tied.get(rule, set())}
+        m, share, it = _em(block_levels, spec, init, u, skip, params)
         iterations = max(iterations, it)
-        fitted.append((rule, share, int(rows.sum())))
         # Weighted by the block's estimated matches: a block where returners never agree
         # (everyone typos the surname) holds no matches, and what EM calls a class there is noise.
-        matches = share * float(rows.sum())
+        matches = share * float(tb.pairs)
+        fitted.append((rule, matches, tb.covered))
         for name in names:
-            if name != rule:
+            if name not in skip:
                 sums[name] += matches * m[name]
                 counts[name] += matches
     final = {
         name: (sums[name] / counts[name]) if counts[name] > 0 else init[name] for name in names
     }
-    estimates = [share * size / max(float(final[rule][-1]), 1e-3) for rule, share, size in fitted]
+    priors = [
+        matches
+        / max(float(final[rule][-1]) * covered, 1e-3)
+        / max(_known_pairs(records, rule, queries, banned), 1.0)
+        for rule, matches, covered in fitted
+    ]
     possible = float(queries.shape[0]) * float(banned.shape[0])
-    expected = float(np.median(estimates)) if estimates else 1.0
-    prior = float(np.clip(expected / max(possible, 1.0), 1e-12, 0.5))
+    prior = float(np.median(priors)) if priors else 1.0 / max(possible, 1.0)
+    prior = float(np.clip(prior, 1e-12, 0.5))
     return Model(
         comparisons=tuple(names),
         levels={name: lv for name, lv in spec},

@@ -15,6 +15,7 @@ from ringwatch.detectors.linkage import (
     link,
     records_from_fields,
     soundex,
+    tied_fields,
 )
 
 GIVEN = [
@@ -193,6 +194,33 @@ def test_em_recovers_m_above_u_on_planted_data() -> None:
     # 300 planted matches among 600 x 1500 pairs; EM's prior lands within a factor of 3.
     planted = len(truth) / (queries.shape[0] * banned.shape[0])
     assert planted / 3 < model.prior < planted * 3
+
+
+def test_prior_counts_each_training_block_at_its_full_size() -> None:
+    # 1,000 new accounts x 3,000 banned: the given-name block holds ~150k pairs and the surname
+    # block ~12k, each sampled down to 2,000 for EM; the matches the sample shows stand for
+    # the whole block's, or the prior is off by as much as the sampling ratio.
+    rows, banned, queries, truth = _world(3000, 1000, 500, seed=4)
+    params = LinkParams(random_pairs=50_000, training_pairs=2_000)
+    out = link(records_from_fields(**rows), queries, banned, params)
+    planted = len(truth) / (queries.shape[0] * banned.shape[0])
+    assert planted / 1.5 < out.model.prior < planted * 1.5
+
+
+def test_a_field_tied_to_the_training_field_is_left_out_of_its_block() -> None:
+    # Each town has one postcode: in the postcode training block everyone agrees on the town,
+    # matches or not. Left in, EM calls the whole block matches, and that block's "matches"
+    # outweigh the birthdate block's in every m and in the prior.
+    rows, banned, queries, truth = _world(3000, 1000, 500, seed=6)
+    rows["postcode"] = [f"{4000 + int(c.removeprefix('town'))}" for c in rows["city"]]
+    records = records_from_fields(**rows)
+    params = LinkParams(random_pairs=50_000, training_rules=("birthdate", "postcode"))
+    assert tied_fields(records, banned, params) == {"birthdate": set(), "postcode": {"city"}}
+    model = link(records, queries, banned, params).model
+    # Every returner kept its birthdate and given name exactly.
+    assert model.m["birthdate"][-1] > 0.9 and model.m["given"][-1] > 0.9
+    planted = len(truth) / (queries.shape[0] * banned.shape[0])
+    assert planted / 1.5 < model.prior < planted * 1.5
 
 
 def test_deterministic_for_a_seed() -> None:
