@@ -1,46 +1,81 @@
-"""Per-style ring quality of one generated world, detection as a full run does it (the
-calibrated verdict model fitted on the world's bans, or `prior` as a 4th argument), with the
-verdict model's record; prints JSON.
+"""Per-style ring quality of generated worlds, detection as a full run does it (the calibrated
+verdict model fitted on the world's bans, or the hand-set prior with `--model prior`), with
+the verdict model's record. Prints one line per world and writes JSON.
 
-    .venv/bin/python bench/holdout_styles.py field 20000 101 [prior]
+    .venv/bin/python bench/holdout_styles.py field:100000:901 default:100000:901 \\
+        --out bench/results/holdout-100k.json
+
+Seeds must be generated after tuning for a hold-out (docs/detection.md). Worlds are cached
+under .local/cache/worlds (tests/detectors/worlds.cached_world).
 """
 
 import argparse
 import json
+import os
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.machine import clocked, machine_info
 from ringwatch.detectors.calibration import FIT, USE_PRIOR
 from ringwatch.detectors.pipeline import detect
 from tests.detectors.worlds import cached_world, evaluate_result
 
-parser = argparse.ArgumentParser(
-    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-)
-parser.add_argument("profile", help="synth profile: default or field")
-parser.add_argument("accounts", type=int)
-parser.add_argument("seed", type=int, help="a seed generated after tuning, for a hold-out")
-parser.add_argument("model", nargs="?", choices=["fit", "prior"], default="fit")
-args = parser.parse_args()
-profile, n, seed = args.profile, args.accounts, args.seed
-model = USE_PRIOR if args.model == "prior" else FIT
-snap, tp = cached_world(seed, n, profile)
-res = detect(snap, seed=0, verdict_model=model)
-m = evaluate_result(res, tp)
-vm = res.verdict_model
-out = {
-    "profile": profile,
-    "accounts": n,
-    "seed": seed,
-    "ring_recall": m["rings"]["recall"],
-    "by_style_matched": m["rings"]["by_style_matched"],
-    "min_style_recall": m["rings"]["min_style_recall"],
-    "worst_style": m["rings"]["worst_style"],
-    "account_precision": m["accounts"]["precision"],
-    "account_recall": m["accounts"]["recall"],
-    "false_ring_share": m["false_rings"]["false_ring_share"],
-    "flagged": m["rings"]["flagged"],
-    "verdict_model": {k: vm.get(k) for k in ("model", "reason", "rings", "cv")},
-}
-print(json.dumps(out, indent=1, default=str))
+
+def world_quality(profile: str, accounts: int, seed: int, model: str) -> dict[str, Any]:
+    snap, truth = cached_world(seed, accounts, profile)
+    verdict_model = USE_PRIOR if model == "prior" else FIT
+    res, wall, cpu = clocked(partial(detect, snap, seed=0, verdict_model=verdict_model))
+    m = evaluate_result(res, truth)
+    vm = res.verdict_model
+    return {
+        "profile": profile,
+        "accounts": accounts,
+        "seed": seed,
+        "ring_recall": m["rings"]["recall"],
+        "by_style_matched": m["rings"]["by_style_matched"],
+        "min_style_recall": m["rings"]["min_style_recall"],
+        "worst_style": m["rings"]["worst_style"],
+        "account_precision": m["accounts"]["precision"],
+        "account_recall": m["accounts"]["recall"],
+        "false_ring_share": m["false_rings"]["false_ring_share"],
+        "flagged": m["rings"]["flagged"],
+        "detect_wall_s": round(wall, 2),
+        "detect_cpu_s": round(cpu, 2),
+        "verdict_model": {k: vm.get(k) for k in ("model", "reason", "rings", "cv")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("worlds", nargs="+", help="PROFILE:ACCOUNTS:SEED, e.g. field:100000:901")
+    parser.add_argument("--model", choices=["fit", "prior"], default="fit")
+    parser.add_argument("--out", type=Path, help="write the records as JSON here")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    rows = []
+    for spec in args.worlds:
+        try:
+            profile, accounts, seed = spec.split(":")
+            row = world_quality(profile, int(accounts), int(seed), args.model)
+        except ValueError:
+            parser.error(f"{spec!r}: expected PROFILE:ACCOUNTS:SEED")
+        rows.append(row)
+        print(
+            f"{spec}: ring recall {row['ring_recall']:.3f}, account precision "
+            f"{row['account_precision']:.4f} / recall {row['account_recall']:.4f}, "
+            f"benign-majority flagged {row['false_ring_share']:.2%} of {row['flagged']}, "
+            f"verdict model {row['verdict_model']['model']}; {row['by_style_matched']}",
+            flush=True,
+        )
+    if args.out:
+        record = {"machine": machine_info(load_before), "worlds": rows}
+        args.out.write_text(json.dumps(record, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
