@@ -288,21 +288,33 @@ def test_two_grown_ups_living_only_on_the_shared_device_are_not_a_household() ->
         assert bool(_flagged(result.rings, members)) == flagged, births
 
 
-def _sim_range(b: SnapshotBuilder, name: str, size: int, first: int, start: int) -> list[str]:
-    """A small operator's batch: `size` numbers in sequence, each SIM in a fresh phone,
-    registered within two hours over the carrier NAT, nothing else shared."""
+def _in_sequence(
+    b: SnapshotBuilder,
+    name: str,
+    births: list[str],
+    *,
+    first: int,
+    start: int,
+    gap: int,
+    ip: str,
+    subnet: str,
+    email: str,
+) -> list[str]:
+    """One account per birthdate, numbers `first`, `first` + 1, ..., registered `gap`
+    seconds apart from `start` on one network, each on a fresh phone of its own; `email` is
+    formatted with the account's index `j`."""
     members = []
-    for j in range(size):
+    for j, birth in enumerate(births):
         acc = f"{name}-{j}"
         _person(
             b,
             acc,
-            start + j * 2400,
-            birth=f"19{75 + 3 * j}-0{1 + j}-1{j}",
-            ip=NAT_IP,
-            subnet=NAT_SUBNET,
+            start + j * gap,
+            birth=birth,
+            ip=ip,
+            subnet=subnet,
             number=first + j,
-            email=f"{name}{j}x{7 * j}@gmail.com",
+            email=email.format(j=j),
         )
         members.append(acc)
     return members
@@ -310,12 +322,17 @@ def _sim_range(b: SnapshotBuilder, name: str, size: int, first: int, start: int)
 
 @pytest.mark.parametrize("size", [3, 4])
 def test_a_small_batch_of_sims_in_sequence_is_flagged(size: int) -> None:
-    """Three or four numbers in sequence registered in one sitting: too few for the old
-    five-account minimum, and a window that holds nothing but the batch must not explain the
-    batch away (its rate is counted outside the session)."""
+    """Three or four numbers in sequence registered in one sitting over the carrier NAT, each
+    SIM in a fresh phone, nothing else shared: too few for the old five-account minimum, and a
+    window that holds nothing but the batch must not explain the batch away (its rate is
+    counted outside the session)."""
     b = SnapshotBuilder()
     _background(b)
-    batch = _sim_range(b, "sim", size, CARRIER + 7_000_300, T0 + 60 * DAY)
+    births = [f"19{75 + 3 * j}-0{1 + j}-1{j}" for j in range(size)]
+    batch = _in_sequence(
+        b, "sim", births, first=CARRIER + 7_000_300, start=T0 + 60 * DAY, gap=2400,
+        ip=NAT_IP, subnet=NAT_SUBNET, email="sim{j}x@gmail.com",
+    )
     result = detect(b.build(), seed=1)
     hits = _flagged(result.rings, batch)
     assert len(hits) == 1 and set(batch) <= set(hits[0].members)
@@ -326,20 +343,10 @@ def test_family_contract_registered_in_one_evening_at_home_is_not_flagged() -> N
     a contract at one home, not a bought range."""
     b = SnapshotBuilder()
     _background(b)
-    family = []
-    for j in range(3):
-        acc = f"fam-{j}"
-        _person(
-            b,
-            acc,
-            T0 + 60 * DAY + j * 2400,
-            birth=AGES[j],
-            ip="81.2.9.10",
-            subnet="81.2.9.0/24",
-            number=CARRIER + 7_000_300 + j,
-            email=f"nowak.{j}{1950 + 7 * j}@outlook.com",
-        )
-        family.append(acc)
+    family = _in_sequence(
+        b, "fam", list(AGES[:3]), first=CARRIER + 7_000_300, start=T0 + 60 * DAY, gap=2400,
+        ip="81.2.9.10", subnet="81.2.9.0/24", email="nowak.{j}@outlook.com",
+    )
     result = detect(b.build(), seed=1)
     assert _flagged(result.rings, family) == []
 
@@ -349,22 +356,13 @@ def test_team_on_company_numbers_joining_together_at_the_office_is_not_flagged()
     up in one afternoon on the office network: numbers in sequence at a place of their own."""
     b = SnapshotBuilder()
     _background(b)
-    team = []
-    for j in range(8):
-        acc = f"col-{j}"
-        _person(
-            b,
-            acc,
-            T0 + 70 * DAY + j * 1800,
-            birth=f"19{70 + 4 * j}-0{1 + j}-2{j}",
-            ip="62.7.3.20",
-            subnet="62.7.3.0/24",
-            number=CARRIER + 6_000_010 + j,
-            email=f"colleague{j}@corp.example",
-        )
-        # Each also lives somewhere: a home of their own.
-        b.add_link(acc, "ip", f"82.1.{j}.9", 3, T0 + 71 * DAY)
-        team.append(acc)
+    births = [f"19{70 + 4 * j}-0{1 + j}-2{j}" for j in range(8)]
+    team = _in_sequence(
+        b, "col", births, first=CARRIER + 6_000_010, start=T0 + 70 * DAY, gap=1800,
+        ip="62.7.3.20", subnet="62.7.3.0/24", email="colleague{j}@corp.example",
+    )
+    for j, acc in enumerate(team):
+        b.add_link(acc, "ip", f"82.1.{j}.9", 3, T0 + 71 * DAY)  # each also lives somewhere
     result = detect(b.build(), seed=1)
     assert _flagged(result.rings, team) == []
 
