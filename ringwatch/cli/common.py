@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from ringwatch.errors import RingwatchError
+from ringwatch.errors import Problem, RingwatchError
 from ringwatch.services.context import Services
 from ringwatch.settings import Settings
 
@@ -45,3 +47,13 @@ def services(
         raise typer.Exit(1) from e
     finally:
         svc.close()
+
+
+def print_rejections(rejected: Sequence[Problem], rejects: Path, most: int = 5) -> None:
+    """Where the rejected events went and their most common reasons (field: reason)."""
+    if not rejected:
+        return
+    reasons = Counter(f"{p.field}: {p.reason}" for p in rejected)
+    console.print(f"rejected events are in {rejects}; most common reasons:")
+    for reason, n in reasons.most_common(most):
+        console.print(f"  {n:>8,}  {reason}")

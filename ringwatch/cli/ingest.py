@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ringwatch.cli.common import READABLE_FILE, console, services
+from ringwatch.cli.common import READABLE_FILE, console, print_rejections, services
 from ringwatch.errors import Problem
 from ringwatch.services.ingest import IngestReport, problem_json
 
@@ -107,11 +106,7 @@ def ingest(
     table.add_row("batches written", f"{len(total.batches):,}")
     table.add_row("batches already written (resumed)", f"{total.skipped_batches:,}")
     console.print(table)
-    if total.rejected:
-        reasons = Counter(f"{p.field}: {p.reason}" for p in total.rejected)
-        console.print(f"rejected events are in {rejects}; most common reasons:")
-        for reason, n in reasons.most_common(5):
-            console.print(f"  {n:>8,}  {reason}")
+    print_rejections(total.rejected, rejects)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +17,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ringwatch.cli.common import READABLE_FILE, console, load_settings, services
+from ringwatch.cli.common import (
+    READABLE_FILE,
+    console,
+    load_settings,
+    print_rejections,
+    services,
+)
 from ringwatch.cli.ingest import _count_lines
 from ringwatch.errors import Problem
 from ringwatch.graph.bulk.targets import open_target
@@ -124,11 +129,7 @@ def load(
         table.add_row(f"{name} s", f"{seconds:,.1f}")
     table.add_row("total s", f"{sum(report.seconds.values()):,.1f}")
     console.print(table)
-    if report.rejected:
-        reasons = Counter(f"{p.field}: {p.reason}" for p in report.rejected)
-        console.print(f"rejected events are in {rejects}; most common reasons:")
-        for reason, n in reasons.most_common(5):
-            console.print(f"  {n:>8,}  {reason}")
+    print_rejections(report.rejected, rejects)
 
 
 def register(app: typer.Typer) -> None:
