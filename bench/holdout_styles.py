@@ -12,6 +12,7 @@ under .local/cache/worlds (tests/detectors/worlds.cached_world).
 import argparse
 import json
 import os
+import resource
 import sys
 from functools import partial
 from pathlib import Path
@@ -44,6 +45,8 @@ def world_quality(profile: str, accounts: int, seed: int, model: str) -> dict[st
         "flagged": m["rings"]["flagged"],
         "detect_wall_s": round(wall, 2),
         "detect_cpu_s": round(cpu, 2),
+        "stages_s": {k: round(v, 2) for k, v in res.timings.items()},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "verdict_model": {k: vm.get(k) for k in ("model", "reason", "rings", "cv")},
     }
 
