@@ -56,11 +56,6 @@ FEATURES = (
 )
 
 
-# Share of a group's members that must share an IP with another member for the group to have
-# a home (the household clearance needs one).
-HOME_MIN_SHARE = 0.5
-
-
 @dataclass(frozen=True)
 class VerdictParams:
     """Logistic coefficients (per feature) and the verdict thresholds on the score."""
@@ -220,14 +215,11 @@ def ring_features(
     young_share = np.where(family_children, 0.0, young_share)
     # A child cohort's shared school network is its evidence, like a pool's rotation.
     weak_only_f = (weak_only & (young_share < 0.5)).astype(np.float64)
-    # A home is the IP most of the family shares; one exit a proxy pool happened to hand to
-    # two of its accounts is not (rotation without a home is what a pool looks like).
-    at_home = ids.shares_ip & (ip_coverage >= HOME_MIN_SHARE)
-    household = ((size <= household_max) & one_country & at_home & clean).astype(np.float64)
+    household = ((size <= household_max) & one_country & ids.shares_ip & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
     shape = (links.hard == 0) & (grown_without_own < 0.5) & (young_share < 0.5)
     shape &= deviceless_adults < 2
-    household_shape = ((size <= household_max) & one_country & at_home & shape).astype(
+    household_shape = ((size <= household_max) & one_country & ids.shares_ip & shape).astype(
         np.float64
     )
     # Inside a household-shaped group a run is the family contract, not a bought range.
