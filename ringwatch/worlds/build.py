@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ringwatch.worlds.fraud import plan_fraud
+from ringwatch.worlds.mailboxes import unique_mailboxes
 from ringwatch.worlds.model import World
 from ringwatch.worlds.plan import Planner, new_world, plan_benign
 from ringwatch.worlds.profiles import Profile
@@ -18,5 +19,6 @@ def build_world(n: int, seed: int, profile: Profile) -> World:
     pl.build_pools()
     world.benign_start = plan_fraud(pl)
     plan_benign(pl, world.benign_start)
+    unique_mailboxes(world)
     world.site_ip, world.site_group, world.group_kind, world.group_device = pl.sites.finish()
     return world
