@@ -89,6 +89,11 @@ class CalibrationParams:
     # has more chances to have one banned), so a fit drifts towards what banned rings look
     # like and away from the small and careful ones the prior's mechanisms still catch.
     max_unlabelled_dropped: float = 0.1
+    # A fit may leave benign at most this share of the labelled fraud rings the prior flags.
+    # Under positive-unlabelled learning the labelled fraud is the deployment's sample of
+    # fraud, so the share the fit drops there is what it would drop of the fraud nobody has
+    # labelled yet: a fit that lets confirmed rings go is losing recall, whatever it gains.
+    max_positive_dropped: float = 0.03
 
     def __post_init__(self) -> None:
         if not 0 < self.target_precision_suspicious <= self.target_precision_fraud <= 1:
@@ -324,12 +329,17 @@ def _dropped_by_fit(
     rings in that zone (reviewers' clearances there are evidence against the prior)."""
     dropped = prior_flagged & ~flagged_by_fit
     unl = labels == UNLABELLED
+    pos = labels == POSITIVE
     flagged_unl = int((prior_flagged & unl).sum())
+    flagged_pos = int((prior_flagged & pos).sum())
     return {
         "prior_flagged_unlabelled": flagged_unl,
         "dropped_unlabelled": int((dropped & unl).sum()),
         "dropped_share": round(float((dropped & unl).sum() / max(flagged_unl, 1)), 4),
-        "dropped_positive": int((dropped & (labels == POSITIVE)).sum()),
+        "prior_flagged_positive": flagged_pos,
+        "dropped_positive": int((dropped & pos).sum()),
+        "dropped_positive_share": round(float((dropped & pos).sum() / max(flagged_pos, 1)), 4),
+        "added_positive": int((flagged_by_fit & ~prior_flagged & pos).sum()),
         "dropped_negative": int((dropped & (labels == NEGATIVE)).sum()),
     }
 
@@ -443,6 +453,12 @@ def _fit(
         refuted = drop["dropped_negative"] >= max(
             params.min_negative_rings, 2 * drop["dropped_positive"]
         )
+        if drop["dropped_positive_share"] > params.max_positive_dropped:
+            reason = (
+                f"the fit leaves {drop['dropped_positive_share']:.0%} of the labelled fraud rings"
+                f" the prior flags benign (at most {params.max_positive_dropped:.0%}): prior kept"
+            )
+            return Calibration(None, {**record, "cv": cv, "reason": reason})
         if drop["dropped_share"] > params.max_unlabelled_dropped and not refuted:
             reason = (
                 f"the fit leaves {drop['dropped_share']:.0%} of the unlabelled rings the prior"

@@ -13,6 +13,7 @@ from ringwatch.detectors.calibration import (
     NEGATIVE,
     POSITIVE,
     PRIOR,
+    PRIOR_LOGIT,
     UNLABELLED,
     CalibrationParams,
     VerdictModel,
@@ -245,7 +246,7 @@ def test_a_fit_that_drops_the_priors_unlabelled_flags_keeps_the_prior() -> None:
     something the features here do not): a fit on the labels leaves them benign, and with no
     reviewer's clearance among them nothing supports that, so the prior stays. Once reviewers
     have cleared enough of those rings, the fit's disagreement is evidence and it is used."""
-    f, labels, truth = table(200, 800, seed=1)
+    f, labels, truth = table(200, 800, seed=1, signal=4.0)
     rng = np.random.default_rng(5)
     agrees = fit_verdict_model(f, labels, seed=0, prior_flagged=truth)
     assert agrees.model is not None
@@ -263,3 +264,27 @@ def test_a_fit_that_drops_the_priors_unlabelled_flags_keeps_the_prior() -> None:
     refuted = fit_verdict_model(f, cleared, seed=0, prior_flagged=flagged)
     assert refuted.record["cv"]["prior_flags_dropped"]["dropped_share"] > 0.1
     assert refuted.model is not None and refuted.record["model"] == CALIBRATED
+
+
+def test_a_fit_that_drops_labelled_fraud_the_prior_flags_keeps_the_prior() -> None:
+    """A few careful rings look benign on the fitted features but the prior flags them (its
+    graph mechanisms see them), and reviewers confirmed most of them. The fit's scores leave
+    them benign: confirmed fraud lost, so the prior stays, even though the fit's unlabelled
+    drops alone (under 10%) and its fraud-level recall would have passed. With the careful
+    rings absent the same table is fitted."""
+    f, labels, truth = table(200, 800, seed=1, signal=4.0)
+    rng = np.random.default_rng(3)
+    f[PRIOR_LOGIT] = rng.normal(0.0, 1.0, truth.shape[0])  # the prior's logit sees nothing here
+    clean = fit_verdict_model(f, labels, seed=0, prior_flagged=truth)
+    assert clean.model is not None
+    assert clean.record["cv"]["prior_flags_dropped"]["dropped_positive_share"] <= 0.03
+
+    careful = truth & (rng.random(truth.shape[0]) < 0.06)
+    for k in ("strong_coverage", "burst", "no_own_device"):
+        f[k] = np.where(careful, f[k] - 4.0, f[k])
+    kept = fit_verdict_model(f, labels, seed=0, prior_flagged=truth)
+    drop = kept.record["cv"]["prior_flags_dropped"]
+    assert kept.model is None and kept.record["model"] == PRIOR
+    assert "labelled fraud rings the prior flags benign" in kept.record["reason"]
+    assert drop["dropped_share"] <= 0.1 and drop["dropped_positive_share"] > 0.03
+    assert drop["dropped_positive"] >= int((careful & (labels == POSITIVE)).sum()) - 1
