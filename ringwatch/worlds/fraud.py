@@ -16,6 +16,7 @@ from ringwatch.worlds.plan import (
     TZ,
     Planner,
     diurnal_times,
+    fold_before,
 )
 from ringwatch.worlds.profiles import STYLES
 from ringwatch.worlds.render import DOMAIN_INDEX
@@ -122,7 +123,7 @@ def _common(pl: Planner, ring: Ring) -> None:
     cam = rng.random(k) < p.camouflage
     # Camouflaged members trickle in over weeks instead of arriving in the burst.
     ts[cam] = start + rng.integers(0, 40 * DAY, int(cam.sum()))
-    w.signup[m] = np.clip(ts, w.t0 + 60, w.t1 - 3 * DAY)
+    w.signup[m] = fold_before(np.maximum(ts, w.t0 + 60), w.t1 - 3 * DAY, DAY)
     pl.persona(m, countries, fraudish=True)
     pl.emails(m[cam], fraudish=False)
     if rng.random() < 0.3:
@@ -204,7 +205,7 @@ def _sim_range(pl: Planner, ring: Ring) -> None:
     ts = start + rng.integers(0, int(rng.integers(2, 7)) * 3600, k)
     late = rng.random(k) < 0.1
     ts[late] += DAY + rng.integers(0, 6 * 3600, int(late.sum()))
-    w.signup[m] = np.minimum(ts, w.t1 - 3 * DAY)
+    w.signup[m] = fold_before(ts, w.t1 - 3 * DAY, DAY)
     w.dev1[m] = pl.devices.take(k)
     w.ua1[m] = rng.integers(*UA_PHONE, k)
     w.dev2[m] = -1
@@ -297,8 +298,13 @@ def _referral_chain(pl: Planner, ring: Ring) -> None:
     for j in range(1, k):
         parent[j] = j - 1 if rng.random() < 0.7 else int(rng.integers(0, j))
         ts[j] = ts[parent[j]] + 1800 + int(rng.exponential(3 * 3600))
-    w.signup[m] = np.minimum(ts, w.t1 - 2 * DAY)
-    w.signup[m] = np.maximum.accumulate(w.signup[m])
+    # The whole chain moves back by whole days if it runs past the window: every invitee still
+    # joins after its inviter, and nobody shares a second with another member (a running
+    # maximum here used to stack a chain's members on one instant).
+    late = int(ts.max()) - (w.t1 - 2 * DAY)
+    if late >= 0:
+        ts -= (late // DAY + 1) * DAY
+    w.signup[m] = ts
     w.inviter[m[1:]] = m[parent[1:]]
     n_dev = int(rng.integers(2, 5))
     devs = pl.devices.take(n_dev)
@@ -315,7 +321,7 @@ def _engagement(pl: Planner, ring: Ring) -> None:
     m, k = ring.members, len(ring.members)
     # Aged accounts: signed up over weeks, used in coordinated campaigns much later.
     start = int(w.signup[m].min())
-    w.signup[m] = np.minimum(start + rng.integers(0, 50 * DAY, k), w.t1 - 3 * DAY)
+    w.signup[m] = fold_before(start + rng.integers(0, 50 * DAY, k), w.t1 - 3 * DAY, DAY)
     shared = rng.random(k) < 0.35
     devs = pl.devices.take(max(1, k // 10))
     w.dev1[m[shared]] = devs[rng.integers(0, len(devs), int(shared.sum()))]
@@ -339,7 +345,7 @@ def _underage(pl: Planner, ring: Ring) -> None:
     day = w.signup[m].min() // DAY + rng.integers(0, 30, k)
     day += np.where((day + 4) % 7 >= 5, 2, 0)  # 1970-01-01 was a Thursday
     hour = rng.integers(15, 19, k) * 3600 + rng.integers(0, 3600, k)
-    w.signup[m] = np.minimum(day * DAY + hour - TZ[ring.country] * 3600, w.t1 - 3 * DAY)
+    w.signup[m] = fold_before(day * DAY + hour - TZ[ring.country] * 3600, w.t1 - 3 * DAY, 7 * DAY)
     year = (w.signup[m] // DAY / 365.25 + 1970).astype(np.int64)
     r = rng.random(k)
     true_age = rng.uniform(9, 13, k)

@@ -83,6 +83,19 @@ def diurnal_times(
     return np.asarray(np.clip(ts, lo_arr + 1, hi - 3600), dtype=np.int64)
 
 
+def fold_before(ts: I64, hi: int, period: int) -> I64:
+    """Times at or past hi moved back by whole periods until they fall before it.
+
+    `np.minimum(ts, hi)` put every late signup on the very same second: strangers (or a ring's
+    whole tail) registering at one instant, a burst no real platform shows and one a lockstep
+    detector would rightly find. Whole periods (a day, a week) keep the local hour and
+    weekday the time was drawn with, and distinct times stay distinct."""
+    ts = np.asarray(ts, dtype=np.int64).copy()
+    late = ts >= hi
+    ts[late] -= period * ((ts[late] - hi) // period + 1)
+    return ts
+
+
 class Counter:
     """Hands out fresh integer identifiers (devices, cards)."""
 
@@ -311,8 +324,8 @@ def plan_benign(pl: Planner, start: int) -> None:
     # A third of families join together, within a day of whoever joined first.
     first_ts = w.signup[idx][np.cumsum(sizes) - sizes][house]
     together = (rng.random(b) < 0.33) & (rank > 0)
-    w.signup[idx[together]] = np.minimum(
-        first_ts[together] + rng.integers(600, DAY, int(together.sum())), w.t1 - 3600
+    w.signup[idx[together]] = fold_before(
+        first_ts[together] + rng.integers(600, DAY, int(together.sum())), w.t1 - 3600, DAY
     )
     pl.persona(idx, countries, fraudish=False)
     # Families share a surname and a city; the third member on is a teenager or young adult.
