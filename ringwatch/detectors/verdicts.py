@@ -149,6 +149,7 @@ def ring_features(
     young: np.ndarray | None = None,
     place_max_degree: int = 300,
     embedded_min_friends: int = 3,
+    judge_cores: bool = True,
 ) -> dict[str, np.ndarray]:
     """Feature arrays (one value per ring, names in FEATURES), all computed with sparse ops.
 
@@ -160,7 +161,8 @@ def ring_features(
     (behaviour.phone_runs), coordination that does not void the household clearance;
     `weights`: the full weighted graph the communities came from; `evader_rows`: accounts
     with an evader match; `young`: detectors.age.age_suspect per account (computed with
-    `min_age` when not given).
+    `min_age` when not given); `judge_cores`: also clear a household whose acquaintances
+    joined its ring (below).
     """
     snapshot = check_snapshot(snapshot)
     g = _Groups.of(snapshot, rings)
@@ -222,6 +224,46 @@ def ring_features(
     household_shape = ((size <= household_max) & one_country & ids.shares_ip & shape).astype(
         np.float64
     )
+    if judge_cores:
+        # A household with acquaintances: all the ring's strong sharing (the card, the tablet,
+        # the phone) lies inside a household-shaped core, and everyone else is attached by
+        # where they meet (one member's office, a network), with no coordination, rotation or
+        # registration burst anywhere in the ring. A family with a member's colleagues is
+        # still a family; a farm fails the core's own tests (its personas lack devices of
+        # their own) or shows the coordination.
+        cores, core_of = _strong_cores(g, all_links, identifier_cols)
+        if cores:
+            core = ring_features(
+                snapshot,
+                cores,
+                identifier_cols=identifier_cols,
+                soft=soft,
+                look_alike=look_alike,
+                networks=networks,
+                rotating=rotating,
+                bursts=bursts,
+                runs=runs,
+                weights=weights,
+                evader_rows=evader_rows,
+                evader_continues=evader_continues,
+                burst_window=burst_window,
+                slow_window=slow_window,
+                household_max=household_max,
+                guardian_age=guardian_age,
+                min_age=min_age,
+                young=young,
+                place_max_degree=place_max_degree,
+                embedded_min_friends=embedded_min_friends,
+                judge_cores=False,
+            )
+            quiet = (links.hard == 0) & (rotation == 0) & (rotating_peers == 0)
+            quiet &= links.bursts == 0
+            with_guests = np.zeros(g.count)
+            with_guests[core_of] = core["household"]
+            household = np.maximum(household, with_guests * (quiet & clean))
+            guests_shape = np.zeros(g.count)
+            guests_shape[core_of] = core["household_shape"]
+            household_shape = np.maximum(household_shape, guests_shape * (quiet & shape))
     # Inside a household-shaped group a run is the family contract, not a bought range.
     run_coverage = np.where(household > 0, 0.0, links.runs)
     behaviour_coverage = np.maximum(links.behaviour, run_coverage)
@@ -343,6 +385,38 @@ def _identifier_sharing(
     return _Shared(
         strong_coverage, n_strong, strong_kinds, shares_ip, shared_cards, shares_hardware
     )
+
+
+def _strong_cores(
+    g: _Groups, all_links: sp.csc_matrix, identifier_cols: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The rings' strong cores: per ring, the members who share a strong identifier (among
+    the evidence columns) with another member. Only proper cores of two or more are returned,
+    with the index of the ring each belongs to."""
+    snapshot = g.snapshot
+    cols = identifier_cols[
+        np.isin(snapshot.identifier_kind[identifier_cols], [KIND_CODE[k] for k in STRONG])
+    ]
+    bip = all_links[:, cols].tocsr()
+    per_ring = (g.member @ bip).tocsr()
+    per_ring.data = (per_ring.data >= 2).astype(np.float64)
+    per_ring.eliminate_zeros()
+    inside = g.inside
+    uses = bip[inside].multiply(per_ring[g.ring_inside]).tocsr()
+    in_core = np.diff(uses.indptr) > 0
+    core_size = np.bincount(g.ring_inside[in_core], minlength=g.count)
+    proper = np.flatnonzero((core_size >= 2) & (core_size < g.size))
+    if proper.shape[0] == 0:
+        return [], proper
+    rows = inside[in_core]
+    ring = g.ring_inside[in_core]
+    keep = np.isin(ring, proper)
+    rows, ring = rows[keep], ring[keep]
+    order = np.argsort(ring, kind="stable")
+    rows, ring = rows[order], ring[order]
+    bounds = np.searchsorted(ring, proper)
+    ends = np.r_[bounds[1:], rows.shape[0]]
+    return [rows[a:b] for a, b in zip(bounds.tolist(), ends.tolist(), strict=True)], proper
 
 
 def _place_sharing(

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from ringwatch.detectors.pipeline import Ring, detect
-from ringwatch.detectors.snapshot import SnapshotBuilder
+from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
+from ringwatch.detectors.strong import strong_columns
+from ringwatch.detectors.verdicts import ring_features
 from ringwatch.identity import IdentifierKind, Pseudonymiser, phone_runs
 
 T0 = 1_735_689_600  # 2025-01-01
@@ -417,3 +420,90 @@ def test_family_with_tablet_and_computer_for_the_children_is_not_flagged() -> No
         members.append(acc)
     result = detect(b.build(), seed=1)
     assert _flagged(result.rings, members) == []
+
+
+
+def _family_with_colleagues(b: SnapshotBuilder, *, farm: bool) -> tuple[list[str], list[str]]:
+    """Five on one home IP sharing a card and (unless `farm`) a tablet, each with a phone of
+    their own, and three colleagues of the first at her office (its own IP, company phones in
+    sequence with hers), joining over weeks. With `farm`, the 'family' are personas on two
+    shared phones with no device of their own."""
+    members = []
+    for j in range(5):
+        acc = f"fam-{j}"
+        ts = T0 + 10 * DAY + j * 9 * DAY
+        _person(
+            b,
+            acc,
+            ts,
+            birth=AGES[j],
+            ip="81.2.5.10",
+            subnet="81.2.5.0/24",
+            number=CARRIER + 2_000_100 + j,
+            email=f"fam.{j}{1950 + 7 * j}@outlook.com",
+            device=f"farmphone-{j % 2}" if farm else None,
+        )
+        if not farm:
+            b.add_link(acc, "device", "tablet-fam", 2, ts + DAY)
+        b.add_link(acc, "card", "card-fam", 1, ts + DAY)
+        members.append(acc)
+    colleagues = []
+    for j in range(3):
+        acc = f"col-{j}"
+        _person(
+            b,
+            acc,
+            T0 + 20 * DAY + j * 17 * DAY,
+            birth=f"19{62 + 9 * j}-0{1 + j}-11",
+            ip="81.9.40.2",
+            subnet="81.9.40.0/24",
+            number=CARRIER + 7_000_001 + j,
+            email=f"col{j}.{1960 + 9 * j}@outlook.com",
+        )
+        colleagues.append(acc)
+    # She uses the office network too.
+    b.add_link(members[0], "ip", "81.9.40.2", 40, T0 + 12 * DAY)
+    b.add_link(members[0], "subnet", "81.9.40.0/24", 40, T0 + 12 * DAY)
+    return members, colleagues
+
+
+def _judged_as_one(snap: Snapshot, group: list[str]) -> dict[str, float]:
+    """The ring features of `group` taken as one ring (communities may split it; on a real
+    platform a family is often joined to colleagues by other households around them)."""
+    rows = np.searchsorted(snap.accounts, sorted(group))
+    n = snap.n_accounts
+    features = ring_features(
+        snap,
+        [rows],
+        # The evidence columns: strong kinds, and IPs below a hub's size as a place.
+        identifier_cols=strong_columns(snap, ("card", "device", "email", "phone", "ip"), {}),
+        soft=sp.csr_matrix((n, n)),
+        weights=sp.csr_matrix((n, n)),
+        evader_rows=np.zeros(0, dtype=np.int64),
+    )
+    return {k: float(v[0]) for k, v in features.items()}
+
+
+def test_a_family_with_a_members_colleagues_is_a_household() -> None:
+    """The card and the tablet are shared inside the family only; the colleagues are tied to
+    it through one member's office. A family with colleagues is still a family."""
+    b = SnapshotBuilder()
+    _background(b, 300)
+    members, colleagues = _family_with_colleagues(b, farm=False)
+    snap = b.build()
+    alone = _judged_as_one(snap, members)
+    assert alone["household"] == 1.0
+    together = _judged_as_one(snap, members + colleagues)
+    assert together["size"] == 8 and together["strong_coverage"] < 1.0
+    assert together["household"] == 1.0 and together["household_shape"] == 1.0
+
+
+def test_a_farm_posing_as_a_household_with_colleagues_attached_is_not_one() -> None:
+    """The same shape, but the 'family' live on two shared phones: the core fails the
+    household's own tests, so attaching colleagues clears nothing."""
+    b = SnapshotBuilder()
+    _background(b, 300)
+    members, colleagues = _family_with_colleagues(b, farm=True)
+    snap = b.build()
+    assert _judged_as_one(snap, members)["household"] == 0.0
+    assert _judged_as_one(snap, members + colleagues)["household"] == 0.0
