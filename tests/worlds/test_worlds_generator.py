@@ -307,3 +307,42 @@ def test_later_holders_of_a_taken_mailbox_are_renumbered() -> None:
     plan_benign(pl, plan_fraud(pl))
     assert unique_mailboxes(w) > 100
     assert unique_mailboxes(w) == 0  # nothing left to resolve
+
+
+def test_no_two_ordinary_people_get_one_number() -> None:
+    """A carrier never issues one number to two people at once: family contracts and company
+    ranges drawn beside random numbers used to hand a colleague a teenager's number in
+    another family. Numbers shared on purpose (an evader keeping the banned account's SIM)
+    stay shared."""
+    from ringwatch.worlds.fraud import plan_fraud
+    from ringwatch.worlds.model import BENIGN
+    from ringwatch.worlds.phones import unique_phones
+    from ringwatch.worlds.plan import Planner, new_world, plan_benign
+
+    rng = np.random.default_rng(np.random.SeedSequence([1, 0]))
+    w = new_world(100_000, 1, PROFILES["field"], int(rng.integers(0, 1 << 48)))
+    pl = Planner(w, rng)
+    pl.build_pools()
+    plan_benign(pl, plan_fraud(pl))
+    evaders_sharing = _benign_sharing_numbers(w, BENIGN)[1]
+    assert _benign_sharing_numbers(w, BENIGN)[0] > 50
+    assert unique_phones(w, rng) > 50
+    benign_after, evaders_after = _benign_sharing_numbers(w, BENIGN)
+    assert benign_after == 0
+    assert evaders_after == evaders_sharing > 0
+    assert unique_phones(w, rng) == 0  # nothing left to resolve
+
+
+def _benign_sharing_numbers(w: Any, benign: int) -> tuple[int, int]:
+    """(later signups of ordinary people holding a number someone already holds, accounts of
+    other labels holding one)."""
+    has = np.flatnonzero(w.phone >= 0)
+    order = has[np.argsort(w.signup[has], kind="stable")]
+    key = w.phone[order] * 1000 + w.phone_country[order]
+    _, first = np.unique(key, return_index=True)
+    later = np.ones(order.shape[0], bool)
+    later[first] = False
+    shared = np.isin(key, key[later])
+    return int((later & (w.label[order] == benign)).sum()), int(
+        (shared & (w.label[order] != benign)).sum()
+    )
