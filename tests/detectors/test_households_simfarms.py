@@ -426,7 +426,7 @@ def test_family_with_tablet_and_computer_for_the_children_is_not_flagged() -> No
 def _family_with_colleagues(b: SnapshotBuilder, *, farm: bool) -> tuple[list[str], list[str]]:
     """Five on one home IP sharing a card and (unless `farm`) a tablet, each with a phone of
     their own, and three colleagues of the first at her office (its own IP, company phones in
-    sequence with hers), joining over weeks. With `farm`, the 'family' are personas on two
+    sequence), joining over weeks. With `farm`, the 'family' are personas on two
     shared phones with no device of their own."""
     members = []
     for j in range(5):
