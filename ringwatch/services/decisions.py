@@ -11,7 +11,6 @@ All of a decision's graph facts are read in one query (`GraphStore.live_facts`).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from ringwatch.features import (
 from ringwatch.graph.labels import IDENTIFIER_REL, KIND_OF_REL
 from ringwatch.graph.store import GraphStore, LiveFacts
 from ringwatch.identity import IdentifierKind
+from ringwatch.ids import unique_hex
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring import Strategy, load_strategies
 from ringwatch.services import reviews, velocity
@@ -133,7 +133,7 @@ class DecisionService:
         )
         live = self.strategies.live.decide(checkpoint, features)
         shadows = {s.key: s.decide(checkpoint, features).to_dict() for s in self.strategies.shadows}
-        decision_id = "dec_" + uuid.uuid4().hex
+        decision_id = "dec_" + unique_hex()
         response = {
             "decision_id": decision_id,
             "account_id": account_id,

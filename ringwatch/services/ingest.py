@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -27,6 +26,7 @@ from ringwatch.event_files import LineError, decode_event, file_digest, read_raw
 from ringwatch.events import parse_event, problems_of
 from ringwatch.graph.store import ApplyResult, Batch, GraphStore
 from ringwatch.identity import Pseudonymiser
+from ringwatch.ids import unique_hex
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.services.intake import Intake
 from ringwatch.services.velocity import Velocity
@@ -89,7 +89,7 @@ class IngestService:
         With `pipe`, the velocity counts are queued on it, for the caller to send."""
         report = IngestReport()
         for chunk in _chunks(records, self.batch_size):
-            batch_id = "api:" + uuid.uuid4().hex
+            batch_id = "api:" + unique_hex()
             result = self.intake.accept(batch_id, chunk)
             if self.velocity is not None:
                 # Counted at acceptance (decisions must see a burst while it happens), and only
