@@ -11,11 +11,12 @@ import contextvars
 import logging
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
+
+from ringwatch.ids import unique_hex
 
 REQUEST_ID_HEADER = "x-request-id"
 # A caller's id is echoed and logged: only a bounded, boring alphabet, so no identifier and no log
@@ -41,7 +42,7 @@ def request_context(rid: str | None) -> Iterator[None]:
 def new_request_id(incoming: str | None) -> str:
     if incoming and _REQUEST_ID_OK.match(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return unique_hex()
 
 
 class JsonFormatter(logging.Formatter):

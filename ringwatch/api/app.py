@@ -24,7 +24,7 @@ from ringwatch.api import (
     verdicts,
     webhooks,
 )
-from ringwatch.api.telemetry import Telemetry
+from ringwatch.api.telemetry import Telemetry, quiet_decision_access_log
 from ringwatch.console import routes as console
 from ringwatch.errors import RingwatchError
 from ringwatch.events import json_schema
@@ -62,6 +62,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(Telemetry)
+    quiet_decision_access_log()
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(rings.router)

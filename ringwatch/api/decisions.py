@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ringwatch.api.deps import QueueDep, ServicesDep
+from ringwatch.api.offload import run_blocking
 from ringwatch.api.responses import TYPED, Persona, Strategies, StrategyShadow
 from ringwatch.observability import DECISIONS
 from ringwatch.services import persona
@@ -53,7 +54,8 @@ class DecisionResponse(BaseModel):
 
 @router.post("/decisions", response_model=DecisionResponse)
 async def decide(body: DecisionRequest, services: ServicesDep, queue: QueueDep) -> Response:
-    decision = await run_in_threadpool(
+    # The decision's Redis and graph round trips block: one hop to the pool, the cheap one.
+    decision = await run_blocking(
         services.decisions.decide, body.account_id, body.checkpoint.value, body.context, queue
     )
     DECISIONS.labels(str(decision.get("action", "unknown"))).inc()

@@ -11,7 +11,6 @@ All of a decision's graph facts are read in one query (`GraphStore.live_facts`).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +19,9 @@ from typing import Any
 import orjson
 import redis
 from pydantic import ValidationError
+from redis.exceptions import NoScriptError
 
-from ringwatch.errors import Invalid, NotFound, Problem
+from ringwatch.errors import Invalid, NotFound, Problem, Unavailable
 from ringwatch.events import parse_event, problems_of
 from ringwatch.features import (
     AccountFacts,
@@ -33,6 +33,7 @@ from ringwatch.features import (
 from ringwatch.graph.labels import IDENTIFIER_REL, KIND_OF_REL
 from ringwatch.graph.store import GraphStore, LiveFacts
 from ringwatch.identity import IdentifierKind
+from ringwatch.ids import unique_hex
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring import Strategy, load_strategies
 from ringwatch.services import reviews, velocity
@@ -133,7 +134,7 @@ class DecisionService:
         )
         live = self.strategies.live.decide(checkpoint, features)
         shadows = {s.key: s.decide(checkpoint, features).to_dict() for s in self.strategies.shadows}
-        decision_id = "dec_" + uuid.uuid4().hex
+        decision_id = "dec_" + unique_hex()
         response = {
             "decision_id": decision_id,
             "account_id": account_id,
@@ -212,24 +213,38 @@ class DecisionService:
         now: int,
         queue: BatchQueue,
     ) -> Prefetched:
-        """Everything Redis holds for the decision, in ONE round trip after the context event's
-        acceptance: the event's velocity count, the cached account row, and the signup counts
-        of the event's subnet (the decision's subnet whenever the event has an IP)."""
-        pipe = self.redis.pipeline(transaction=False)
-        if record is not None:
+        """The context event's acceptance (with its velocity count) and everything Redis holds
+        for the decision, in ONE round trip: the cached account row, and the signup counts of
+        the event's subnet (the decision's subnet whenever the event has an IP), read after the
+        acceptance script in the same pipeline, so they include the event's own signup."""
+        subnet = _event_subnet(record)
+        for attempt in (1, 2):
+            pipe = self.redis.pipeline(transaction=False)
             # The event is part of the account's history whatever the decision says. It was
             # validated and normalised just above: accepted as is (IngestService.accept would
             # parse and hash it a second time, a measurable share of a decision's CPU).
-            self.ingest.accept_records([record], queue, pipe=pipe)
-        first = len(pipe)
-        if cached:
-            pipe.get(f"rw:feat:account:{account_id}")
-        subnet = _event_subnet(record)
-        if subnet is not None:
-            pipe.mget(velocity.window(subnet, now))
-        if not len(pipe):
-            return Prefetched(None, None, None)
-        answers = pipe.execute()[first:]
+            staged = None if record is None else self.ingest.stage(record, pipe)
+            first = len(pipe)
+            if cached:
+                pipe.get(f"rw:feat:account:{account_id}")
+            if subnet is not None:
+                pipe.mget(velocity.window(subnet, now))
+            if not len(pipe):
+                return Prefetched(None, None, None)
+            try:
+                answers = pipe.execute(raise_on_error=False)
+            except (redis.ConnectionError, redis.TimeoutError) as e:
+                raise Unavailable(f"Redis is unreachable: {e}") from e
+            if staged is not None and isinstance(answers[0], NoScriptError) and attempt == 1:
+                self.ingest.intake.load_script()  # Redis restarted: nothing ran; send again
+                continue
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer
+            if staged is not None:
+                self.ingest.finish(staged, answers, queue)
+            break
+        answers = answers[first:]
         raw = answers.pop(0) if cached else None
         signups = velocity.total(answers[0]) if subnet is not None else None
         return Prefetched(None if raw is None else dict(orjson.loads(raw)), subnet, signups)

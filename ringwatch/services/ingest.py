@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -27,8 +26,9 @@ from ringwatch.event_files import LineError, decode_event, file_digest, read_raw
 from ringwatch.events import parse_event, problems_of
 from ringwatch.graph.store import ApplyResult, Batch, GraphStore
 from ringwatch.identity import Pseudonymiser
+from ringwatch.ids import unique_hex
 from ringwatch.records import FieldError, Record, normalise
-from ringwatch.services.intake import Intake
+from ringwatch.services.intake import Counters, Intake
 from ringwatch.services.velocity import Velocity
 
 
@@ -52,6 +52,14 @@ class IngestReport:
         self.rejected.extend(other.rejected)
         self.batches.extend(other.batches)
         self.skipped_batches += other.skipped_batches
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A context event's acceptance queued on a caller's pipeline (`IngestService.stage`)."""
+
+    batch_id: str
+    position: int  # of its answer among the pipeline's
 
 
 class IngestService:
@@ -81,22 +89,12 @@ class IngestService:
         report.rejected = problems
         return report
 
-    def accept_records(
-        self, records: Sequence[Record], queue: BatchQueue, *, pipe: Pipeline | None = None
-    ) -> IngestReport:
-        """Accept records already validated and normalised (a decision's context event).
-
-        With `pipe`, the velocity counts are queued on it, for the caller to send."""
+    def accept_records(self, records: Sequence[Record], queue: BatchQueue) -> IngestReport:
+        """Accept records already validated and normalised."""
         report = IngestReport()
         for chunk in _chunks(records, self.batch_size):
-            batch_id = "api:" + uuid.uuid4().hex
-            result = self.intake.accept(batch_id, chunk)
-            if self.velocity is not None:
-                # Counted at acceptance (decisions must see a burst while it happens), and only
-                # for events not seen before, so a replay does not inflate it.
-                dupes = set(result.duplicate_indexes)
-                fresh = [r for i, r in enumerate(chunk) if i not in dupes]
-                self.velocity.record(fresh, time.time(), pipe)
+            batch_id = "api:" + unique_hex()
+            result = self.intake.accept(batch_id, chunk, counters=self._counters(chunk))
             report.accepted += result.accepted
             report.duplicates += len(result.duplicate_indexes)
             if result.accepted:
@@ -106,6 +104,27 @@ class IngestService:
         for batch_id in report.batches:
             queue.enqueue(batch_id)
         return report
+
+    def stage(self, record: Record, pipe: Pipeline) -> Staged:
+        """Queue the acceptance of a decision's context event (already validated and
+        normalised) on `pipe`, a pipeline without transaction that the caller sends with its
+        own reads: one round trip. Then `finish` with the answer at the position it had."""
+        staged = Staged("api:" + unique_hex(), len(pipe))
+        self.intake.accept_on(pipe, staged.batch_id, [record], counters=self._counters([record]))
+        return staged
+
+    def finish(self, staged: Staged, answers: Sequence[Any], queue: BatchQueue) -> IngestReport:
+        result = self.intake.accepted(staged.batch_id, 1, answers[staged.position])
+        report = IngestReport(result.accepted, len(result.duplicate_indexes))
+        if result.accepted:
+            report.batches.append(staged.batch_id)
+            queue.enqueue(staged.batch_id)  # durable now: the pipeline has been answered
+        return report
+
+    def _counters(self, records: Sequence[Record]) -> Counters | None:
+        # Counted at acceptance (decisions must see a burst while it happens), by the intake
+        # script, and only for events not seen before, so a replay does not inflate it.
+        return None if self.velocity is None else self.velocity.counters(records, time.time())
 
     def apply(self, batch_id: str) -> ApplyResult | None:
         """Apply one accepted batch; None when it was already applied and cleaned up."""

@@ -7,7 +7,9 @@ Keys (one Redis, or one hash slot per key family in a cluster):
 - `rw:pending`       sorted set batch id -> accepted time; the sweeper re-sends old entries.
 - `rw:dead`          batches the engine refused, kept for inspection and redelivery.
 
-Acceptance is one Lua script, so claims and the stored batch appear together or not at all.
+Acceptance is one Lua script, so claims and the stored batch appear together or not at all; it
+also counts each new record's signup velocity (`services/velocity.py`) when given the counter,
+so a replayed event is never counted twice and no second round trip is needed.
 A claim made by a batch id stays that batch's: re-accepting the same batch (a resumed file,
 a retried request with the same batch id) keeps its events instead of calling them duplicates.
 """
@@ -23,8 +25,12 @@ from typing import Any
 
 import orjson
 import redis
+from redis.client import Pipeline
 
 from ringwatch.errors import Unavailable
+
+# A counter key per record (None: not counted) and how long a counter lives, in seconds.
+Counters = tuple[Sequence[str | None], int]
 
 PENDING = "rw:pending"
 DEAD = "rw:dead"
@@ -32,10 +38,11 @@ BATCH_PREFIX = "rw:batch:"
 
 _ACCEPT = """
 local batch_id, now, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local keep_payload = ARGV[5] == '1'
+local keep_payload, counter_ttl = ARGV[5] == '1', tonumber(ARGV[6])
 local kept, dupes, seen = {}, {}, {}
 for i = 0, n - 1 do
-  local event_id, day, record = ARGV[6 + i * 3], ARGV[7 + i * 3], ARGV[8 + i * 3]
+  local at = 7 + i * 4
+  local event_id, day, record, counter = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local key = 'rw:dedupe:' .. day
   local ok = redis.call('HSETNX', key, event_id, batch_id)
   if ok == 1 then
@@ -48,6 +55,10 @@ for i = 0, n - 1 do
   else
     seen[event_id] = true
     table.insert(kept, record)
+    if counter ~= '' then
+      redis.call('INCR', counter)
+      redis.call('EXPIRE', counter, counter_ttl)
+    end
   end
 end
 if #kept > 0 and keep_payload then
@@ -72,28 +83,69 @@ class Intake:
         self._accept = client.register_script(_ACCEPT)
 
     def accept(
-        self, batch_id: str, records: Sequence[Mapping[str, Any]], *, keep_payload: bool = True
+        self,
+        batch_id: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        keep_payload: bool = True,
+        counters: Counters | None = None,
     ) -> Accepted:
         """Claim event ids and store the new records as one pending batch.
 
         `keep_payload=False` only claims: for callers whose input is itself durable (a file being
-        ingested directly) and who apply the batch right away.
+        ingested directly) and who apply the batch right away. `counters`: a counter key (or
+        None) per record, incremented for each record that is new, and their expiry in seconds.
         """
+        argv = self._argv(batch_id, records, keep_payload, counters)
+        try:
+            answer = self._accept(args=argv)
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise Unavailable(f"Redis is unreachable; nothing was accepted: {e}") from e
+        return self.accepted(batch_id, len(records), answer)
+
+    def accept_on(
+        self,
+        pipe: Pipeline,
+        batch_id: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        counters: Counters | None = None,
+    ) -> None:
+        """Queue the acceptance on `pipe` (sent by the caller with its own commands, one round
+        trip); read its answer with `accepted`. The script goes by its SHA alone: redis-py asks
+        `SCRIPT EXISTS` first (one more round trip) for a script object in a pipeline. When Redis
+        has lost the script (a restart, `SCRIPT FLUSH`), the answer is a `NoScriptError`, and
+        nothing of the acceptance happened: `load_script`, then send the pipeline again."""
+        pipe.evalsha(self._accept.sha, 0, *self._argv(batch_id, records, True, counters))
+
+    def load_script(self) -> None:
+        self._accept.sha = self._redis.script_load(_ACCEPT)
+
+    @staticmethod
+    def accepted(batch_id: str, n: int, answer: Any) -> Accepted:
+        dupes = [int(i) for i in answer]
+        return Accepted(batch_id, n - len(dupes), dupes)
+
+    def _argv(
+        self,
+        batch_id: str,
+        records: Sequence[Mapping[str, Any]],
+        keep_payload: bool,
+        counters: Counters | None,
+    ) -> list[Any]:
+        keys: Sequence[str | None] = counters[0] if counters else [None] * len(records)
         argv: list[Any] = [
             batch_id,
             int(time.time() * 1000),
             self._ttl_s,
             len(records),
             int(keep_payload),
+            counters[1] if counters else 0,
         ]
-        for rec in records:
+        for rec, key in zip(records, keys, strict=True):
             day = _day(rec["ts"] // DAY_MS)
-            argv += [rec["id"], day, orjson.dumps(rec) if keep_payload else b""]
-        try:
-            dupes = [int(i) for i in self._accept(args=argv)]
-        except (redis.ConnectionError, redis.TimeoutError) as e:
-            raise Unavailable(f"Redis is unreachable; nothing was accepted: {e}") from e
-        return Accepted(batch_id, len(records) - len(dupes), dupes)
+            argv += [rec["id"], day, orjson.dumps(rec) if keep_payload else b"", key or ""]
+        return argv
 
     def load(self, batch_id: str) -> list[dict[str, Any]] | None:
         raw = self._redis.get(BATCH_PREFIX + batch_id)

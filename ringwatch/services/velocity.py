@@ -2,6 +2,8 @@
 
 Counted when signups are accepted (API ingestion and decisions' context events), by event time,
 so a replayed history file does not inflate today's counters (its minutes have long expired).
+The counting itself is done by the intake's acceptance script (`services/intake.py`), for new
+events only, in the round trip that accepts them: this module names the counters.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
-from redis.client import Pipeline
+
+from ringwatch.services.intake import Counters
 
 WINDOW_MIN = 60
 KEEP_S = 2 * 3600
@@ -24,30 +27,22 @@ class Velocity:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
-    def record(
-        self, records: Iterable[Mapping[str, Any]], now_s: float, pipe: Pipeline | None = None
-    ) -> None:
-        """With `pipe`, the counts are queued on it for the caller to send with its own
-        commands (a decision sends them with its other reads: one round trip)."""
-        own = pipe is None
-        if pipe is None:
-            pipe = self._redis.pipeline(transaction=False)
-        n = 0
-        for rec in records:
-            if rec["t"] != "signup" or "ip_subnet" not in rec:
-                continue
-            minute = int(rec["ts"]) // 60_000
-            if minute * 60 < now_s - KEEP_S:
-                continue
-            key = _key(rec["ip_subnet"][1], minute)
-            pipe.incr(key)
-            pipe.expire(key, KEEP_S)
-            n += 1
-        if n and own:
-            pipe.execute()
+    def counters(self, records: Iterable[Mapping[str, Any]], now_s: float) -> Counters:
+        """Each record's counter (None: not a signup with an IP, or older than counters are
+        kept) and the counters' lifetime, for `Intake.accept`/`accept_on`."""
+        return [counter(rec, now_s) for rec in records], KEEP_S
 
     def signups_last_hour(self, subnet: str, now_s: float) -> int:
         return total(self._redis.mget(window(subnet, now_s)))
+
+
+def counter(rec: Mapping[str, Any], now_s: float) -> str | None:
+    if rec["t"] != "signup" or "ip_subnet" not in rec:
+        return None
+    minute = int(rec["ts"]) // 60_000
+    if minute * 60 < now_s - KEEP_S:
+        return None
+    return _key(rec["ip_subnet"][1], minute)
 
 
 def window(subnet: str, now_s: float) -> list[str]:

@@ -48,3 +48,24 @@ def test_keys_made_listed_and_revoked(client: TestClient) -> None:
     assert client.delete(f"/v1/keys/{key_id}").status_code == 204
     analyst = client.get("/v1/rings", headers={"Authorization": f"Bearer {made.json()['key']}"})
     assert analyst.status_code == 401
+
+
+def test_console_answers_carry_their_headers_and_api_answers_do_not(client: TestClient) -> None:
+    # The console's headers are added by a bare ASGI middleware that lets every other path
+    # through untouched (docs/performance.md, decisions): both halves of that must hold.
+    page = client.get("/console/login")
+    assert page.status_code == 200, page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store"
+    # A console answer with its own Cache-Control keeps it; a refusal still gets the headers.
+    static = client.get("/console/static/console.css")
+    assert static.headers["cache-control"] == "max-age=3600", static.status_code
+    refused = client.get("/console/rings", follow_redirects=False)  # no session cookie
+    assert refused.status_code != 200
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    api = client.get("/v1/strategies")
+    assert api.status_code == 200, api.text
+    assert "content-security-policy" not in api.headers
+    assert "referrer-policy" not in api.headers

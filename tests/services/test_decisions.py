@@ -16,7 +16,7 @@ from ringwatch.services.detection import DetectionService
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
 from tests.events import event, signup
-from tests.queues import ApplyingQueue
+from tests.queues import ApplyingQueue, ListQueue
 
 pytestmark = pytest.mark.redis
 REPO = Path(__file__).resolve().parents[2]
@@ -210,6 +210,35 @@ def test_signup_velocity_from_one_subnet_is_seen(service: DecisionService) -> No
     velocity = next(r for r in out["reasons"] if r["rule"] == "subnet_velocity")
     assert velocity["seen"]["subnet_signups_1h"] == 5  # the other five, not itself
 
+
+def test_context_event_counted_once_and_accepted_after_redis_lost_its_scripts(
+    service: DecisionService,
+) -> None:
+    """The context event's acceptance rides in the decision's one Redis pipeline by the
+    script's SHA: after a Redis restart (scripts flushed) it is loaded and sent again, and the
+    event and its velocity count are there exactly once, a replay of it included."""
+    import datetime as dt
+
+    from ringwatch.services.velocity import Velocity
+
+    service.ingest.velocity = Velocity(service.redis)
+    queue = ListQueue()
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def signups_seen(account: str, event_id: str, ip: str) -> object:
+        ctx = {"event_id": event_id, "type": "signup", "ts": now, "ip": ip}
+        out = service.decide(account, "signup", ctx, queue)
+        stored = service.log.get(out["decision_id"])
+        assert stored is not None
+        return stored["features"]["subnet_signups_1h"]
+
+    service.redis.script_flush()
+    assert signups_seen("lost-a", "lost-1", "203.0.113.7") == 0
+    assert len(queue.ids) == 1 and service.redis.exists("rw:batch:" + queue.ids[0])
+    assert signups_seen("lost-a", "lost-1", "203.0.113.7") == 0  # a replay: not counted again
+    assert len(queue.ids) == 1  # and not accepted again
+    assert signups_seen("lost-b", "lost-2", "203.0.113.8") == 1  # lost-a's signup, once
+    assert len(queue.ids) == 2
 
 GRAPH_FEATURES = (
     "device_accounts",
