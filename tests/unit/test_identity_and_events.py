@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from importlib import resources
 
@@ -53,6 +54,19 @@ def test_keyed_hash_depends_on_key_and_kind() -> None:
     assert a.digest(IdentifierKind.PHONE, "+1") != b.digest(IdentifierKind.PHONE, "+1")
     assert a.digest(IdentifierKind.PHONE, "+1") != a.digest(IdentifierKind.CARD, "+1")
     assert len(a.digest(IdentifierKind.PHONE, "+1")) == 32
+
+
+@pytest.mark.parametrize(
+    "key", [b"", b"k", b"bench-key-0123456789", b"x" * 64, b"y" * 65, b"\xff" * 200]
+)
+def test_keyed_hash_is_hmac_sha256(key: bytes) -> None:
+    # The digest is computed from precomputed inner and outer states (for speed); it must stay
+    # the standard HMAC, or every stored pseudonym would change. Keys around the 64-byte block
+    # size take the two branches of the key padding.
+    for value in ["", "a", "é ü 中", "x" * 1000, "+14155550101"]:
+        for kind in IdentifierKind:
+            want = hmac.digest(key, f"{kind.value}\x1f{value}".encode(), "sha256")[:16].hex()
+            assert Pseudonymiser(key).digest(kind, value) == want
 
 
 def test_sketches_find_typos_not_strangers() -> None:
