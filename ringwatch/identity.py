@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import struct
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
@@ -266,7 +267,16 @@ def sketch_to_text(sketch: list[int] | np.ndarray) -> str | None:
     than a 32-element list, and the snapshot decodes it with one `frombuffer`."""
     if len(sketch) == 0:
         return None
+    if isinstance(sketch, list):
+        # struct packs the same little-endian uint32 bytes as numpy's "<u4" without building
+        # an array: this runs once per profile value of every ingested event.
+        return _pack_u32(len(sketch)).pack(*sketch).hex()
     return np.asarray(sketch, dtype="<u4").tobytes().hex()
+
+
+@lru_cache(maxsize=64)
+def _pack_u32(n: int) -> struct.Struct:
+    return struct.Struct(f"<{n}I")
 
 
 def sketch_from_text(text: str | None) -> np.ndarray:
