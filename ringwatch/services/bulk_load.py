@@ -193,25 +193,11 @@ class BulkLoadService:
         ]
         for proc in procs:
             proc.start()
-        early: dict[int, Any] = {}
-
-        def result(position: int) -> Any:
-            # Results come back from several workers in any order; keep the early ones.
-            while position not in early:
-                try:
-                    got = results.get(timeout=1.0)
-                except queue.Empty:
-                    if dead := [p.name for p in procs if not p.is_alive()]:
-                        raise RuntimeError(f"load worker(s) {dead} exited") from None
-                    continue
-                if got[0] == "error":
-                    raise RuntimeError(f"load worker {got[1]} failed:\n{got[2]}")
-                early[got[1]] = got[2]
-            return early.pop(position)
+        result = _Results(results, procs)
 
         def settle(position: int, path: Path, batch_id: str, lines: int) -> None:
             started = time.perf_counter()
-            claims, problems = result(position)
+            claims, problems = result.get(position)
             claimed_at = time.perf_counter()
             records = [{"id": event_id, "ts": ts} for event_id, ts in claims]
             _, dupes = self._claim(batch_id, records, problems, report, path, rejects)
@@ -241,9 +227,9 @@ class BulkLoadService:
             started = time.perf_counter()
             for inbox in inboxes:
                 inbox.put(("finish",))
-            graph: BulkGraph = result(-1)
+            graph: BulkGraph = result.get(-1)
             for i in range(1, workers):
-                graph.merge(result(-1 - i))
+                graph.merge(result.get(-1 - i))
             _add(seconds, "fold (workers' graphs received and merged)", started)
             for proc in procs:
                 proc.join()
@@ -267,6 +253,41 @@ class BulkLoadService:
                 "or clear it first.",
                 [Problem(field="store", reason=f"not empty ({existing:,} nodes)")],
             )
+
+
+class _Results:
+    """The workers' replies, by position (a validated chunk: its position; a worker's graph:
+    -1 - its index), whatever order they arrive in; a worker that died without an answer
+    raises instead of leaving the load waiting forever."""
+
+    def __init__(self, replies: Queue[Any], procs: Sequence[multiprocessing.process.BaseProcess]):
+        self.replies = replies
+        self.procs = procs
+        self.early: dict[int, Any] = {}
+        # Workers whose graph arrived: they exit then, which is not a failure while this
+        # process still waits for the others' graphs.
+        self.delivered: set[int] = set()
+
+    def get(self, position: int) -> Any:
+        early = self.early
+        while position not in early:
+            try:
+                got = self.replies.get(timeout=1.0)
+            except queue.Empty:
+                dead = [
+                    p.name
+                    for i, p in enumerate(self.procs)
+                    if i not in self.delivered and not p.is_alive()
+                ]
+                if dead:
+                    raise RuntimeError(f"load worker(s) {dead} exited") from None
+                continue
+            if got[0] == "error":
+                raise RuntimeError(f"load worker {got[1]} failed:\n{got[2]}")
+            if got[0] == "graph":
+                self.delivered.add(-1 - got[1])
+            early[got[1]] = got[2]
+        return early.pop(position)
 
 
 def fold_worker(key: bytes, inbox: Queue[Any], results: Queue[Any], index: int) -> None:
