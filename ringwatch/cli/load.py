@@ -60,8 +60,8 @@ def load(
         typer.Option(
             min=0,
             max=64,
-            help="Processes that decode, validate and pseudonymise chunks ahead while this one "
-            "claims and folds them (0: all in this process). Default: one per core.",
+            help="Processes that decode, validate, pseudonymise and fold chunks while this one "
+            "reads and claims them (0: all in this process). Default: one per core.",
         ),
     ] = max(1, os.cpu_count() or 1),
 ) -> None:

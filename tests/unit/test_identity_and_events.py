@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from importlib import resources
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -17,7 +19,9 @@ from ringwatch.identity import (
     normalise_ip,
     normalise_phone,
     phone_block,
+    sketch_from_text,
     sketch_similarity,
+    sketch_to_text,
 )
 from ringwatch.settings import DEV_HASH_KEY, Settings
 
@@ -53,6 +57,30 @@ def test_keyed_hash_depends_on_key_and_kind() -> None:
     assert a.digest(IdentifierKind.PHONE, "+1") != b.digest(IdentifierKind.PHONE, "+1")
     assert a.digest(IdentifierKind.PHONE, "+1") != a.digest(IdentifierKind.CARD, "+1")
     assert len(a.digest(IdentifierKind.PHONE, "+1")) == 32
+
+
+@pytest.mark.parametrize(
+    "key", [b"", b"k", b"bench-key-0123456789", b"x" * 64, b"y" * 65, b"\xff" * 200]
+)
+def test_keyed_hash_is_hmac_sha256(key: bytes) -> None:
+    # The digest is computed from precomputed inner and outer states (for speed); it must stay
+    # the standard HMAC, or every stored pseudonym would change. Keys around the 64-byte block
+    # size take the two branches of the key padding.
+    for value in ["", "a", "é ü 中", "x" * 1000, "+14155550101"]:
+        for kind in IdentifierKind:
+            want = hmac.digest(key, f"{kind.value}\x1f{value}".encode(), "sha256")[:16].hex()
+            assert Pseudonymiser(key).digest(kind, value) == want
+
+
+def test_sketch_text_is_little_endian_uint32_hex() -> None:
+    # A list is packed by struct, an array by numpy; the store and the snapshot decoder
+    # (`sketch_from_text`) rely on both giving the same text.
+    sketch = Pseudonymiser(b"k").sketch("Jonathan Smith", "name")
+    assert len(sketch) == 32
+    assert sketch_to_text(sketch) == sketch_to_text(np.array(sketch, dtype=np.uint32))
+    assert sketch_from_text(sketch_to_text(sketch)).tolist() == sketch
+    assert sketch_to_text([1, 2**31 - 2]) == "01000000feffff7f"
+    assert sketch_to_text([]) is None
 
 
 def test_sketches_find_typos_not_strangers() -> None:

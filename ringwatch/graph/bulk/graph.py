@@ -82,6 +82,19 @@ class Tables:
         return sum(len(t.rows) for t in self.edges)
 
 
+def _merge_spans(into: dict[Any, list[int]], spans: dict[Any, list[int]]) -> None:
+    for key, theirs in spans.items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = theirs
+        else:
+            if theirs[0] < mine[0]:
+                mine[0] = theirs[0]
+            if theirs[1] > mine[1]:
+                mine[1] = theirs[1]
+            mine[2] += theirs[2]
+
+
 def _see(spans: dict[Any, list[int]], key: Any, ts: int) -> None:
     span = spans.get(key)
     if span is None:
@@ -104,13 +117,25 @@ class BulkGraph:
         self._parents: dict[IdentifierKind, set[tuple[str, str]]] = {k: set() for k in _PARENT_OF}
         self._relations: dict[str, dict[tuple[str, str], list[int]]] = {k: {} for k in RELATION_REL}
         self._engaged: dict[tuple[str, str, str], list[int]] = {}
-        self._enforcements: list[tuple[Any, ...]] = []
-        self._status: dict[str, list[Any]] = {}  # account -> [status, status_ts, banned_at]
-        self._batches: list[tuple[str, int, int]] = []
+        # (batch position, the batch's enforcements in enforce.cypher's order); the status each
+        # account ends with is replayed from these in batch order when the tables are built,
+        # so graphs folded from different batches can be merged first.
+        self._enforced: list[tuple[int, list[tuple[int, str, str, str, Any, Any]]]] = []
+        self._batches: list[tuple[int, str, int, int]] = []  # position, id, applied at, events
+        self._added = 0
 
     def add_batch(
-        self, batch_id: str, records: Iterable[Mapping[str, Any]], applied_at: int
+        self,
+        batch_id: str,
+        records: Iterable[Mapping[str, Any]],
+        applied_at: int,
+        position: int | None = None,
     ) -> None:
+        """`position`: the batch's place in ingest's order (default: after every batch added
+        here); graphs that fold different batches of one load get their global positions."""
+        self._added += 1
+        if position is None:
+            position = self._added
         accounts, links, relations, engaged = (
             self._accounts,
             self._links,
@@ -147,7 +172,18 @@ class BulkGraph:
                     if old is None or (ts, value) > old:
                         seen[name] = (ts, value)
             for id_kind, key in rec["ids"]:
-                _see(links[id_kind], (acc_id, key), ts)
+                # `_see`, inlined: five identifiers per event make the call itself a cost.
+                spans = links[id_kind]
+                pair = (acc_id, key)
+                span = spans.get(pair)
+                if span is None:
+                    spans[pair] = [ts, ts, 1]
+                else:
+                    if ts < span[0]:
+                        span[0] = ts
+                    if ts > span[1]:
+                        span[1] = ts
+                    span[2] += 1
             if "ip_subnet" in rec:
                 self._parents[IdentifierKind.IP].add(tuple(rec["ip_subnet"]))
             if "email_domain" in rec:
@@ -161,29 +197,76 @@ class BulkGraph:
                 enforced.append(
                     (ts, rec["id"], acc_id, rec["action"], rec.get("reason"), rec.get("actor"))
                 )
-        # The batch's enforcements in enforce.cypher's order; a later batch wins ties on time.
+        # The batch's enforcements in enforce.cypher's order.
         enforced.sort(key=lambda e: (e[0], e[1]))
-        for ts, event_id, acc_id, action, reason, actor in enforced:
-            self._enforcements.append((event_id, acc_id, action, reason, actor, ts))
-            state = self._status.get(acc_id)
-            if state is None:
-                state = self._status[acc_id] = [None, None, None]
-            if state[1] is None or ts >= state[1]:
-                state[0], state[1] = action, ts
-                if action == "ban":
-                    state[2] = ts
-                elif action == "clear":
-                    state[2] = None
+        if enforced:
+            self._enforced.append((position, enforced))
         if events:
-            self._batches.append((batch_id, applied_at, events))
+            self._batches.append((position, batch_id, applied_at, events))
+
+    def merge(self, other: BulkGraph) -> None:
+        """Fold `other` (a graph of other batches of the same load) into this one. Every rule
+        of `add_batch` is a min, max, sum, union or per-field newest, so the order of merging
+        does not matter; enforcement is replayed by batch position in `tables`. Positions must
+        be given to `add_batch` (the default counts only this graph's own batches)."""
+        accounts = self._accounts
+        for acc_id, theirs in other._accounts.items():
+            mine = accounts.get(acc_id)
+            if mine is None:
+                accounts[acc_id] = theirs
+                continue
+            mine[0] = min(mine[0], theirs[0])
+            mine[1] = max(mine[1], theirs[1])
+            mine[2] += theirs[2]
+            if theirs[3] is not None and (mine[3] is None or theirs[3] < mine[3]):
+                mine[3] = theirs[3]
+            if theirs[4]:
+                if mine[4] is None:
+                    mine[4] = theirs[4]
+                else:
+                    seen = mine[4]
+                    for name, newer in theirs[4].items():
+                        old = seen.get(name)
+                        if old is None or newer > old:
+                            seen[name] = newer
+        for kind, spans in other._links.items():
+            _merge_spans(self._links[kind], spans)
+        for parent_kind, pairs in other._parents.items():
+            self._parents[parent_kind] |= pairs
+        for relation, spans in other._relations.items():
+            _merge_spans(self._relations[relation], spans)
+        _merge_spans(self._engaged, other._engaged)
+        self._enforced.extend(other._enforced)
+        self._batches.extend(other._batches)
+        # `other`'s structures now belong to this graph; it is not to be used again.
 
     @property
     def events(self) -> int:
-        return sum(n for _, _, n in self._batches)
+        return sum(n for *_, n in self._batches)
+
+    def _replay_enforcements(self) -> tuple[list[tuple[Any, ...]], dict[str, list[Any]]]:
+        """(enforcement rows, account -> [status, status_ts, banned_at]), replayed batch by
+        batch in ingest's order: a later batch wins ties on time."""
+        rows: list[tuple[Any, ...]] = []
+        status: dict[str, list[Any]] = {}
+        for _, enforced in sorted(self._enforced, key=lambda b: b[0]):
+            for ts, event_id, acc_id, action, reason, actor in enforced:
+                rows.append((event_id, acc_id, action, reason, actor, ts))
+                state = status.get(acc_id)
+                if state is None:
+                    state = status[acc_id] = [None, None, None]
+                if state[1] is None or ts >= state[1]:
+                    state[0], state[1] = action, ts
+                    if action == "ban":
+                        state[2] = ts
+                    elif action == "clear":
+                        state[2] = None
+        return rows, status
 
     def tables(self) -> Tables:
         """The nodes and edges; the aggregate's own structures are released as they convert."""
-        nodes = [self._account_table()]
+        enforcements, status = self._replay_enforcements()
+        nodes = [self._account_table(status)]
         edges: list[EdgeTable] = []
         for kind_value, spans in self._links.items():
             kind = _KINDS[kind_value]
@@ -236,7 +319,7 @@ class BulkGraph:
             NodeTable(
                 Label.ENFORCEMENT,
                 (("event_id", str), ("action", str), ("reason", str), ("actor", str), ("ts", int)),
-                [(e[0], e[2], e[3], e[4], e[5]) for e in self._enforcements],
+                [(e[0], e[2], e[3], e[4], e[5]) for e in enforcements],
             )
         )
         edges.append(
@@ -245,21 +328,20 @@ class BulkGraph:
                 Label.ACCOUNT,
                 Label.ENFORCEMENT,
                 (),
-                [(e[1], e[0]) for e in self._enforcements],
+                [(e[1], e[0]) for e in enforcements],
             )
         )
         nodes.append(
             NodeTable(
                 Label.BATCH,
                 (("id", str), ("applied_at", int), ("events", int)),
-                list(self._batches),
+                [b[1:] for b in sorted(self._batches, key=lambda b: b[0])],
             )
         )
         return Tables([t for t in nodes if t.rows], [t for t in edges if t.rows])
 
-    def _account_table(self) -> NodeTable:
+    def _account_table(self, status: dict[str, list[Any]]) -> NodeTable:
         rows: list[tuple[Any, ...]] = []
-        status = self._status
         no_status = (None, None, None)
         for acc_id, (first, last, n, created, profile) in self._accounts.items():
             fields = profile or {}
