@@ -11,6 +11,8 @@ from ringwatch.detectors.snapshot import KIND_CODE, Snapshot
 from ringwatch.vocabulary import STRONG_KINDS
 
 STRONG: tuple[str, ...] = STRONG_KINDS
+# Their codes in Snapshot.identifier_kind, for np.isin over identifier columns.
+STRONG_CODES = np.array([KIND_CODE[k] for k in STRONG], dtype=np.int64)
 
 
 def check_snapshot(snapshot: object) -> Snapshot:

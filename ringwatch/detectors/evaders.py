@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ringwatch.detectors._common import (
-    STRONG,
+    STRONG_CODES,
     binary_links,
     check_snapshot,
     column_caps,
@@ -96,7 +96,7 @@ class EvaderMatches:
         qi = links.indices[links.indptr[q] : links.indptr[q + 1]]
         bi = links.indices[links.indptr[b] : links.indptr[b + 1]]
         shared = np.intersect1d(qi, bi)
-        strong = shared[np.isin(snapshot.identifier_kind[shared], [KIND_CODE[k] for k in STRONG])]
+        strong = shared[np.isin(snapshot.identifier_kind[shared], STRONG_CODES)]
         return {
             "identifiers": [
                 {

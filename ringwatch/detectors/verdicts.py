@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ringwatch.detectors._common import STRONG, binary_links, check_snapshot
+from ringwatch.detectors._common import STRONG_CODES, binary_links, check_snapshot
 from ringwatch.detectors.age import age_suspect, declared_age
 from ringwatch.detectors.snapshot import KIND_CODE, KINDS, NOT_BANNED, RELATION_KINDS, Snapshot
 
@@ -364,8 +364,7 @@ def _identifier_sharing(
     bip = all_links[:, identifier_cols].tocsr()
     per_ring = (g.member @ bip).tocsr()  # rings x identifiers: members using it
     kinds = snapshot.identifier_kind[identifier_cols].astype(np.int64)
-    strong_codes = np.array([KIND_CODE[k] for k in STRONG])
-    is_strong = np.isin(kinds, strong_codes)
+    is_strong = np.isin(kinds, STRONG_CODES)
     strong_coverage = _shared_coverage(bip, per_ring, g.ring_of, is_strong, g.size)
     pr = per_ring.tocoo()
     shared = pr.data >= 2
@@ -394,9 +393,7 @@ def _strong_cores(
     the evidence columns) with another member. Only proper cores of two or more are returned,
     with the index of the ring each belongs to."""
     snapshot = g.snapshot
-    cols = identifier_cols[
-        np.isin(snapshot.identifier_kind[identifier_cols], [KIND_CODE[k] for k in STRONG])
-    ]
+    cols = identifier_cols[np.isin(snapshot.identifier_kind[identifier_cols], STRONG_CODES)]
     bip = all_links[:, cols].tocsr()
     per_ring = (g.member @ bip).tocsr()
     per_ring.data = (per_ring.data >= 2).astype(np.float64)
@@ -784,7 +781,7 @@ def ring_evidence(
     per_ring.eliminate_zeros()
     per_ring.sort_indices()
     kinds = snapshot.identifier_kind[identifier_cols].astype(np.int64)
-    strong = np.isin(kinds, [KIND_CODE[k] for k in STRONG])
+    strong = np.isin(kinds, STRONG_CODES)
     keys = snapshot.identifiers[identifier_cols]
     soft_counts: dict[str, np.ndarray] = {}
     for name, mat in soft_kinds.items():
