@@ -8,10 +8,12 @@ append-only file, which would leave the data unrecoverable after a restart.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,6 +40,9 @@ from ringwatch.graph.store import AnalystResult, CypherStore, Row
 
 _NO_INTS = np.zeros(0, dtype=np.int64)
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
+# How long a writer may hold the graph's write lock before it expires on its own: a process
+# that dies holding it stalls the other writers at most this long. A batch takes seconds.
+WRITE_LOCK_S = 300
 
 
 class FalkorDBStore(CypherStore):
@@ -50,6 +55,7 @@ class FalkorDBStore(CypherStore):
         self._graph = self._db.select_graph(graph)
         self._read_timeout_ms = read_timeout_ms
         self._analyst_clients: dict[float, redis.Redis] = {}
+        self._local_writes = threading.Lock()
 
     def _text(self, query: str, params: Mapping[str, Any] | None) -> str:
         # The parameter header (`CYPHER k=v ...`): values still travel as parameters, never
@@ -110,18 +116,43 @@ class FalkorDBStore(CypherStore):
             out[name] = items
         return out
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write query on the graph at a time, across threads and processes.
+
+        Two writers applying batches at once (`ingest --writers 2`) left a few identifier
+        edges twice in the graph, about one run in six under load (the 2-writer case of
+        tests/services/test_ingest.py); one at a time, none. Threads queue on a local lock;
+        one per process then takes a lock key on the engine itself. The engine runs one
+        write at a time anyway, so little parallelism is lost."""
+        with self._local_writes:
+            lock = self._redis.lock(
+                f"ringwatch:write-lock:{self._graph_name}", timeout=WRITE_LOCK_S, sleep=0.002
+            )
+            try:
+                lock.acquire()
+            except UNREACHABLE as e:
+                raise Unavailable(f"the embedded engine is unreachable: {e}") from e
+            try:
+                yield
+            finally:
+                with contextlib.suppress(redis.exceptions.LockError, *UNREACHABLE):
+                    lock.release()
+
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> None:
         try:
-            _command(self._redis, "GRAPH.QUERY", self._graph_name, self._text(query, params))
+            with self._writing():
+                _command(self._redis, "GRAPH.QUERY", self._graph_name, self._text(query, params))
         except UNREACHABLE as e:
             raise Unavailable(f"the embedded engine is unreachable: {e}") from e
 
     def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
         query, params = compose_batch(claim, statements)
         try:
-            reply = _command(
-                self._redis, "GRAPH.QUERY", self._graph_name, self._text(query, params)
-            )
+            with self._writing():
+                reply = _command(
+                    self._redis, "GRAPH.QUERY", self._graph_name, self._text(query, params)
+                )
         except UNREACHABLE as e:
             raise Unavailable(f"the embedded engine is unreachable: {e}") from e
         except redis.ResponseError as e:
