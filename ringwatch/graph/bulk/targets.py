@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 import redis
 
+from ringwatch.errors import Unavailable
 from ringwatch.graph.bulk.falkordb import bulk_insert
 from ringwatch.graph.bulk.graph import Tables
 from ringwatch.graph.bulk.neo4j import Neo4jAdmin, offline_import, write_import_files
@@ -56,14 +58,54 @@ class FalkorDBTarget:
         # The key holds only the schema of an empty store (checked by the caller): BEGIN
         # needs it gone, and the schema is made again once the data is in.
         self._client.delete(self._graph)
-        bulk_insert(self._client, self._graph, tables)
-        seconds["GRAPH.BULK"] = time.perf_counter() - started
-        if self._compact is not None:
-            stage("persist")
-            started = time.perf_counter()
-            self._compact()
-            seconds["persist"] = time.perf_counter() - started
+        with log_rewrites_held(self._client):
+            bulk_insert(self._client, self._graph, tables)
+            seconds["GRAPH.BULK"] = time.perf_counter() - started
+            if self._compact is not None:
+                stage("persist")
+                started = time.perf_counter()
+                self._compact()
+                seconds["persist"] = time.perf_counter() - started
         return seconds
+
+
+AUTO_REWRITE = "auto-aof-rewrite-percentage"
+REWRITE_WAIT_S = 600.0
+
+
+@contextlib.contextmanager
+def log_rewrites_held(client: redis.Redis) -> Iterator[None]:
+    """No automatic log rewrite may start while GRAPH.BULK commands run.
+
+    A 1M-account load hung for good here: the engine began an automatic rewrite (the log had
+    doubled) while a bulk command was in flight, spent 27 s preparing the fork, and afterwards
+    left every client postponed (Redis's busy-module-yield state never cleared, the bulk
+    command's reply never came, PING unanswered, both processes idle). So automatic rewrites
+    are off for the load, one already running is waited for, and the caller rewrites the log
+    itself once no command is in flight. The setting is restored, also when the load fails.
+    """
+    before = str(client.config_get(AUTO_REWRITE)[AUTO_REWRITE])
+    client.config_set(AUTO_REWRITE, 0)
+    try:
+        _wait_for_rewrite(client)
+        yield
+    finally:
+        client.config_set(AUTO_REWRITE, before)
+
+
+def _wait_for_rewrite(client: redis.Redis, timeout_s: float = REWRITE_WAIT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        info = client.info("persistence")
+        if not int(info.get("aof_rewrite_in_progress", 0)) and not int(
+            info.get("aof_rewrite_scheduled", 0)
+        ):
+            return
+        time.sleep(0.05)
+    raise Unavailable(
+        f"the embedded engine is still rewriting its log after {timeout_s:.0f} s; "
+        "run the load again once it has finished"
+    )
 
 
 class Neo4jTarget:
