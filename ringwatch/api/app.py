@@ -12,6 +12,7 @@ from ringwatch import __version__
 from ringwatch.api import (
     auth,
     cypher,
+    decision_route,
     decisions,
     detection,
     errors,
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(ring_actions.router)
     app.include_router(reviews.router)
     console.install(app)
+    decision_route.install(app)  # ahead of the routes above: the hot path (its docstring)
 
     base_openapi = app.openapi
 
