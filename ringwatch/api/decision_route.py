@@ -30,8 +30,9 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from starlette.requests import ClientDisconnect, Request
-from starlette.routing import BaseRoute, Match
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ringwatch.api import auth
@@ -65,8 +66,7 @@ class DecisionRoute(BaseRoute):
         return Match.NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
-        from starlette.routing import NoMatchFound
-
+        # `url_for("decide")` finds FastAPI's route, as before.
         raise NoMatchFound(name, path_params)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -141,7 +141,8 @@ async def _read_body(receive: Receive) -> bytes:
             if not message.get("more_body", False):
                 return b"".join(chunks)
         elif message["type"] == "http.disconnect":
-            raise ClientDisconnect()
+            # What FastAPI's route answers when reading the body fails (the client is gone).
+            raise HTTPException(status_code=400, detail="There was an error parsing the body")
 
 
 def install(app: Any) -> None:

@@ -8,12 +8,14 @@ key may be answered without FastAPI.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message
 
 from ringwatch.api.decision_route import DecisionRoute
 from ringwatch.api.telemetry import REQUESTS
@@ -158,3 +160,52 @@ def test_the_route_stays_out_of_the_openapi_document(farm_client: TestClient) ->
         "$ref": "#/components/schemas/DecisionRequest"
     }
     assert "422" in operation["responses"] and "401" in operation["responses"]
+
+
+def test_a_client_gone_before_its_body_gets_fastapis_answer(farm_client: TestClient) -> None:
+    app = farm_client.app
+    routes = app.router.routes  # type: ignore[attr-defined]
+
+    async def call() -> list[Message]:
+        sent: list[Message] = []
+        parts: list[Message] = [
+            {"type": "http.request", "body": b'{"account_id": ', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+
+        async def receive() -> Message:
+            return parts.pop(0)
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/decisions",
+            "raw_path": b"/v1/decisions",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json"), (b"host", b"testserver")],
+            "client": ("127.0.0.1", 1),
+            "server": ("testserver", 80),
+        }
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        return [m for m in sent if m["type"] != "http.response.start"] + [
+            {k: v for k, v in m.items() if k != "headers"}
+            for m in sent
+            if m["type"] == "http.response.start"
+        ]
+
+    route = routes.pop(0)
+    assert isinstance(route, DecisionRoute)
+    try:
+        before = asyncio.run(call())
+    finally:
+        routes.insert(0, route)
+    now = asyncio.run(call())
+    assert now == before
+    assert {"type": "http.response.start", "status": 400} in now
