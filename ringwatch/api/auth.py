@@ -41,6 +41,8 @@ __all__ = [
     "authorize",
     "classify",
     "document_openapi",
+    "permit",
+    "required_token",
 ]
 
 log = logging.getLogger(__name__)
@@ -177,6 +179,8 @@ async def authorize(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
 ) -> None:
+    # The decision route's own handler (api/decision_route.py) takes the same steps for its
+    # one route: `required_token`, the key's check, `permit`.
     # Async, with only the key's Redis round trip sent to a thread (`run_blocking`): a sync
     # dependency is run by FastAPI in anyio's thread pool WHOLE, which cost a decision a second
     # full pool hop for work (route, permission rule) that needs no I/O. The round trip stays
@@ -187,12 +191,22 @@ async def authorize(
         return
     if template == CONSOLE_PREFIX or template.startswith(CONSOLE_PREFIX + "/"):
         return
-    token = _token(request, credentials)
-    if not token:
-        raise Unauthorized(f"an API key is required (Authorization: Bearer, or {API_KEY_HEADER})")
+    token = required_token(request, credentials)
     services = request.app.state.services
     principal = await run_blocking(services.keys.authenticate, token)
     request.state.principal = principal
+    permit(principal, method, template)
+
+
+def required_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
+    token = _token(request, credentials)
+    if not token:
+        raise Unauthorized(f"an API key is required (Authorization: Bearer, or {API_KEY_HEADER})")
+    return token
+
+
+def permit(principal: Principal, method: str, template: str) -> None:
+    """Refuse (403) a principal whose role may not call the route."""
     if principal.role is Role.ADMIN:
         return
     found = classify(method, template)

@@ -14,6 +14,8 @@ from ringwatch.api.offload import run_blocking
 from ringwatch.api.responses import TYPED, Persona, Strategies, StrategyShadow
 from ringwatch.observability import DECISIONS
 from ringwatch.services import persona
+from ringwatch.services.context import Services
+from ringwatch.services.ingest import BatchQueue
 from ringwatch.vocabulary import Checkpoint
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -54,15 +56,27 @@ class DecisionResponse(BaseModel):
 
 @router.post("/decisions", response_model=DecisionResponse)
 async def decide(body: DecisionRequest, services: ServicesDep, queue: QueueDep) -> Response:
+    # Well-formed requests are answered before they reach here (api/decision_route.py); this
+    # endpoint serves the rest (a JSON only Python's parser takes) and documents the route.
+    return Response(await answer(body, services, queue), media_type="application/json")
+
+
+async def answer(body: DecisionRequest, services: Services, queue: BatchQueue) -> bytes:
+    """The decision on `body`, serialised: what both routes to it answer."""
     # The decision's Redis and graph round trips block: one hop to the pool, the cheap one.
-    decision = await run_blocking(
-        services.decisions.decide, body.account_id, body.checkpoint.value, body.context, queue
+    return await run_blocking(decide_now, services, body, queue)
+
+
+def decide_now(services: Services, body: DecisionRequest, queue: BatchQueue) -> bytes:
+    """`answer`, blocking: for a caller already in a pool thread."""
+    decision = services.decisions.decide(
+        body.account_id, body.checkpoint.value, body.context, queue
     )
     DECISIONS.labels(str(decision.get("action", "unknown"))).inc()
     # DecisionService built this dict field by field: validating it again against
     # DecisionResponse (which documents it) cost more CPU than the strategy's rules. The test
     # of the route checks the answer against the model instead.
-    return Response(orjson.dumps(decision), media_type="application/json")
+    return orjson.dumps(decision)
 
 
 @router.get(
