@@ -50,7 +50,7 @@ from ringwatch.detectors.engagement import (
     FraudarParams,
     SyncParams,
     engagement_rings,
-    overlap_evidence,
+    overlaps_evidence,
     ring_member_score,
 )
 from ringwatch.detectors.engagement import ring_records as engagement_records
@@ -621,6 +621,7 @@ def _rings(
     evidence = ring_evidence(
         snapshot, groups, features, identifier_cols=evidence_cols, soft_kinds=soft_kinds
     )
+    overlaps = overlaps_evidence(snapshot, groups, pushed)
     rings = []
     ring_of = np.full(snapshot.n_accounts, -1, dtype=np.int64)
     ring_score = np.zeros(snapshot.n_accounts)
@@ -628,7 +629,7 @@ def _rings(
         zip(groups, identity.ids, member_ids, strict=True)
     ):
         score = round(float(scores[out_index]), 6)
-        if engaged := overlap_evidence(snapshot, np.sort(rows), pushed):
+        if engaged := overlaps[out_index]:
             evidence[out_index]["engagement"] = engaged
         ring_of[rows] = out_index
         ring_score[rows] = score
