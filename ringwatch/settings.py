@@ -109,6 +109,20 @@ class Settings(BaseSettings):
     shadow_detection_file: Path | None = Field(
         default=None, description="Candidate detection parameter overrides run beside full runs"
     )
+    # Sharded full runs (docs/scale.md, "Detection fans out"): 1 runs detection in the process
+    # of the full run, as before; N > 1 sends the evader matcher and N shards of Leiden batches
+    # to `detect.shard` tasks and merges them into the same result. The runs directory must be
+    # shared by that process and the workers; a shard not finished within the timeout fails
+    # the run (which the full-run task retries).
+    detection_shards: int = Field(default=1, ge=1, le=256)
+    detection_runs_dir: Path | None = Field(
+        default=None, description="Sharded runs' working files; default: <data_dir>/detection-runs"
+    )
+    detection_shard_timeout_s: float = Field(default=3600.0, gt=0)
+
+    @property
+    def detection_runs_root(self) -> Path:
+        return self.detection_runs_dir or self.data_dir / "detection-runs"
 
     @model_validator(mode="after")
     def _check_verdict_targets(self) -> Settings:

@@ -19,7 +19,7 @@ Edge weights are in units of "one shared strong identifier" (1.0):
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -193,41 +193,94 @@ def leiden_cpm(
     community it has no edge to, so a batch of disjoint components partitions exactly like
     separate runs do); batches are independent and could run in parallel. igraph's RNG is
     seeded from `seed` per batch, so the same input always gives the same partition.
+    `leiden_plan`, `leiden_batches` and `leiden_assemble` are the same run in three steps, so
+    that batches can run in other processes (services/fanout.py).
 
     >>> w = sp.csr_matrix(np.array([[0, 1, 1, 0], [1, 0, 1, 0], [1, 1, 0, 0.1], [0, 0, 0.1, 0]]))
     >>> leiden_cpm(w, seed=1).labels.tolist()
     [0, 0, 0, -1]
     """
-    if weights.shape[0] != weights.shape[1]:
-        raise ValueError("weights must be a square matrix")
     if resolution <= 0:
         raise ValueError("resolution must be > 0")
+    plan = leiden_plan(weights, min_component=min_component, batch_nodes=batch_nodes)
+    batches = range(plan.n_batches)
+    memberships = leiden_batches(
+        plan, batches, resolution=resolution, seed=seed, n_iterations=n_iterations
+    )
+    return leiden_assemble(plan, memberships)
+
+
+@dataclass(frozen=True)
+class LeidenPlan:
+    """What Leiden runs on, cut into batches: `upper` (the weights' strict upper triangle),
+    each account's connected `component`, and the accounts of every batch, batch b being
+    `nodes[cuts[b]:cuts[b + 1]]`. A batch's partition depends only on the plan, `seed` and b."""
+
+    upper: sp.csr_matrix
+    component: np.ndarray  # int64 (n,)
+    nodes: np.ndarray  # int64: accounts in components >= min_component, by component
+    cuts: np.ndarray  # int64 (n_batches + 1,)
+
+    @property
+    def n_batches(self) -> int:
+        return int(self.cuts.shape[0]) - 1
+
+    def batch(self, b: int) -> np.ndarray:
+        return self.nodes[int(self.cuts[b]) : int(self.cuts[b + 1])]
+
+    def batch_sizes(self) -> np.ndarray:
+        return np.diff(self.cuts)
+
+
+def leiden_plan(
+    weights: sp.csr_matrix, *, min_component: int = 3, batch_nodes: int = 200_000
+) -> LeidenPlan:
+    """The components of `weights` with >= `min_component` nodes, cut into batches of about
+    `batch_nodes` nodes at component boundaries."""
+    if weights.shape[0] != weights.shape[1]:
+        raise ValueError("weights must be a square matrix")
     if min_component < 2:
         raise ValueError("min_component must be >= 2")
     n = weights.shape[0]
     upper = sp.triu(weights, k=1).tocsr()
     upper.eliminate_zeros()
-    sym = (upper + upper.T).tocsr()
     if n == 0:
         empty = np.zeros(0, np.int64)
-        return Partition(empty, empty)
+        return LeidenPlan(upper, empty, empty, np.zeros(1, np.int64))
+    sym = (upper + upper.T).tocsr()
     _, component = connected_components(sym, directed=False)
     component = component.astype(np.int64)
     sizes = np.bincount(component)
     nodes = np.flatnonzero(sizes[component] >= min_component)
     nodes = nodes[np.argsort(component[nodes], kind="stable")]
-    labels = np.full(n, -1, dtype=np.int64)
     comp_sorted = component[nodes]
     starts = np.flatnonzero(np.r_[True, comp_sorted[1:] != comp_sorted[:-1]])
     ends = np.r_[starts[1:], nodes.shape[0]]
-    offset = 0
-    batch_begin = 0
+    cuts = np.array([0, *_batch_ends(starts, ends, batch_nodes)], dtype=np.int64)
+    return LeidenPlan(upper, component, nodes.astype(np.int64), cuts)
+
+
+def leiden_batches(
+    plan: LeidenPlan,
+    batches: Iterable[int],
+    *,
+    resolution: float = 0.25,
+    seed: int = 0,
+    n_iterations: int = 4,
+) -> dict[int, np.ndarray]:
+    """Leiden/CPM membership (local community numbers) of each batch in `batches`.
+
+    igraph's RNG is seeded with `seed * 1_000_003 + b` for batch b, so a batch's membership is
+    the same whichever process runs it and whatever other batches it runs with.
+    """
+    if resolution <= 0:
+        raise ValueError("resolution must be > 0")
+    out: dict[int, np.ndarray] = {}
     saved = random.getstate()
     try:
-        for b, end in enumerate(_batch_ends(starts, ends, batch_nodes)):
-            batch = nodes[batch_begin:end]
-            batch_begin = end
-            sub = upper[batch][:, batch].tocoo()
+        for b in batches:
+            batch = plan.batch(b)
+            sub = plan.upper[batch][:, batch].tocoo()
             graph = ig.Graph(n=batch.shape[0], edges=np.column_stack([sub.row, sub.col]))
             rng = random.Random(seed * 1_000_003 + b)
             ig.set_random_number_generator(rng)
@@ -237,18 +290,34 @@ def leiden_cpm(
                 resolution=resolution,
                 n_iterations=n_iterations,
             )
-            member = np.asarray(part.membership, dtype=np.int64)
-            labels[batch] = member + offset
-            offset += int(member.max()) + 1 if member.shape[0] else 0
+            out[b] = np.asarray(part.membership, dtype=np.int64)
     finally:
         ig.set_random_number_generator(random)
         random.setstate(saved)
+    return out
+
+
+def leiden_assemble(plan: LeidenPlan, memberships: Mapping[int, np.ndarray]) -> Partition:
+    """The Partition from every batch's membership (`leiden_batches`, in any grouping)."""
+    missing = sorted(set(range(plan.n_batches)) - set(memberships))
+    if missing:
+        raise ValueError(f"memberships missing for batches {missing}")
+    n = plan.component.shape[0]
+    labels = np.full(n, -1, dtype=np.int64)
+    offset = 0
+    for b in range(plan.n_batches):
+        member = memberships[b]
+        batch = plan.batch(b)
+        if member.shape != batch.shape:
+            raise ValueError(f"batch {b}: {member.shape[0]} labels for {batch.shape[0]} nodes")
+        labels[batch] = member + offset
+        offset += int(member.max()) + 1 if member.shape[0] else 0
     # A community of one account is no community.
     counts = np.bincount(labels[labels >= 0]) if offset else np.zeros(0, np.int64)
     single = labels >= 0
     single[single] = counts[labels[single]] < 2
     labels[single] = -1
-    return Partition(_renumber_by_first_row(labels), component)
+    return Partition(_renumber_by_first_row(labels), plan.component)
 
 
 def _batch_ends(starts: np.ndarray, ends: np.ndarray, batch_nodes: int) -> list[int]:
@@ -405,9 +474,7 @@ def merge_by_shared_infrastructure(
     pc = per.tocoo()
     node_size = np.where(pc.row < k, size[np.minimum(pc.row, max(k - 1, 0))], 1.0)
     attach = pc.data >= min_member_share * node_size
-    own = (suspects[operated] >= own_share * degree[operated]) & (
-        degree[operated] <= busy_degree
-    )
+    own = (suspects[operated] >= own_share * degree[operated]) & (degree[operated] <= busy_degree)
     attach |= (pc.row < k) & own[pc.col] & (pc.data >= min_suspects)
     rows, cols = pc.row[attach], pc.col[attach] + k + n
     total = k + n + operated.shape[0]
@@ -418,4 +485,3 @@ def merge_by_shared_infrastructure(
     touched[rows] = True
     merged = np.where(inside | touched[node], group[node], -1)
     return Partition(_renumber_by_first_row(merged), partition.component)
-

@@ -33,10 +33,13 @@ from ringwatch.detectors.calibration import (
     judge_rings,
 )
 from ringwatch.detectors.communities import (
+    LeidenPlan,
     Partition,
     ProjectionParams,
     identifier_weights,
-    leiden_cpm,
+    leiden_assemble,
+    leiden_batches,
+    leiden_plan,
     merge_along,
     merge_by_shared_infrastructure,
     merge_by_strong_bridges,
@@ -47,7 +50,7 @@ from ringwatch.detectors.engagement import (
     FraudarParams,
     SyncParams,
     engagement_rings,
-    overlap_evidence,
+    overlaps_evidence,
     ring_member_score,
 )
 from ringwatch.detectors.engagement import ring_records as engagement_records
@@ -77,6 +80,9 @@ class DetectParams:
         group forms when its members are, on average, linked more strongly than this (0.25 is
         e.g. a shared home IP plus a burst, or one device per four pairs).
     n_iterations: Leiden iterations per component batch (negative: until stable).
+    leiden_batch_nodes: about how many accounts one Leiden batch holds (whole components).
+        Each batch's RNG is seeded by its index, so changing this changes the partition; the
+        batches are also the unit a sharded run (services/fanout.py) distributes.
     min_ring_size: smaller communities are not reported as rings.
     bridge_min_pairs: communities joined by at least this many strong-identifier account pairs
         are one ring (a farm spread over a pool of devices); 0 disables the merge.
@@ -112,6 +118,7 @@ class DetectParams:
     )
     resolution: float = 0.25
     n_iterations: int = 4
+    leiden_batch_nodes: int = 200_000
     min_ring_size: int = 3
     bridge_min_pairs: int = 3
     campaign_window: int = 2 * 3600
@@ -284,9 +291,72 @@ def detect(
     [(8, 'fraud')]
     """
     snapshot = check_snapshot(snapshot)
+    lap = Laps()
+    prepared = prepare(snapshot, params, lap)
+    memberships = leiden_batches(
+        prepared.plan,
+        range(prepared.plan.n_batches),
+        resolution=params.resolution,
+        seed=seed,
+        n_iterations=params.n_iterations,
+    )
+    part = communities_of(prepared, memberships, params)
+    lap("communities")
+    side = side_part(snapshot, params, labels, trust_labels, lap)
+    evaders = evader_part(snapshot, params)
+    lap("evaders")
+    return finish(
+        prepared,
+        part,
+        evaders,
+        side,
+        previous_rings,
+        seed=seed,
+        params=params,
+        labels=labels,
+        verdict_model=verdict_model,
+        lap=lap,
+    )
+
+
+# `detect` in phases, so that a coordinator can run the per-component and per-account parts
+# (Leiden batches, the evader matcher) in other processes and still get the same result:
+# prepare -> leiden_batches (any grouping) + evader_part + side_part -> communities_of -> finish.
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The weighted graph of a run and its Leiden plan (whose batches are the shard unit)."""
+
+    snapshot: Snapshot
+    young: np.ndarray
+    soft: SoftLinks
+    weights: sp.csr_matrix
+    plan: LeidenPlan
+
+
+@dataclass(frozen=True)
+class EvaderPart:
+    """The evader matcher's ranked matches (the ring features use them) and its output."""
+
+    matches: EvaderMatches
+    output: tuple[EvaderMatch, ...]
+
+
+@dataclass(frozen=True)
+class SidePart:
+    """Engagement rings and trust scores: per-account stages the rings do not depend on."""
+
+    pushed: list[EngagementRing]
+    sybil: np.ndarray
+
+
+def prepare(snapshot: Snapshot, params: DetectParams, lap: Laps | None = None) -> Prepared:
+    """Projection + soft links -> the weighted graph, cut into Leiden batches."""
+    snapshot = check_snapshot(snapshot)
     if params.min_ring_size < 2 or params.resolution <= 0:
         raise ValueError("min_ring_size must be >= 2 and resolution > 0")
-    lap = _Laps()
+    lap = lap or Laps()
     proj = projection(snapshot, params.projection)
     lap("projection")
     # Per account: computed once for the young cohorts here and both judgements below.
@@ -295,13 +365,42 @@ def detect(
     soft_total = soft.total()
     lap("behaviour")
     weights = (proj + soft_total).tocsr()
-    part = _communities(snapshot, weights, soft, params, seed)
-    lap("communities")
-    pushed = engagement_rings(snapshot, params.fraudar, params.sync)
-    lap("engagement")
+    plan = leiden_plan(
+        weights, min_component=params.min_ring_size, batch_nodes=params.leiden_batch_nodes
+    )
+    return Prepared(snapshot, young, soft, weights, plan)
+
+
+def communities_of(
+    prepared: Prepared, memberships: Mapping[int, np.ndarray], params: DetectParams
+) -> Partition:
+    """Leiden's batches assembled, merged along strong bridges and fast invites."""
+    part = leiden_assemble(prepared.plan, memberships)
+    if params.bridge_min_pairs > 0:
+        bridges = strong_pairs(prepared.snapshot, caps=params.strong_caps)
+        part = merge_by_strong_bridges(part, bridges, min_pairs=params.bridge_min_pairs)
+    fast_invites = prepared.soft.invite >= params.behaviour.fast_invite_weight
+    return merge_along(part, fast_invites)
+
+
+def evader_part(snapshot: Snapshot, params: DetectParams) -> EvaderPart:
+    """Identifier-based evader matches, with Fellegi-Sunter linkage unless turned off."""
+    snapshot = check_snapshot(snapshot)
     matches = match_evaders(snapshot, params.evaders)
     linked = link_snapshot(snapshot, params.linkage) if params.use_linkage else None
-    lap("evaders")
+    return EvaderPart(matches, _evader_output(snapshot, matches, linked, params))
+
+
+def side_part(
+    snapshot: Snapshot,
+    params: DetectParams,
+    labels: np.ndarray | None,
+    trust_labels: np.ndarray | None,
+    lap: Laps | None = None,
+) -> SidePart:
+    lap = lap or Laps()
+    pushed = engagement_rings(snapshot, params.fraudar, params.sync)
+    lap("engagement")
     seeds = labels if trust_labels is None else trust_labels
     sybil = sybil_scores(
         snapshot,
@@ -310,8 +409,26 @@ def detect(
         trusted=None if seeds is None else seeds == NEGATIVE,
     )
     lap("trust")
+    return SidePart(pushed, sybil)
 
-    judge = _Judge.of(snapshot, soft, weights, matches, young, params)
+
+def finish(
+    prepared: Prepared,
+    part: Partition,
+    evaders: EvaderPart,
+    side: SidePart,
+    previous_rings: Mapping[str, Sequence[str]] | None = None,
+    *,
+    seed: int = 0,
+    params: DetectParams = DetectParams(),
+    labels: np.ndarray | None = None,
+    verdict_model: VerdictModel | str = USE_PRIOR,
+    lap: Laps | None = None,
+) -> DetectionResult:
+    """The global steps: infrastructure merge, verdicts, ring ids, evidence and risk."""
+    lap = lap or Laps()
+    snapshot, soft, weights = prepared.snapshot, prepared.soft, prepared.weights
+    judge = _Judge.of(snapshot, soft, weights, evaders.matches, prepared.young, params)
     groups, features, scores = _judge_groups(snapshot, part, judge, params)
     # Grouping above used the hand-set prior; the verdicts come from the calibrated model.
     scores, explained, model_record = judge_rings(
@@ -341,31 +458,30 @@ def detect(
         [explained[i] for i in keep],
         judge.evidence_cols,
         soft.kinds(),
-        pushed,
+        side.pushed,
         previous_rings,
         params,
     )
     lap("ring_ids_evidence")
 
-    evaders = _evader_output(snapshot, matches, linked, params)
-    risk = _risk(snapshot, ring_score, evaders)
+    risk = _risk(snapshot, ring_score, evaders.output)
     lap("risk")
     return DetectionResult(
         rings=tuple(rings),
-        evaders=evaders,
+        evaders=evaders.output,
         accounts=snapshot.accounts,
         risk=np.round(risk, 6),
         ring_of=ring_of,
         history=identity.history,
         timings=lap.timings,
         verdict_model=model_record,
-        sybil_score=sybil,
-        engagement_score=np.round(ring_member_score(snapshot.n_accounts, pushed), 6),
-        engagement_rings=engagement_records(snapshot, pushed),
+        sybil_score=side.sybil,
+        engagement_score=np.round(ring_member_score(snapshot.n_accounts, side.pushed), 6),
+        engagement_rings=engagement_records(snapshot, side.pushed),
     )
 
 
-class _Laps:
+class Laps:
     """Seconds per stage of a run, each stage timed from the end of the one before."""
 
     def __init__(self) -> None:
@@ -376,24 +492,6 @@ class _Laps:
         now = time.perf_counter()
         self.timings[name] = round(now - self._clock, 4)
         self._clock = now
-
-
-def _communities(
-    snapshot: Snapshot, weights: sp.csr_matrix, soft: SoftLinks, params: DetectParams, seed: int
-) -> Partition:
-    """Leiden/CPM on the weighted graph, merged along strong bridges and fast invites."""
-    part = leiden_cpm(
-        weights,
-        resolution=params.resolution,
-        seed=seed,
-        n_iterations=params.n_iterations,
-        min_component=params.min_ring_size,
-    )
-    if params.bridge_min_pairs > 0:
-        bridges = strong_pairs(snapshot, caps=params.strong_caps)
-        part = merge_by_strong_bridges(part, bridges, min_pairs=params.bridge_min_pairs)
-    fast_invites = soft.invite >= params.behaviour.fast_invite_weight
-    return merge_along(part, fast_invites)
 
 
 @dataclass(frozen=True)
@@ -523,6 +621,7 @@ def _rings(
     evidence = ring_evidence(
         snapshot, groups, features, identifier_cols=evidence_cols, soft_kinds=soft_kinds
     )
+    overlaps = overlaps_evidence(snapshot, groups, pushed)
     rings = []
     ring_of = np.full(snapshot.n_accounts, -1, dtype=np.int64)
     ring_score = np.zeros(snapshot.n_accounts)
@@ -530,7 +629,7 @@ def _rings(
         zip(groups, identity.ids, member_ids, strict=True)
     ):
         score = round(float(scores[out_index]), 6)
-        if engaged := overlap_evidence(snapshot, np.sort(rows), pushed):
+        if engaged := overlaps[out_index]:
             evidence[out_index]["engagement"] = engaged
         ring_of[rows] = out_index
         ring_score[rows] = score

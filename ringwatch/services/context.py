@@ -21,12 +21,13 @@ from ringwatch.services.decision_log import DecisionLog
 from ringwatch.services.decisions import DecisionService, StrategySet
 from ringwatch.services.detection import DetectionService
 from ringwatch.services.detection_queue import DetectionQueue
+from ringwatch.services.fanout import FanOut
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
 from ringwatch.services.keys import KeyService
 from ringwatch.services.reviews import ReviewService
 from ringwatch.services.ring_actions import RingActionService
-from ringwatch.services.tasks import CeleryQueue, celery_client
+from ringwatch.services.tasks import DETECT_SHARD, CeleryQueue, celery_client, send
 from ringwatch.services.velocity import Velocity
 from ringwatch.services.webhooks import WebhookService
 from ringwatch.settings import Settings
@@ -117,7 +118,18 @@ class Services:
 
     @cached_property
     def detection(self) -> DetectionService:
-        return DetectionService.from_settings(self.store, self.settings, seed=self.detection_seed)
+        settings = self.settings
+        fan = None
+        if settings.detection_shards > 1:
+            fan = FanOut(
+                settings.detection_runs_root,
+                settings.detection_shards,
+                send=lambda run_id, part: send(self.celery, DETECT_SHARD, run_id, part),
+                timeout_s=settings.detection_shard_timeout_s,
+            )
+        return DetectionService.from_settings(
+            self.store, settings, seed=self.detection_seed, fanout=fan
+        )
 
     @cached_property
     def detection_queue(self) -> DetectionQueue:

@@ -35,6 +35,7 @@ from ringwatch.graph.queries import cypher
 from ringwatch.graph.store import DetectionWrite, GraphStore
 from ringwatch.identity import IdentifierKind
 from ringwatch.services import changes, reviews
+from ringwatch.services.fanout import FanOut
 from ringwatch.settings import Settings
 
 # An incremental scope larger than this is left to the next full run.
@@ -125,9 +126,7 @@ def latest_model(store: GraphStore) -> VerdictModel | None:
     return VerdictModel.from_record(fitted) if fitted else None
 
 
-def shadow_report(
-    store: GraphStore, run_id: str | None = None, limit: int = 100
-) -> dict[str, Any]:
+def shadow_report(store: GraphStore, run_id: str | None = None, limit: int = 100) -> dict[str, Any]:
     """The shadow candidate against the live verdicts of the newest full run (or of `run_id`):
     agreement, rings gained and lost (at most `limit` of each, largest first), members affected."""
     if run_id is None:
@@ -212,19 +211,22 @@ class DetectionService:
         params: DetectParams | None = None,
         seed: int = 0,
         shadow: tuple[DetectParams, dict[str, Any]] | None = None,
+        fanout: FanOut | None = None,
     ) -> None:
         self.store = store
         self.params = params or DetectParams()
         self.seed = seed
         # (candidate parameters, the overrides that made them): run beside full runs only.
         self.shadow = shadow
+        # Full runs fan out over shard tasks when given (RINGWATCH_DETECTION_SHARDS > 1);
+        # incremental scopes are small and stay in this process.
+        self.fanout = fanout
 
     @classmethod
     def from_settings(
-        cls, store: GraphStore, settings: Settings, seed: int = 0
+        cls, store: GraphStore, settings: Settings, seed: int = 0, fanout: FanOut | None = None
     ) -> DetectionService:
-        return cls(store, detect_params(settings), seed, shadow_params(settings))
-
+        return cls(store, detect_params(settings), seed, shadow_params(settings), fanout)
 
     def snapshot(self, progress: Callable[[int], None] | None = None) -> Snapshot:
         builder = SnapshotBuilder()
@@ -252,7 +254,17 @@ class DetectionService:
             shadow = self._shadow(snapshot, previous, labels, *self.shadow)
             summary_shadow_s = time.perf_counter() - clock
         result, summary = self._run(
-            "full", snapshot, previous, scope, started, t_snapshot, labels, FIT, shadow=shadow
+            "full",
+            snapshot,
+            previous,
+            scope,
+            started,
+            t_snapshot,
+            labels,
+            FIT,
+            shadow=shadow,
+            fan_out=True,
+            progress=progress,
         )
         summary.seconds["previous_rings"] = round(t_previous, 3)
         if shadow is not None:
@@ -295,7 +307,6 @@ class DetectionService:
             }
 
         return against
-
 
     def run_incremental(
         self, changed: Iterable[str]
@@ -347,12 +358,18 @@ class DetectionService:
         model: VerdictModel | str,
         trust_labels: Any = None,
         shadow: Callable[[DetectionResult], dict[str, Any]] | None = None,
+        fan_out: bool = False,
+        progress: Callable[[str, int], None] | None = None,
     ) -> tuple[DetectionResult, DetectionSummary]:
+        """`fan_out`: detect through `self.fanout`, when the service has one."""
+        run_id = _run_id(kind, started)
         clock = time.perf_counter()
-        result = self._detect(snapshot, previous, labels, model, trust_labels)
+        if self.fanout is not None and fan_out:
+            result = self._fan_out(snapshot, previous, labels, model, run_id, progress)
+        else:
+            result = self._detect(snapshot, previous, labels, model, trust_labels)
         t_detect = time.perf_counter() - clock
         scope_set = set(scope)
-        run_id = _run_id(kind, started)
         clock = time.perf_counter()
         write = self._to_write(
             result,
@@ -394,6 +411,29 @@ class DetectionService:
             trust_labels=trust_labels,
         )
         # Review labels: a ring cleared as legit stays benign while its evidence is unchanged.
+        return reviews.apply_suppressions(self.store, result)
+
+    def _fan_out(
+        self,
+        snapshot: Snapshot,
+        previous: dict[str, list[str]],
+        labels: Any,
+        model: VerdictModel | str,
+        run_id: str,
+        progress: Callable[[str, int], None] | None,
+    ) -> DetectionResult:
+        assert self.fanout is not None
+        # The shards write files only: the store is written after all of them are merged.
+        result = self.fanout.detect(
+            snapshot,
+            previous,
+            seed=self.seed,
+            params=self.params,
+            labels=labels,
+            verdict_model=model,
+            run_id=run_id,
+            progress=progress,
+        )
         return reviews.apply_suppressions(self.store, result)
 
     def _save(self, write: DetectionWrite) -> None:

@@ -23,6 +23,7 @@ INGEST_APPLY_BATCHES = "ingest.apply_batches"
 INGEST_SWEEP = "ingest.sweep"
 DETECT_FULL = "detect.full"
 DETECT_INCREMENTAL = "detect.incremental"
+DETECT_SHARD = "detect.shard"
 WEBHOOKS_DELIVER = "webhooks.deliver"
 
 REQUEST_ID_HEADER = "ringwatch_request_id"

@@ -10,7 +10,7 @@ from celery import Task, shared_task
 
 from ringwatch.errors import Unavailable
 from ringwatch.observability import record_detection
-from ringwatch.services import tasks
+from ringwatch.services import fanout, tasks
 from ringwatch.services.context import Services
 
 log = logging.getLogger(__name__)
@@ -77,3 +77,13 @@ def detect_incremental(self: Task) -> dict[str, Any]:
         return {"accounts": 0}
     record_detection("incremental", ran[1].seconds)
     return asdict(ran[1])
+
+
+@shared_task(name=tasks.DETECT_SHARD, bind=True, acks_late=True)
+def detect_shard(self: Task, run_id: str, part: str) -> dict[str, Any]:
+    """One part of a sharded full run (services/fanout.py). No retry here: a failure is
+    recorded for the coordinator, which fails the whole run, and the full run retries."""
+    settings = self.app.settings
+    out = fanout.run_part(settings.detection_runs_root, run_id, part)
+    log.info("detect.shard %s %s: %s", run_id, part, out)
+    return out

@@ -236,3 +236,25 @@ def test_expected_lift_is_one_where_degrees_explain_the_block() -> None:
     rows = rng.choice(np.arange(20, 500), 40, replace=False)
     cols = rng.choice(np.arange(20, 500), 40, replace=False)
     assert expected_lift(m, rows, cols) < 2.0
+
+
+def test_overlaps_evidence_equals_one_intersection_per_pair() -> None:
+    """The one-product version gives, group by group, what `overlap_evidence` gives."""
+    from ringwatch.detectors.engagement import (
+        engagement_rings,
+        overlap_evidence,
+        overlaps_evidence,
+    )
+    from ringwatch.detectors.pipeline import detect
+    from tests.detectors.worlds import cached_world
+
+    snap, _ = cached_world(1, 20_000, "default")
+    pushed = engagement_rings(snap)
+    result = detect(snap, seed=1)
+    groups = [np.flatnonzero(result.ring_of == r) for r in range(len(result.rings))]
+    groups += [np.array([], dtype=np.int64)]
+    got = overlaps_evidence(snap, groups, pushed)
+    expected = [overlap_evidence(snap, np.sort(g), pushed) for g in groups]
+    assert got == expected
+    assert sum(1 for e in expected if e) >= 3  # some identity rings overlap engagement rings
+    assert overlaps_evidence(snap, groups, []) == [[] for _ in groups]
