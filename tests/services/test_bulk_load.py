@@ -111,7 +111,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]:
     ]
 )
 def engine(
-    request: pytest.FixtureRequest, embedded: EmbeddedServer
+    request: pytest.FixtureRequest, embedded: EmbeddedServer, tmp_path: Path
 ) -> Iterator[tuple[GraphStore, BulkTarget]]:
     if request.param == "embedded":
         name = f"test-{uuid.uuid4().hex[:12]}"
@@ -124,7 +124,7 @@ def engine(
     script = f"bash {REPO / 'scripts' / 'neo4j.sh'}"
     assert os.environ.get("NEO4J_PORT"), "scripts/test.sh exports the test server's port"
     admin = Neo4jAdmin(f"{script} admin", f"{script} stop", f"{script} start")
-    yield neo4j_store, Neo4jTarget(admin)
+    yield neo4j_store, Neo4jTarget(admin, work_dir=tmp_path / "load-work")
     neo4j_store.clear()
 
 
@@ -178,6 +178,9 @@ def test_load_builds_ingests_graph_and_ingest_carries_on(
     assert got[0] == want[0]  # every node with every property
     assert got[1] == want[1]  # every edge with its ends and properties
     assert set(KEY_PROPERTY.items()) <= _constraints(store)
+    if isinstance(target, Neo4jTarget):
+        assert target.work_dir is not None
+        assert list(target.work_dir.iterdir()) == []  # nothing left behind by a good import
 
     # The same events again add nothing: every batch is recorded as applied...
     again = [ingest.ingest_file(path) for path in history]

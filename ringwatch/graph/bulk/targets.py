@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -109,17 +110,18 @@ def _wait_for_rewrite(client: redis.Redis, timeout_s: float = REWRITE_WAIT_S) ->
 
 
 class Neo4jTarget:
-    """CSV files for neo4j-admin under `work_dir` (a temporary folder by default), removed after
-    a successful import; kept, with the tool's log, when it fails."""
+    """CSV files for neo4j-admin in a folder made under `work_dir` (the system's temporary
+    folder by default), removed with the tool's log and report after a successful import; kept,
+    to read why, when it fails."""
 
     engine = "neo4j"
 
     def __init__(self, admin: Neo4jAdmin, work_dir: Path | None = None) -> None:
         self._admin = admin
-        self._work_dir = work_dir
+        self.work_dir = work_dir
 
     def load(self, tables: Tables, stage: Stage) -> dict[str, float]:
-        base = self._work_dir or Path(tempfile.gettempdir())
+        base = self.work_dir or Path(tempfile.gettempdir())
         base.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="ringwatch-load-", dir=base))
         seconds: dict[str, float] = {}
@@ -128,9 +130,8 @@ class Neo4jTarget:
         files = write_import_files(tables, work / "csv")
         seconds["write CSV"] = time.perf_counter() - started
         seconds.update(offline_import(self._admin, files, work / "neo4j-admin.log", stage))
-        for path in sorted((work / "csv").iterdir()):
-            path.unlink()
-        (work / "csv").rmdir()
+        # Only the CSV files used to go: every successful load left its folder behind.
+        shutil.rmtree(work)
         return seconds
 
 
