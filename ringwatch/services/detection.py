@@ -364,10 +364,9 @@ class DetectionService:
         """`fan_out`: detect through `self.fanout`, when the service has one."""
         run_id = _run_id(kind, started)
         clock = time.perf_counter()
-        if self.fanout is not None and fan_out:
-            result = self._fan_out(snapshot, previous, labels, model, run_id, progress)
-        else:
-            result = self._detect(snapshot, previous, labels, model, trust_labels)
+        result = self._detect(
+            snapshot, previous, labels, model, trust_labels, run_id, fan_out, progress
+        )
         t_detect = time.perf_counter() - clock
         scope_set = set(scope)
         clock = time.perf_counter()
@@ -399,41 +398,36 @@ class DetectionService:
         previous: dict[str, list[str]],
         labels: Any,
         model: VerdictModel | str,
-        trust_labels: Any = None,
-    ) -> DetectionResult:
-        result = detect(
-            snapshot,
-            previous,
-            seed=self.seed,
-            params=self.params,
-            labels=labels,
-            verdict_model=model,
-            trust_labels=trust_labels,
-        )
-        # Review labels: a ring cleared as legit stays benign while its evidence is unchanged.
-        return reviews.apply_suppressions(self.store, result)
-
-    def _fan_out(
-        self,
-        snapshot: Snapshot,
-        previous: dict[str, list[str]],
-        labels: Any,
-        model: VerdictModel | str,
+        trust_labels: Any,
         run_id: str,
+        fan_out: bool,
         progress: Callable[[str, int], None] | None,
     ) -> DetectionResult:
-        assert self.fanout is not None
-        # The shards write files only: the store is written after all of them are merged.
-        result = self.fanout.detect(
-            snapshot,
-            previous,
-            seed=self.seed,
-            params=self.params,
-            labels=labels,
-            verdict_model=model,
-            run_id=run_id,
-            progress=progress,
-        )
+        """`detect`, or the same result through the shard tasks (`self.fanout`) when asked and
+        configured; the shards write files only, the store is written after the merge."""
+        if fan_out and self.fanout is not None:
+            result = self.fanout.detect(
+                snapshot,
+                previous,
+                seed=self.seed,
+                params=self.params,
+                labels=labels,
+                verdict_model=model,
+                trust_labels=trust_labels,
+                run_id=run_id,
+                progress=progress,
+            )
+        else:
+            result = detect(
+                snapshot,
+                previous,
+                seed=self.seed,
+                params=self.params,
+                labels=labels,
+                verdict_model=model,
+                trust_labels=trust_labels,
+            )
+        # Review labels: a ring cleared as legit stays benign while its evidence is unchanged.
         return reviews.apply_suppressions(self.store, result)
 
     def _save(self, write: DetectionWrite) -> None:
