@@ -6,11 +6,17 @@ label and relationship type is read in ranges of internal node ids (`WHERE id(a)
 id(a) < $hi`, which FalkorDB answers with a node-by-id range seek, no sort and no SKIP), each
 range as ONE row of parallel lists; edges name their ends by internal id, so no string is sent
 per edge. Ids become rows by `searchsorted`, never through a dict.
+
+The pages are fetched ahead (`_Prefetch`): while the client decodes one page, the engine is
+already answering the next ones, so wall time tends to the larger of the two instead of their
+sum. Pages are still consumed in plan order, so the result does not depend on the timing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,17 +41,118 @@ _STRING_COLUMNS = frozenset(
 )
 
 
+# Pages in flight beyond the one being decoded: enough to keep the engine busy while the
+# client decodes, few enough to bound memory (a page is a few MB of reply).
+PREFETCH = 2
+
+_ACCOUNT_COLUMNS = (
+    "node",
+    "id",
+    "created_at",
+    "first_seen",
+    "banned_at",
+    "country",
+    "birthdate",
+    "name_sketch",
+    "email_sketch",
+    "status",
+)
+_LINK_COLUMNS = ("src", "dst", "n", "first")
+_RELATION_COLUMNS = ("src", "dst")
+_ENGAGED_COLUMNS = ("src", "dst", "first", "action")
+_KEY_COLUMNS = ("node", "key")
+
+
+def _plan() -> list[tuple[str, tuple[str, ...]]]:
+    """Every export query with its columns, in the order `export_snapshot` consumes them."""
+    plan: list[tuple[str, tuple[str, ...]]] = [(cypher("read/snapshot_accounts"), _ACCOUNT_COLUMNS)]
+    for label in IDENTIFIER_LABEL.values():
+        plan.append((cypher("read/snapshot_keys", LABEL=label, PROP="key"), _KEY_COLUMNS))
+    for rel in IDENTIFIER_REL.values():
+        plan.append((cypher("read/snapshot_links", REL=rel), _LINK_COLUMNS))
+    for rel in RELATION_REL.values():
+        plan.append((cypher("read/snapshot_relations", REL=rel), _RELATION_COLUMNS))
+    plan.append((cypher("read/snapshot_keys", LABEL=Label.TARGET, PROP="id"), _KEY_COLUMNS))
+    plan.append((cypher("read/snapshot_engaged", REL=Rel.ENGAGED), _ENGAGED_COLUMNS))
+    return plan
+
+
+class _Prefetch:
+    """The pages of a list of (query, range) jobs, in order, with up to `depth` more already
+    running on worker threads. Both stores' clients are safe to share between threads (a
+    redis-py pool hands each concurrent command its own connection; a Neo4j read opens its
+    own session), so the workers call `read_columns` directly. A failed page raises its
+    store's error where it is consumed; closing cancels the pages not yet started and waits
+    only for the running ones, which are bounded by the store's read timeout."""
+
+    def __init__(
+        self, store: CypherStore, jobs: list[tuple[str, int, int, tuple[str, ...]]], depth: int
+    ) -> None:
+        self._store = store
+        self._jobs = iter(jobs)
+        self._depth = max(depth, 0)
+        self._pool = ThreadPoolExecutor(
+            max_workers=self._depth + 1, thread_name_prefix="snapshot-page"
+        )
+        self._pending: deque[Future[dict[str, Any]]] = deque()
+
+    def _submit(self) -> None:
+        job = next(self._jobs, None)
+        if job is not None:
+            query, lo, hi, ints = job
+            self._pending.append(
+                self._pool.submit(self._store.read_columns, query, {"lo": lo, "hi": hi}, ints)
+            )
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for _ in range(self._depth + 1):
+            self._submit()
+        while self._pending:
+            page = self._pending.popleft().result()
+            self._submit()
+            yield page
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def export_snapshot(
-    store: CypherStore, span: int, progress: Callable[[int], None] | None = None
+    store: CypherStore,
+    span: int,
+    progress: Callable[[int], None] | None = None,
+    prefetch: int = PREFETCH,
 ) -> SnapshotColumns:
     top = store.read(cypher("read/snapshot_top_node"))[0]["top"]
     ranges = [] if top is None else [(lo, lo + span) for lo in range(0, int(top) + 1, span)]
+    plan = _plan()
+    jobs = [
+        (query, lo, hi, tuple(n for n in names if n not in _STRING_COLUMNS))
+        for query, names in plan
+        for lo, hi in ranges
+    ]
+    fetch = _Prefetch(store, jobs, prefetch)
+    try:
+        return _assemble(fetch, plan, len(ranges), progress)
+    finally:
+        fetch.close()
+
+
+def _assemble(
+    fetch: _Prefetch,
+    plan: list[tuple[str, tuple[str, ...]]],
+    n_ranges: int,
+    progress: Callable[[int], None] | None,
+) -> SnapshotColumns:
+    pages_in_order = iter(fetch)
+    step = iter(plan)
 
     def pages(query: str, names: tuple[str, ...], tick: bool = False) -> dict[str, list[Any]]:
+        planned = next(step)
+        if planned != (query, names):
+            raise AssertionError("export pages consumed out of plan order")
         out: dict[str, list[Any]] = {name: [] for name in names}
-        ints = tuple(n for n in names if n not in _STRING_COLUMNS)
-        for lo, hi in ranges:
-            page = store.read_columns(query, {"lo": lo, "hi": hi}, ints)
+        for _ in range(n_ranges):
+            page = next(pages_in_order)
             if not page:
                 continue
             for name in names:
@@ -54,22 +161,7 @@ def export_snapshot(
                 progress(len(page[names[0]]))
         return out
 
-    acc = pages(
-        cypher("read/snapshot_accounts"),
-        (
-            "node",
-            "id",
-            "created_at",
-            "first_seen",
-            "banned_at",
-            "country",
-            "birthdate",
-            "name_sketch",
-            "email_sketch",
-            "status",
-        ),
-        tick=True,
-    )
+    acc = pages(cypher("read/snapshot_accounts"), _ACCOUNT_COLUMNS, tick=True)
     acc_node = _ints(acc["node"])
     by_node = np.argsort(acc_node, kind="stable")
     acc_sorted = acc_node[by_node]
@@ -82,7 +174,7 @@ def export_snapshot(
     ident_key: list[Any] = []
     ident_kind: list[np.ndarray] = []
     for kind, label in IDENTIFIER_LABEL.items():
-        got = pages(cypher("read/snapshot_keys", LABEL=label, PROP="key"), ("node", "key"))
+        got = pages(cypher("read/snapshot_keys", LABEL=label, PROP="key"), _KEY_COLUMNS)
         nodes = _ints(got["node"])
         ident_node.append(nodes)
         ident_key += got["key"]
@@ -96,7 +188,7 @@ def export_snapshot(
     link_n: list[np.ndarray] = []
     link_first: list[np.ndarray] = []
     for rel in IDENTIFIER_REL.values():
-        got = _edges(pages, rel)
+        got = pages(cypher("read/snapshot_links", REL=rel), _LINK_COLUMNS)
         link_src.append(account_row(_ints(got["src"])))
         link_dst.append(i_order[np.searchsorted(inode_sorted, _ints(got["dst"]))])
         link_n.append(_ints(got["n"]))
@@ -106,16 +198,16 @@ def export_snapshot(
     rel_dst: list[np.ndarray] = []
     rel_kind: list[np.ndarray] = []
     for relation, rel in RELATION_REL.items():
-        got = _edges(pages, rel)
+        got = pages(cypher("read/snapshot_relations", REL=rel), _RELATION_COLUMNS)
         rel_src.append(account_row(_ints(got["src"])))
         rel_dst.append(account_row(_ints(got["dst"])))
         rel_kind.append(np.full(len(rel_src[-1]), RELATION_KINDS.index(relation), dtype=np.int64))
 
-    targets = pages(cypher("read/snapshot_keys", LABEL=Label.TARGET, PROP="id"), ("node", "key"))
+    targets = pages(cypher("read/snapshot_keys", LABEL=Label.TARGET, PROP="id"), _KEY_COLUMNS)
     tnode = _ints(targets["node"])
     t_order = np.argsort(tnode, kind="stable")
     tnode_sorted = tnode[t_order]
-    eng = _edges(pages, Rel.ENGAGED)
+    eng = pages(cypher("read/snapshot_engaged", REL=Rel.ENGAGED), _ENGAGED_COLUMNS)
     action_code = {a: i for i, a in enumerate(ENGAGE_ACTIONS)}
 
     return SnapshotColumns(
@@ -144,12 +236,6 @@ def export_snapshot(
         engage_action=np.array([action_code[a] for a in _flat(eng["action"])], dtype=np.int64),
         engage_first=_ints(eng["first"]) // 1000,
     )
-
-
-def _edges(
-    pages: Callable[[str, tuple[str, ...]], dict[str, list[Any]]], rel: Rel
-) -> dict[str, list[Any]]:
-    return pages(cypher("read/snapshot_rel", REL=rel), ("src", "dst", "n", "first", "action"))
 
 
 def _ints(pages: list[Any]) -> np.ndarray:

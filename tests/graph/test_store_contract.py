@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +13,14 @@ import pytest
 from ringwatch.detectors.snapshot import NOT_BANNED, SnapshotBuilder
 from ringwatch.events import parse_event
 from ringwatch.graph.rows import build_statements
-from ringwatch.graph.store import Batch, DetectionWrite, GraphStore, LiveFacts
+from ringwatch.graph.store import (
+    Batch,
+    CypherStore,
+    DetectionWrite,
+    GraphStore,
+    LiveFacts,
+    Row,
+)
 from ringwatch.identity import IdentifierKind, Pseudonymiser
 from ringwatch.records import Record, normalise
 from tests.events import event, signup
@@ -169,6 +179,72 @@ def test_bulk_export_matches_per_account_reads(
     assert sorted(ids) == sorted([*odd, "lonely"])
     assert_same_snapshot(got, per_account.build())
     assert got.links.nnz > 0 and len(got.engagements) == 2
+
+
+def _export_world(store: GraphStore, hasher: Pseudonymiser) -> None:
+    raw = [
+        signup(f"s{i}", f"acc{i}", ip=f"198.51.100.{i % 5}", device_id=f"d{i % 3}", country="US")
+        for i in range(12)
+    ]
+    raw += [
+        event("relation", f"f{i}", f"acc{i}", other_account_id=f"acc{(i + 1) % 12}", kind="follow")
+        for i in range(12)
+    ]
+    raw += [
+        event("engage", f"g{i}", f"acc{i}", target_id=f"t{i % 4}", action="like") for i in range(12)
+    ]
+    store.apply_batch(Batch("b-export", records(hasher, raw)))
+
+
+@pytest.mark.timeout(120)
+def test_prefetched_export_equals_the_sequential_one(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    """Pages fetched ahead on worker threads are consumed in plan order: the same columns,
+    bit for bit, as one page at a time, however many pages are in flight."""
+    from ringwatch.graph.export import export_snapshot
+
+    _export_world(store, hasher)
+    assert isinstance(store, CypherStore)
+    sequential = export_snapshot(store, 3, prefetch=0)
+    for depth in (1, 4):
+        ahead = export_snapshot(store, 3, prefetch=depth)
+        for name in sequential.__dataclass_fields__:
+            x, y = getattr(ahead, name), getattr(sequential, name)
+            if x is None or y is None:
+                assert x is y, name
+            else:
+                assert x.dtype == y.dtype and np.array_equal(x, y), name
+    assert_same_snapshot(export_snapshot(store, 3, prefetch=4).freeze(), sequential.freeze())
+    assert len(sequential.accounts) == 12 and len(sequential.engage_target) == 12
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_prefetched_page_raises_the_stores_error(
+    store: GraphStore, hasher: Pseudonymiser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page that fails on a worker thread (here: the engine rejects the query) raises the
+    same error the store raises for that query on the caller's thread, and no worker thread
+    is left behind."""
+    from ringwatch.graph.export import export_snapshot
+
+    _export_world(store, hasher)
+    assert isinstance(store, CypherStore)
+    real = store.read_columns
+    broken = "MATCH (a) RETURN a.broken("  # the engine's own syntax error
+    with pytest.raises(Exception) as direct:
+        real(broken, {"lo": 0, "hi": 3}, ())
+    calls: list[int] = []
+
+    def failing_fifth(query: str, params: Mapping[str, Any], ints: tuple[str, ...]) -> Row:
+        calls.append(1)
+        return real(broken if len(calls) == 5 else query, params, ints)
+
+    monkeypatch.setattr(store, "read_columns", failing_fifth)
+    with pytest.raises(direct.type):
+        export_snapshot(store, 3, prefetch=3)
+    assert len(calls) >= 5
+    assert not [t for t in threading.enumerate() if t.name.startswith("snapshot-page")]
 
 
 def test_out_of_order_batches_converge(store: GraphStore, hasher: Pseudonymiser) -> None:
