@@ -42,8 +42,11 @@ class Neo4jStore(CypherStore):
     engine = "neo4j"
     subquery = "CALL () {"
     # Neo4j plans `id(a) >= $lo AND id(a) < $hi` as a label scan with a filter, not a seek, so
-    # every export page scans the label: few, large pages (one list reply per page streams fine).
-    export_span = 4_000_000
+    # every export page scans the label: few, large pages. Not too large: a page is one read
+    # transaction under the store's read timeout (60 s), and at 4M ids a 1M-account graph's
+    # link pages (millions of edges each) ran past it, so `detect --full` failed there; 500k
+    # ids exported the same graph in 216-227 s (docs/performance.md, "At 1M accounts").
+    export_span = 500_000
 
     def __init__(
         self,
