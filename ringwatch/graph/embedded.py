@@ -157,14 +157,8 @@ class EmbeddedServer:
             # A ResponseError: one is already running (auto-rewrite); wait for it.
             with contextlib.suppress(redis.ResponseError):
                 client.bgrewriteaof()
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                info = client.info("persistence")
-                if not int(info.get("aof_rewrite_in_progress", 0)) and not int(
-                    info.get("aof_rewrite_scheduled", 0)
-                ):
-                    return bool(info.get("aof_last_bgrewrite_status") == "ok")
-                time.sleep(0.05)
+            info = wait_for_log_rewrite(client, timeout_s)
+            return info is not None and info.get("aof_last_bgrewrite_status") == "ok"
         except (redis.RedisError, OSError):
             pass
         finally:
@@ -198,6 +192,20 @@ class EmbeddedServer:
             self.watchdog.kill()
             self.watchdog.wait()
         self.watchdog = None
+
+
+def wait_for_log_rewrite(client: redis.Redis, timeout_s: float) -> dict[str, object] | None:
+    """The engine's persistence info once no log rewrite runs or waits to run; None if one
+    still does after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        info: dict[str, object] = client.info("persistence")
+        if not int(str(info.get("aof_rewrite_in_progress", 0))) and not int(
+            str(info.get("aof_rewrite_scheduled", 0))
+        ):
+            return info
+        time.sleep(0.05)
+    return None
 
 
 _SERVERS: dict[Path, EmbeddedServer] = {}

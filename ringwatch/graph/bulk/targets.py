@@ -16,7 +16,7 @@ from ringwatch.errors import Unavailable
 from ringwatch.graph.bulk.falkordb import bulk_insert
 from ringwatch.graph.bulk.graph import Tables
 from ringwatch.graph.bulk.neo4j import Neo4jAdmin, offline_import, write_import_files
-from ringwatch.graph.embedded import embedded_server
+from ringwatch.graph.embedded import embedded_server, wait_for_log_rewrite
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.store import GraphStore
 from ringwatch.settings import Settings
@@ -95,18 +95,11 @@ def log_rewrites_held(client: redis.Redis) -> Iterator[None]:
 
 
 def _wait_for_rewrite(client: redis.Redis, timeout_s: float = REWRITE_WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        info = client.info("persistence")
-        if not int(info.get("aof_rewrite_in_progress", 0)) and not int(
-            info.get("aof_rewrite_scheduled", 0)
-        ):
-            return
-        time.sleep(0.05)
-    raise Unavailable(
-        f"the embedded engine is still rewriting its log after {timeout_s:.0f} s; "
-        "run the load again once it has finished"
-    )
+    if wait_for_log_rewrite(client, timeout_s) is None:
+        raise Unavailable(
+            f"the embedded engine is still rewriting its log after {timeout_s:.0f} s; "
+            "run the load again once it has finished"
+        )
 
 
 class Neo4jTarget:
