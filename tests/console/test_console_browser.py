@@ -27,6 +27,7 @@ if not browser.available():
         allow_module_level=True,
     )
 
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -66,10 +67,19 @@ def heading(driver: WebDriver) -> str:
 
 def submit(driver: WebDriver, button: Any) -> None:
     """Click a form's button and wait for the page the server answers with: on a busy machine the
-    click returns before the new page replaces the old one, and a lookup then finds the old page."""
+    click returns before the new page replaces the old one, and a lookup then finds the old page.
+
+    The old document is marked and the wait is for a complete document without the mark. Asking
+    about the clicked element instead races the swap: chromedriver then answers "Node with given
+    id does not belong to the document", an unknown error rather than a stale element, and so do
+    scripts run while no document is attached; both mean "not yet", so the wait polls on."""
+    driver.execute_script("window.__ringwatchOldPage = true")
     button.click()
-    wait(driver).until(ec.staleness_of(button))
-    wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 60, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return !window.__ringwatchOldPage && document.readyState === 'complete'"
+        )
+    )
 
 
 def test_refused_without_a_key(driver: WebDriver, served: Served) -> None:
