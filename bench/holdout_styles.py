@@ -62,11 +62,14 @@ def main() -> None:
     load_before = os.getloadavg()
     rows = []
     for spec in args.worlds:
+        # Only the spec's parse is a usage error; a failure inside a run must show its own
+        # traceback, not pass for a malformed argument.
         try:
             profile, accounts, seed = spec.split(":")
-            row = world_quality(profile, int(accounts), int(seed), args.model)
+            n_accounts, n_seed = int(accounts), int(seed)
         except ValueError:
             parser.error(f"{spec!r}: expected PROFILE:ACCOUNTS:SEED")
+        row = world_quality(profile, n_accounts, n_seed, args.model)
         rows.append(row)
         print(
             f"{spec}: ring recall {row['ring_recall']:.3f}, account precision "

@@ -422,12 +422,15 @@ def merge_by_shared_infrastructure(
     farm comes through is the farm's for a day and thousands of strangers' the rest of the
     year; a small identifier mostly used by suspects is the operation's own connection.
 
-    An identifier of at most `busy_degree` accounts of which at least `own_share` are
-    suspects is the operation's own connection (the room its farm of devices sits in): a
-    community with `min_suspects` or more members on it joins even below
+    An identifier of which at least `own_share` of the accounts are suspects is the
+    operation's own connection (the room its farm of devices sits in), however many accounts
+    use it: a community with `min_suspects` or more members on it joins even below
     `min_member_share`. A farm spreads its devices over its few connections, so each
     device's community has only a third of its members on any one of three; strangers do
-    not end up on a connection nobody but the operation uses.
+    not end up on a connection nobody but the operation uses. A room of 180 personas is no
+    less the farm's own than one of 30 (capping this at `busy_degree` cut a 400-account farm
+    on three such connections into 30 rings); a connection strangers share (carrier NAT, a
+    campus) never has nine suspects in ten of its users.
     """
     labels = partition.labels
     n = labels.shape[0]
@@ -474,7 +477,7 @@ def merge_by_shared_infrastructure(
     pc = per.tocoo()
     node_size = np.where(pc.row < k, size[np.minimum(pc.row, max(k - 1, 0))], 1.0)
     attach = pc.data >= min_member_share * node_size
-    own = (suspects[operated] >= own_share * degree[operated]) & (degree[operated] <= busy_degree)
+    own = suspects[operated] >= own_share * degree[operated]
     attach |= (pc.row < k) & own[pc.col] & (pc.data >= min_suspects)
     rows, cols = pc.row[attach], pc.col[attach] + k + n
     total = k + n + operated.shape[0]

@@ -300,24 +300,30 @@ def test_a_shared_block_joins_pieces_of_one_operation_not_operations_months_apar
 
 
 # -- a farm's own room: its devices spread over a few connections only it uses ------------------
-def _farm_in_room(b: SnapshotBuilder, *, rooms: int, per_device: int = 8) -> list[str]:
-    """Three emulators, each behind `per_device` accounts; account i goes out through the
+def _farm_in_room(
+    b: SnapshotBuilder, *, rooms: int, per_device: int = 8, devices: int = 3
+) -> list[str]:
+    """`devices` emulators, each behind `per_device` accounts; account i goes out through the
     room's connection i % rooms, so every emulator's accounts are spread over all of them."""
     ids = []
-    for d in range(3):
+    for d in range(devices):
         for i in range(per_device):
-            a = f"e{d}{i:02d}"
+            a = f"e{d:02d}{i:02d}"
             ids.append(a)
-            t = T0 + 3600 * d + 120 * i
+            t = T0 + 1800 * d + 120 * i
             b.add_account(a, {"created_at": t, "country": "ID"})
             b.add_link(a, "device", f"emulator-{d}", 1, t)
             b.add_link(a, "ip", f"room-{i % rooms}", 1, t)
     return ids
 
 
-def test_a_farms_devices_on_its_own_connections_are_one_ring() -> None:
+@pytest.mark.parametrize("devices", [3, 24])
+def test_a_farms_devices_on_its_own_connections_are_one_ring(devices: int) -> None:
+    """With 24 emulators each of the three connections carries 64 accounts: more than a
+    family's or a small office's, still nobody's but the farm's (a big room is no less its
+    own; this split a 400-account farm into 30 rings before)."""
     b = SnapshotBuilder()
-    farm_ids = _farm_in_room(b, rooms=3)
+    farm_ids = _farm_in_room(b, rooms=3, devices=devices)
     result = detect(b.build(), seed=0)
     flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
     # One operation, not one ring per emulator: no connection carries half of any emulator's
