@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import sys
 import tempfile
@@ -145,6 +146,12 @@ def run(
         "normalisers": round(kids.children_user + kids.children_system - c_kids, 2),
         "engine": round(_proc_cpu_s(pid) - c_engine, 2) if pid else None,
     }
+    # Peak resident memory so far (kernel's high-water marks): this process, and the largest
+    # of its reaped children (the load's worker processes).
+    peak_rss_mb = {
+        "load": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "largest_worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024,
+    }
     out: dict[str, Any] = {
         "engine": engine,
         "normalisers": normalisers,
@@ -155,6 +162,7 @@ def run(
         "load_s": wall,
         "load_events_per_s": report.accepted / wall,
         "cpu_s": cpu,
+        "peak_rss_mb": peak_rss_mb,
         "stages_s": report.seconds,
     }
     tables = target.tables
@@ -307,6 +315,7 @@ def main() -> None:
         print(
             f"{r['engine']:<10}{r['normalisers']:>6}{r['load_s']:>9.1f}"
             f"{r['load_events_per_s']:>11,.0f}{raw}  {stages}; cpu s {r['cpu_s']}"
+            f"; peak rss mb {r['peak_rss_mb']}"
         )
     payload = {
         "events_file": str(events),

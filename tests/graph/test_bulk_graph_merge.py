@@ -3,14 +3,17 @@ give the tables one fold of every batch gives, whatever batches each worker got.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ringwatch.event_files import read_raw_events
+from ringwatch.graph.bulk import graph as bulk_graph
 from ringwatch.graph.bulk.graph import BulkGraph, Tables
-from ringwatch.identity import Pseudonymiser
+from ringwatch.graph.labels import IDENTIFIER_LABEL, IDENTIFIER_REL
+from ringwatch.identity import IdentifierKind, Pseudonymiser
 from ringwatch.records import Record
 from ringwatch.services.ingest import validate_events
 from ringwatch.worlds import generate
@@ -44,8 +47,15 @@ def batches(tmp_path_factory: pytest.TempPathFactory) -> list[list[Record]]:
     return chunks
 
 
+@pytest.mark.parametrize("compact_at", [None, 37])
 @pytest.mark.parametrize("workers", [2, 3])
-def test_merged_worker_graphs_equal_one_fold(batches: list[list[Record]], workers: int) -> None:
+def test_merged_worker_graphs_equal_one_fold(
+    batches: list[list[Record]], workers: int, compact_at: int | None, monkeypatch: Any
+) -> None:
+    """`compact_at` 37: the links' raw observations are folded into their aggregate many
+    times over, at points that split batches and accounts."""
+    if compact_at is not None:
+        monkeypatch.setattr(bulk_graph, "COMPACT_AT", compact_at)
     whole = BulkGraph()
     for n, chunk in enumerate(batches):
         whole.add_batch(f"b{n}", chunk, 1)
@@ -54,6 +64,8 @@ def test_merged_worker_graphs_equal_one_fold(batches: list[list[Record]], worker
     parts = [BulkGraph() for _ in range(workers)]
     for n, chunk in enumerate(batches):
         parts[n % workers].add_batch(f"b{n}", chunk, 1, position=n)
+    # The workers' graphs reach the loader pickled, as through the result queue.
+    parts = [pickle.loads(pickle.dumps(part)) for part in parts]
     merged = parts[-1]  # merged in reverse, so that order cannot stand in for batch order
     for part in reversed(parts[:-1]):
         merged.merge(part)
@@ -66,3 +78,41 @@ def test_merged_worker_graphs_equal_one_fold(batches: list[list[Record]], worker
     accounts = {r[0]: r for t in got.nodes if t.label == "Account" for r in t.rows}
     assert accounts["tie"][-3:] == ("suspend", 5, 5)
     assert accounts["tie2"][-3:] == ("clear", 5, None)
+
+
+@pytest.mark.parametrize("compact_at", [None, 37])
+def test_links_fold_to_first_last_and_count(
+    batches: list[list[Record]], compact_at: int | None, monkeypatch: Any
+) -> None:
+    """The identifier links against a fold written out by hand from the records: first time
+    the least, last the greatest, count the number of events (link_identifier.cypher), and
+    each identifier's `accounts` the number of distinct accounts linked to it."""
+    if compact_at is not None:
+        monkeypatch.setattr(bulk_graph, "COMPACT_AT", compact_at)
+    want: dict[tuple[str, str, str], list[int]] = {}
+    for chunk in batches:
+        for rec in chunk:
+            for kind, key in rec["ids"]:
+                span = want.setdefault((IDENTIFIER_REL[IdentifierKind(kind)], rec["a"], key), [])
+                span.append(int(rec["ts"]))
+    graph = BulkGraph()
+    for n, chunk in enumerate(batches):
+        graph.add_batch(f"b{n}", chunk, 1)
+    tables = graph.tables()
+    rels = set(IDENTIFIER_REL.values())
+    got = {
+        (t.rel, a, key): (first, last, count)
+        for t in tables.edges
+        if t.rel in rels
+        for a, key, first, last, count in t.rows
+    }
+    assert len(got) > 1000
+    assert got == {k: (min(ts), max(ts), len(ts)) for k, ts in want.items()}
+    per_key: dict[tuple[str, str], set[str]] = {}
+    for rel, a, key in want:
+        per_key.setdefault((rel, key), set()).add(a)
+    labels = {IDENTIFIER_LABEL[k]: IDENTIFIER_REL[k] for k in IDENTIFIER_LABEL}
+    accounts = {
+        (labels[t.label], key): n for t in tables.nodes if t.label in labels for key, n in t.rows
+    }
+    assert accounts == {k: len(v) for k, v in per_key.items()}

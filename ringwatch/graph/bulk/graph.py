@@ -4,6 +4,9 @@ Ingest's write statements (`cypher/write/*.cypher`) all commute: counts add, fir
 take their min/max, each profile field keeps its newest value by its own time (ties to the
 greater value), identifier `accounts` counts distinct accounts. So the graph after every batch
 is a fold of all records, computed here once in memory instead of per batch in the engine.
+Account-identifier links, most of a graph's edges (16.4M for 1M accounts), are kept as
+integer-coded columns (`_Links`), not as a dict of string pairs: ~30 bytes an edge instead of
+~300, and the workers' graphs merge by a sort instead of a Python loop per edge.
 The one order-dependent part is an account's enforcement state (`enforce.cypher`: within a
 batch by (time, event id), a later batch winning ties, `banned_at` carried through suspends);
 it is replayed batch by batch in the order ingest would apply them. Every rule here restates a
@@ -13,9 +16,12 @@ and edge by edge on both engines, so the two cannot drift apart unseen.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 from ringwatch.graph.labels import (
     IDENTIFIER_LABEL,
@@ -65,7 +71,7 @@ class EdgeTable:
     start: Label
     end: Label
     columns: tuple[Column, ...]
-    rows: list[tuple[Any, ...]]
+    rows: Sequence[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,121 @@ class Tables:
     @property
     def edge_count(self) -> int:
         return sum(len(t.rows) for t in self.edges)
+
+
+# Observations of one kind held as raw columns before they are folded into the aggregate: a
+# few tens of MB, so folding is rare and the aggregate stays sorted and small.
+COMPACT_AT = 1 << 21
+_LOW = np.int64(0xFFFFFFFF)
+
+
+class _Links:
+    """The links of one identifier kind: (account code, identifier code) pairs, each with its
+    first and last time and count. Observations are appended to flat arrays and folded into
+    the aggregate, sorted by pair, every `COMPACT_AT` of them (min, max and sum per pair,
+    the rules of `link_identifier.cypher`)."""
+
+    def __init__(self) -> None:
+        self._account = array("q")
+        self._key = array("q")
+        self._ts = array("q")
+        self.pair = np.empty(0, np.int64)  # account code << 32 | identifier code, sorted
+        self.first = np.empty(0, np.int64)
+        self.last = np.empty(0, np.int64)
+        self.count = np.empty(0, np.int64)
+
+    def see(self, account: int, key: int, ts: int) -> None:
+        self._account.append(account)
+        self._key.append(key)
+        self._ts.append(ts)
+        if len(self._ts) >= COMPACT_AT:
+            self.compact()
+
+    def compact(self) -> None:
+        if not self._ts:
+            return
+        pair = (np.frombuffer(self._account, np.int64) << 32) | np.frombuffer(self._key, np.int64)
+        ts = np.frombuffer(self._ts, np.int64).copy()
+        self._account, self._key, self._ts = array("q"), array("q"), array("q")
+        self._fold(pair, ts, ts, np.ones(ts.shape[0], np.int64))
+
+    def _fold(
+        self, pair: np.ndarray, first: np.ndarray, last: np.ndarray, count: np.ndarray
+    ) -> None:
+        pair = np.concatenate([self.pair, pair])
+        first = np.concatenate([self.first, first])
+        last = np.concatenate([self.last, last])
+        count = np.concatenate([self.count, count])
+        order = np.argsort(pair, kind="stable")
+        pair = pair[order]
+        starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+        self.pair = pair[starts]
+        self.first = np.minimum.reduceat(first[order], starts)
+        self.last = np.maximum.reduceat(last[order], starts)
+        self.count = np.add.reduceat(count[order], starts)
+
+    def absorb(self, other: _Links, remap: np.ndarray) -> None:
+        """Fold `other`'s links in, its codes translated by `remap` (its code -> ours)."""
+        other.compact()
+        self.compact()
+        if other.pair.shape[0] == 0:
+            return
+        pair = (remap[other.pair >> 32] << 32) | remap[other.pair & _LOW]
+        self._fold(pair, other.first, other.last, other.count)
+
+    def __len__(self) -> int:
+        self.compact()
+        return int(self.pair.shape[0])
+
+
+class _SpanRows(Sequence[tuple[Any, ...]]):
+    """Rows (account id, identifier key, first, last, count) made from a `_Links`' columns
+    as they are read: a table of millions of edges never exists as millions of tuples."""
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, names: list[str], links: _Links) -> None:
+        links.compact()
+        self._names = names
+        self._pair, self._first = links.pair, links.first
+        self._last, self._count = links.last, links.count
+
+    def __len__(self) -> int:
+        return int(self._pair.shape[0])
+
+    def _rows(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        names = self._names
+        pair = self._pair[lo:hi]
+        return list(
+            zip(
+                [names[c] for c in (pair >> 32).tolist()],
+                [names[c] for c in (pair & _LOW).tolist()],
+                self._first[lo:hi].tolist(),
+                self._last[lo:hi].tolist(),
+                self._count[lo:hi].tolist(),
+                strict=True,
+            )
+        )
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        for lo in range(0, len(self), self._CHUNK):
+            yield from self._rows(lo, lo + self._CHUNK)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Any, ...]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[Any, ...]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+        if isinstance(index, slice):
+            lo, hi, step = index.indices(len(self))
+            if step != 1:
+                return self._rows(0, len(self))[index]
+            return self._rows(lo, hi)
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(index)
+        i = index % n
+        return self._rows(i, i + 1)[0]
 
 
 def _merge_spans(into: dict[Any, list[int]], spans: dict[Any, list[int]]) -> None:
@@ -113,7 +234,11 @@ class BulkGraph:
     def __init__(self) -> None:
         # account id -> [first, last, events, created, {field: (ts, value)} or None]
         self._accounts: dict[str, list[Any]] = {}
-        self._links: dict[str, dict[tuple[str, str], list[int]]] = {k: {} for k in _KINDS}
+        # Account ids and identifier keys as integer codes (one numbering for both: a code
+        # stands for its string, whichever it is).
+        self._codes: dict[str, int] = {}
+        self._names: list[str] = []
+        self._links: dict[str, _Links] = {k: _Links() for k in _KINDS}
         self._parents: dict[IdentifierKind, set[tuple[str, str]]] = {k: set() for k in _PARENT_OF}
         self._relations: dict[str, dict[tuple[str, str], list[int]]] = {k: {} for k in RELATION_REL}
         self._engaged: dict[tuple[str, str, str], list[int]] = {}
@@ -123,6 +248,19 @@ class BulkGraph:
         self._enforced: list[tuple[int, list[tuple[int, str, str, str, Any, Any]]]] = []
         self._batches: list[tuple[int, str, int, int]] = []  # position, id, applied at, events
         self._added = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A worker's graph crosses to the loader by pickle: the code table is its names list
+        # inverted, so only the list travels.
+        state = dict(self.__dict__)
+        del state["_codes"]
+        for links in self._links.values():
+            links.compact()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._codes = {name: code for code, name in enumerate(self._names)}
 
     def add_batch(
         self,
@@ -142,6 +280,7 @@ class BulkGraph:
             self._relations,
             self._engaged,
         )
+        codes, names = self._codes, self._names
         enforced: list[tuple[int, str, str, str, Any, Any]] = []
         events = 0
         for rec in records:
@@ -171,19 +310,17 @@ class BulkGraph:
                     old = seen.get(name)
                     if old is None or (ts, value) > old:
                         seen[name] = (ts, value)
-            for id_kind, key in rec["ids"]:
-                # `_see`, inlined: five identifiers per event make the call itself a cost.
-                spans = links[id_kind]
-                pair = (acc_id, key)
-                span = spans.get(pair)
-                if span is None:
-                    spans[pair] = [ts, ts, 1]
-                else:
-                    if ts < span[0]:
-                        span[0] = ts
-                    if ts > span[1]:
-                        span[1] = ts
-                    span[2] += 1
+            if rec["ids"]:
+                acc_code = codes.get(acc_id)
+                if acc_code is None:
+                    acc_code = codes[acc_id] = len(names)
+                    names.append(acc_id)
+                for id_kind, key in rec["ids"]:
+                    code = codes.get(key)
+                    if code is None:
+                        code = codes[key] = len(names)
+                        names.append(key)
+                    links[id_kind].see(acc_code, code, ts)
             if "ip_subnet" in rec:
                 self._parents[IdentifierKind.IP].add(tuple(rec["ip_subnet"]))
             if "email_domain" in rec:
@@ -229,8 +366,20 @@ class BulkGraph:
                         old = seen.get(name)
                         if old is None or newer > old:
                             seen[name] = newer
-        for kind, spans in other._links.items():
-            _merge_spans(self._links[kind], spans)
+        codes, names = self._codes, self._names
+
+        def code(name: str) -> int:
+            found = codes.get(name)
+            if found is None:
+                found = codes[name] = len(names)
+                names.append(name)
+            return found
+
+        remap = np.fromiter(
+            (code(name) for name in other._names), dtype=np.int64, count=len(other._names)
+        )
+        for kind, links in other._links.items():
+            self._links[kind].absorb(links, remap)
         for parent_kind, pairs in other._parents.items():
             self._parents[parent_kind] |= pairs
         for relation, spans in other._relations.items():
@@ -268,14 +417,13 @@ class BulkGraph:
         enforcements, status = self._replay_enforcements()
         nodes = [self._account_table(status)]
         edges: list[EdgeTable] = []
-        for kind_value, spans in self._links.items():
+        names = self._names
+        for kind_value, links in self._links.items():
             kind = _KINDS[kind_value]
-            per_key: dict[str, int] = {}
-            rows = []
-            for (acc_id, key), span in spans.items():
-                per_key[key] = per_key.get(key, 0) + 1
-                rows.append((acc_id, key, *span))
-            spans.clear()
+            rows = _SpanRows(names, links)
+            # Identifier nodes in the order their codes were given (first seen), each with
+            # its number of distinct accounts.
+            keys, accounts = np.unique(links.pair & _LOW, return_counts=True)
             parent = _PARENT_OF.get(kind)
             edges.append(
                 EdgeTable(IDENTIFIER_REL[kind], Label.ACCOUNT, IDENTIFIER_LABEL[kind], SPAN, rows)
@@ -287,7 +435,7 @@ class BulkGraph:
                 NodeTable(
                     IDENTIFIER_LABEL[kind],
                     (("key", str), ("accounts", int)),
-                    list(per_key.items()),
+                    list(zip([names[c] for c in keys.tolist()], accounts.tolist(), strict=True)),
                 )
             )
         # A parent the parent-link MERGE would create bare (every record that names one also
@@ -300,9 +448,14 @@ class BulkGraph:
             table = next(t for t in nodes if t.label is parent)
             table.rows.extend((p, None) for p in missing)
         for relation, spans in self._relations.items():
-            rows = [(a, b, *span) for (a, b), span in spans.items()]
             edges.append(
-                EdgeTable(RELATION_REL[relation], Label.ACCOUNT, Label.ACCOUNT, SPAN, rows)
+                EdgeTable(
+                    RELATION_REL[relation],
+                    Label.ACCOUNT,
+                    Label.ACCOUNT,
+                    SPAN,
+                    [(a, b, *span) for (a, b), span in spans.items()],
+                )
             )
         targets = sorted({target for _, target, _ in self._engaged})
         nodes.append(NodeTable(Label.TARGET, (("id", str),), [(t,) for t in targets]))
