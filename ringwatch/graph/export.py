@@ -200,12 +200,20 @@ def _assemble(
         if (planned.query, planned.names) != (query, names):
             raise AssertionError("export pages consumed out of plan order")
         out: dict[str, list[Any]] = {name: [] for name in names}
+        grouped = names == _GROUPED_LINK_COLUMNS
         for _ in ranges[planned.label]:
             page = next(pages_in_order)
             if not page:
                 continue
             for name in names:
-                out[name].append(page[name])
+                column = page[name]
+                # Integers become arrays page by page: a page's Python ints (~36 bytes each)
+                # are freed before the next arrives, not held for the whole step.
+                if grouped and name != "rel":
+                    column = [np.asarray(c, dtype=np.int64) for c in column]
+                elif name not in _STRING_COLUMNS and not grouped:
+                    column = np.asarray(column, dtype=np.int64)
+                out[name].append(column)
             if tick and progress:
                 progress(len(page[names[0]]))
         return out
