@@ -10,6 +10,12 @@ per edge. Ids become rows by `searchsorted`, never through a dict.
 The pages are fetched ahead (`_Prefetch`): while the client decodes one page, the engine is
 already answering the next ones, so wall time tends to the larger of the two instead of their
 sum. Pages are still consumed in plan order, so the result does not depend on the timing.
+
+Two shapes are for engines that answer the id range by scanning the whole label (Neo4j):
+`export_by_label` walks each label's own id extent instead of every node id (in a bulk-loaded
+graph a label is a contiguous stretch), and `export_links_in_one` reads every identifier link
+type of a range in one query, since a record store walks a node's whole relationship chain for
+each type asked.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -61,20 +67,65 @@ _LINK_COLUMNS = ("src", "dst", "n", "first")
 _RELATION_COLUMNS = ("src", "dst")
 _ENGAGED_COLUMNS = ("src", "dst", "first", "action")
 _KEY_COLUMNS = ("node", "key")
+_GROUPED_LINK_COLUMNS = ("rel", *_LINK_COLUMNS)
 
 
-def _plan() -> list[tuple[str, tuple[str, ...]]]:
+class _Step(NamedTuple):
+    query: str
+    names: tuple[str, ...]
+    # The label whose internal ids the step's ranges walk (the start node's).
+    label: Label
+
+
+def _plan(links_in_one: bool = False) -> list[_Step]:
     """Every export query with its columns, in the order `export_snapshot` consumes them."""
-    plan: list[tuple[str, tuple[str, ...]]] = [(cypher("read/snapshot_accounts"), _ACCOUNT_COLUMNS)]
+    plan = [_Step(cypher("read/snapshot_accounts"), _ACCOUNT_COLUMNS, Label.ACCOUNT)]
     for label in IDENTIFIER_LABEL.values():
-        plan.append((cypher("read/snapshot_keys", LABEL=label, PROP="key"), _KEY_COLUMNS))
-    for rel in IDENTIFIER_REL.values():
-        plan.append((cypher("read/snapshot_links", REL=rel), _LINK_COLUMNS))
+        plan.append(
+            _Step(cypher("read/snapshot_keys", LABEL=label, PROP="key"), _KEY_COLUMNS, label)
+        )
+    if links_in_one:
+        query = cypher("read/snapshot_links_grouped", RELS=tuple(IDENTIFIER_REL.values()))
+        plan.append(_Step(query, _GROUPED_LINK_COLUMNS, Label.ACCOUNT))
+    else:
+        for rel in IDENTIFIER_REL.values():
+            query = cypher("read/snapshot_links", REL=rel)
+            plan.append(_Step(query, _LINK_COLUMNS, Label.ACCOUNT))
     for rel in RELATION_REL.values():
-        plan.append((cypher("read/snapshot_relations", REL=rel), _RELATION_COLUMNS))
-    plan.append((cypher("read/snapshot_keys", LABEL=Label.TARGET, PROP="id"), _KEY_COLUMNS))
-    plan.append((cypher("read/snapshot_engaged", REL=Rel.ENGAGED), _ENGAGED_COLUMNS))
+        query = cypher("read/snapshot_relations", REL=rel)
+        plan.append(_Step(query, _RELATION_COLUMNS, Label.ACCOUNT))
+    query = cypher("read/snapshot_keys", LABEL=Label.TARGET, PROP="id")
+    plan.append(_Step(query, _KEY_COLUMNS, Label.TARGET))
+    plan.append(
+        _Step(cypher("read/snapshot_engaged", REL=Rel.ENGAGED), _ENGAGED_COLUMNS, Label.ACCOUNT)
+    )
     return plan
+
+
+def _ranges(store: CypherStore, plan: list[_Step], span: int) -> dict[Label, list[tuple[int, int]]]:
+    """The id ranges each step's label is read in: every node id from 0 to the highest, or
+    with `export_by_label` only the label's own extent (one min/max query per label)."""
+    labels = dict.fromkeys(step.label for step in plan)
+    if not store.export_by_label:
+        top = store.read(cypher("read/snapshot_top_node"))[0]["top"]
+        every = [] if top is None else [(lo, lo + span) for lo in range(0, int(top) + 1, span)]
+        return {label: every for label in labels}
+    out: dict[Label, list[tuple[int, int]]] = {}
+    for label in labels:
+        bounds = store.read(cypher("read/snapshot_bounds", LABEL=label))[0]
+        if bounds["lo"] is None:
+            out[label] = []
+        else:
+            first, last = int(bounds["lo"]), int(bounds["hi"])
+            out[label] = [(lo, min(lo + span, last + 1)) for lo in range(first, last + 1, span)]
+    return out
+
+
+def _int_columns(step: _Step) -> tuple[str, ...]:
+    # A grouped page's columns are lists of lists: none is a flat integer column.
+    if step.names == _GROUPED_LINK_COLUMNS:
+        return ()
+    return tuple(n for n in step.names if n not in _STRING_COLUMNS)
 
 
 class _Prefetch:
@@ -122,41 +173,47 @@ def export_snapshot(
     progress: Callable[[int], None] | None = None,
     prefetch: int = PREFETCH,
 ) -> SnapshotColumns:
-    top = store.read(cypher("read/snapshot_top_node"))[0]["top"]
-    ranges = [] if top is None else [(lo, lo + span) for lo in range(0, int(top) + 1, span)]
-    plan = _plan()
+    plan = _plan(store.export_links_in_one)
+    ranges = _ranges(store, plan, span)
     jobs = [
-        (query, lo, hi, tuple(n for n in names if n not in _STRING_COLUMNS))
-        for query, names in plan
-        for lo, hi in ranges
+        (step.query, lo, hi, _int_columns(step)) for step in plan for lo, hi in ranges[step.label]
     ]
     fetch = _Prefetch(store, jobs, prefetch)
     try:
-        return _assemble(fetch, plan, len(ranges), progress)
+        return _assemble(fetch, plan, ranges, progress, store.export_links_in_one)
     finally:
         fetch.close()
 
 
 def _assemble(
     fetch: _Prefetch,
-    plan: list[tuple[str, tuple[str, ...]]],
-    n_ranges: int,
+    plan: list[_Step],
+    ranges: dict[Label, list[tuple[int, int]]],
     progress: Callable[[int], None] | None,
+    links_in_one: bool = False,
 ) -> SnapshotColumns:
     pages_in_order = iter(fetch)
     step = iter(plan)
 
     def pages(query: str, names: tuple[str, ...], tick: bool = False) -> dict[str, list[Any]]:
         planned = next(step)
-        if planned != (query, names):
+        if (planned.query, planned.names) != (query, names):
             raise AssertionError("export pages consumed out of plan order")
         out: dict[str, list[Any]] = {name: [] for name in names}
-        for _ in range(n_ranges):
+        grouped = names == _GROUPED_LINK_COLUMNS
+        for _ in ranges[planned.label]:
             page = next(pages_in_order)
             if not page:
                 continue
             for name in names:
-                out[name].append(page[name])
+                column = page[name]
+                # Integers become arrays page by page: a page's Python ints (~36 bytes each)
+                # are freed before the next arrives, not held for the whole step.
+                if grouped and name != "rel":
+                    column = [np.asarray(c, dtype=np.int64) for c in column]
+                elif name not in _STRING_COLUMNS and not grouped:
+                    column = np.asarray(column, dtype=np.int64)
+                out[name].append(column)
             if tick and progress:
                 progress(len(page[names[0]]))
         return out
@@ -187,8 +244,18 @@ def _assemble(
     link_dst: list[np.ndarray] = []
     link_n: list[np.ndarray] = []
     link_first: list[np.ndarray] = []
+    if links_in_one:
+        grouped = _by_rel(
+            pages(
+                cypher("read/snapshot_links_grouped", RELS=tuple(IDENTIFIER_REL.values())),
+                _GROUPED_LINK_COLUMNS,
+            )
+        )
     for rel in IDENTIFIER_REL.values():
-        got = pages(cypher("read/snapshot_links", REL=rel), _LINK_COLUMNS)
+        if links_in_one:
+            got = grouped[rel.value]
+        else:
+            got = pages(cypher("read/snapshot_links", REL=rel), _LINK_COLUMNS)
         link_src.append(account_row(_ints(got["src"])))
         link_dst.append(i_order[np.searchsorted(inode_sorted, _ints(got["dst"]))])
         link_n.append(_ints(got["n"]))
@@ -236,6 +303,19 @@ def _assemble(
         engage_action=np.array([action_code[a] for a in _flat(eng["action"])], dtype=np.int64),
         engage_first=_ints(eng["first"]) // 1000,
     )
+
+
+def _by_rel(got: dict[str, list[Any]]) -> dict[str, dict[str, list[Any]]]:
+    """Grouped link pages (snapshot_links_grouped) as the pages of each type alone, in range
+    order: what `pages` gives for that type's own query."""
+    out: dict[str, dict[str, list[Any]]] = {
+        rel.value: {name: [] for name in _LINK_COLUMNS} for rel in IDENTIFIER_REL.values()
+    }
+    for p, rels in enumerate(got["rel"]):
+        for i, rel in enumerate(rels):
+            for name in _LINK_COLUMNS:
+                out[rel][name].append(got[name][p][i])
+    return out
 
 
 def _ints(pages: list[Any]) -> np.ndarray:

@@ -42,11 +42,17 @@ class Neo4jStore(CypherStore):
     engine = "neo4j"
     subquery = "CALL () {"
     # Neo4j plans `id(a) >= $lo AND id(a) < $hi` as a label scan with a filter, not a seek, so
-    # every export page scans the label: few, large pages. Not too large: a page is one read
-    # transaction under the store's read timeout (60 s), and at 4M ids a 1M-account graph's
-    # link pages (millions of edges each) ran past it, so `detect --full` failed there; 500k
-    # ids exported the same graph in 216-227 s (docs/performance.md, "At 1M accounts").
-    export_span = 500_000
+    # every export page scans its label (~0.07 s per 1M nodes). Yet small pages: Neo4j's cost
+    # per row grows with the page (collect()'s lists in a 3 GB heap): 490k accounts in one page
+    # took 12.7 engine CPU s, the same accounts in four pages 5.7 s; and a page is one read
+    # transaction under the store's read timeout (60 s), which 500k-id pages overran at load 6.
+    export_span = 125_000
+    # A label scan per page costs the whole label: walk each label's own id extent only (a
+    # bulk-loaded label is one stretch: 1M accounts in 1.02M ids of 8.95M), not every node id.
+    export_by_label = True
+    # Neo4j expands a typed relationship by walking the node's whole chain: one query for all
+    # ten identifier link types walks it once instead of ten times.
+    export_links_in_one = True
 
     def __init__(
         self,
@@ -80,6 +86,32 @@ class Neo4jStore(CypherStore):
         @neo4j.unit_of_work(timeout=self._read_timeout_s)
         def work(tx: neo4j.ManagedTransaction) -> list[Row]:
             return [record.data() for record in tx.run(query, dict(params or {}))]
+
+        try:
+            with self._driver.session(
+                database=self._database, default_access_mode=neo4j.READ_ACCESS
+            ) as session:
+                return session.execute_read(work)
+        except AuthError as e:
+            raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
+        except UNREACHABLE as e:
+            raise Unavailable(f"Neo4j is unreachable: {e}") from e
+
+    def read_columns(
+        self, query: str, params: Mapping[str, Any], ints: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """The one row of an export page as the lists the Bolt decoder built, untouched:
+        `Record.data()` (what `read` returns) walks every value of every list again in Python
+        to convert graph types, which an export never returns; at 1M accounts that walk was
+        ~60% of the client's 140-170 CPU s (py-spy, docs/performance.md)."""
+
+        @neo4j.unit_of_work(timeout=self._read_timeout_s)
+        def work(tx: neo4j.ManagedTransaction) -> dict[str, Any]:
+            result = tx.run(query, dict(params))
+            keys = result.keys()
+            record = result.single(strict=False)
+            # A Record is a tuple of the decoded values: iterating it converts nothing.
+            return {} if record is None else dict(zip(keys, tuple(record), strict=True))
 
         try:
             with self._driver.session(

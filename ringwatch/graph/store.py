@@ -223,6 +223,11 @@ class CypherStore(ABC):
     # Internal node ids per export page: a page is one reply of columns, so this bounds the
     # reply's size (a few MB on the densest graphs here) against the round trips.
     export_span: int = 50_000
+    # The export's shapes for an engine that scans a whole label to answer an id range
+    # (graph/export.py): ranges over each label's own id extent, all identifier link types of a
+    # range in one query.
+    export_by_label: bool = False
+    export_links_in_one: bool = False
 
     # -- what an engine provides ---------------------------------------------------------------
     @abstractmethod
