@@ -289,12 +289,13 @@ def _sketch(key: bytes, text: str, purpose: str) -> tuple[int, ...]:
     if not folded:
         return ()
     padded = f"^{folded}$"
-    grams = {padded[i : i + 3] for i in range(max(1, len(padded) - 2))}
     table = _gram_table(key, purpose)
     index = table.index
-    rows = [index.get(g, -1) for g in grams]
-    if -1 in rows:
-        rows = table.add(grams)
+    # A gram seen twice adds a row twice, which leaves the minimum as it is: no set needed.
+    try:
+        rows = [index[padded[i : i + 3]] for i in range(max(1, len(padded) - 2))]
+    except KeyError:
+        rows = table.add({padded[i : i + 3] for i in range(max(1, len(padded) - 2))})
     # The table holds each gram's 32 permuted hashes, so a sketch is one gather and one
     # column minimum: the per-text broadcast and modulo cost 15-30 us per new text.
     values: tuple[int, ...] = tuple(np.minimum.reduce(table.values.take(rows, axis=0)).tolist())
