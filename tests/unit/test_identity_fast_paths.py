@@ -111,7 +111,7 @@ def _ipaddress_only(raw: str) -> tuple[str, str] | None:
 def test_ipv6_path_equals_ipaddress() -> None:
     rng = random.Random(5)
     fast = 0
-    for _ in range(20_000):
+    for _ in range(6_000):
         # Zero groups are common here, so compressible runs and zeros next to the /48 occur.
         hextets = [
             0 if rng.random() < 0.4 else rng.choice([1, 0xF, 0xFFFF, rng.randrange(65536)])
@@ -143,7 +143,7 @@ def test_ipv6_path_equals_ipaddress() -> None:
         except NormaliseError:
             got = None
         assert got == _ipaddress_only(raw), raw
-    assert fast > 5_000
+    assert fast > 1_000
 
 
 def _broadcast_sketch(key: bytes, text: str, purpose: str) -> list[int]:
