@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import re
 import struct
+import threading
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import phonenumbers
+from phonenumbers import phonenumberutil as _pn_util
+from phonenumbers.phonemetadata import PhoneMetadata as _pn_meta
 
 
 class IdentifierKind(StrEnum):
@@ -109,6 +112,8 @@ def email_stem(local: str, domain: str) -> tuple[str, str] | None:
 @lru_cache(maxsize=CACHE_SIZE)
 def normalise_phone(raw: str, country: str | None) -> str:
     """E.164. Numbers without a leading + need the event's country to be read."""
+    if _PLUS_DIGITS.fullmatch(raw) and (e164 := _plus_digits_e164(raw, country or None)):
+        return e164
     try:
         number = phonenumbers.parse(raw, country or None)
     except phonenumbers.NumberParseException as e:
@@ -116,6 +121,50 @@ def normalise_phone(raw: str, country: str | None) -> str:
     if not phonenumbers.is_possible_number(number):
         raise NormaliseError("not a possible phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# "+" and ASCII digits: how almost every number arrives. `phonenumbers.parse` spends ~40 us on
+# such a string, mostly on what other shapes need (punctuation, letters, extensions, RFC 3966,
+# Unicode digits, an international dialling prefix); `_plus_digits_e164` takes only the steps
+# that decide a "+digits" number, with the library's own functions, in parse's order.
+# `test_identity_and_events` compares it with the library on every country code.
+_PLUS_DIGITS = re.compile(r"\+[1-9][0-9]{2,16}")
+
+
+def _plus_digits_e164(raw: str, region: str | None) -> str | None:
+    """What `normalise_phone` gives for "+" and digits, or None to leave the number (and the
+    wording of its error) to `phonenumbers.parse`."""
+    country_code, national = _pn_util._extract_country_code(raw[1:])
+    if country_code == 0:
+        return None
+    number_region = phonenumbers.region_code_for_country_code(country_code)
+    if number_region != region:
+        metadata = _pn_meta.metadata_for_region_or_calling_code(country_code, number_region)
+    else:  # parse keeps the metadata of the region it was given
+        metadata = _pn_meta.metadata_for_region(number_region.upper(), None)
+    if metadata is not None:
+        _, stripped, _ = _pn_util._maybe_strip_national_prefix_carrier_code(national, metadata)
+        if _pn_util._test_number_length(stripped, metadata) not in _KEEP_UNSTRIPPED:
+            national = stripped
+    if not _pn_util._MIN_LENGTH_FOR_NSN <= len(national) <= _pn_util._MAX_LENGTH_FOR_NSN:
+        return None
+    # The national significant number is these digits, leading zeros included (parse keeps
+    # them as the "Italian leading zeros" and format_number writes them back).
+    possible = _pn_meta.metadata_for_region_or_calling_code(country_code, number_region)
+    if possible is None or _pn_util._test_number_length(national, possible) not in _POSSIBLE:
+        return None
+    return f"+{country_code}{national}"
+
+
+_KEEP_UNSTRIPPED = (
+    phonenumbers.ValidationResult.TOO_SHORT,
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    phonenumbers.ValidationResult.INVALID_LENGTH,
+)
+_POSSIBLE = (
+    phonenumbers.ValidationResult.IS_POSSIBLE,
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+)
 
 
 def phone_block(e164: str) -> str:
@@ -147,6 +196,10 @@ _DOTTED_QUAD = re.compile(
 )
 
 
+_HEXTET = r"(?:[1-9a-f][0-9a-f]{0,3}|0)"
+_CANONICAL_IPV6 = re.compile(rf"(?:{_HEXTET}:){{7}}{_HEXTET}")
+
+
 @lru_cache(maxsize=CACHE_SIZE)
 def normalise_ip(raw: str) -> tuple[str, str]:
     """Return (canonical address, subnet: /24 for IPv4, /48 for IPv6)."""
@@ -155,6 +208,13 @@ def normalise_ip(raw: str) -> tuple[str, str]:
         # Canonical already (no leading zeros), so the /24 is plain text: `ipaddress` costs
         # ~15 us per address and most traffic is IPv4.
         return text, text[: text.rindex(".")] + ".0/24"
+    if _CANONICAL_IPV6.fullmatch(text) and ":0:0:" not in f":{text}:":
+        # Eight groups, lower-case, no leading zeros, no run of zero groups to compress: this
+        # is how `ipaddress` writes it (~35 us per address to find that out).
+        groups = text.split(":", 3)[:3]
+        while groups and groups[-1] == "0":  # zeros before the /48's own "::" join it
+            groups.pop()
+        return text, ":".join(groups) + "::/48"
     try:
         address = ipaddress.ip_address(raw.strip())
     except ValueError as e:
@@ -229,17 +289,58 @@ def _sketch(key: bytes, text: str, purpose: str) -> tuple[int, ...]:
     if not folded:
         return ()
     padded = f"^{folded}$"
-    grams = {padded[i : i + 3] for i in range(max(1, len(padded) - 2))}
-    base = np.fromiter((_gram_hash(key, g, purpose) for g in grams), np.uint64, len(grams))
-    a, b = _permutations(key, purpose)
-    # a, x < 2^31 keeps a*x+b inside uint64, so the permutations vectorise without overflow.
-    values = ((base[:, None] * a[None, :] + b[None, :]) % _PRIME).min(axis=0)
-    return tuple(values.tolist())
+    table = _gram_table(key, purpose)
+    index = table.index
+    # A gram seen twice adds a row twice, which leaves the minimum as it is: no set needed.
+    try:
+        rows = [index[padded[i : i + 3]] for i in range(max(1, len(padded) - 2))]
+    except KeyError:
+        rows = table.add({padded[i : i + 3] for i in range(max(1, len(padded) - 2))})
+    # The table holds each gram's 32 permuted hashes, so a sketch is one gather and one
+    # column minimum: the per-text broadcast and modulo cost 15-30 us per new text.
+    values: tuple[int, ...] = tuple(np.minimum.reduce(table.values.take(rows, axis=0)).tolist())
+    return values
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+class _GramTable:
+    """Every 3-gram's SKETCH_SIZE permuted hashes ((h * a + b) mod p), one row per gram, for
+    one key and purpose. `fold_text` leaves 37 characters (a-z, 0-9, "_") and the padding two
+    more, so there are at most 39^3 grams (~59k rows, 7.6 MB): the table needs no bound."""
+
+    def __init__(self, key: bytes, purpose: str) -> None:
+        self.key = key
+        self.purpose = purpose
+        self.index: dict[str, int] = {}
+        self.values = np.zeros((1024, SKETCH_SIZE), dtype=np.uint32)
+        self._lock = threading.Lock()
+
+    def add(self, grams: set[str]) -> list[int]:
+        """Rows of `grams`, adding the missing ones. A row is written before its index is
+        published and a grown array copies every written row, so a reader that looked its
+        rows up first and the array second always finds them (API threads share tables)."""
+        with self._lock:
+            a, b = _permutations(self.key, self.purpose)
+            for gram in grams:
+                if gram in self.index:
+                    continue
+                row = len(self.index)
+                if row == len(self.values):
+                    grown = np.zeros((2 * row, SKETCH_SIZE), dtype=np.uint32)
+                    grown[:row] = self.values
+                    self.values = grown
+                # a, h < 2^31 keeps h*a+b inside uint64, so no product overflows.
+                base = np.uint64(_gram_hash(self.key, gram, self.purpose))
+                self.values[row] = (base * a + b) % _PRIME
+                self.index[gram] = row
+            return [self.index[g] for g in grams]
+
+
+@lru_cache(maxsize=64)
+def _gram_table(key: bytes, purpose: str) -> _GramTable:
+    return _GramTable(key, purpose)
+
+
 def _gram_hash(key: bytes, gram: str, purpose: str) -> int:
-    # Names share most of their 3-grams, so each is hashed once per key and purpose.
     digest = hashlib.blake2b(
         gram.encode(), key=key[:64], person=purpose.encode()[:16], digest_size=8
     ).digest()
