@@ -37,7 +37,7 @@ from ringwatch.ids import unique_hex
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring import Strategy, load_strategies
 from ringwatch.services import reviews, velocity
-from ringwatch.services.decision_log import DecisionLog
+from ringwatch.services.decision_log import Cached, DecisionLog
 from ringwatch.services.ingest import BatchQueue, IngestService
 from ringwatch.services.velocity import Velocity
 from ringwatch.vocabulary import STRONG_KINDS
@@ -151,11 +151,11 @@ class DecisionService:
             "strategy": self.strategies.live.key,
             "at": now,
         }
-        writes = self.redis.pipeline(transaction=True)
-        if cached and early.row is None:
-            writes.set(
-                f"rw:feat:account:{account_id}", orjson.dumps(account_row), ex=self.cache_ttl_s
-            )
+        cache = (
+            Cached(f"rw:feat:account:{account_id}", orjson.dumps(account_row), self.cache_ttl_s)
+            if cached and early.row is None
+            else None
+        )
         self.log.record(
             {
                 **response,
@@ -165,7 +165,7 @@ class DecisionService:
                 "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
             },
             shadows,
-            writes,
+            cache,
         )
         reviews.queue_decision(self.store, response)  # a `review` action opens a review item
         return response
