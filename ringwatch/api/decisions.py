@@ -16,6 +16,7 @@ from ringwatch.observability import DECISIONS
 from ringwatch.services import persona
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
+from ringwatch.services.keys import Admission
 from ringwatch.vocabulary import Checkpoint
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -67,10 +68,16 @@ async def answer(body: DecisionRequest, services: Services, queue: BatchQueue) -
     return await run_blocking(decide_now, services, body, queue)
 
 
-def decide_now(services: Services, body: DecisionRequest, queue: BatchQueue) -> bytes:
-    """`answer`, blocking: for a caller already in a pool thread."""
+def decide_now(
+    services: Services,
+    body: DecisionRequest,
+    queue: BatchQueue,
+    admission: Admission | None = None,
+) -> bytes:
+    """`answer`, blocking: for a caller already in a pool thread. `admission`: the caller's
+    key, checked by the decision itself (`DecisionService.decide`) rather than beforehand."""
     decision = services.decisions.decide(
-        body.account_id, body.checkpoint.value, body.context, queue
+        body.account_id, body.checkpoint.value, body.context, queue, admission=admission
     )
     DECISIONS.labels(str(decision.get("action", "unknown"))).inc()
     # DecisionService built this dict field by field: validating it again against

@@ -36,9 +36,11 @@ from ringwatch.identity import IdentifierKind
 from ringwatch.ids import unique_hex
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring import Strategy, load_strategies
-from ringwatch.services import reviews, velocity
+from ringwatch.services import intake, reviews, velocity
 from ringwatch.services.decision_log import Cached, DecisionLog
 from ringwatch.services.ingest import BatchQueue, IngestService
+from ringwatch.services.intake import Gate
+from ringwatch.services.keys import Admission, KeyService
 from ringwatch.services.velocity import Velocity
 from ringwatch.vocabulary import STRONG_KINDS
 
@@ -94,6 +96,7 @@ class DecisionService:
         *,
         cache_ttl_s: int = 60,
         datacenter: DatacenterRanges | None = None,
+        keys: KeyService | None = None,
     ) -> None:
         self.store = store
         self.redis = client
@@ -103,6 +106,10 @@ class DecisionService:
         self.velocity = Velocity(client)
         self.cache_ttl_s = cache_ttl_s
         self.datacenter = datacenter
+        self.keys = keys
+        # The key's check riding in the prefetch (`decide(admission=...)`): one gate that
+        # accepts the context event only for a key that is admitted, one that only checks.
+        self._gates = None if keys is None else (keys.gate(intake.ACCEPT), keys.gate("return 1"))
 
     def decide(
         self,
@@ -112,12 +119,21 @@ class DecisionService:
         queue: BatchQueue,
         *,
         cached: bool = True,
+        admission: Admission | None = None,
     ) -> dict[str, Any]:
+        """`admission`: the caller's API key, checked (with its rate and role) in the same
+        round trip as the prefetch instead of one of its own: the context event is accepted only
+        for an admitted key, and a refused key is answered (401, 429, 403) before any other
+        error, as when the key is checked first (`KeyService.admit`)."""
         started = time.perf_counter()
-        record = self._context_record(account_id, context)
+        try:
+            record = self._context_record(account_id, context)
+        except Exception:
+            self._admit_first(admission)
+            raise
         now = int(time.time())
         cached = cached and self.cache_ttl_s > 0
-        early = self._prefetch(account_id, record, cached, now, queue)
+        early = self._prefetch(account_id, record, cached, now, queue, admission)
         account_row, live_facts = self._read_graph(account_id, record, early.row, cached)
         account = self._account_facts(account_row, record)
         graph, detection, evidence = self._graph_facts(
@@ -205,6 +221,28 @@ class DecisionService:
                 "invalid context event", [Problem(field=f"context.{e.field}", reason=e.reason)]
             ) from e
 
+    def _admit_first(self, admission: Admission | None) -> None:
+        """For a request that fails before its key's check has been sent: check the key on its
+        own first, so that a refused key is what the caller hears."""
+        if admission is not None:
+            self._keys().admit(admission)
+
+    def _keys(self) -> KeyService:
+        if self.keys is None:
+            raise RuntimeError("DecisionService was built without a KeyService: no admission")
+        return self.keys
+
+    def _gate(self, admission: Admission | None, record: Record | None) -> Gate | None:
+        if admission is None:
+            return None
+        keys = self._keys()
+        gate_args = keys.gate_args(admission)
+        if gate_args is None or self._gates is None:
+            keys.admitted(admission, None)  # a token of the wrong shape: 401, no round trip
+            raise AssertionError("unreachable")
+        script = self._gates[0] if record is not None else self._gates[1]
+        return Gate(script, *gate_args)
+
     def _prefetch(
         self,
         account_id: str,
@@ -212,32 +250,54 @@ class DecisionService:
         cached: bool,
         now: int,
         queue: BatchQueue,
+        admission: Admission | None = None,
     ) -> Prefetched:
         """The context event's acceptance (with its velocity count) and everything Redis holds
         for the decision, in ONE round trip: the cached account row, and the signup counts of
         the event's subnet (the decision's subnet whenever the event has an IP), read after the
-        acceptance script in the same pipeline, so they include the event's own signup."""
+        acceptance script in the same pipeline, so they include the event's own signup. With an
+        `admission`, the key's check leads that script (`KeyService.gate`): a refused key's
+        request accepts nothing, and its reads' answers are dropped."""
         subnet = _event_subnet(record)
         for attempt in (1, 2):
-            pipe = self.redis.pipeline(transaction=False)
-            # The event is part of the account's history whatever the decision says. It was
-            # validated and normalised just above: accepted as is (IngestService.accept would
-            # parse and hash it a second time, a measurable share of a decision's CPU).
-            staged = None if record is None else self.ingest.stage(record, pipe)
-            first = len(pipe)
-            if cached:
-                pipe.get(f"rw:feat:account:{account_id}")
-            if subnet is not None:
-                pipe.mget(velocity.window(subnet, now))
+            try:
+                gate = self._gate(admission, record)
+                pipe = self.redis.pipeline(transaction=False)
+                # The event is part of the account's history whatever the decision says. It was
+                # validated and normalised just above: accepted as is (IngestService.accept
+                # would parse and hash it a second time, a measurable share of a decision's CPU).
+                staged = None if record is None else self.ingest.stage(record, pipe, gate)
+                if staged is None and gate is not None:
+                    gate.send(pipe)
+                first = len(pipe)
+                if cached:
+                    pipe.get(f"rw:feat:account:{account_id}")
+                if subnet is not None:
+                    pipe.mget(velocity.window(subnet, now))
+            except Exception:
+                self._admit_first(admission)
+                raise
             if not len(pipe):
                 return Prefetched(None, None, None)
             try:
                 answers = pipe.execute(raise_on_error=False)
-            except (redis.ConnectionError, redis.TimeoutError) as e:
-                raise Unavailable(f"Redis is unreachable: {e}") from e
-            if staged is not None and isinstance(answers[0], NoScriptError) and attempt == 1:
-                self.ingest.intake.load_script()  # Redis restarted: nothing ran; send again
+            except redis.RedisError as e:
+                if gate is not None and admission is not None:
+                    self._keys().admitted(admission, e)  # the key's check failed first: 503
+                if isinstance(e, redis.ConnectionError | redis.TimeoutError):
+                    raise Unavailable(f"Redis is unreachable: {e}") from e
+                raise
+            scripted = staged is not None or gate is not None
+            if scripted and isinstance(answers[0], NoScriptError) and attempt == 1:
+                # Redis restarted: nothing ran; send again
+                if gate is not None:
+                    gate.load(self.redis)
+                else:
+                    self.ingest.intake.load_script()
                 continue
+            if gate is not None and admission is not None:
+                # 401 / 429 / 403 here, before any other answer is looked at.
+                _, answers[0] = self._keys().admitted(admission, answers[0])
             for answer in answers:
                 if isinstance(answer, Exception):
                     raise answer
