@@ -15,8 +15,10 @@ dependency) cost more of the API process's CPU than the decision's own Python
   roles, the same 401 / 429 / 403 answered before anything else), but inside the decision's
   first Redis round trip: one script checks the key and accepts the context event only for an
   admitted key (`DecisionService.decide(admission=...)`, `KeyService.gate`);
-- decides with `decisions.decide_now`, what the FastAPI endpoint calls, in ONE pool hop
-  (FastAPI's route makes one for the key's check and one for the decision).
+- decides with `decisions.decide_on_loop`: the same `DecisionService` steps as the FastAPI
+  endpoint's `decide_now`, with the Redis round trips made by the event loop and only the graph
+  read and the rules in ONE pool hop (FastAPI's route makes one hop for the key's check and one
+  for the whole decision).
 
 Whenever the request is NOT one it can answer that way (no JSON content type, a body orjson or
 the model refuses, a test's dependency overrides), it hands the request, body replayed, to the
@@ -39,8 +41,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ringwatch.api import auth
-from ringwatch.api.decisions import DecisionRequest, decide_now
-from ringwatch.api.offload import run_blocking
+from ringwatch.api.decisions import DecisionRequest, decide_on_loop
 from ringwatch.services.keys import Admission
 
 PATH = "/v1/decisions"
@@ -83,11 +84,12 @@ class DecisionRoute(BaseRoute):
         request = Request(scope, receive, send)
         token = auth.required_token(request, await auth.bearer(request))
         state = scope["app"].state
-        # The key's check and the decision in ONE hop to the pool (FastAPI's route makes two:
-        # the `authorize` dependency's, then the endpoint's), and the check in the decision's
-        # first Redis round trip (`DecisionService.decide(admission=...)`), answered first.
+        # The key's check in the decision's first Redis round trip, answered first
+        # (`DecisionService.decide(admission=...)`), and that round trip and the audit record's
+        # made by the event loop: only the graph read and the rules go to the pool, in ONE hop
+        # (FastAPI's route makes two: the `authorize` dependency's, then the endpoint's).
         admission = Admission(token, _ROLES, _CALL)
-        payload = await run_blocking(decide_now, state.services, parsed, state.queue, admission)
+        payload = await decide_on_loop(state.services, parsed, state.queue, admission)
         await send(
             {
                 "type": "http.response.start",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import orjson
@@ -79,6 +80,27 @@ def decide_now(
     decision = services.decisions.decide(
         body.account_id, body.checkpoint.value, body.context, queue, admission=admission
     )
+    return _presented(decision)
+
+
+async def decide_on_loop(
+    services: Services, body: DecisionRequest, queue: BatchQueue, admission: Admission
+) -> bytes:
+    """`decide_now` from the event loop: the decision's Redis round trips are made by the loop,
+    only its graph read and rules go to the pool (`DecisionService.decide_async`). Shielded:
+    a decision begun is finished and recorded even if its caller goes away, as in a thread."""
+    decision = services.decisions.decide_async(
+        body.account_id,
+        body.checkpoint.value,
+        body.context,
+        queue,
+        run_blocking,
+        admission=admission,
+    )
+    return _presented(await asyncio.shield(decision))
+
+
+def _presented(decision: dict[str, Any]) -> bytes:
     DECISIONS.labels(str(decision.get("action", "unknown"))).inc()
     # DecisionService built this dict field by field: validating it again against
     # DecisionResponse (which documents it) cost more CPU than the strategy's rules. The test

@@ -12,6 +12,9 @@ from typing import Any
 
 import orjson
 import redis
+from redis.exceptions import NoScriptError
+
+from ringwatch.services.loop_redis import LoopRedis
 
 STREAM = "rw:decisions"
 PER_ACCOUNT = 50
@@ -80,6 +83,35 @@ class DecisionLog:
     ) -> None:
         """Durable when this returns: ONE script call, atomic as a `MULTI` of the same writes.
         `cache`: the caller's account-row cache entry, written in the same call."""
+        keys, args = self._writes(decision, shadows, cache)
+        self._record(keys=keys, args=args)
+
+    async def record_async(
+        self,
+        client: LoopRedis,
+        decision: dict[str, Any],
+        shadows: dict[str, dict[str, Any]],
+        cache: Cached | None = None,
+    ) -> None:
+        """`record`, sent from the event loop (`services/loop_redis.py`)."""
+        keys, args = self._writes(decision, shadows, cache)
+        for attempt in (1, 2):
+            command = ("EVALSHA", self._record.sha, len(keys), *keys, *args)
+            (answer,) = await client.execute([command])
+            if isinstance(answer, NoScriptError) and attempt == 1:
+                # Redis lost the script (a restart): nothing was written; load it, send again.
+                (loaded,) = await client.execute([("SCRIPT", "LOAD", _RECORD)])
+                if isinstance(loaded, Exception):
+                    raise loaded
+                self._record.sha = loaded.decode() if isinstance(loaded, bytes) else loaded
+                continue
+            if isinstance(answer, Exception):
+                raise answer
+            return
+
+    def _writes(
+        self, decision: dict[str, Any], shadows: dict[str, dict[str, Any]], cache: Cached | None
+    ) -> tuple[list[str], list[Any]]:
         body = orjson.dumps(decision)
         decision_id = decision["decision_id"]
         keys = [_decision_key(decision_id), _account_key(decision["account_id"]), STREAM]
@@ -91,7 +123,7 @@ class DecisionLog:
         if cache is not None:
             keys.append(cache.key)
             args += [cache.value, cache.ttl_s]
-        self._record(keys=keys, args=[len(shadows), *args])
+        return keys, [len(shadows), *args]
 
     def get(self, decision_id: str) -> dict[str, Any] | None:
         raw = self._redis.get(_decision_key(decision_id))

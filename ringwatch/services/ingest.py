@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 import orjson
 from pydantic import ValidationError
-from redis.client import Pipeline
 
 from ringwatch.errors import Problem
 from ringwatch.event_files import LineError, decode_event, file_digest, read_raw_events
@@ -28,7 +27,7 @@ from ringwatch.graph.store import ApplyResult, Batch, GraphStore
 from ringwatch.identity import Pseudonymiser
 from ringwatch.ids import unique_hex
 from ringwatch.records import FieldError, Record, normalise
-from ringwatch.services.intake import Counters, Gate, Intake
+from ringwatch.services.intake import Commands, Counters, Gate, Intake
 from ringwatch.services.velocity import Velocity
 
 
@@ -105,7 +104,7 @@ class IngestService:
             queue.enqueue(batch_id)
         return report
 
-    def stage(self, record: Record, pipe: Pipeline, gate: Gate | None = None) -> Staged:
+    def stage(self, record: Record, pipe: Commands, gate: Gate | None = None) -> Staged:
         """Queue the acceptance of a decision's context event (already validated and
         normalised) on `pipe`, a pipeline without transaction that the caller sends with its
         own reads: one round trip. Then `finish` with the answer at the position it had.

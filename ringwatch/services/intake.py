@@ -21,11 +21,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import redis
-from redis.client import Pipeline
 from redis.commands.core import Script
 
 from ringwatch.errors import Unavailable
@@ -71,6 +70,15 @@ return dupes
 """
 
 
+class Commands(Protocol):
+    """Where commands are gathered to go in one round trip: a redis-py pipeline, or the
+    decisions' list for the event loop's connection (`services/decisions.py`)."""
+
+    def __len__(self) -> int: ...
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Gate:
     """A script that checks something of its own before it runs its body (`KeyService.gate`
@@ -81,7 +89,7 @@ class Gate:
     keys: Sequence[str]
     args: Sequence[Any]
 
-    def send(self, pipe: Pipeline, body_args: Sequence[Any] = ()) -> None:
+    def send(self, pipe: Commands, body_args: Sequence[Any] = ()) -> None:
         pipe.evalsha(self.script.sha, len(self.keys), *self.keys, *self.args, *body_args)
 
     def load(self, client: redis.Redis) -> None:
@@ -125,7 +133,7 @@ class Intake:
 
     def accept_on(
         self,
-        pipe: Pipeline,
+        pipe: Commands,
         batch_id: str,
         records: Sequence[Mapping[str, Any]],
         *,

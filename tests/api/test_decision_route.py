@@ -288,3 +288,19 @@ def test_a_wrong_secret_spends_nothing_and_a_good_key_then_decides(
     assert r.hget("rw:dedupe:20260301", "ev-second-try") is not None
     assert r.llen("rw:decisions:account:second-try") == 1
     client.close()
+
+
+def test_decisions_go_on_after_redis_lost_its_scripts(farm_client: TestClient) -> None:
+    """A Redis restarted (or flushed of scripts) answers NOSCRIPT: the decision's key check and
+    acceptance, and its audit record, are sent again after the script is loaded."""
+    app: Any = farm_client.app
+    r = app.state.services.redis
+    client = TestClient(app, raise_server_exceptions=False)
+    client.headers["Authorization"] = f"Bearer {key_for(app, Role.DECIDE)}"
+    for account in ("flushed1", "flushed2"):
+        r.script_flush()
+        status, answer, _ = _send(client, _json(_body(account)), JSON)
+        assert status == 200 and answer["account_id"] == account
+        assert r.hget("rw:dedupe:20260301", f"ev-{account}") is not None
+        assert r.llen(f"rw:decisions:account:{account}") == 1
+    client.close()
