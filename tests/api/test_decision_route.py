@@ -304,3 +304,20 @@ def test_decisions_go_on_after_redis_lost_its_scripts(farm_client: TestClient) -
         assert r.hget("rw:dedupe:20260301", f"ev-{account}") is not None
         assert r.llen(f"rw:decisions:account:{account}") == 1
     client.close()
+
+
+def test_a_review_decision_is_recorded_then_queued_for_review(farm_client: TestClient) -> None:
+    """A `review` decision writes its review item to the graph after its audit record (the
+    decision's pool hop does both, in `decide`'s order): both exist when it is answered."""
+    app: Any = farm_client.app
+    client = TestClient(app, raise_server_exceptions=False)
+    client.headers["Authorization"] = f"Bearer {key_for(app, Role.DECIDE)}"
+    ctx = signup("ev-reviewed", "reviewed", card="c1")  # the farm's card alone: a review
+    status, answer, _ = _send(
+        client, _json({"account_id": "reviewed", "checkpoint": "signup", "context": ctx}), JSON
+    )
+    assert status == 200 and answer["action"] == "review"
+    assert app.state.services.redis.llen("rw:decisions:account:reviewed") == 1
+    items = farm_client.get("/v1/reviews", params={"status": "open"}).json()["items"]
+    assert [i["subject_id"] for i in items if i["subject_id"] == "reviewed"] == ["reviewed"]
+    client.close()
