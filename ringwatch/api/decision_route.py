@@ -11,9 +11,14 @@ dependency) cost more of the API process's CPU than the decision's own Python
 
 - parses the body with orjson and validates it with one `DecisionRequest.model_validate`, the
   same model (in the same, Python, mode) FastAPI validates the parsed body with;
-- admits the key as FastAPI's `authorize` dependency does, with the same functions;
-- decides with `decisions.decide_now`, what the FastAPI endpoint calls, in the same pool hop
-  as the key's check (FastAPI's route makes one hop for each).
+- admits the key as FastAPI's `authorize` dependency does (the same token rule, the same
+  roles, the same 401 / 429 / 403 answered before anything else), but inside the decision's
+  first Redis round trip: one script checks the key and accepts the context event only for an
+  admitted key (`DecisionService.decide(admission=...)`, `KeyService.gate`);
+- decides with `decisions.decide_on_loop`: the same `DecisionService` steps as the FastAPI
+  endpoint's `decide_now`, with the Redis round trips made by the event loop and only the graph
+  read and the rules in ONE pool hop (FastAPI's route makes one hop for the key's check and one
+  for the whole decision).
 
 Whenever the request is NOT one it can answer that way (no JSON content type, a body orjson or
 the model refuses, a test's dependency overrides), it hands the request, body replayed, to the
@@ -36,16 +41,17 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ringwatch.api import auth
-from ringwatch.api.decisions import DecisionRequest, decide_now
-from ringwatch.api.offload import run_blocking
-from ringwatch.services.context import Services
-from ringwatch.services.ingest import BatchQueue
+from ringwatch.api.decisions import DecisionRequest, decide_on_loop
+from ringwatch.services.keys import Admission
 
 PATH = "/v1/decisions"
 METHOD = "POST"
 # Set in the scope when a request is handed back to FastAPI's route: this one then steps aside.
 _GENERIC = "ringwatch.generic_route"
 _CONTENT_TYPE = b"content-type"
+# What `auth.authorize` admits to this route, and how its 403 names the call (`auth.permit`).
+_ROLES = auth.allowed_roles(METHOD, PATH)
+_CALL = f"{METHOD} {PATH}"
 
 
 class DecisionRoute(BaseRoute):
@@ -78,9 +84,12 @@ class DecisionRoute(BaseRoute):
         request = Request(scope, receive, send)
         token = auth.required_token(request, await auth.bearer(request))
         state = scope["app"].state
-        # The key's check and the decision in ONE hop to the pool: FastAPI's route makes two
-        # (the `authorize` dependency's, then the endpoint's), in the same order.
-        payload = await run_blocking(_admitted, state.services, token, parsed, state.queue)
+        # The key's check in the decision's first Redis round trip, answered first
+        # (`DecisionService.decide(admission=...)`), and that round trip and the audit record's
+        # made by the event loop: only the graph read and the rules go to the pool, in ONE hop
+        # (FastAPI's route makes two: the `authorize` dependency's, then the endpoint's).
+        admission = Admission(token, _ROLES, _CALL)
+        payload = await decide_on_loop(state.services, parsed, state.queue, admission)
         await send(
             {
                 "type": "http.response.start",
@@ -107,13 +116,6 @@ class DecisionRoute(BaseRoute):
 
         scope[_GENERIC] = True
         await self.router(scope, replay, send)
-
-
-def _admitted(services: Services, token: str, body: DecisionRequest, queue: BatchQueue) -> bytes:
-    """The key's check of `auth.authorize`, then the decision, blocking. (The principal, which
-    `authorize` leaves on the request for routes that record who acted, has no reader here.)"""
-    auth.permit(services.keys.authenticate(token), METHOD, PATH)
-    return decide_now(services, body, queue)
 
 
 def _parse(scope: Scope, body: bytes) -> DecisionRequest | None:

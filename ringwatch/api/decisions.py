@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import orjson
@@ -16,6 +17,7 @@ from ringwatch.observability import DECISIONS
 from ringwatch.services import persona
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
+from ringwatch.services.keys import Admission
 from ringwatch.vocabulary import Checkpoint
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -67,11 +69,38 @@ async def answer(body: DecisionRequest, services: Services, queue: BatchQueue) -
     return await run_blocking(decide_now, services, body, queue)
 
 
-def decide_now(services: Services, body: DecisionRequest, queue: BatchQueue) -> bytes:
-    """`answer`, blocking: for a caller already in a pool thread."""
+def decide_now(
+    services: Services,
+    body: DecisionRequest,
+    queue: BatchQueue,
+    admission: Admission | None = None,
+) -> bytes:
+    """`answer`, blocking: for a caller already in a pool thread. `admission`: the caller's
+    key, checked by the decision itself (`DecisionService.decide`) rather than beforehand."""
     decision = services.decisions.decide(
-        body.account_id, body.checkpoint.value, body.context, queue
+        body.account_id, body.checkpoint.value, body.context, queue, admission=admission
     )
+    return _presented(decision)
+
+
+async def decide_on_loop(
+    services: Services, body: DecisionRequest, queue: BatchQueue, admission: Admission
+) -> bytes:
+    """`decide_now` from the event loop: the decision's Redis round trips are made by the loop,
+    only its graph read and rules go to the pool (`DecisionService.decide_async`). Shielded:
+    a decision begun is finished and recorded even if its caller goes away, as in a thread."""
+    decision = services.decisions.decide_async(
+        body.account_id,
+        body.checkpoint.value,
+        body.context,
+        queue,
+        run_blocking,
+        admission=admission,
+    )
+    return _presented(await asyncio.shield(decision))
+
+
+def _presented(decision: dict[str, Any]) -> bytes:
     DECISIONS.labels(str(decision.get("action", "unknown"))).inc()
     # DecisionService built this dict field by field: validating it again against
     # DecisionResponse (which documents it) cost more CPU than the strategy's rules. The test

@@ -88,6 +88,7 @@ class Services:
             DecisionLog(self.redis, settings.decision_retention_days),
             cache_ttl_s=settings.feature_cache_ttl_s,
             datacenter=datacenter,
+            keys=self.keys,
         )
 
     @cached_property

@@ -11,10 +11,10 @@ All of a decision's graph facts are read in one query (`GraphStore.live_facts`).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import redis
@@ -36,9 +36,12 @@ from ringwatch.identity import IdentifierKind
 from ringwatch.ids import unique_hex
 from ringwatch.records import FieldError, Record, normalise
 from ringwatch.scoring import Strategy, load_strategies
-from ringwatch.services import reviews, velocity
-from ringwatch.services.decision_log import DecisionLog
-from ringwatch.services.ingest import BatchQueue, IngestService
+from ringwatch.services import intake, reviews, velocity
+from ringwatch.services.decision_log import Cached, DecisionLog
+from ringwatch.services.ingest import BatchQueue, IngestService, Staged
+from ringwatch.services.intake import Commands, Gate
+from ringwatch.services.keys import Admission, KeyService
+from ringwatch.services.loop_redis import LoopRedis
 from ringwatch.services.velocity import Velocity
 from ringwatch.vocabulary import STRONG_KINDS
 
@@ -47,6 +50,10 @@ VERDICT_ORDER = {"none": 0, "benign": 1, "suspicious": 2, "fraud": 3}
 # Identifiers used by more accounts than this are hubs (a café's IP, a shared kiosk): counted,
 # never expanded at decision time, which keeps the worst case of a decision bounded.
 EXPAND_CAP = 200
+# How `decide_async` runs blocking work: `await offload(fn, *args, **kwargs)` in a pool thread.
+Offload = Callable[..., Awaitable[Any]]
+# What a decision's audit record is made of (`DecisionLog.record`'s arguments).
+Audit = tuple[dict[str, Any], dict[str, dict[str, Any]], Cached | None]
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,7 @@ class DecisionService:
         *,
         cache_ttl_s: int = 60,
         datacenter: DatacenterRanges | None = None,
+        keys: KeyService | None = None,
     ) -> None:
         self.store = store
         self.redis = client
@@ -103,6 +111,11 @@ class DecisionService:
         self.velocity = Velocity(client)
         self.cache_ttl_s = cache_ttl_s
         self.datacenter = datacenter
+        self.keys = keys
+        # The key's check riding in the prefetch (`decide(admission=...)`): one gate that
+        # accepts the context event only for a key that is admitted, one that only checks.
+        self._gates = None if keys is None else (keys.gate(intake.ACCEPT), keys.gate("return 1"))
+        self._loop_redis = LoopRedis.like(client)
 
     def decide(
         self,
@@ -112,12 +125,97 @@ class DecisionService:
         queue: BatchQueue,
         *,
         cached: bool = True,
+        admission: Admission | None = None,
     ) -> dict[str, Any]:
+        """`admission`: the caller's API key, checked (with its rate and role) in the same
+        round trip as the prefetch instead of one of its own: the context event is accepted only
+        for an admitted key, and a refused key is answered (401, 429, 403) before any other
+        error, as when the key is checked first (`KeyService.admit`)."""
         started = time.perf_counter()
-        record = self._context_record(account_id, context)
+        try:
+            record = self._context_record(account_id, context)
+        except Exception:
+            self._admit_first(admission)
+            raise
         now = int(time.time())
         cached = cached and self.cache_ttl_s > 0
-        early = self._prefetch(account_id, record, cached, now, queue)
+        early = self._prefetch(account_id, record, cached, now, queue, admission)
+        response, audit = self._decided(account_id, checkpoint, record, now, cached, early, started)
+        self.log.record(*audit)
+        reviews.queue_decision(self.store, response)  # a `review` action opens a review item
+        return response
+
+    async def decide_async(
+        self,
+        account_id: str,
+        checkpoint: str,
+        context: Mapping[str, Any] | None,
+        queue: BatchQueue,
+        offload: Offload,
+        *,
+        admission: Admission | None = None,
+    ) -> dict[str, Any]:
+        """`decide`, called from the event loop: its Redis round trips (the prefetch with the
+        key's check, the audit record) go from the loop (`LoopRedis`), and only the graph read
+        and the rules, which block or take the GIL a while, go to the pool through `offload`
+        (`await offload(fn, *args)`). The same steps in the same order, the same answers."""
+        loop_redis = self._loop_redis
+        if loop_redis is None:
+            decided: dict[str, Any] = await offload(
+                self.decide, account_id, checkpoint, context, queue, admission=admission
+            )
+            return decided
+        started = time.perf_counter()
+        try:
+            record = self._context_record(account_id, context)
+        except Exception:
+            await offload(self._admit_first, admission)
+            raise
+        now = int(time.time())
+        cached = self.cache_ttl_s > 0
+        early = await self._prefetch_async(
+            loop_redis, offload, account_id, record, cached, now, queue, admission
+        )
+        response, audit = await offload(
+            self._decided_reviewed, account_id, checkpoint, record, now, cached, early, started
+        )
+        if audit is not None:
+            await self.log.record_async(loop_redis, *audit)
+        result: dict[str, Any] = response
+        return result
+
+    def _decided_reviewed(
+        self,
+        account_id: str,
+        checkpoint: str,
+        record: Record | None,
+        now: int,
+        cached: bool,
+        early: Prefetched,
+        started: float,
+    ) -> tuple[dict[str, Any], Audit | None]:
+        """`_decided` in the pool for `decide_async`; a `review` decision, which writes its review
+        item to the graph after its audit record, has both written here, in the same hop and in
+        `decide`'s order (audit None: done), instead of a second hop back to the pool."""
+        response, audit = self._decided(account_id, checkpoint, record, now, cached, early, started)
+        if response["action"] != "review":
+            return response, audit
+        self.log.record(*audit)
+        reviews.queue_decision(self.store, response)
+        return response, None
+
+    def _decided(
+        self,
+        account_id: str,
+        checkpoint: str,
+        record: Record | None,
+        now: int,
+        cached: bool,
+        early: Prefetched,
+        started: float,
+    ) -> tuple[dict[str, Any], Audit]:
+        """The decision after its prefetch: the graph read, features, rules; its answer and
+        what `DecisionLog.record` writes."""
         account_row, live_facts = self._read_graph(account_id, record, early.row, cached)
         account = self._account_facts(account_row, record)
         graph, detection, evidence = self._graph_facts(
@@ -151,24 +249,19 @@ class DecisionService:
             "strategy": self.strategies.live.key,
             "at": now,
         }
-        writes = self.redis.pipeline(transaction=True)
-        if cached and early.row is None:
-            writes.set(
-                f"rw:feat:account:{account_id}", orjson.dumps(account_row), ex=self.cache_ttl_s
-            )
-        self.log.record(
-            {
-                **response,
-                "features": dict(features),
-                "decision": live.to_dict(),
-                "context_event": record["id"] if record else None,
-                "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
-            },
-            shadows,
-            writes,
+        cache = (
+            Cached(f"rw:feat:account:{account_id}", orjson.dumps(account_row), self.cache_ttl_s)
+            if cached and early.row is None
+            else None
         )
-        reviews.queue_decision(self.store, response)  # a `review` action opens a review item
-        return response
+        logged = {
+            **response,
+            "features": dict(features),
+            "decision": live.to_dict(),
+            "context_event": record["id"] if record else None,
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        return response, (logged, shadows, cache)
 
     def shadow_report(self, strategy_key: str, limit: int = 10_000) -> dict[str, Any]:
         from ringwatch.scoring.shadow import compare
@@ -205,6 +298,28 @@ class DecisionService:
                 "invalid context event", [Problem(field=f"context.{e.field}", reason=e.reason)]
             ) from e
 
+    def _admit_first(self, admission: Admission | None) -> None:
+        """For a request that fails before its key's check has been sent: check the key on its
+        own first, so that a refused key is what the caller hears."""
+        if admission is not None:
+            self._keys().admit(admission)
+
+    def _keys(self) -> KeyService:
+        if self.keys is None:
+            raise RuntimeError("DecisionService was built without a KeyService: no admission")
+        return self.keys
+
+    def _gate(self, admission: Admission | None, record: Record | None) -> Gate | None:
+        if admission is None:
+            return None
+        keys = self._keys()
+        gate_args = keys.gate_args(admission)
+        if gate_args is None or self._gates is None:
+            keys.admitted(admission, None)  # a token of the wrong shape: 401, no round trip
+            raise AssertionError("unreachable")
+        script = self._gates[0] if record is not None else self._gates[1]
+        return Gate(script, *gate_args)
+
     def _prefetch(
         self,
         account_id: str,
@@ -212,42 +327,129 @@ class DecisionService:
         cached: bool,
         now: int,
         queue: BatchQueue,
+        admission: Admission | None = None,
     ) -> Prefetched:
         """The context event's acceptance (with its velocity count) and everything Redis holds
         for the decision, in ONE round trip: the cached account row, and the signup counts of
         the event's subnet (the decision's subnet whenever the event has an IP), read after the
-        acceptance script in the same pipeline, so they include the event's own signup."""
-        subnet = _event_subnet(record)
+        acceptance script in the same pipeline, so they include the event's own signup. With an
+        `admission`, the key's check leads that script (`KeyService.gate`): a refused key's
+        request accepts nothing, and its reads' answers are dropped."""
         for attempt in (1, 2):
             pipe = self.redis.pipeline(transaction=False)
-            # The event is part of the account's history whatever the decision says. It was
-            # validated and normalised just above: accepted as is (IngestService.accept would
-            # parse and hash it a second time, a measurable share of a decision's CPU).
-            staged = None if record is None else self.ingest.stage(record, pipe)
-            first = len(pipe)
-            if cached:
-                pipe.get(f"rw:feat:account:{account_id}")
-            if subnet is not None:
-                pipe.mget(velocity.window(subnet, now))
+            try:
+                sent = self._prefetch_commands(pipe, account_id, record, cached, now, admission)
+            except Exception:
+                self._admit_first(admission)
+                raise
             if not len(pipe):
                 return Prefetched(None, None, None)
             try:
                 answers = pipe.execute(raise_on_error=False)
-            except (redis.ConnectionError, redis.TimeoutError) as e:
-                raise Unavailable(f"Redis is unreachable: {e}") from e
-            if staged is not None and isinstance(answers[0], NoScriptError) and attempt == 1:
-                self.ingest.intake.load_script()  # Redis restarted: nothing ran; send again
+            except redis.RedisError as e:
+                raise self._unreachable(e, sent, admission) from e
+            if self._lost_script(sent, answers, attempt):
+                # Redis restarted: nothing ran; load the script and send again
+                self._load_script(sent)
                 continue
-            for answer in answers:
-                if isinstance(answer, Exception):
-                    raise answer
-            if staged is not None:
-                self.ingest.finish(staged, answers, queue)
             break
-        answers = answers[first:]
+        return self._prefetched(sent, answers, cached, queue, admission)
+
+    async def _prefetch_async(
+        self,
+        loop_redis: LoopRedis,
+        offload: Offload,
+        account_id: str,
+        record: Record | None,
+        cached: bool,
+        now: int,
+        queue: BatchQueue,
+        admission: Admission | None,
+    ) -> Prefetched:
+        """`_prefetch`, its round trip sent from the event loop."""
+        for attempt in (1, 2):
+            commands = _Commands()
+            try:
+                sent = self._prefetch_commands(commands, account_id, record, cached, now, admission)
+            except Exception:
+                await offload(self._admit_first, admission)
+                raise
+            if not len(commands):
+                return Prefetched(None, None, None)
+            try:
+                answers = await loop_redis.execute(commands.commands)
+            except redis.RedisError as e:
+                raise self._unreachable(e, sent, admission) from e
+            if self._lost_script(sent, answers, attempt):
+                await offload(self._load_script, sent)
+                continue
+            break
+        return self._prefetched(sent, answers, cached, queue, admission)
+
+    def _prefetch_commands(
+        self,
+        pipe: _Prefetch,
+        account_id: str,
+        record: Record | None,
+        cached: bool,
+        now: int,
+        admission: Admission | None,
+    ) -> _Sent:
+        subnet = _event_subnet(record)
+        gate = self._gate(admission, record)
+        # The event is part of the account's history whatever the decision says. It was
+        # validated and normalised just above: accepted as is (IngestService.accept would parse
+        # and hash it a second time, a measurable share of a decision's CPU).
+        staged = None if record is None else self.ingest.stage(record, pipe, gate)
+        if staged is None and gate is not None:
+            gate.send(pipe)
+        first = len(pipe)
+        if cached:
+            pipe.get(f"rw:feat:account:{account_id}")
+        if subnet is not None:
+            pipe.mget(velocity.window(subnet, now))
+        return _Sent(gate, staged, first, subnet)
+
+    def _unreachable(
+        self, e: redis.RedisError, sent: _Sent, admission: Admission | None
+    ) -> Exception:
+        if sent.gate is not None and admission is not None:
+            self._keys().admitted(admission, e)  # the key's check failed first: its 503
+        if isinstance(e, redis.ConnectionError | redis.TimeoutError):
+            return Unavailable(f"Redis is unreachable: {e}")
+        return e
+
+    @staticmethod
+    def _lost_script(sent: _Sent, answers: Sequence[Any], attempt: int) -> bool:
+        scripted = sent.staged is not None or sent.gate is not None
+        return scripted and attempt == 1 and isinstance(answers[0], NoScriptError)
+
+    def _load_script(self, sent: _Sent) -> None:
+        if sent.gate is not None:
+            sent.gate.load(self.redis)
+        else:
+            self.ingest.intake.load_script()
+
+    def _prefetched(
+        self,
+        sent: _Sent,
+        answers: list[Any],
+        cached: bool,
+        queue: BatchQueue,
+        admission: Admission | None,
+    ) -> Prefetched:
+        if sent.gate is not None and admission is not None:
+            # 401 / 429 / 403 here, before any other answer is looked at.
+            _, answers[0] = self._keys().admitted(admission, answers[0])
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        if sent.staged is not None:
+            self.ingest.finish(sent.staged, answers, queue)
+        answers = answers[sent.first :]
         raw = answers.pop(0) if cached else None
-        signups = velocity.total(answers[0]) if subnet is not None else None
-        return Prefetched(None if raw is None else dict(orjson.loads(raw)), subnet, signups)
+        signups = velocity.total(answers[0]) if sent.subnet is not None else None
+        return Prefetched(None if raw is None else dict(orjson.loads(raw)), sent.subnet, signups)
 
     def _read_graph(
         self, account_id: str, record: Record | None, row: dict[str, Any] | None, cached: bool
@@ -371,6 +573,44 @@ class DecisionService:
             else None,
         }
         return graph, detection, evidence
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What a prefetch sent: the key's gate, the context event's acceptance, where the reads'
+    answers begin, and the subnet whose counts were read."""
+
+    gate: Gate | None
+    staged: Staged | None
+    first: int
+    subnet: str | None
+
+
+class _Prefetch(Commands, Protocol):
+    """A prefetch's round trip: a redis-py pipeline, or `_Commands`."""
+
+    def get(self, name: str, /) -> Any: ...
+
+    def mget(self, keys: Sequence[str], /) -> Any: ...
+
+
+class _Commands:
+    """The prefetch's commands, gathered as a redis-py pipeline gathers them, for `LoopRedis`."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[Any, ...]] = []
+
+    def __len__(self) -> int:
+        return len(self.commands)
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> None:
+        self.commands.append(("EVALSHA", sha, numkeys, *keys_and_args))
+
+    def get(self, key: str) -> None:
+        self.commands.append(("GET", key))
+
+    def mget(self, keys: Sequence[str]) -> None:
+        self.commands.append(("MGET", *keys))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 import orjson
 from pydantic import ValidationError
-from redis.client import Pipeline
 
 from ringwatch.errors import Problem
 from ringwatch.event_files import LineError, decode_event, file_digest, read_raw_events
@@ -29,7 +28,7 @@ from ringwatch.graph.store import ApplyResult, Batch, GraphStore
 from ringwatch.identity import Pseudonymiser
 from ringwatch.ids import unique_hex
 from ringwatch.records import FieldError, Record, normalise
-from ringwatch.services.intake import Counters, Intake
+from ringwatch.services.intake import Commands, Counters, Gate, Intake
 from ringwatch.services.velocity import Velocity
 
 
@@ -106,12 +105,16 @@ class IngestService:
             queue.enqueue(batch_id)
         return report
 
-    def stage(self, record: Record, pipe: Pipeline) -> Staged:
+    def stage(self, record: Record, pipe: Commands, gate: Gate | None = None) -> Staged:
         """Queue the acceptance of a decision's context event (already validated and
         normalised) on `pipe`, a pipeline without transaction that the caller sends with its
-        own reads: one round trip. Then `finish` with the answer at the position it had."""
+        own reads: one round trip. Then `finish` with the answer at the position it had.
+        `gate`: accepted only if the gate's check passes (`Intake.accept_on`); the caller
+        puts the acceptance's own answer at that position before `finish`."""
         staged = Staged("api:" + unique_hex(), len(pipe))
-        self.intake.accept_on(pipe, staged.batch_id, [record], counters=self._counters([record]))
+        self.intake.accept_on(
+            pipe, staged.batch_id, [record], counters=self._counters([record]), gate=gate
+        )
         return staged
 
     def finish(self, staged: Staged, answers: Sequence[Any], queue: BatchQueue) -> IngestReport:

@@ -21,11 +21,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import redis
-from redis.client import Pipeline
+from redis.commands.core import Script
 
 from ringwatch.errors import Unavailable
 
@@ -36,7 +36,8 @@ PENDING = "rw:pending"
 DEAD = "rw:dead"
 BATCH_PREFIX = "rw:batch:"
 
-_ACCEPT = """
+# Also the body of the gated acceptance of a decision's context event (`KeyService.gate`).
+ACCEPT = """
 local batch_id, now, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local keep_payload, counter_ttl = ARGV[5] == '1', tonumber(ARGV[6])
 local kept, dupes, seen = {}, {}, {}
@@ -69,6 +70,33 @@ return dupes
 """
 
 
+class Commands(Protocol):
+    """Where commands are gathered to go in one round trip: a redis-py pipeline, or the
+    decisions' list for the event loop's connection (`services/decisions.py`)."""
+
+    def __len__(self) -> int: ...
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A script that checks something of its own before it runs its body (`KeyService.gate`
+    with `ACCEPT`, or another body), with its keys and the arguments of its check; the body's
+    arguments follow them."""
+
+    script: Script
+    keys: Sequence[str]
+    args: Sequence[Any]
+
+    def send(self, pipe: Commands, body_args: Sequence[Any] = ()) -> None:
+        pipe.evalsha(self.script.sha, len(self.keys), *self.keys, *self.args, *body_args)
+
+    def load(self, client: redis.Redis) -> None:
+        """After a NOSCRIPT answer (nothing ran): load the script, then send again."""
+        self.script.sha = client.script_load(self.script.script)
+
+
 @dataclass(frozen=True)
 class Accepted:
     batch_id: str
@@ -80,7 +108,7 @@ class Intake:
     def __init__(self, client: redis.Redis, dedupe_window_days: int) -> None:
         self._redis = client
         self._ttl_s = (dedupe_window_days + 1) * 86400
-        self._accept = client.register_script(_ACCEPT)
+        self._accept = client.register_script(ACCEPT)
 
     def accept(
         self,
@@ -105,21 +133,29 @@ class Intake:
 
     def accept_on(
         self,
-        pipe: Pipeline,
+        pipe: Commands,
         batch_id: str,
         records: Sequence[Mapping[str, Any]],
         *,
         counters: Counters | None = None,
+        gate: Gate | None = None,
     ) -> None:
         """Queue the acceptance on `pipe` (sent by the caller with its own commands, one round
         trip); read its answer with `accepted`. The script goes by its SHA alone: redis-py asks
         `SCRIPT EXISTS` first (one more round trip) for a script object in a pipeline. When Redis
         has lost the script (a restart, `SCRIPT FLUSH`), the answer is a `NoScriptError`, and
-        nothing of the acceptance happened: `load_script`, then send the pipeline again."""
-        pipe.evalsha(self._accept.sha, 0, *self._argv(batch_id, records, True, counters))
+        nothing of the acceptance happened: `load_script`, then send the pipeline again.
+
+        `gate`: send the acceptance through this script instead (its own keys and arguments
+        first), which runs it only when its check passes; NOSCRIPT: `Gate.load`."""
+        argv = self._argv(batch_id, records, True, counters)
+        if gate is None:
+            pipe.evalsha(self._accept.sha, 0, *argv)
+        else:
+            gate.send(pipe, argv)
 
     def load_script(self) -> None:
-        self._accept.sha = self._redis.script_load(_ACCEPT)
+        self._accept.sha = self._redis.script_load(ACCEPT)
 
     @staticmethod
     def accepted(batch_id: str, n: int, answer: Any) -> Accepted:

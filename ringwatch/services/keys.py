@@ -28,13 +28,23 @@ import hmac
 import math
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import redis
+from redis.commands.core import Script
 
-from ringwatch.errors import Invalid, NotFound, Problem, RateLimited, Unauthorized, Unavailable
+from ringwatch.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    Problem,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
 from ringwatch.settings import Settings
 
 PREFIX = "rw"
@@ -109,18 +119,77 @@ return 1
 # hash matches, so a wrong secret neither learns the record nor spends the key's rate. The hash
 # compared is an HMAC under a pepper the caller cannot know, so comparing it with Lua's `==`
 # leaks nothing usable through timing.
-_AUTHENTICATE = """
-local stored = redis.call('HGET', KEYS[1], 'hash')
-if not stored or stored ~= ARGV[1] then return false end
-local raw = redis.call('HGETALL', KEYS[1])
-local count, ttl = 0, 0
-if redis.call('HGET', KEYS[1], 'revoked') ~= '1' then
-  redis.call('SET', KEYS[2], 0, 'PX', ARGV[2], 'NX')
-  count = redis.call('INCR', KEYS[2])
-  ttl = redis.call('PTTL', KEYS[2])
+_AUTHENTICATE_FN = """
+local function authenticate(record_key, rate_key, hash, window_ms)
+  local stored = redis.call('HGET', record_key, 'hash')
+  if not stored or stored ~= hash then return false end
+  local raw = redis.call('HGETALL', record_key)
+  local count, ttl = 0, 0
+  if redis.call('HGET', record_key, 'revoked') ~= '1' then
+    redis.call('SET', rate_key, 0, 'PX', window_ms, 'NX')
+    count = redis.call('INCR', rate_key)
+    ttl = redis.call('PTTL', rate_key)
+  end
+  return {raw, count, ttl}
 end
-return {raw, count, ttl}
 """
+_AUTHENTICATE = _AUTHENTICATE_FN + "return authenticate(KEYS[1], KEYS[2], ARGV[1], ARGV[2])\n"
+
+# The key's check, then another script's work only for a key that `KeyService.authenticate` and
+# the role check would admit: not revoked, within its rate, of a role that may make the call
+# (the same tests, in the same order, as `admitted` applies to the answer). The other script's
+# body (`body`) runs as a function of its own ARGV, the arguments after the key's; its answer is
+# the fourth element of the reply, absent when the key was refused: nothing of it happened.
+# KEYS: the key's record and rate counter, then the body's keys (none so far). ARGV: hash,
+# window, rate limits of ingest / decide / other roles, the number of admitted roles, the roles,
+# then the body's ARGV.
+_GATED = """
+local found = authenticate(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+if not found then return false end
+local raw, role, limit, revoked = found[1], nil, nil, false
+for i = 1, #raw, 2 do
+  local field = raw[i]
+  if field == 'role' then role = raw[i + 1]
+  elseif field == 'rate_limit' then limit = raw[i + 1]
+  elseif field == 'revoked' then revoked = raw[i + 1] == '1' end
+end
+if revoked then return found end
+if not limit or limit == '' then
+  if role == 'ingest' then limit = ARGV[3] elseif role == 'decide' then limit = ARGV[4]
+  else limit = ARGV[5] end
+end
+if found[2] > tonumber(limit) then return found end
+local roles, permitted = tonumber(ARGV[6]), false
+for i = 7, 6 + roles do
+  if ARGV[i] == role then permitted = true end
+end
+if not permitted then return found end
+local function body(ARGV)
+-- BODY
+end
+found[4] = body({unpack(ARGV, 7 + roles)})
+return found
+"""
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A key to check before a call's work: its token, the roles that may make the call (admin
+    included) and the call as the 403 names it (`POST /v1/decisions`)."""
+
+    token: str
+    roles: frozenset[Role]
+    call: str
+
+
+def _refused() -> Unauthorized:
+    # One message for every failure: a caller learns nothing about which ids exist.
+    return Unauthorized("invalid or revoked API key")
+
+
+def _unavailable(e: Exception) -> Unavailable:
+    # Fail closed, but as 503 rather than 500: the key may be fine, Redis is not.
+    return Unavailable(f"cannot check API keys: {type(e).__name__}")
 
 
 def _now() -> str:
@@ -218,10 +287,8 @@ class KeyService:
 
     def authenticate(self, token: str) -> Principal:
         parsed = parse_token(token)
-        # One message for every failure: a caller learns nothing about which ids exist.
-        refused = Unauthorized("invalid or revoked API key")
         if parsed is None:
-            raise refused
+            raise _refused()
         key_id, secret = parsed
         try:
             found = self._authenticate(
@@ -229,19 +296,71 @@ class KeyService:
                 args=[self._hash(secret), _WINDOW_MS],
             )
         except redis.RedisError as e:
-            # Fail closed, but as 503 rather than 500: the key may be fine, Redis is not.
-            raise Unavailable(f"cannot check API keys: {type(e).__name__}") from e
+            raise _unavailable(e) from e
+        return self._principal(key_id, found)
+
+    def admit(self, admission: Admission) -> Principal:
+        """`authenticate`, then refuse (403) a role that may not make the call."""
+        return self._permit(self.authenticate(admission.token), admission)
+
+    def gate(self, body: str) -> Script:
+        """A script that checks a key, then runs the Lua `body` (a script's text, reading its
+        ARGV) only when `admitted` will admit it; sent with `gate_args` (`Script.sha` for a
+        pipeline: see `Intake.accept_on`)."""
+        return self._redis.register_script(_AUTHENTICATE_FN + _GATED.replace("-- BODY", body))
+
+    def gate_args(self, admission: Admission) -> tuple[Sequence[str], Sequence[Any]] | None:
+        """The gate's KEYS and first ARGV for `admission`; None for a token of the wrong shape
+        (refused by `admitted` without a round trip)."""
+        parsed = parse_token(admission.token)
+        if parsed is None:
+            return None
+        key_id, secret = parsed
+        s = self._settings
+        roles = sorted(r.value for r in admission.roles)
+        args: list[Any] = [
+            self._hash(secret),
+            _WINDOW_MS,
+            s.rate_limit_ingest_per_s,
+            s.rate_limit_decide_per_s,
+            s.rate_limit_per_s,
+            len(roles),
+            *roles,
+        ]
+        return [KEY_PREFIX + key_id, RATE_PREFIX + key_id], args
+
+    def admitted(self, admission: Admission, found: Any) -> tuple[Principal, Any]:
+        """The gate's reply as `admit` answers: the principal and the body's own reply, or the
+        same 401 / 429 / 403 (then the body did not run). A `redis.RedisError` as the reply (a
+        pipeline's) is the 503 `authenticate` raises."""
+        if isinstance(found, redis.RedisError):
+            raise _unavailable(found) from found
+        parsed = parse_token(admission.token)
+        if parsed is None or not found:
+            raise _refused()
+        principal = self._permit(self._principal(parsed[0], found[:3]), admission)
+        if len(found) < 4:  # the script and these checks disagree: never answer as admitted
+            raise Unavailable("the API key's check and the call's script disagree")
+        return principal, found[3]
+
+    def _principal(self, key_id: str, found: Any) -> Principal:
         if not found:
-            raise refused
+            raise _refused()
         flat, count, ttl_ms = found
         info = self._info(key_id, dict(zip(flat[::2], flat[1::2], strict=True)))
         if info.revoked:
-            raise refused
+            raise _refused()
         limit = self.limit_for(info)
         if int(count) > limit:
             retry = max(1, math.ceil(max(int(ttl_ms), 0) / 1000))
             raise RateLimited(f"over {limit} requests per second for this key", retry_after=retry)
         return Principal(info.key_id, info.role, info.name)
+
+    @staticmethod
+    def _permit(principal: Principal, admission: Admission) -> Principal:
+        if principal.role is not Role.ADMIN and principal.role not in admission.roles:
+            raise Forbidden(f"role {principal.role.value} may not call {admission.call}")
+        return principal
 
     def limit_for(self, info: KeyInfo) -> int:
         if info.rate_limit is not None:

@@ -209,3 +209,115 @@ def test_a_client_gone_before_its_body_gets_fastapis_answer(farm_client: TestCli
     now = asyncio.run(call())
     assert now == before
     assert {"type": "http.response.start", "status": 400} in now
+
+
+# The key's check rides in the decision's first Redis round trip (one script checks the key and
+# accepts the context event only for an admitted key): a refused key must get the answer the
+# key's own check gave, and leave nothing behind (no accepted event, no decision record).
+def _wrong_secret(token: str) -> str:
+    return token[: token.rindex("_") + 1] + "not-the-secret"
+
+
+def _refusal_cases(app: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    keys = app.state.services.keys
+    revoked = key_for(app, Role.DECIDE)
+    keys.revoke(revoked.split("_")[1])
+    limited = key_for(app, Role.DECIDE, rate_limit=1)
+    # Over its rate for the next minute, whatever the time between requests.
+    app.state.services.redis.set(f"rw:ratelimit:{limited.split('_')[1]}", 1_000, px=60_000)
+    decide, ingest = key_for(app, Role.DECIDE), key_for(app, Role.INGEST)
+    bad_context = {"context": {"type": "nope"}}
+    return [
+        ("wrong secret", _wrong_secret(decide), {}),
+        ("malformed key", "rw_nothex_secret", {}),
+        ("unknown key id", "rw_0123456789abcdef_secret", {}),
+        ("revoked key", revoked, {}),
+        ("over its rate", limited, {}),
+        ("role may not decide", ingest, {}),
+        ("wrong secret, bad context", _wrong_secret(decide), bad_context),
+        ("role may not decide, bad context", ingest, bad_context),
+        ("over its rate, bad context", limited, bad_context),
+        ("wrong secret, no context", _wrong_secret(decide), {"context": None}),
+        ("role may not decide, no context", ingest, {"context": None}),
+    ]
+
+
+def test_a_refused_key_is_answered_first_and_leaves_nothing(farm_client: TestClient) -> None:
+    app: Any = farm_client.app
+    client = TestClient(app, raise_server_exceptions=False)
+    r = app.state.services.redis
+    routes = app.router.routes
+    route = routes[0]
+    assert isinstance(route, DecisionRoute)
+    for i, (name, token, changes) in enumerate(_refusal_cases(app)):
+        account = f"refused{i}"
+        body = _json(_body(account, **changes))
+        client.headers["Authorization"] = f"Bearer {token}"
+        routes.remove(route)
+        try:
+            before = _send(client, body, JSON)
+        finally:
+            routes.insert(0, route)
+        now = _send(client, body, JSON)
+        assert now == before, name
+        assert now[0] in (401, 403, 429), name
+        assert r.hget("rw:dedupe:20260301", f"ev-{account}") is None, name
+        assert r.llen(f"rw:decisions:account:{account}") == 0, name
+        if "rate" in name:
+            assert dict(now[2]).get("retry-after"), name
+    client.close()
+
+
+def test_a_wrong_secret_spends_nothing_and_a_good_key_then_decides(
+    farm_client: TestClient,
+) -> None:
+    app: Any = farm_client.app
+    r = app.state.services.redis
+    token = key_for(app, Role.DECIDE, rate_limit=5)
+    key_id = token.split("_")[1]
+    client = TestClient(app, raise_server_exceptions=False)
+    body = _json(_body("second-try"))
+    client.headers["Authorization"] = f"Bearer {_wrong_secret(token)}"
+    assert _send(client, body, JSON)[0] == 401
+    assert r.get(f"rw:ratelimit:{key_id}") is None  # a wrong secret spends none of the rate
+    client.headers["Authorization"] = f"Bearer {token}"
+    status, answer, _ = _send(client, body, JSON)
+    assert status == 200 and answer["account_id"] == "second-try"
+    assert int(r.get(f"rw:ratelimit:{key_id}")) == 1  # a good key's request is counted once
+    # The event refused with the wrong secret was not claimed then: it is accepted now, once.
+    assert r.hget("rw:dedupe:20260301", "ev-second-try") is not None
+    assert r.llen("rw:decisions:account:second-try") == 1
+    client.close()
+
+
+def test_decisions_go_on_after_redis_lost_its_scripts(farm_client: TestClient) -> None:
+    """A Redis restarted (or flushed of scripts) answers NOSCRIPT: the decision's key check and
+    acceptance, and its audit record, are sent again after the script is loaded."""
+    app: Any = farm_client.app
+    r = app.state.services.redis
+    client = TestClient(app, raise_server_exceptions=False)
+    client.headers["Authorization"] = f"Bearer {key_for(app, Role.DECIDE)}"
+    for account in ("flushed1", "flushed2"):
+        r.script_flush()
+        status, answer, _ = _send(client, _json(_body(account)), JSON)
+        assert status == 200 and answer["account_id"] == account
+        assert r.hget("rw:dedupe:20260301", f"ev-{account}") is not None
+        assert r.llen(f"rw:decisions:account:{account}") == 1
+    client.close()
+
+
+def test_a_review_decision_is_recorded_then_queued_for_review(farm_client: TestClient) -> None:
+    """A `review` decision writes its review item to the graph after its audit record (the
+    decision's pool hop does both, in `decide`'s order): both exist when it is answered."""
+    app: Any = farm_client.app
+    client = TestClient(app, raise_server_exceptions=False)
+    client.headers["Authorization"] = f"Bearer {key_for(app, Role.DECIDE)}"
+    ctx = signup("ev-reviewed", "reviewed", card="c1")  # the farm's card alone: a review
+    status, answer, _ = _send(
+        client, _json({"account_id": "reviewed", "checkpoint": "signup", "context": ctx}), JSON
+    )
+    assert status == 200 and answer["action"] == "review"
+    assert app.state.services.redis.llen("rw:decisions:account:reviewed") == 1
+    items = farm_client.get("/v1/reviews", params={"status": "open"}).json()["items"]
+    assert [i["subject_id"] for i in items if i["subject_id"] == "reviewed"] == ["reviewed"]
+    client.close()
