@@ -13,14 +13,16 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import hiredis
 import numpy as np
 import orjson
 import redis
 from falkordb import Edge, FalkorDB, Node, Path
 from falkordb.helpers import stringify_param_value
+from falkordb.query_result import QueryResult
 
 from ringwatch.errors import (
     BadQuery,
@@ -33,10 +35,12 @@ from ringwatch.errors import (
     Unavailable,
 )
 from ringwatch.graph.labels import Label
+from ringwatch.graph.loop_redis import LoopRedis
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.readonly import projection
 from ringwatch.graph.rows import Statement
-from ringwatch.graph.store import AnalystResult, CypherStore, Row
+from ringwatch.graph.store import AnalystResult, CypherStore, LiveFacts, Row
+from ringwatch.identity import IdentifierKind
 
 _NO_INTS = np.zeros(0, dtype=np.int64)
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
@@ -56,6 +60,8 @@ class FalkorDBStore(CypherStore):
         self._read_timeout_ms = read_timeout_ms
         self._analyst_clients: dict[float, redis.Redis] = {}
         self._local_writes = threading.Lock()
+        # The decision's graph read from the event loop (None: a connection it cannot open).
+        self._loop_redis = LoopRedis.like(client)
 
     def _text(self, query: str, params: Mapping[str, Any] | None) -> str:
         # The parameter header (`CYPHER k=v ...`): values still travel as parameters, never
@@ -115,6 +121,46 @@ class FalkorDBStore(CypherStore):
                 return self.read(query, params)[0]
             out[name] = items
         return out
+
+    async def live_facts_on_loop(
+        self,
+        account_id: str,
+        keys: Mapping[IdentifierKind, Iterable[str]],
+        subnet: str | None,
+        cap: int,
+        *,
+        own: bool = True,
+    ) -> LiveFacts | None:
+        """The decision's one graph read from the event loop (`LoopRedis`: the engine speaks
+        RESP), so a decision on this engine needs no pool thread for it: the same query, the
+        same compact reply parsed by the client's own `QueryResult`, the same errors as `read`."""
+        loop_redis = self._loop_redis
+        if loop_redis is None:
+            return None
+        query, params = self._live_facts_query(account_id, keys, subnet, cap, own=own)
+        command = (
+            "GRAPH.RO_QUERY",
+            self._graph_name,
+            self._text(query, params),
+            "--compact",
+            "timeout",
+            self._read_timeout_ms,
+        )
+        try:
+            reply = (await loop_redis.execute([command]))[0]
+        except UNREACHABLE as e:
+            raise Unavailable(f"the embedded engine is unreachable: {e}") from e
+        if isinstance(reply, redis.ResponseError):
+            raise Invalid(f"query failed: {reply}")
+        if isinstance(reply, Exception):
+            raise Unavailable(f"the embedded engine is unreachable: {reply}")
+        if reply and isinstance(reply[-1], hiredis.ReplyError):
+            raise Invalid(f"query failed: {reply[-1]}")
+        result = QueryResult(self._graph, reply)
+        names = [h[1] if isinstance(h, list | tuple) else h for h in result.header]
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+        row = dict(zip(names, result.result_set[0], strict=True))
+        return self._live_facts_of(row, tuple(keys))
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:

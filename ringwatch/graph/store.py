@@ -133,6 +133,15 @@ class GraphStore(Protocol):
         *,
         own: bool = True,
     ) -> LiveFacts: ...
+    async def live_facts_on_loop(
+        self,
+        account_id: str,
+        keys: Mapping[IdentifierKind, Iterable[str]],
+        subnet: str | None,
+        cap: int,
+        *,
+        own: bool = True,
+    ) -> LiveFacts | None: ...
     def enforcement_history(self, account_id: str, limit: int = 50) -> list[Row]: ...
     def save_detection(self, run: DetectionWrite) -> None: ...
     def ring(self, ring_id: str) -> Row | None: ...
@@ -444,6 +453,31 @@ class CypherStore(ABC):
         With `own` the account's row comes back too; without (the caller has it from a cache),
         the account is not read and only the given keys are looked up.
         """
+        query, params = self._live_facts_query(account_id, keys, subnet, cap, own=own)
+        return self._live_facts_of(self.read(query, params)[0], tuple(keys))
+
+    async def live_facts_on_loop(
+        self,
+        account_id: str,
+        keys: Mapping[IdentifierKind, Iterable[str]],
+        subnet: str | None,
+        cap: int,
+        *,
+        own: bool = True,
+    ) -> LiveFacts | None:
+        """`live_facts` sent from the running event loop, or None when this store has no way to
+        (the caller then reads through `live_facts` from a thread)."""
+        return None
+
+    def _live_facts_query(
+        self,
+        account_id: str,
+        keys: Mapping[IdentifierKind, Iterable[str]],
+        subnet: str | None,
+        cap: int,
+        *,
+        own: bool,
+    ) -> tuple[str, Row]:
         # One section per kind asked for, keys or not: the query text depends only on the kinds
         # and `own`, so the engines' plan caches hold two entries for decisions, not one per
         # combination of kinds present.
@@ -451,7 +485,10 @@ class CypherStore(ABC):
         params: Row = {"account": account_id, "own": own, "subnet": subnet, "cap": cap}
         for kind in kinds:
             params[f"keys_{kind.value}"] = sorted(set(keys[kind]))
-        row = self.read(live_facts_query(kinds, self.subquery, own=own), params)[0]
+        return live_facts_query(kinds, self.subquery, own=own), params
+
+    @staticmethod
+    def _live_facts_of(row: Row, kinds: tuple[IdentifierKind, ...]) -> LiveFacts:
         account = row["account"]
         if account is not None:
             account = dict(account)

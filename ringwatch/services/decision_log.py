@@ -14,7 +14,7 @@ import orjson
 import redis
 from redis.exceptions import NoScriptError
 
-from ringwatch.services.loop_redis import LoopRedis
+from ringwatch.graph.loop_redis import LoopRedis
 
 STREAM = "rw:decisions"
 PER_ACCOUNT = 50
@@ -93,7 +93,7 @@ class DecisionLog:
         shadows: dict[str, dict[str, Any]],
         cache: Cached | None = None,
     ) -> None:
-        """`record`, sent from the event loop (`services/loop_redis.py`)."""
+        """`record`, sent from the event loop (`graph/loop_redis.py`)."""
         keys, args = self._writes(decision, shadows, cache)
         for attempt in (1, 2):
             command = ("EVALSHA", self._record.sha, len(keys), *keys, *args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 from collections.abc import Mapping
@@ -576,3 +577,48 @@ def test_live_facts_of_a_new_account(store: GraphStore, ring_world: dict[str, st
     assert facts.subnets == {}
     nothing = store.live_facts("newcomer", {}, None, 3)
     assert nothing == LiveFacts(account=None, shared={}, subnets={})
+
+
+def test_live_facts_from_the_event_loop_equal_the_blocking_read(
+    store: GraphStore, ring_world: dict[str, str]
+) -> None:
+    """The decision's graph read sent from an event loop (`live_facts_on_loop`): on the
+    embedded engine the same facts as `live_facts` for every shape a decision asks (own row,
+    cached row, a new account, nothing to look up), twice on one loop (its connection reused)
+    and again on a second loop; a store without a loop path says None."""
+    k = ring_world
+    asks: list[tuple[str, Mapping[IdentifierKind, list[str]], str | None, int, bool]] = [
+        (
+            "cat",
+            {kind: [] for kind in STRONG_KINDS} | {IdentifierKind.PHONE: [k["phone"]]},
+            None,
+            3,
+            True,
+        ),
+        (
+            "cat",
+            {IdentifierKind.DEVICE: [k["kiosk"]], IdentifierKind.CARD: [k["card"]]},
+            "198.51.100.0/24",
+            10,
+            False,
+        ),
+        ("newcomer", {IdentifierKind.DEVICE: [k["dev-a"]]}, "192.0.2.0/24", 3, True),
+        ("newcomer", {}, None, 3, True),
+    ]
+
+    async def on_loop() -> list[LiveFacts | None]:
+        return [
+            await store.live_facts_on_loop(a, keys, subnet, cap, own=own)
+            for a, keys, subnet, cap, own in asks + asks
+        ]
+
+    for _ in range(2):
+        got = asyncio.run(on_loop())
+        if store.engine == "neo4j":
+            assert got == [None] * len(got)
+            continue
+        want = [
+            store.live_facts(a, keys, subnet, cap, own=own) for a, keys, subnet, cap, own in asks
+        ]
+        assert got == want + want
+        assert got[0] is not None and got[0].account is not None  # not vacuous

@@ -1,4 +1,4 @@
-"""The event loop's Redis connection (services/loop_redis.py) against a real Redis: replies in
+"""The event loop's Redis connection (graph/loop_redis.py) against a real Redis: replies in
 order, server errors as redis-py's exceptions, the database of the client it copies, and a new
 connection after the old one was lost."""
 
@@ -12,7 +12,7 @@ import pytest
 import redis
 import uvloop
 
-from ringwatch.services.loop_redis import LoopRedis
+from ringwatch.graph.loop_redis import LoopRedis
 
 T = TypeVar("T")
 
