@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import math
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import neo4j
 import neo4j.graph
@@ -34,6 +34,8 @@ from ringwatch.graph.labels import Label
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.rows import Statement
 from ringwatch.graph.store import AnalystResult, CypherStore, Row
+
+T = TypeVar("T")
 
 UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionError, OSError)
 
@@ -87,6 +89,10 @@ class Neo4jStore(CypherStore):
         def work(tx: neo4j.ManagedTransaction) -> list[Row]:
             return [record.data() for record in tx.run(query, dict(params or {}))]
 
+        return self._read_session(work)
+
+    def _read_session(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
+        """`work` in a read transaction of its own session, with the store's errors."""
         try:
             with self._driver.session(
                 database=self._database, default_access_mode=neo4j.READ_ACCESS
@@ -113,15 +119,7 @@ class Neo4jStore(CypherStore):
             # A Record is a tuple of the decoded values: iterating it converts nothing.
             return {} if record is None else dict(zip(keys, tuple(record), strict=True))
 
-        try:
-            with self._driver.session(
-                database=self._database, default_access_mode=neo4j.READ_ACCESS
-            ) as session:
-                return session.execute_read(work)
-        except AuthError as e:
-            raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
-        except UNREACHABLE as e:
-            raise Unavailable(f"Neo4j is unreachable: {e}") from e
+        return self._read_session(work)
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> None:
         def work(tx: neo4j.ManagedTransaction) -> None:

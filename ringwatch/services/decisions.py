@@ -210,6 +210,7 @@ class DecisionService:
         return (live.account or {}) if row is None else row, live
 
     def _record_reviewed(self, response: dict[str, Any], audit: Audit) -> None:
+        """A review decision's audit record, then its review item (`decide`'s order)."""
         self.log.record(*audit)
         reviews.queue_decision(self.store, response)
 
@@ -229,8 +230,7 @@ class DecisionService:
         response, audit = self._decided(account_id, checkpoint, record, now, cached, early, started)
         if response["action"] != "review":
             return response, audit
-        self.log.record(*audit)
-        reviews.queue_decision(self.store, response)
+        self._record_reviewed(response, audit)
         return response, None
 
     def _decided(
