@@ -405,28 +405,20 @@ class DetectionService:
     ) -> DetectionResult:
         """`detect`, or the same result through the shard tasks (`self.fanout`) when asked and
         configured; the shards write files only, the store is written after the merge."""
+        # One argument list for both paths: the sharded path once dropped `trust_labels`.
+        inputs: dict[str, Any] = {
+            "seed": self.seed,
+            "params": self.params,
+            "labels": labels,
+            "verdict_model": model,
+            "trust_labels": trust_labels,
+        }
         if fan_out and self.fanout is not None:
             result = self.fanout.detect(
-                snapshot,
-                previous,
-                seed=self.seed,
-                params=self.params,
-                labels=labels,
-                verdict_model=model,
-                trust_labels=trust_labels,
-                run_id=run_id,
-                progress=progress,
+                snapshot, previous, run_id=run_id, progress=progress, **inputs
             )
         else:
-            result = detect(
-                snapshot,
-                previous,
-                seed=self.seed,
-                params=self.params,
-                labels=labels,
-                verdict_model=model,
-                trust_labels=trust_labels,
-            )
+            result = detect(snapshot, previous, **inputs)
         # Review labels: a ring cleared as legit stays benign while its evidence is unchanged.
         return reviews.apply_suppressions(self.store, result)
 
