@@ -56,22 +56,32 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = (
 
 @dataclass(frozen=True)
 class NodeTable:
-    """Nodes of one label; the first column is the label's unique key. None: no property."""
+    """Nodes of one label; the first column is the label's unique key. None: no property.
+
+    `codes`: the graph's integer code of each row's key, in row order, for the first
+    `len(codes)` rows (-1: a key without one), so edges given as codes can find their ends
+    without a dict of millions of strings."""
 
     label: Label
     columns: tuple[Column, ...]
     rows: list[tuple[Any, ...]]
+    codes: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class EdgeTable:
-    """Edges of one type between two labels; rows are (start key, end key, *properties)."""
+    """Edges of one type between two labels; rows are (start key, end key, *properties).
+
+    `coded`: the same edges as columns, when every value is an integer: start codes, end codes
+    (see `NodeTable.codes`), then one int64 array per property column. A bulk target may
+    pack these directly instead of reading the rows."""
 
     rel: Rel
     start: Label
     end: Label
     columns: tuple[Column, ...]
     rows: Sequence[tuple[Any, ...]]
+    coded: tuple[np.ndarray, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,10 @@ class _SpanRows(Sequence[tuple[Any, ...]]):
 
     def __len__(self) -> int:
         return int(self._pair.shape[0])
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        """Account codes, identifier codes, first, last, count (see `EdgeTable.coded`)."""
+        return self._pair >> 32, self._pair & _LOW, self._first, self._last, self._count
 
     def _rows(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
         names = self._names
@@ -426,16 +440,33 @@ class BulkGraph:
             keys, accounts = np.unique(links.pair & _LOW, return_counts=True)
             parent = _PARENT_OF.get(kind)
             edges.append(
-                EdgeTable(IDENTIFIER_REL[kind], Label.ACCOUNT, IDENTIFIER_LABEL[kind], SPAN, rows)
+                EdgeTable(
+                    IDENTIFIER_REL[kind],
+                    Label.ACCOUNT,
+                    IDENTIFIER_LABEL[kind],
+                    SPAN,
+                    rows,
+                    coded=rows.columns(),
+                )
             )
             if parent is not None:
                 pairs = sorted(self._parents[kind])
-                edges.append(EdgeTable(Rel.PART_OF, IDENTIFIER_LABEL[kind], parent, (), pairs))
+                edges.append(
+                    EdgeTable(
+                        Rel.PART_OF,
+                        IDENTIFIER_LABEL[kind],
+                        parent,
+                        (),
+                        pairs,
+                        coded=self._pair_codes(pairs),
+                    )
+                )
             nodes.append(
                 NodeTable(
                     IDENTIFIER_LABEL[kind],
                     (("key", str), ("accounts", int)),
                     list(zip([names[c] for c in keys.tolist()], accounts.tolist(), strict=True)),
+                    codes=keys,
                 )
             )
         # A parent the parent-link MERGE would create bare (every record that names one also
@@ -493,6 +524,12 @@ class BulkGraph:
         )
         return Tables([t for t in nodes if t.rows], [t for t in edges if t.rows])
 
+    def _pair_codes(self, pairs: list[tuple[str, str]]) -> tuple[np.ndarray, ...]:
+        codes = self._codes
+        start = np.fromiter((codes.get(a, -1) for a, _ in pairs), np.int64, len(pairs))
+        end = np.fromiter((codes.get(b, -1) for _, b in pairs), np.int64, len(pairs))
+        return start, end
+
     def _account_table(self, status: dict[str, list[Any]]) -> NodeTable:
         rows: list[tuple[Any, ...]] = []
         no_status = (None, None, None)
@@ -511,11 +548,13 @@ class BulkGraph:
                     *status.get(acc_id, no_status),
                 )
             )
+        codes = self._codes
+        coded = np.fromiter((codes.get(row[0], -1) for row in rows), np.int64, len(rows))
         bare = self._bare_accounts()
         blank = (None,) * (len(ACCOUNT_COLUMNS) - 1)
         rows.extend((acc_id, *blank) for acc_id in bare)
         self._accounts.clear()
-        return NodeTable(Label.ACCOUNT, ACCOUNT_COLUMNS, rows)
+        return NodeTable(Label.ACCOUNT, ACCOUNT_COLUMNS, rows, codes=coded)
 
     def _bare_accounts(self) -> Iterator[str]:
         named = self._accounts
