@@ -85,11 +85,24 @@ class Neo4jStore(CypherStore):
             raise Invalid(f"bad Neo4j URI {uri!r}: {e}") from e
 
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        @neo4j.unit_of_work(timeout=self._read_timeout_s)
-        def work(tx: neo4j.ManagedTransaction) -> list[Row]:
-            return [record.data() for record in tx.run(query, dict(params or {}))]
-
-        return self._read_session(work)
+        # `execute_query` sends BEGIN together with RUN and PULL (a session's `execute_read`
+        # waits for BEGIN's answer first): 2 round trips per read instead of 3, with the same
+        # read routing, retries and timeout. Every decision on Neo4j makes one such read.
+        # No bookmark manager: reads here never chain on earlier writes' bookmarks (and a
+        # remembered one outlives a re-imported database, see `_create_unique`).
+        try:
+            records = self._driver.execute_query(
+                neo4j.Query(query, timeout=self._read_timeout_s),
+                dict(params or {}),
+                database_=self._database,
+                routing_=neo4j.RoutingControl.READ,
+                bookmark_manager_=None,
+            ).records
+        except AuthError as e:
+            raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
+        except UNREACHABLE as e:
+            raise Unavailable(f"Neo4j is unreachable: {e}") from e
+        return [record.data() for record in records]
 
     def _read_session(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """`work` in a read transaction of its own session, with the store's errors."""
