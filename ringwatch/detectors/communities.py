@@ -387,6 +387,15 @@ def merge_along(partition: Partition, links: sp.spmatrix) -> Partition:
     return Partition(_renumber_by_first_row(merged), partition.component)
 
 
+def _campaigners(who: np.ndarray, target: np.ndarray, min_targets: int) -> np.ndarray:
+    """Per entry (node `who`, campaign `target`, -1: not a campaign cell): whether the node's
+    campaign cells cover at least `min_targets` different targets."""
+    camp = target >= 0
+    pairs = np.unique(np.column_stack([who[camp], target[camp]]), axis=0)
+    nodes, targets = np.unique(pairs[:, 0], return_counts=True)
+    return np.isin(who, nodes[targets >= min_targets])
+
+
 def merge_by_shared_infrastructure(
     partition: Partition,
     links: sp.csc_matrix,
@@ -399,6 +408,8 @@ def merge_by_shared_infrastructure(
     slack: int = 12 * 3600,
     busy_degree: int = 50,
     own_share: float = 0.9,
+    campaign_target: np.ndarray | None = None,
+    min_campaign_targets: int = 1,
 ) -> Partition:
     """Join the pieces of one operation that runs on its own infrastructure.
 
@@ -431,6 +442,14 @@ def merge_by_shared_infrastructure(
     less the farm's own than one of 30 (capping this at `busy_degree` cut a 400-account farm
     on three such connections into 30 rings); a connection strangers share (carrier NAT, a
     campus) never has nine suspects in ten of its users.
+
+    `campaign_target`: per column of `links`, the target of a campaign cell (engagement on
+    one target in one window), -1 for an identifier. With `created`, an account outside the
+    suspicious communities that was created far from the suspects in a campaign cell counts
+    towards joining through it only if its node (its community, or itself) sits in operated
+    cells of at least `min_campaign_targets` different targets: one like of a post a farm is
+    pushing is what ordinary users do (a million-account platform has dozens per pushed post);
+    campaign after campaign is what the farm's workers do.
     """
     labels = partition.labels
     n = labels.shape[0]
@@ -468,6 +487,13 @@ def merge_by_shared_infrastructure(
         # suspects is the operation's own connection, whoever came through it and when.
         busy = degree[operated][coo.col] > busy_degree
         keep = is_suspect | near | ~busy
+        if campaign_target is not None and min_campaign_targets > 1:
+            # An outsider in a campaign cell, created far from the suspects in it, joins only
+            # if its node engaged in the operation's cells of several targets.
+            target = campaign_target[operated][coo.col]
+            lone = (target >= 0) & ~is_suspect & ~near
+            if lone.any():
+                keep &= ~lone | _campaigners(node[coo.row], target, min_campaign_targets)
         coo = sp.coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
     pair_node = node[coo.row]
     per = sp.coo_matrix(

@@ -89,6 +89,11 @@ class DetectParams:
     campaign_window: engagement on one target within this window is one campaign cell, a
         candidate piece of infrastructure for the infrastructure merge (0 disables): a farm
         pushing the same targets from many rooms is one operation.
+    min_campaign_targets: an ordinary account (not a suspect, not created near the suspects
+        of the cell) joins an operation through its campaign cells only when it, or its
+        community, sits in cells of at least this many different targets: a farm's workers
+        push campaign after campaign, while an ordinary user who once liked a post the farm
+        is pushing (at a million accounts, dozens per farm) did nothing else with it.
     keep_benign: also return rings judged benign (families...), so their ids stay stable and an
         investigator can see why they were cleared.
     review_threshold: account risk at or above which the account's action is "review".
@@ -122,6 +127,7 @@ class DetectParams:
     min_ring_size: int = 3
     bridge_min_pairs: int = 3
     campaign_window: int = 2 * 3600
+    min_campaign_targets: int = 2
     keep_benign: bool = True
     review_threshold: float = 0.7
     min_age: int = 13
@@ -580,19 +586,17 @@ def _judge_groups(
     for g, score in zip(groups, scores.tolist(), strict=True):
         if score >= params.verdicts.suspicious_threshold:
             suspect[g] = True
+    infrastructure = _infrastructure_links(snapshot, params.infrastructure_max_degree)
+    campaigns, campaign_target = _campaign_links(snapshot, params.campaign_window)
     part = merge_by_shared_infrastructure(
         part,
-        sp.hstack(
-            [
-                _infrastructure_links(snapshot, params.infrastructure_max_degree),
-                _campaign_links(snapshot, params.campaign_window),
-            ],
-            format="csc",
-        ),
+        sp.hstack([infrastructure, campaigns], format="csc"),
         suspect,
         min_suspect_share=params.infrastructure_suspect_share,
         min_suspects=params.min_ring_size,
         created=snapshot.created_at,
+        campaign_target=np.r_[np.full(infrastructure.shape[1], -1, np.int64), campaign_target],
+        min_campaign_targets=params.min_campaign_targets,
     )
     groups = part.members(params.min_ring_size)
     features, scores = judge(groups)
@@ -704,9 +708,10 @@ def _infrastructure_links(
     return sp.csc_matrix(sp.hstack(parts, format="csc"))
 
 
-def _campaign_links(snapshot: Snapshot, window: int) -> sp.csc_matrix:
+def _campaign_links(snapshot: Snapshot, window: int) -> tuple[sp.csc_matrix, np.ndarray]:
     """Accounts x campaign cells (binary): engagement on one target inside one `window`,
-    tiled twice (the second tiling shifted by half a window), cells of 3 or more accounts.
+    tiled twice (the second tiling shifted by half a window), cells of 3 or more accounts;
+    and each cell's target.
 
     A paid engagement farm fires each campaign from all its rooms within minutes, too many at
     once for the pairwise lockstep link (behaviour.lockstep caps its buckets, as a viral post
@@ -717,23 +722,24 @@ def _campaign_links(snapshot: Snapshot, window: int) -> sp.csc_matrix:
     n = snapshot.n_accounts
     eng = snapshot.engagements
     if window <= 0 or eng.shape[0] == 0:
-        return sp.csc_matrix((n, 0))
+        return sp.csc_matrix((n, 0)), np.empty(0, np.int64)
     acct, target, ts = eng[:, 0].astype(np.int64), eng[:, 1].astype(np.int64), eng[:, 3]
-    parts = []
+    parts, targets = [], []
     for shift in (0, window // 2):
         slot = (ts.astype(np.int64) + shift) // window
         key = target * (1 << 24) + (slot - slot.min())
         pair = np.unique(np.column_stack([key, acct]), axis=0)
-        _, column, size = np.unique(pair[:, 0], return_inverse=True, return_counts=True)
+        cells, column, size = np.unique(pair[:, 0], return_inverse=True, return_counts=True)
         keep = size[column] >= 3
-        _, col = np.unique(column[keep], return_inverse=True)
+        kept, col = np.unique(column[keep], return_inverse=True)
         width = int(col.max()) + 1 if col.shape[0] else 0
         parts.append(
             sp.csc_matrix(
                 (np.ones(col.shape[0], dtype=np.float32), (pair[keep, 1], col)), shape=(n, width)
             )
         )
-    return sp.csc_matrix(sp.hstack(parts, format="csc"))
+        targets.append(cells[kept] >> 24)
+    return sp.csc_matrix(sp.hstack(parts, format="csc")), np.concatenate(targets)
 
 
 def _evader_output(

@@ -379,3 +379,45 @@ def test_an_engagement_farm_in_many_rooms_is_one_ring_two_farms_are_two() -> Non
     result = detect(b.build(), seed=0)
     flagged = sorted((set(r.members) for r in result.rings if r.verdict != "benign"), key=min)
     assert flagged == [set(first), set(second)], [len(f) for f in flagged]
+
+
+def test_a_farms_campaigns_take_in_its_remote_workers_not_bystanders() -> None:
+    """A farm of three phones, three personas each, fires five campaigns, its phones 45
+    minutes apart (too far apart for the pairwise lockstep link: only the campaign cells tie
+    them). Ordinary users who each engaged one of the pushed posts once, between two phones'
+    turns (a million-account platform has dozens per pushed post), are not the farm; workers
+    on phones of their own who push every campaign between the phones' turns are."""
+    b = SnapshotBuilder()
+    farm, remote, bystanders = [], [], []
+    for p in range(3):
+        for j in range(3):
+            a = f"farm-{p}{j}"
+            farm.append(a)
+            t = T0 + p * DAY + 600 * j
+            b.add_account(a, {"created_at": t, "country": "BD"})
+            b.add_link(a, "device", f"farm-phone-{p}", 1, t)
+            for c in range(5):
+                b.add_engagement(a, f"pushed-{c}", "like", T0 + (30 + c) * DAY + p * 2700 + 5 * j)
+    for i in range(2):
+        a = f"remote-{i}"
+        remote.append(a)
+        b.add_account(a, {"created_at": T0 + 20 * DAY + 600 * i, "country": "BD"})
+        b.add_link(a, "device", f"{a}-phone", 1, T0 + 20 * DAY)
+        for c in range(5):
+            b.add_engagement(a, f"pushed-{c}", "like", T0 + (30 + c) * DAY + 1350 + 5 * i)
+    for i in range(5):
+        a = f"bystander-{i}"
+        bystanders.append(a)
+        b.add_account(a, {"created_at": T0 - (40 + i) * DAY})
+        b.add_link(a, "device", f"{a}-phone", 1, T0 - (40 + i) * DAY)
+        b.add_engagement(a, f"pushed-{i}", "like", T0 + (30 + i) * DAY + 4050 + 5 * i)
+    rng = np.random.default_rng(5)
+    for i in range(300):
+        a = f"u{i:03d}"
+        b.add_account(a, {"created_at": T0 - int(rng.integers(0, 400)) * DAY})
+        b.add_link(a, "device", f"{a}-phone", 1, T0)
+        for t in rng.choice(200, 5, replace=False).tolist():
+            b.add_engagement(a, f"post{t}", "like", T0 + int(rng.integers(0, 60 * DAY)))
+    result = detect(b.build(), seed=0)
+    flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
+    assert flagged == [set(farm) | set(remote)], [sorted(f - set(farm)) for f in flagged]
