@@ -746,18 +746,6 @@ def bench_engine(
     members: list[Member],
     run_tag: str,
 ) -> dict[str, Any]:
-    with engine_held(engines, engine):
-        return _bench_engine(args, engines, engine, port, members, run_tag)
-
-
-def _bench_engine(
-    args: argparse.Namespace,
-    engines: Engines,
-    engine: str,
-    port: int,
-    members: list[Member],
-    run_tag: str,
-) -> dict[str, Any]:
     n = min(args.max_requests, int(args.rate * args.duration))
     seed = args.seed
     token = api_key(engines, engine)
@@ -1052,7 +1040,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     results = []
     for i, engine in enumerate(engine_names):
-        results.append(bench_engine(args, engines, engine, args.port + i, members, run_tag))
+        with engine_held(engines, engine):
+            results.append(bench_engine(args, engines, engine, args.port + i, members, run_tag))
 
     print()
     print(

@@ -365,17 +365,23 @@ def _engagement_farm(b: SnapshotBuilder, name: str, rooms: int, t0: int) -> list
     return ids
 
 
-def test_an_engagement_farm_in_many_rooms_is_one_ring_two_farms_are_two() -> None:
-    b = SnapshotBuilder()
-    first = _engagement_farm(b, "x", 4, T0)
-    second = _engagement_farm(b, "y", 2, T0 + 5 * DAY)
-    rng = np.random.default_rng(3)
-    for i in range(400):
+def _ordinary_users(b: SnapshotBuilder, n: int, *, seed: int) -> None:
+    """`n` people of long standing, each on a phone of their own, who liked five of 200
+    posts at random over two months."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
         a = f"u{i:03d}"
         b.add_account(a, {"created_at": T0 - int(rng.integers(0, 400)) * DAY})
         b.add_link(a, "device", f"{a}-phone", 1, T0)
         for t in rng.choice(200, 5, replace=False).tolist():
             b.add_engagement(a, f"post{t}", "like", T0 + int(rng.integers(0, 60 * DAY)))
+
+
+def test_an_engagement_farm_in_many_rooms_is_one_ring_two_farms_are_two() -> None:
+    b = SnapshotBuilder()
+    first = _engagement_farm(b, "x", 4, T0)
+    second = _engagement_farm(b, "y", 2, T0 + 5 * DAY)
+    _ordinary_users(b, 400, seed=3)
     result = detect(b.build(), seed=0)
     flagged = sorted((set(r.members) for r in result.rings if r.verdict != "benign"), key=min)
     assert flagged == [set(first), set(second)], [len(f) for f in flagged]
@@ -411,13 +417,7 @@ def test_a_farms_campaigns_take_in_its_remote_workers_not_bystanders() -> None:
         b.add_account(a, {"created_at": T0 - (40 + i) * DAY})
         b.add_link(a, "device", f"{a}-phone", 1, T0 - (40 + i) * DAY)
         b.add_engagement(a, f"pushed-{i}", "like", T0 + (30 + i) * DAY + 4050 + 5 * i)
-    rng = np.random.default_rng(5)
-    for i in range(300):
-        a = f"u{i:03d}"
-        b.add_account(a, {"created_at": T0 - int(rng.integers(0, 400)) * DAY})
-        b.add_link(a, "device", f"{a}-phone", 1, T0)
-        for t in rng.choice(200, 5, replace=False).tolist():
-            b.add_engagement(a, f"post{t}", "like", T0 + int(rng.integers(0, 60 * DAY)))
+    _ordinary_users(b, 300, seed=5)
     result = detect(b.build(), seed=0)
     flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
     assert flagged == [set(farm) | set(remote)], [sorted(f - set(farm)) for f in flagged]
