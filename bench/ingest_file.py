@@ -130,7 +130,12 @@ def run_baseline(engine: str, events: Path, args: argparse.Namespace) -> dict:
     work = []
     for batch in batches:
         statements = build_statements(batch)
-        accounts = [{"id": r["id"]} for r in statements[0].rows]
+        accounts = [
+            {"id": r["id"]}
+            for s in statements
+            if "MERGE (a:Account {id: r.id})" in s.query
+            for r in s.rows
+        ]
         devices = next(s.rows for s in statements if "USES_DEVICE" in s.query)
         work.append((accounts, [{"a": r["a"], "key": r["key"], "n": r["n"]} for r in devices]))
     data = Path(tempfile.mkdtemp(prefix=f"rw-bench-ingest-{engine}-"))
