@@ -225,6 +225,35 @@ def test_a_signup_without_profile_fields_sets_created_at(
         assert row["created_at"] == rec["ts"]
 
 
+def test_batches_written_as_one_are_each_applied_once(
+    store: GraphStore, hasher: Pseudonymiser, tmp_path: Path
+) -> None:
+    """`apply_batches` writes consecutive batches in one unit with each batch's own marker:
+    the graph (markers and their event counts included) is the one of applying them one by
+    one; a group applied again writes nothing; a group holding a batch applied before applies
+    the others alone and skips that one."""
+    recs = _generated(tmp_path, hasher)
+    batches = [Batch(f"b{i}", recs[i : i + 60]) for i in range(0, len(recs), 60)]
+    for batch in batches:
+        store.apply_batch(batch)
+    one_by_one = dump(store)
+    store.clear()
+    store.ensure_schema()
+    results = []
+    for i in range(0, len(batches) - 2, 3):
+        results += store.apply_batches(batches[i : i + 3])
+    done = len(results)
+    assert [r.applied for r in results] == [True] * done
+    assert [r.batch_id for r in results] == [b.id for b in batches[:done]]
+    assert results[0].accounts == tuple(sorted({r["a"] for r in batches[0].records}))
+    again = store.apply_batches(batches[:3])
+    assert [r.applied for r in again] == [False] * 3
+    mixed = store.apply_batches(batches[done - 1 :])  # its first batch was applied above
+    assert [r.applied for r in mixed] == [False] + [True] * (len(batches) - done)
+    assert dump(store) == one_by_one
+    assert all(store.batch_applied(b.id) for b in batches)
+
+
 def test_counts_are_exact_across_batches(store: GraphStore, hasher: Pseudonymiser) -> None:
     raw = [
         event("login", f"l{i}", f"acc{i % 7}", ip=f"198.51.100.{i % 3}", device_id=f"d{i % 5}")
