@@ -96,7 +96,8 @@ def run_service(engine: str, events: Path, normalisers: int, args: argparse.Name
     service = IngestService(store, Intake(client, 30), Pseudonymiser(KEY), args.batch_size)
     c_self, c_kids, c_engine = time.process_time(), _children_cpu_s(), _cpu_s(pid)
     t = time.perf_counter()
-    report = service.ingest_file(events, writers=args.writers, normalisers=normalisers)
+    extra = {"group": args.group} if args.group != 1 else {}  # a tree before `group` has none
+    report = service.ingest_file(events, writers=args.writers, normalisers=normalisers, **extra)
     wall = time.perf_counter() - t
     cpu_self = time.process_time() - c_self
     cpu_kids = _children_cpu_s() - c_kids  # normaliser processes, reaped at the pool's exit
@@ -104,7 +105,7 @@ def run_service(engine: str, events: Path, normalisers: int, args: argparse.Name
     n = report.accepted
     out = {
         "engine": engine,
-        "path": f"service, normalisers={normalisers}",
+        "path": f"service, normalisers={normalisers}, group={args.group}",
         "events": n,
         "wall_s": round(wall, 1),
         "events_per_s": round(n / wall),
@@ -130,7 +131,12 @@ def run_baseline(engine: str, events: Path, args: argparse.Namespace) -> dict:
     work = []
     for batch in batches:
         statements = build_statements(batch)
-        accounts = [{"id": r["id"]} for r in statements[0].rows]
+        accounts = [
+            {"id": r["id"]}
+            for s in statements
+            if "MERGE (a:Account {id: r.id})" in s.query
+            for r in s.rows
+        ]
         devices = next(s.rows for s in statements if "USES_DEVICE" in s.query)
         work.append((accounts, [{"a": r["a"], "key": r["key"], "n": r["n"]} for r in devices]))
     data = Path(tempfile.mkdtemp(prefix=f"rw-bench-ingest-{engine}-"))
@@ -170,6 +176,9 @@ def main() -> None:
     parser.add_argument("--normalisers", default="0,1", help="comma-separated counts to compare")
     parser.add_argument("--writers", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument(
+        "--group", type=int, default=1, help="ingest_file(group=...): batches per write at most"
+    )
     parser.add_argument("--neo4j-uri", default="bolt://127.0.0.1:7688")
     parser.add_argument("--neo4j-password", default="ringwatch-test-password")
     parser.add_argument("--neo4j-pid-file", default=None)
@@ -198,6 +207,7 @@ def main() -> None:
         "world": {"accounts": args.accounts, "seed": args.seed, "file": events.name},
         "batch_size": args.batch_size,
         "writers": args.writers,
+        "group": args.group,
         "results": results,
         "machine": machine_info(load_before),
     }

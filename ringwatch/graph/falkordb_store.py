@@ -39,7 +39,7 @@ from ringwatch.graph.loop_redis import LoopRedis
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.readonly import projection
 from ringwatch.graph.rows import Statement
-from ringwatch.graph.store import AnalystResult, CypherStore, LiveFacts, Row
+from ringwatch.graph.store import CLAIM_ONE, AnalystResult, CypherStore, LiveFacts, Row
 from ringwatch.identity import IdentifierKind
 
 _NO_INTS = np.zeros(0, dtype=np.int64)
@@ -192,8 +192,10 @@ class FalkorDBStore(CypherStore):
         except UNREACHABLE as e:
             raise Unavailable(f"the embedded engine is unreachable: {e}") from e
 
-    def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
-        query, params = compose_batch(claim, statements)
+    def _apply_statements(
+        self, claim: Row, statements: list[Statement], claim_query: str = CLAIM_ONE
+    ) -> bool:
+        query, params = compose_batch(claim, statements, claim_query)
         try:
             with self._writing():
                 reply = _command(
@@ -203,7 +205,8 @@ class FalkorDBStore(CypherStore):
             raise Unavailable(f"the embedded engine is unreachable: {e}") from e
         except redis.ResponseError as e:
             # The query was rolled back whole; retrying would fail the same way.
-            raise BatchFailed(f"batch {claim['batch']} refused by the engine: {e}") from e
+            which = claim.get("batch") or [b["id"] for b in claim.get("batches", [])]
+            raise BatchFailed(f"batch {which} refused by the engine: {e}") from e
         # Verbose reply: [header, rows, stats]; the one row holds `claimed`.
         rows = reply[1] if len(reply) == 3 else []
         return bool(rows and _truthy(rows[0][0]))
@@ -375,11 +378,13 @@ def _command(target: Any, *args: Any) -> Any:
 _CLAIM_RETURN = "RETURN claimed"
 
 
-def compose_batch(claim: Row, statements: list[Statement]) -> tuple[str, Row]:
+def compose_batch(
+    claim: Row, statements: list[Statement], claim_query: str = CLAIM_ONE
+) -> tuple[str, Row]:
     """The claim and every section as one query; each section reads its own `$rows_<i>`."""
-    head = cypher("write/claim_batch")
+    head = cypher(claim_query)
     if not head.endswith(_CLAIM_RETURN):
-        raise ValueError("write/claim_batch must end with " + _CLAIM_RETURN)
+        raise ValueError(f"{claim_query} must end with " + _CLAIM_RETURN)
     parts = [head.removesuffix(_CLAIM_RETURN).rstrip() + " WHERE claimed"]
     params: Row = dict(claim)
     for i, statement in enumerate(statements):

@@ -33,7 +33,7 @@ from ringwatch.errors import (
 from ringwatch.graph.labels import Label
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.rows import Statement
-from ringwatch.graph.store import AnalystResult, CypherStore, Row
+from ringwatch.graph.store import CLAIM_ONE, AnalystResult, CypherStore, Row
 
 T = TypeVar("T")
 
@@ -146,9 +146,11 @@ class Neo4jStore(CypherStore):
         except (*UNREACHABLE, TransientError) as e:
             raise Unavailable(f"Neo4j write failed, will retry: {e}") from e
 
-    def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
+    def _apply_statements(
+        self, claim: Row, statements: list[Statement], claim_query: str = CLAIM_ONE
+    ) -> bool:
         def work(tx: neo4j.ManagedTransaction) -> bool:
-            claimed = tx.run(cypher("write/claim_batch"), claim).single()
+            claimed = tx.run(cypher(claim_query), claim).single()
             if not claimed or not claimed["claimed"]:
                 return False
             # One transaction: the marker and the sections commit together or not at all.

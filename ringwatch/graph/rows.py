@@ -137,7 +137,7 @@ def build_statements(records: Iterable[Mapping[str, Any]]) -> list[Statement]:
                 }
             )
 
-    statements = [Statement(cypher("write/upsert_accounts"), _account_rows(accounts))]
+    statements = _account_statements(accounts)
     for kind_text, spans in links.items():
         if spans:
             kind = IdentifierKind(kind_text)
@@ -169,8 +169,13 @@ def build_statements(records: Iterable[Mapping[str, Any]]) -> list[Statement]:
     return statements
 
 
-def _account_rows(accounts: Mapping[str, _AccountRow]) -> list[dict[str, Any]]:
-    rows = []
+def _account_statements(accounts: Mapping[str, _AccountRow]) -> list[Statement]:
+    """Accounts in three statements by what their rows carry, so that a row only pays for the
+    fields it has: most accounts of a batch bring no profile field but the user agent of their
+    logins, or none at all; a full row (a signup, a profile update) carries twelve."""
+    full: list[dict[str, Any]] = []
+    ua_only: list[dict[str, Any]] = []
+    lean: list[dict[str, Any]] = []
     for acc_id in sorted(accounts):
         acc = accounts[acc_id]
         row: dict[str, Any] = {
@@ -178,15 +183,29 @@ def _account_rows(accounts: Mapping[str, _AccountRow]) -> list[dict[str, Any]]:
             "first": acc.span.first,
             "last": acc.span.last,
             "n": acc.span.n,
-            "created": acc.created,
-            "profiled": bool(acc.profile),
         }
-        for name in PROFILE_FIELDS:
-            ts, value = acc.profile.get(name, (None, None))
-            row[name] = value
-            row[f"{name}_ts"] = ts
-        rows.append(row)
-    return rows
+        profile = acc.profile
+        if acc.created is None and not profile:
+            lean.append(row)
+        elif acc.created is None and len(profile) == 1 and "ua" in profile:
+            row["ua_ts"], row["ua"] = profile["ua"]
+            ua_only.append(row)
+        else:
+            row["created"] = acc.created
+            for name in PROFILE_FIELDS:
+                ts, value = profile.get(name, (None, None))
+                row[name] = value
+                row[f"{name}_ts"] = ts
+            full.append(row)
+    return [
+        Statement(cypher(name), rows)
+        for name, rows in (
+            ("write/upsert_accounts", full),
+            ("write/upsert_accounts_ua", ua_only),
+            ("write/upsert_accounts_lean", lean),
+        )
+        if rows
+    ]
 
 
 __all__ = ["Rel", "Statement", "build_statements"]

@@ -100,6 +100,7 @@ class GraphStore(Protocol):
     def ensure_schema(self) -> None: ...
     def ping(self) -> None: ...
     def apply_batch(self, batch: Batch) -> ApplyResult: ...
+    def apply_batches(self, batches: Sequence[Batch]) -> list[ApplyResult]: ...
     def batch_applied(self, batch_id: str) -> bool: ...
     def apply_statements(
         self, batch_id: str, statements: list[Statement], *, now: int | None = None, events: int = 0
@@ -197,6 +198,9 @@ class RingFilter:
 
 
 WRITE_BATCH = 2000
+# The claim of one batch, and of several written as one unit (`apply_batches`).
+CLAIM_ONE = "write/claim_batch"
+CLAIM_MANY = "write/claim_batches"
 # Rows per claimed write-back batch: each batch costs a round trip, a transaction (one composed
 # query on the embedded engine) and a marker node, so a full run at 100k+ accounts sends few
 # large ones (issue 13). Its rows are small maps; 10k of them is a few MB.
@@ -256,8 +260,11 @@ class CypherStore(ABC):
         """Run one write statement in its own transaction."""
 
     @abstractmethod
-    def _apply_statements(self, claim: Row, statements: list[Statement]) -> bool:
-        """Run the claim and the statements as one atomic unit; True if this call applied it."""
+    def _apply_statements(
+        self, claim: Row, statements: list[Statement], claim_query: str = CLAIM_ONE
+    ) -> bool:
+        """Run the claim (`claim_query` with the `claim` parameters) and the statements as one
+        atomic unit; True if this call applied it."""
 
     @abstractmethod
     def _create_unique(self, label: Label, prop: str) -> None: ...
@@ -299,15 +306,25 @@ class CypherStore(ABC):
         applied = self.apply_statements(
             batch.id, build_statements(batch.records), events=len(batch.records)
         )
-        touched = tuple(
-            sorted(
-                {r["a"] for r in batch.records}
-                | {r["other"] for r in batch.records if "other" in r}
-            )
-        )
-        return ApplyResult(
-            batch_id=batch.id, applied=applied, events=len(batch.records), accounts=touched
-        )
+        return _result(batch, applied)
+
+    def apply_batches(self, batches: Sequence[Batch]) -> list[ApplyResult]:
+        """Apply consecutive batches as ONE write when none of them was applied before: their
+        records aggregate into one set of rows (an account's or identifier's rows of several
+        batches become one), and each batch's own marker is created in the same atomic unit, so
+        each is still applied exactly once and a resumed file skips exactly the batches whose
+        markers exist. If any marker exists already, nothing is written by the joint attempt and
+        each batch goes alone through `apply_batch`."""
+        if len(batches) == 1:
+            return [self.apply_batch(batches[0])]
+        claim = {
+            "batches": [{"id": b.id, "events": len(b.records)} for b in batches],
+            "now": int(time.time() * 1000),
+        }
+        statements = build_statements([r for b in batches for r in b.records])
+        if self._apply_statements(claim, statements, CLAIM_MANY):
+            return [_result(b, True) for b in batches]
+        return [self.apply_batch(b) for b in batches]
 
     def batch_applied(self, batch_id: str) -> bool:
         rows = self.read(cypher("read/batch_applied"), {"batch": batch_id})
@@ -689,6 +706,14 @@ def _ms_to_s(row: Mapping[str, Any]) -> dict[str, Any]:
         if out.get(name) is not None:
             out[name] = int(out[name]) // 1000
     return out
+
+
+def _result(batch: Batch, applied: bool) -> ApplyResult:
+    touched = {r["a"] for r in batch.records} | {r["other"] for r in batch.records if "other" in r}
+    accounts = tuple(sorted(touched))
+    return ApplyResult(
+        batch_id=batch.id, applied=applied, events=len(batch.records), accounts=accounts
+    )
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

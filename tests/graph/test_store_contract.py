@@ -6,6 +6,7 @@ import asyncio
 import random
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,8 @@ import pytest
 
 from ringwatch.detectors.snapshot import NOT_BANNED, SnapshotBuilder
 from ringwatch.events import parse_event
-from ringwatch.graph.rows import build_statements
+from ringwatch.graph.queries import cypher
+from ringwatch.graph.rows import PROFILE_FIELDS, Statement, build_statements
 from ringwatch.graph.store import (
     Batch,
     CypherStore,
@@ -25,6 +27,7 @@ from ringwatch.graph.store import (
 from ringwatch.identity import IdentifierKind, Pseudonymiser
 from ringwatch.records import Record, normalise
 from tests.events import event, signup
+from tests.graphdump import dump
 from tests.snapshots import assert_same_snapshot
 
 pytestmark = pytest.mark.embedded
@@ -109,6 +112,146 @@ def test_a_resent_attempt_is_not_applied_twice(store: GraphStore, world: list[Re
     s = store.summary()
     assert s.edge_events["USES_DEVICE"] == 4
     assert s.nodes["Enforcement"] == 2
+
+
+def _generated(tmp_path: Path, hasher: Pseudonymiser) -> list[Record]:
+    from ringwatch.services.ingest import validate_events
+    from ringwatch.worlds import generate
+
+    generate(tmp_path, 120, 4, "heavy-fraud")
+    lines = (tmp_path / "events.jsonl").read_bytes().splitlines()
+    recs, problems = validate_events(enumerate(lines), hasher)
+    assert not problems and len(recs) > 500
+    return recs
+
+
+def _without_markers(store: GraphStore) -> tuple[list[Any], list[Any]]:
+    nodes, edges = dump(store)
+    return [n for n in nodes if n[0] != "Batch"], edges
+
+
+def _as_full_statement(statements: list[Statement]) -> list[Statement]:
+    """Every account row through `upsert_accounts`, as before the split: the user-agent-only
+    and counts-only rows padded with the fields they do not carry."""
+    full = cypher("write/upsert_accounts")
+    lean = {cypher("write/upsert_accounts_ua"), cypher("write/upsert_accounts_lean")}
+    blank = {"created": None} | {k: None for f in PROFILE_FIELDS for k in (f, f"{f}_ts")}
+    return [
+        Statement(full, [blank | r for r in s.rows]) if s.query in lean else s for s in statements
+    ]
+
+
+def _small_batches(recs: list[Record]) -> list[list[Record]]:
+    parts, start, size = [], 0, 1
+    while start < len(recs):
+        parts.append(recs[start : start + size])
+        start, size = start + size, size % 7 + 1
+    return parts
+
+
+def test_account_rows_of_every_shape_build_the_graph_of_one_batch(
+    store: GraphStore, hasher: Pseudonymiser, tmp_path: Path
+) -> None:
+    """Accounts go through three statements by what their rows carry (full, user agent only,
+    counts only). A world in one batch (mostly full rows, all created) is the reference; the
+    same records in small batches of varying size, in file order and in reverse (an account's
+    logins and payments then create it, its signup comes last), give the same graph node by
+    node and edge by edge, and so does every row sent through the full statement alone."""
+    recs = _generated(tmp_path, hasher)
+    store.apply_batch(Batch("all", recs))
+    whole = _without_markers(store)
+    parts = _small_batches(recs)
+    shapes = {
+        s.query
+        for part in parts
+        for s in build_statements(part)
+        if "(a:Account {id: r.id})" in s.query
+    }
+    assert len(shapes) == 3  # full, user agent only and counts only rows all went in
+    for order, through_full in ((1, False), (-1, False), (1, True)):
+        store.clear()
+        store.ensure_schema()
+        for i, part in enumerate(parts[::order]):
+            statements = build_statements(part)
+            if through_full:
+                statements = _as_full_statement(statements)
+            assert store.apply_statements(f"b{i}", statements, events=len(part))
+        assert _without_markers(store) == whole, (order, through_full)
+
+
+def test_user_agent_ties_go_to_the_greater_value_in_any_order(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    """Two logins at the same millisecond with different agents (user-agent-only rows, the
+    first of which creates the account): the greater value wins whichever commits first."""
+    same_ms = "2026-03-01T00:00:00Z"
+    agents = ("Mozilla/5.0 (X11)", "Mozilla/5.0 (Macintosh)")
+    for account, order in (("u1", agents), ("u2", agents[::-1])):
+        for i, agent in enumerate(order):
+            login = event("login", f"{account}-{i}", account, ts=same_ms, user_agent=agent)
+            (rec,) = records(hasher, [login])
+            store.apply_batch(Batch(f"{account}-{i}", [rec]))
+    rows = store.read(
+        "MATCH (a:Account) WHERE a.id IN ['u1', 'u2'] RETURN a.id AS id, a.ua AS ua, a.events AS n"
+    )
+    got = {r["id"]: (r["ua"], r["n"]) for r in rows}
+    expected = max(
+        r["profile"]["ua"]
+        for r in records(
+            hasher, [event("login", "x", "u", ts=same_ms, user_agent=agent) for agent in agents]
+        )
+    )
+    assert got == {"u1": (expected, 2), "u2": (expected, 2)}
+
+
+def test_a_signup_without_profile_fields_sets_created_at(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    """A signup row may carry no profile field at all (no country, no agent): it still needs the
+    statement that sets `created_at`, whether it creates the account or finds the one that an
+    earlier payment made."""
+    raw = [
+        event("payment", "p", "known", ts="2026-03-01T00:00:00Z", card="4111-1", amount=5),
+        signup("s-known", "known", ts="2026-03-02T00:00:00Z"),
+        signup("s-fresh", "fresh", ts="2026-03-03T00:00:00Z"),
+    ]
+    recs = records(hasher, raw)
+    assert not any(r.get("profile") for r in recs)
+    for rec in recs:
+        store.apply_batch(Batch(rec["id"], [rec]))
+    for account, rec in (("known", recs[1]), ("fresh", recs[2])):
+        row = store.account(account)
+        assert row is not None
+        assert row["created_at"] == rec["ts"]
+
+
+def test_batches_written_as_one_are_each_applied_once(
+    store: GraphStore, hasher: Pseudonymiser, tmp_path: Path
+) -> None:
+    """`apply_batches` writes consecutive batches in one unit with each batch's own marker:
+    the graph (markers and their event counts included) is the one of applying them one by
+    one; a group applied again writes nothing; a group holding a batch applied before applies
+    the others alone and skips that one."""
+    recs = _generated(tmp_path, hasher)
+    batches = [Batch(f"b{i}", recs[i : i + 60]) for i in range(0, len(recs), 60)]
+    for batch in batches:
+        store.apply_batch(batch)
+    one_by_one = dump(store)
+    store.clear()
+    store.ensure_schema()
+    results = []
+    for i in range(0, len(batches) - 2, 3):
+        results += store.apply_batches(batches[i : i + 3])
+    done = len(results)
+    assert [r.applied for r in results] == [True] * done
+    assert [r.batch_id for r in results] == [b.id for b in batches[:done]]
+    assert results[0].accounts == tuple(sorted({r["a"] for r in batches[0].records}))
+    again = store.apply_batches(batches[:3])
+    assert [r.applied for r in again] == [False] * 3
+    mixed = store.apply_batches(batches[done - 1 :])  # its first batch was applied above
+    assert [r.applied for r in mixed] == [False] + [True] * (len(batches) - done)
+    assert dump(store) == one_by_one
+    assert all(store.batch_applied(b.id) for b in batches)
 
 
 def test_counts_are_exact_across_batches(store: GraphStore, hasher: Pseudonymiser) -> None:
@@ -340,6 +483,9 @@ def test_profile_fields_keep_their_newest_value_in_any_batch_order(
     account = store.account("acc")
     assert account is not None
     assert account["country"] == "FR"
+    assert account["created_at"] == newest_first[-1]["ts"]  # the signup, applied last
+    (stored,) = store.read("MATCH (a:Account {id: 'acc'}) RETURN a.city AS city")
+    assert stored["city"] == "paris"  # the tie, settled in the graph as in the rows below
     builder = SnapshotBuilder()
     store.stream_snapshot(builder)
     snap = builder.build()

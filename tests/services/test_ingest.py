@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import redis
 
-from ringwatch.graph.store import GraphStore
+from ringwatch.event_files import file_digest
+from ringwatch.graph.store import ApplyResult, Batch, GraphStore
 from ringwatch.identity import Pseudonymiser
+from ringwatch.records import Record
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
 from tests.events import event, signup
@@ -176,3 +181,63 @@ def test_normaliser_processes_build_the_same_graph_and_rejections(
     assert summary == expected[0]
     changed = [(a, b) for a, b in zip(expected[1], after, strict=True) if a != b]
     assert not changed, changed[:2]
+
+
+def test_batches_grouped_behind_a_slow_writer_resume_exactly_once(
+    service: IngestService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `group`, batches claimed while the writer is busy go as one write. A crash after
+    the first group leaves exactly the batches whose markers were written: the resumed run
+    skips those, applies the rest, and every event counts once."""
+    path = tmp_path / "events.jsonl"
+    raw = logins(1000)
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in raw) + b"\n")
+    store = service.store
+    sizes: list[int] = []
+    apply_one, apply_many = store.apply_batch, store.apply_batches
+    claim, claimed = service._claim_chunk, threading.Event()
+    claims = 0
+
+    def counted_claim(*args: Any) -> list[Record]:
+        nonlocal claims
+        fresh = claim(*args)
+        claims += 1
+        if claims == 5:
+            claimed.set()
+        return fresh
+
+    def slow_one(batch: Batch) -> ApplyResult:
+        sizes.append(1)
+        # The writer is behind until the next four batches were claimed: they wait as a group.
+        assert claimed.wait(30)
+        return apply_one(batch)
+
+    def counted_many(batches: Sequence[Batch]) -> list[ApplyResult]:
+        sizes.append(len(batches))
+        return apply_many(batches)
+
+    monkeypatch.setattr(service, "_claim_chunk", counted_claim)
+    monkeypatch.setattr(store, "apply_batch", slow_one)
+    monkeypatch.setattr(store, "apply_batches", counted_many)
+    calls = 0
+
+    def crash_on_second(n: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        service.ingest_file(path, progress=crash_on_second, group=4)
+    assert sizes == [1, 4]  # the first write alone, then the four batches claimed meanwhile
+    digest = file_digest(path)
+    written = [n for n in range(10) if store.batch_applied(f"file:{digest}:{n}")]
+    assert written == [0, 1, 2, 3, 4]
+    monkeypatch.undo()
+    report = service.ingest_file(path, group=4)
+    assert report.skipped_batches == 5
+    assert report.accepted == 500
+    assert service.store.summary().edge_events["USES_DEVICE"] == 1000
+    third = service.ingest_file(path, group=4)
+    assert third.skipped_batches == 10 and third.accepted == 0
+    assert service.store.summary().edge_events["USES_DEVICE"] == 1000
