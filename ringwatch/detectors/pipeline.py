@@ -36,6 +36,7 @@ from ringwatch.detectors.communities import (
     LeidenPlan,
     Partition,
     ProjectionParams,
+    drop_loose_members,
     identifier_weights,
     leiden_assemble,
     leiden_batches,
@@ -578,6 +579,9 @@ def _judge_groups(
 ) -> tuple[list[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """The communities as groups with their features and prior scores; with infrastructure
     merging on, groups of suspects sharing infrastructure are merged and judged again."""
+    # Email look-alikes group the pieces of a farm, but hold no member on their own (see
+    # communities.drop_loose_members).
+    part = drop_loose_members(part, judge.weights - judge.soft.template)
     groups = part.members(params.min_ring_size)
     features, scores = judge(groups)
     if params.infrastructure_max_degree <= 0:

@@ -421,3 +421,30 @@ def test_a_farms_campaigns_take_in_its_remote_workers_not_bystanders() -> None:
     result = detect(b.build(), seed=0)
     flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
     assert flagged == [set(farm) | set(remote)], [sorted(f - set(farm)) for f in flagged]
+
+
+def test_a_stranger_whose_mailbox_looks_like_a_farms_is_not_in_its_ring() -> None:
+    """A farm of six on one emulator and card, mailboxes minted from one template; two people
+    who signed up the same day with look-alike mailboxes (a popular name and a birth year)
+    and nothing else in common with it. The look-alike pairs are in the weighted graph (the
+    farm's own templates tie it together too), but they hold no member on their own."""
+    b = SnapshotBuilder()
+    members = farm(b, "f", 6)
+    template = list(range(100, 132))
+    for i, a in enumerate(members):
+        sketch = template[:28] + [1000 + 4 * i + k for k in range(4)]
+        b.add_account(a, {"created_at": T0 + 60 * i, "country": "US", "email_sketch": sketch})
+    strangers = ["maria-1", "maria-2"]
+    for i, a in enumerate(strangers):
+        sketch = template[:28] + [5000 + 4 * i + k for k in range(4)]
+        b.add_account(
+            a, {"created_at": T0 + 3600 * (i + 2), "country": "US", "email_sketch": sketch}
+        )
+        b.add_link(a, "device", f"{a}-phone", 1, T0)
+        b.add_link(a, "ip", f"{a}-home", 1, T0)
+    snap = b.build()
+    links = soft_links(snap, BehaviourParams())
+    row = snap.account_index()
+    assert links.template[row["maria-1"], row[members[0]]] > 0  # the look-alike is seen
+    flagged = [set(r.members) for r in detect(snap, seed=0).rings if r.verdict != "benign"]
+    assert flagged == [set(members)], flagged
