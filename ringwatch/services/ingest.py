@@ -186,6 +186,12 @@ class IngestService:
             validated = self._validated(stack, digest, read_raw_events(path), normalisers)
             in_flight: deque[Future[list[int]]] = deque()
             waiting: list[tuple[Batch, int]] = []
+
+            def send(batches: list[tuple[Batch, int]]) -> None:
+                while len(in_flight) >= writers:
+                    _finish(in_flight.popleft(), progress)
+                in_flight.append(pool.submit(self._write, batches))
+
             for number, lines, work in validated:
                 batch_id = f"file:{digest}:{number}"
                 if work is None:
@@ -201,14 +207,10 @@ class IngestService:
                 while in_flight and in_flight[0].done():
                     _finish(in_flight.popleft(), progress)
                 if len(in_flight) < writers or len(waiting) >= group:
-                    while len(in_flight) >= writers:
-                        _finish(in_flight.popleft(), progress)
-                    in_flight.append(pool.submit(self._write, waiting))
+                    send(waiting)
                     waiting = []
             if waiting:
-                while len(in_flight) >= writers:
-                    _finish(in_flight.popleft(), progress)
-                in_flight.append(pool.submit(self._write, waiting))
+                send(waiting)
             while in_flight:
                 _finish(in_flight.popleft(), progress)
         return report
