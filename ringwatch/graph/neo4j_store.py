@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import neo4j
@@ -33,11 +35,30 @@ from ringwatch.errors import (
 from ringwatch.graph.labels import Label
 from ringwatch.graph.queries import cypher
 from ringwatch.graph.rows import Statement
-from ringwatch.graph.store import CLAIM_ONE, AnalystResult, CypherStore, Row
+from ringwatch.graph.store import CLAIM_ONE, AnalystResult, CypherStore, LiveFacts, Row
+from ringwatch.identity import IdentifierKind
 
 T = TypeVar("T")
 
 UNREACHABLE = (ServiceUnavailable, SessionExpired, ConnectionError, OSError)
+
+DRIVER_CONFIG: dict[str, Any] = {
+    "max_transaction_retry_time": 15.0,
+    # "Unknown label/property" is normal in a sparse schema (no ring suppressed yet, no BLOCKED
+    # relation yet) and would flood the logs on every snapshot page. DEPRECATION: the snapshot
+    # export pages by `id()`, deprecated in Neo4j 5 for `elementId()`, whose strings cannot be
+    # range-paged or searchsorted.
+    "notifications_disabled_classifications": [
+        neo4j.NotificationDisabledClassification.UNRECOGNIZED,
+        neo4j.NotificationDisabledClassification.DEPRECATION,
+    ],
+}
+
+# How long `Neo4jStore.read` retries a read that failed on the way (the driver's managed
+# transactions retry for `max_transaction_retry_time`, the same 15 s), and its backoff.
+READ_RETRY_S = 15.0
+READ_RETRY_FIRST_S = 0.1
+READ_RETRY_MAX_DELAY_S = 2.0
 
 
 class Neo4jStore(CypherStore):
@@ -67,42 +88,104 @@ class Neo4jStore(CypherStore):
     ) -> None:
         self._database = database
         self._read_timeout_s = read_timeout_s
+        self._uri = uri
+        self._auth = (user, password)
         try:
-            self._driver = neo4j.GraphDatabase.driver(
-                uri,
-                auth=(user, password),
-                max_transaction_retry_time=15.0,
-                # "Unknown label/property" is normal in a sparse schema (no ring suppressed yet,
-                # no BLOCKED relation yet) and would flood the logs on every snapshot page.
-                # DEPRECATION: the snapshot export pages by `id()`, deprecated in Neo4j 5 for
-                # `elementId()`, whose strings cannot be range-paged or searchsorted.
-                notifications_disabled_classifications=[
-                    neo4j.NotificationDisabledClassification.UNRECOGNIZED,
-                    neo4j.NotificationDisabledClassification.DEPRECATION,
-                ],
-            )
+            self._driver = neo4j.GraphDatabase.driver(uri, auth=self._auth, **DRIVER_CONFIG)
         except ValueError as e:
             raise Invalid(f"bad Neo4j URI {uri!r}: {e}") from e
+        # The decision's read from the event loop (`live_facts_on_loop`): an async driver of the
+        # loop it was opened on, replaced when another loop asks.
+        self._loop_driver: tuple[asyncio.AbstractEventLoop, neo4j.AsyncDriver] | None = None
 
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        # `execute_query` sends BEGIN together with RUN and PULL (a session's `execute_read`
-        # waits for BEGIN's answer first): 2 round trips per read instead of 3, with the same
-        # read routing, retries and timeout. Every decision on Neo4j makes one such read.
-        # No bookmark manager: reads here never chain on earlier writes' bookmarks (and a
-        # remembered one outlives a re-imported database, see `_create_unique`).
-        try:
-            records = self._driver.execute_query(
-                neo4j.Query(query, timeout=self._read_timeout_s),
-                dict(params or {}),
-                database_=self._database,
-                routing_=neo4j.RoutingControl.READ,
-                bookmark_manager_=None,
-            ).records
-        except AuthError as e:
-            raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
-        except UNREACHABLE as e:
-            raise Unavailable(f"Neo4j is unreachable: {e}") from e
-        return [record.data() for record in records]
+        # An auto-commit transaction in a READ session: RUN and PULL go out together and the
+        # answer comes back in one round trip, where a managed transaction (`execute_query`,
+        # `execute_read`) adds BEGIN and COMMIT: two round trips and two more messages to
+        # decode. Every decision on Neo4j makes one such read, so this is most of the driver's
+        # CPU per decision (docs/performance.md, "Decisions"). The server still refuses a write
+        # in a READ session and stops the read at its timeout. What `execute_query` added, its
+        # retries, is kept below: a read is idempotent, so a failure before its answer was
+        # whole is retried with backoff for up to READ_RETRY_S. No bookmarks: reads here never
+        # chain on earlier writes' (and a remembered one outlives a re-imported database, see
+        # `_create_unique`).
+        statement = neo4j.Query(query, timeout=self._read_timeout_s)
+        values = dict(params or {})
+        started = time.monotonic()
+        delay = READ_RETRY_FIRST_S
+        while True:
+            try:
+                with self._driver.session(
+                    database=self._database, default_access_mode=neo4j.READ_ACCESS
+                ) as session:
+                    return [record.data() for record in session.run(statement, values)]
+            except AuthError as e:
+                raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
+            except (*UNREACHABLE, TransientError) as e:
+                retryable = not isinstance(e, Neo4jError) or e.is_retryable()
+                if not retryable:
+                    raise
+                if time.monotonic() - started + delay > READ_RETRY_S:
+                    raise Unavailable(f"Neo4j is unreachable: {e}") from e
+            time.sleep(delay)
+            delay = min(delay * 2, READ_RETRY_MAX_DELAY_S)
+
+    async def live_facts_on_loop(
+        self,
+        account_id: str,
+        keys: Mapping[IdentifierKind, Iterable[str]],
+        subnet: str | None,
+        cap: int,
+        *,
+        own: bool = True,
+    ) -> LiveFacts | None:
+        """The decision's one graph read from the event loop through the driver's async API:
+        the decision then takes no pool thread (its features and rules run on the loop, as on
+        the embedded engine), where a thread cost a hand-off each way and the GIL passed back
+        and forth between it and the loop. The same query, the same read as `read`."""
+        query, params = self._live_facts_query(account_id, keys, subnet, cap, own=own)
+        rows = await self._read_on_loop(query, params)
+        return self._live_facts_of(rows[0], tuple(keys))
+
+    async def _read_on_loop(self, query: str, params: Mapping[str, Any]) -> list[Row]:
+        """`read` from the running event loop: the same auto-commit READ transaction, timeout,
+        retries and errors."""
+        driver = self._driver_of_loop()
+        statement = neo4j.Query(query, timeout=self._read_timeout_s)
+        values = dict(params)
+        started = time.monotonic()
+        delay = READ_RETRY_FIRST_S
+        while True:
+            try:
+                async with driver.session(
+                    database=self._database, default_access_mode=neo4j.READ_ACCESS
+                ) as session:
+                    result = await session.run(statement, values)
+                    return [record.data() async for record in result]
+            except AuthError as e:
+                raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
+            except (*UNREACHABLE, TransientError) as e:
+                retryable = not isinstance(e, Neo4jError) or e.is_retryable()
+                if not retryable:
+                    raise
+                if time.monotonic() - started + delay > READ_RETRY_S:
+                    raise Unavailable(f"Neo4j is unreachable: {e}") from e
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, READ_RETRY_MAX_DELAY_S)
+
+    def _driver_of_loop(self) -> neo4j.AsyncDriver:
+        """The async driver of the running loop. An async driver's connections belong to the
+        loop that opened them, so a driver from another (finished) loop is left behind, its
+        pool closed without I/O, and a new one opened."""
+        loop = asyncio.get_running_loop()
+        held = self._loop_driver
+        if held is not None and held[0] is loop:
+            return held[1]
+        if held is not None:
+            _close_on_its_loop(*held, wait=False)
+        driver = neo4j.AsyncGraphDatabase.driver(self._uri, auth=self._auth, **DRIVER_CONFIG)
+        self._loop_driver = (loop, driver)
+        return driver
 
     def _read_session(self, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """`work` in a read transaction of its own session, with the store's errors."""
@@ -193,6 +276,9 @@ class Neo4jStore(CypherStore):
 
     def close(self) -> None:
         self._driver.close()
+        held, self._loop_driver = self._loop_driver, None
+        if held is not None:
+            _close_on_its_loop(*held, wait=True)
 
     # -- analysts --------------------------------------------------------------------------------
     def analyst_read(
@@ -236,6 +322,31 @@ class Neo4jStore(CypherStore):
             elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
             engine=self.engine,
         )
+
+
+def _close_on_its_loop(
+    loop: asyncio.AbstractEventLoop, driver: neo4j.AsyncDriver, *, wait: bool
+) -> None:
+    """Close an async driver from code that may not run on its loop: its connections can only
+    be closed there. A loop still running in another thread closes it (waited for up to 5 s
+    with `wait`), the loop's own thread schedules it, a stopped loop runs it; a closed loop
+    took the connections' transports with it, and nothing is left to do."""
+    if loop.is_closed():
+        return
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        loop.create_task(driver.close())
+    elif loop.is_running():
+        future = asyncio.run_coroutine_threadsafe(driver.close(), loop)
+        if wait:
+            with contextlib.suppress(Exception):
+                future.result(timeout=5.0)
+    elif running is None:
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(driver.close())
 
 
 def _analyst_error(e: Neo4jError, timeout_s: float) -> RingwatchError | Neo4jError:

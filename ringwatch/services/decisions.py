@@ -182,7 +182,7 @@ class DecisionService:
                 self._decided_reviewed, account_id, checkpoint, record, now, cached, early, started
             )
         else:
-            # The graph read came back on the loop (the embedded engine speaks RESP): features
+            # The graph read came back on the loop (both stores read from it): features
             # and rules run here too, a fraction of a millisecond, instead of a hop to a pool
             # thread and back for them alone. A review decision still writes its review item
             # from the pool, after its audit record, as `decide` does.
