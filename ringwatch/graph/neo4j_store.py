@@ -111,24 +111,15 @@ class Neo4jStore(CypherStore):
         # `_create_unique`).
         statement = neo4j.Query(query, timeout=self._read_timeout_s)
         values = dict(params or {})
-        started = time.monotonic()
-        delay = READ_RETRY_FIRST_S
+        backoff = _ReadBackoff()
         while True:
             try:
                 with self._driver.session(
                     database=self._database, default_access_mode=neo4j.READ_ACCESS
                 ) as session:
                     return [record.data() for record in session.run(statement, values)]
-            except AuthError as e:
-                raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
-            except (*UNREACHABLE, TransientError) as e:
-                retryable = not isinstance(e, Neo4jError) or e.is_retryable()
-                if not retryable:
-                    raise
-                if time.monotonic() - started + delay > READ_RETRY_S:
-                    raise Unavailable(f"Neo4j is unreachable: {e}") from e
-            time.sleep(delay)
-            delay = min(delay * 2, READ_RETRY_MAX_DELAY_S)
+            except (AuthError, *UNREACHABLE, TransientError) as e:
+                time.sleep(backoff.after(e))
 
     async def live_facts_on_loop(
         self,
@@ -153,8 +144,7 @@ class Neo4jStore(CypherStore):
         driver = self._driver_of_loop()
         statement = neo4j.Query(query, timeout=self._read_timeout_s)
         values = dict(params)
-        started = time.monotonic()
-        delay = READ_RETRY_FIRST_S
+        backoff = _ReadBackoff()
         while True:
             try:
                 async with driver.session(
@@ -162,21 +152,13 @@ class Neo4jStore(CypherStore):
                 ) as session:
                     result = await session.run(statement, values)
                     return [record.data() async for record in result]
-            except AuthError as e:
-                raise Unavailable(f"Neo4j refused the credentials: {e.message}") from e
-            except (*UNREACHABLE, TransientError) as e:
-                retryable = not isinstance(e, Neo4jError) or e.is_retryable()
-                if not retryable:
-                    raise
-                if time.monotonic() - started + delay > READ_RETRY_S:
-                    raise Unavailable(f"Neo4j is unreachable: {e}") from e
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, READ_RETRY_MAX_DELAY_S)
+            except (AuthError, *UNREACHABLE, TransientError) as e:
+                await asyncio.sleep(backoff.after(e))
 
     def _driver_of_loop(self) -> neo4j.AsyncDriver:
         """The async driver of the running loop. An async driver's connections belong to the
-        loop that opened them, so a driver from another (finished) loop is left behind, its
-        pool closed without I/O, and a new one opened."""
+        loop that opened them, so a driver of another loop is closed there (if that loop still
+        runs) and a new one opened."""
         loop = asyncio.get_running_loop()
         held = self._loop_driver
         if held is not None and held[0] is loop:
@@ -322,6 +304,27 @@ class Neo4jStore(CypherStore):
             elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
             engine=self.engine,
         )
+
+
+class _ReadBackoff:
+    """When a failed read is sent again (`Neo4jStore.read`): a lost or refused connection, or a
+    transient error the server marks retryable, after 0.1 s, 0.2 s, ... (at most 2 s apart)
+    for up to READ_RETRY_S; anything else, and a retry that would pass that budget, raises."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._delay = READ_RETRY_FIRST_S
+
+    def after(self, error: Exception) -> float:
+        """Seconds to wait before the next attempt after `error`, or the error to raise."""
+        if isinstance(error, AuthError):
+            raise Unavailable(f"Neo4j refused the credentials: {error.message}") from error
+        if isinstance(error, Neo4jError) and not error.is_retryable():
+            raise error
+        if time.monotonic() - self._started + self._delay > READ_RETRY_S:
+            raise Unavailable(f"Neo4j is unreachable: {error}") from error
+        delay, self._delay = self._delay, min(self._delay * 2, READ_RETRY_MAX_DELAY_S)
+        return delay
 
 
 def _close_on_its_loop(
