@@ -596,6 +596,40 @@ def _fork_stats(redis_target: str | Path | None) -> tuple[int, int] | None:
         return None
 
 
+def _gc_pauses(url: str) -> dict[str, float] | None:
+    """The API's collector passes so far (`ringwatch_gc_pause_seconds` in its /metrics): per
+    generation the count and seconds, and how many passes took 50 ms or more. None when the
+    API does not export them."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return None
+    out: dict[str, float] = {}
+    under_50ms = 0.0
+    for line in text.splitlines():
+        if not line.startswith("ringwatch_gc_pause_seconds"):
+            continue
+        name, _, value = line.rpartition(" ")
+        generation = (
+            name.split('generation="', 1)[1].split('"', 1)[0] if "generation" in name else ""
+        )
+        if name.startswith("ringwatch_gc_pause_seconds_count"):
+            out[f"gen{generation}_passes"] = out.get(f"gen{generation}_passes", 0) + float(value)
+        elif name.startswith("ringwatch_gc_pause_seconds_sum"):
+            out[f"gen{generation}_s"] = out.get(f"gen{generation}_s", 0) + float(value)
+        elif 'le="0.05"' in name:
+            under_50ms += float(value)
+    if not out:
+        return None
+    out["passes_50ms_or_more"] = (
+        sum(v for k, v in out.items() if k.endswith("_passes")) - under_50ms
+    )
+    return out
+
+
 def run_pass(
     load: Load,
     requests: list[dict[str, Any]],
@@ -605,11 +639,18 @@ def run_pass(
 ) -> dict[str, Any]:
     servers = servers or {}
     forks_before = _fork_stats(redis_target)
+    gc_before = _gc_pauses(load.url)
     before = _cpu_by_role(api_pid, servers)
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         result: dict[str, Any] = pool.submit(drive, load, requests).result()
     after = _cpu_by_role(api_pid, servers)
     forks_after = _fork_stats(redis_target)
+    gc_after = _gc_pauses(load.url)
+    if gc_before is not None and gc_after is not None:
+        # The API's collector passes during the pass: each stops its Python, the loop with it.
+        result["api_gc"] = {
+            k: round(v - gc_before.get(k, 0.0), 4) for k, v in sorted(gc_after.items())
+        }
     if forks_before is not None and forks_after is not None:
         result["redis_forks"] = {
             "forks": forks_after[0] - forks_before[0],

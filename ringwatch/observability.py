@@ -8,7 +8,10 @@ writes its numbers to files there and one scrape aggregates them all (docs/obser
 
 from __future__ import annotations
 
+import gc
 import os
+import time
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -45,6 +48,35 @@ HEALTH = Gauge(
     ["dependency"],
     multiprocess_mode="liveall",
 )
+
+# Every pass of the cyclic garbage collector stops the process's Python, the event loop with it:
+# a long full pass is a latency stall that no request's own timing explains.
+GC_PAUSES = Histogram(
+    "ringwatch_gc_pause_seconds",
+    "Passes of the cyclic garbage collector, by generation (the process's Python stands still)",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+
+class _GcTimer:
+    def __init__(self) -> None:
+        self.started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        elif self.started:
+            GC_PAUSES.labels(str(info.get("generation", ""))).observe(
+                time.perf_counter() - self.started
+            )
+            self.started = 0.0
+
+
+def time_gc_pauses() -> None:
+    """Record every collector pass of this process in GC_PAUSES (once per process)."""
+    if not any(isinstance(callback, _GcTimer) for callback in gc.callbacks):
+        gc.callbacks.append(_GcTimer())
 
 
 def record_detection(mode: str, timings: dict[str, float]) -> None:

@@ -30,6 +30,7 @@ from ringwatch.api.telemetry import Telemetry, quiet_decision_access_log
 from ringwatch.console import routes as console
 from ringwatch.errors import RingwatchError
 from ringwatch.events import json_schema
+from ringwatch.observability import time_gc_pauses
 from ringwatch.services.context import Services
 from ringwatch.services.ingest import BatchQueue
 from ringwatch.settings import Settings, get_settings
@@ -134,4 +135,5 @@ def serve_app() -> FastAPI:
     # CPU (perf, docs/performance.md "Decisions"), walking in-flight requests' objects and
     # promoting them to older generations, for little garbage.
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+    time_gc_pauses()
     return create_app(get_settings(), release_engine=False, serving=True)
