@@ -56,6 +56,11 @@ FEATURES = (
 )
 
 
+# Members not declared minors on one mailbox from which a household-shaped group is not cleared
+# as a household (`_shared_mailbox`).
+MAILBOX_OPERATOR = 3
+
+
 @dataclass(frozen=True)
 class VerdictParams:
     """Logistic coefficients (per feature) and the verdict thresholds on the score."""
@@ -210,6 +215,13 @@ def ring_features(
     # A child may have only the family tablet, a grown-up hardly: two or more members
     # declared adult who live only on devices other accounts use are a farm's personas.
     clean &= deviceless_adults < 2
+    # A mailbox is one person's: family members each have their own. A parent may register the
+    # children under theirs (plus-addressing), and a couple may share a family address, but
+    # three grown-ups on one mailbox (one address, or its dot and plus variants, which
+    # normalise to it) is one operator registering personas past the platform's one-account-
+    # per-address rule.
+    shared_mailbox = _shared_mailbox(g, all_links) >= MAILBOX_OPERATOR
+    clean &= ~shared_mailbox
     if young is None:
         young = age_suspect(snapshot, min_age=min_age)
     young_share, family_children = _young_share(g, young, guardian_age, household_max)
@@ -220,7 +232,7 @@ def ring_features(
     household = ((size <= household_max) & one_country & ids.shares_ip & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
     shape = (links.hard == 0) & (grown_without_own < 0.5) & (young_share < 0.5)
-    shape &= deviceless_adults < 2
+    shape &= (deviceless_adults < 2) & ~shared_mailbox
     household_shape = ((size <= household_max) & one_country & ids.shares_ip & shape).astype(
         np.float64
     )
@@ -523,9 +535,7 @@ def _runs_away_from_own_places(
     inside = np.flatnonzero(ring >= 0)
     if inside.shape[0]:
         keep[inside] = np.asarray(own_place[ring[inside], at.col[inside]]).ravel() > 0
-    mine = sp.csr_matrix(
-        (np.ones(int(keep.sum())), (at.row[keep], at.col[keep])), shape=ips.shape
-    )
+    mine = sp.csr_matrix((np.ones(int(keep.sum())), (at.row[keep], at.col[keep])), shape=ips.shape)
     together = (mine @ mine.T).tocsr()
     return (runs - runs.multiply(together > 0)).tocsr()
 
@@ -632,6 +642,25 @@ def _no_own_device(
         np.asarray(grown_without / np.maximum(grown_with, 1)),
         deviceless_adults,
     )
+
+
+def _shared_mailbox(g: _Groups, all_links: sp.csc_matrix) -> np.ndarray:
+    """Per ring, the most members not declared minors (under 18) that use one and the same
+    email address."""
+    snapshot = g.snapshot
+    email_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["email"])
+    out = np.zeros(g.count)
+    if email_cols.size == 0:
+        return out
+    grown = ~(np.nan_to_num(declared_age(snapshot), nan=99.0) < 18)
+    rows = g.inside[grown[g.inside]]
+    links = all_links[:, email_cols].tocsr()[rows].tocoo()
+    if links.nnz == 0:
+        return out
+    pair = g.ring_of[rows[links.row]].astype(np.int64) * email_cols.size + links.col
+    pairs, users = np.unique(pair, return_counts=True)
+    np.maximum.at(out, pairs // email_cols.size, users.astype(np.float64))
+    return out
 
 
 def _young_share(

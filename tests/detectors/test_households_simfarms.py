@@ -333,8 +333,15 @@ def test_a_small_batch_of_sims_in_sequence_is_flagged(size: int) -> None:
     _background(b)
     births = [f"19{75 + 3 * j}-0{1 + j}-1{j}" for j in range(size)]
     batch = _in_sequence(
-        b, "sim", births, first=CARRIER + 7_000_300, start=T0 + 60 * DAY, gap=2400,
-        ip=NAT_IP, subnet=NAT_SUBNET, email="sim{j}x@gmail.com",
+        b,
+        "sim",
+        births,
+        first=CARRIER + 7_000_300,
+        start=T0 + 60 * DAY,
+        gap=2400,
+        ip=NAT_IP,
+        subnet=NAT_SUBNET,
+        email="sim{j}x@gmail.com",
     )
     result = detect(b.build(), seed=1)
     hits = _flagged(result.rings, batch)
@@ -347,8 +354,15 @@ def test_family_contract_registered_in_one_evening_at_home_is_not_flagged() -> N
     b = SnapshotBuilder()
     _background(b)
     family = _in_sequence(
-        b, "fam", list(AGES[:3]), first=CARRIER + 7_000_300, start=T0 + 60 * DAY, gap=2400,
-        ip="81.2.9.10", subnet="81.2.9.0/24", email="nowak.{j}@outlook.com",
+        b,
+        "fam",
+        list(AGES[:3]),
+        first=CARRIER + 7_000_300,
+        start=T0 + 60 * DAY,
+        gap=2400,
+        ip="81.2.9.10",
+        subnet="81.2.9.0/24",
+        email="nowak.{j}@outlook.com",
     )
     result = detect(b.build(), seed=1)
     assert _flagged(result.rings, family) == []
@@ -361,8 +375,15 @@ def test_team_on_company_numbers_joining_together_at_the_office_is_not_flagged()
     _background(b)
     births = [f"19{70 + 4 * j}-0{1 + j}-2{j}" for j in range(8)]
     team = _in_sequence(
-        b, "col", births, first=CARRIER + 6_000_010, start=T0 + 70 * DAY, gap=1800,
-        ip="62.7.3.20", subnet="62.7.3.0/24", email="colleague{j}@corp.example",
+        b,
+        "col",
+        births,
+        first=CARRIER + 6_000_010,
+        start=T0 + 70 * DAY,
+        gap=1800,
+        ip="62.7.3.20",
+        subnet="62.7.3.0/24",
+        email="colleague{j}@corp.example",
     )
     for j, acc in enumerate(team):
         b.add_link(acc, "ip", f"82.1.{j}.9", 3, T0 + 71 * DAY)  # each also lives somewhere
@@ -413,14 +434,13 @@ def test_family_with_tablet_and_computer_for_the_children_is_not_flagged() -> No
         ts = T0 + 20 * DAY + j * 8 * DAY
         child = j >= 2
         b.add_account(acc, {"created_at": ts, "country": "GB", "birthdate": birth})
-        for dev in (["fam-tablet", "fam-pc"] if child else [f"phone-{acc}", "fam-tablet"]):
+        for dev in ["fam-tablet", "fam-pc"] if child else [f"phone-{acc}", "fam-tablet"]:
             b.add_link(acc, "device", dev, 3, ts)
         b.add_link(acc, "ip", "81.2.44.10", 5, ts)
         b.add_link(acc, "subnet", "81.2.44.0/24", 5, ts)
         members.append(acc)
     result = detect(b.build(), seed=1)
     assert _flagged(result.rings, members) == []
-
 
 
 def _family_with_colleagues(b: SnapshotBuilder, *, farm: bool) -> tuple[list[str], list[str]]:
@@ -507,3 +527,62 @@ def test_a_farm_posing_as_a_household_with_colleagues_attached_is_not_one() -> N
     snap = b.build()
     assert _judged_as_one(snap, members)["household"] == 0.0
     assert _judged_as_one(snap, members + colleagues)["household"] == 0.0
+
+
+def _on_one_mailbox(b: SnapshotBuilder, members: list[str], mailbox: str) -> None:
+    """The members' email is one address (its dot and plus variants normalise to it)."""
+    for acc in members:
+        b.add_link(acc, "email", HASH.digest(IdentifierKind.EMAIL, mailbox), 1, T0 + 60 * DAY)
+
+
+def _registered_together(b: SnapshotBuilder, name: str, mailboxes: list[str]) -> list[str]:
+    """Three adults on one home network and tablet, each with a phone of their own,
+    registered within two days (families sign up together too)."""
+    members = []
+    for j, mailbox in enumerate(mailboxes):
+        acc = f"{name}-{j}"
+        ts = T0 + 40 * DAY + j * 16 * 3600
+        _person(
+            b,
+            acc,
+            ts,
+            birth=AGES[(0, 1, 4)[j]],
+            ip="81.2.6.10",
+            subnet="81.2.6.0/24",
+            number=CARRIER + 2_000_300 + j,
+            email=mailbox,
+        )
+        b.add_link(acc, "device", f"tablet-{name}", 2, ts + DAY)
+        members.append(acc)
+    return members
+
+
+def test_grown_ups_of_a_household_on_one_mailbox_are_not_cleared_as_a_household() -> None:
+    """The same three people with a mailbox each are a household; registered with one
+    mailbox, they are one operator's personas."""
+    own = SnapshotBuilder()
+    _background(own, 300)
+    family = _registered_together(own, "ops", [f"member.{j}@outlook.com" for j in range(3)])
+    assert _flagged(detect(own.build(), seed=1).rings, family) == []
+
+    one = SnapshotBuilder()
+    _background(one, 300)
+    personas = _registered_together(one, "ops", ["jane.operator@gmail.com"] * 3)
+    hits = _flagged(detect(one.build(), seed=1).rings, personas)
+    assert hits and set(personas) <= set(hits[0].members)
+
+
+@pytest.mark.parametrize("adults_on_it", [1, 2])
+def test_a_family_mailbox_shared_by_a_couple_or_the_children_clears_as_a_household(
+    adults_on_it: int,
+) -> None:
+    """A parent's address used for the children's accounts, or a couple's family address."""
+    b = SnapshotBuilder()
+    _background(b, 300)
+    members = _household(
+        b, "fam", 5, tablet=True, card=True, child=True, number=CARRIER + 2_000_500, home=7
+    )
+    adults = [m for m, birth in zip(members, AGES, strict=False) if int(birth[:4]) < 2005]
+    children = [m for m, birth in zip(members, AGES, strict=False) if int(birth[:4]) >= 2005]
+    _on_one_mailbox(b, adults[:adults_on_it] + children, "the.parents@gmail.com")
+    assert _flagged(detect(b.build(), seed=1).rings, members) == []
