@@ -327,6 +327,9 @@ class _ReadBackoff:
         return delay
 
 
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
 def _close_on_its_loop(
     loop: asyncio.AbstractEventLoop, driver: neo4j.AsyncDriver, *, wait: bool
 ) -> None:
@@ -341,7 +344,10 @@ def _close_on_its_loop(
     except RuntimeError:
         running = None
     if running is loop:
-        loop.create_task(driver.close())
+        # The loop keeps only a weak reference to a task: hold it until it is done.
+        task = loop.create_task(driver.close())
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
     elif loop.is_running():
         future = asyncio.run_coroutine_threadsafe(driver.close(), loop)
         if wait:
