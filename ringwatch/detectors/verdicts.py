@@ -207,7 +207,9 @@ def ring_features(
     # One banned member in a family is that person's problem, not the family's: guilt by
     # association is what reviewers must not do. Two or more make the family look like a cell.
     clean = (offenders < 2) & (links.hard == 0)
-    no_own_device, grown_without_own, deviceless_adults = _no_own_device(g, all_links)
+    # Declared ages, read once for the helpers below (parsing every birthdate is per account).
+    age = declared_age(snapshot)
+    no_own_device, grown_without_own, deviceless_adults = _no_own_device(g, all_links, age)
     # People carry a phone of their own; a "household" whose members live only on shared
     # devices is a farm. Children are the exception: the family tablet and computer may be
     # all they have, so only the members not declared minors are counted here.
@@ -220,11 +222,11 @@ def ring_features(
     # three grown-ups on one mailbox (one address, or its dot and plus variants, which
     # normalise to it) is one operator registering personas past the platform's one-account-
     # per-address rule.
-    shared_mailbox = _shared_mailbox(g, all_links) >= MAILBOX_OPERATOR
+    shared_mailbox = _shared_mailbox(g, all_links, age) >= MAILBOX_OPERATOR
     clean &= ~shared_mailbox
     if young is None:
         young = age_suspect(snapshot, min_age=min_age)
-    young_share, family_children = _young_share(g, young, guardian_age, household_max)
+    young_share, family_children = _young_share(g, young, age, guardian_age, household_max)
     clean &= (young_share < 0.5) | family_children
     young_share = np.where(family_children, 0.0, young_share)
     # A child cohort's shared school network is its evidence, like a pool's rotation.
@@ -617,11 +619,11 @@ def _countries(g: _Groups) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _no_own_device(
-    g: _Groups, all_links: sp.csc_matrix
+    g: _Groups, all_links: sp.csc_matrix, age: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per ring: the share of members with a device who use no device of their own, the same
     share among members not declared minors (under 18), and how many members declared adult
-    live only on devices other accounts use."""
+    live only on devices other accounts use. `age`: `declared_age` per account row."""
     snapshot = g.snapshot
     device_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["device"])
     devices = all_links[:, device_cols].tocsc()
@@ -631,7 +633,6 @@ def _no_own_device(
     has_own = np.asarray(devices[:, own_cols].sum(axis=1)).ravel() > 0
     with_device = g.total(has_device[g.inside])
     without_own = g.total((has_device & ~has_own)[g.inside])
-    age = declared_age(snapshot)
     adult = np.nan_to_num(age, nan=0.0) >= 18
     deviceless_adults = g.total((has_device & ~has_own & adult)[g.inside])
     grown = ~(np.nan_to_num(age, nan=99.0) < 18)
@@ -644,15 +645,15 @@ def _no_own_device(
     )
 
 
-def _shared_mailbox(g: _Groups, all_links: sp.csc_matrix) -> np.ndarray:
-    """Per ring, the most members not declared minors (under 18) that use one and the same
-    email address."""
+def _shared_mailbox(g: _Groups, all_links: sp.csc_matrix, age: np.ndarray) -> np.ndarray:
+    """Per ring, the most members not declared minors (under 18; `age`: `declared_age` per
+    account row) that use one and the same email address."""
     snapshot = g.snapshot
     email_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["email"])
     out = np.zeros(g.count)
     if email_cols.size == 0:
         return out
-    grown = ~(np.nan_to_num(declared_age(snapshot), nan=99.0) < 18)
+    grown = ~(np.nan_to_num(age, nan=99.0) < 18)
     rows = g.inside[grown[g.inside]]
     links = all_links[:, email_cols].tocsr()[rows].tocoo()
     if links.nnz == 0:
@@ -664,7 +665,7 @@ def _shared_mailbox(g: _Groups, all_links: sp.csc_matrix) -> np.ndarray:
 
 
 def _young_share(
-    g: _Groups, young: np.ndarray, guardian_age: float, household_max: int
+    g: _Groups, young: np.ndarray, age: np.ndarray, guardian_age: float, household_max: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per ring: the share of age-suspect members, and whether they are a family's children.
 
@@ -675,8 +676,7 @@ def _young_share(
     whole family's age structure on top of everything else."""
     inside, size = g.inside, g.size
     young_share = g.total(young[inside]) / size
-    age = declared_age(g.snapshot)[inside]
-    grown = np.nan_to_num(age, nan=0.0) >= guardian_age
+    grown = np.nan_to_num(age[inside], nan=0.0) >= guardian_age
     guardians = g.total(grown & ~young[inside])
     # At least one grown-up per two children: a teacher alone with a class is a cohort.
     family_children = (guardians >= 1) & (2 * guardians >= young_share * size)
