@@ -362,6 +362,87 @@ def merge_by_strong_bridges(
     return Partition(_renumber_by_first_row(merged), partition.component)
 
 
+def merge_by_operated_bridges(
+    partition: Partition,
+    places: sp.spmatrix,
+    suspect: np.ndarray,
+    *,
+    min_bridges: int = 2,
+    min_suspects: int = 2,
+    min_suspect_share: float = 0.5,
+) -> Partition:
+    """Join suspicious communities that meet on two or more of an operation's own places.
+
+    An operation with several rooms (a rack of phones behind each of a few connections) comes
+    out of CPM as one community per room, and the rooms' own connections join nothing across
+    them (`merge_by_shared_infrastructure` joins a community to a connection most of its
+    members use). Yet its personas are not pinned to one room: one logs in from the other
+    room's connection, another borrows a phone from the next rack. A place counts as the
+    operation's when it is small and mostly used by suspects (`min_suspect_share`, at least
+    `min_suspects` of them): no office, campus or carrier address is. Two suspicious
+    communities that meet on `min_bridges` different such places are one operation; one
+    shared place is what a resold proxy exit gives two unrelated operations.
+
+    Only communities whose members are mostly suspects take part, so no account is flagged
+    here that was not already: the merge regroups the pieces of one operation into one ring.
+
+    `places`: accounts x candidate places (binary; the caller caps their size); `suspect`:
+    bool per account, member of a community scored suspicious or worse on its own evidence.
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> part = Partition(np.array([0, 0, 0, 1, 1, 1]), np.zeros(6, np.int64))
+    >>> rooms = np.array([[1, 0, 0], [1, 0, 0], [1, 1, 0], [1, 0, 1], [0, 1, 0], [0, 1, 1]])
+    >>> everyone = np.ones(6, bool)
+    >>> merge_by_operated_bridges(part, sp.csc_matrix(rooms), everyone).labels.tolist()
+    [0, 0, 0, 0, 0, 0]
+    >>> merge_by_operated_bridges(part, sp.csc_matrix(rooms[:, :1]), everyone).labels.tolist()
+    [0, 0, 0, 1, 1, 1]
+    """
+    if min_bridges < 1:
+        raise ValueError("min_bridges must be >= 1")
+    labels = partition.labels
+    inside = labels >= 0
+    k = int(labels.max()) + 1 if inside.any() else 0
+    if k < 2 or places.shape[1] == 0 or not suspect.any():
+        return partition
+    size = np.bincount(labels[inside], minlength=k)
+    suspicious = np.bincount(labels[inside & suspect], minlength=k) * 2 >= np.maximum(size, 1)
+    places = sp.csc_matrix(places, dtype=np.float64)
+    degree = np.diff(places.indptr)
+    suspects = np.asarray(places.T @ suspect.astype(np.float64)).ravel()
+    own = np.flatnonzero((suspects >= min_suspects) & (suspects >= min_suspect_share * degree))
+    if own.shape[0] == 0:
+        return partition
+    coo = places[:, own].tocoo()
+    community = labels[coo.row]
+    keep = community >= 0
+    keep[keep] = suspicious[community[keep]]
+    # Each (place, community) once, sorted by place: the communities that meet on each place.
+    met = np.unique(np.column_stack([coo.col[keep], community[keep]]), axis=0)
+    starts = np.flatnonzero(np.r_[True, met[1:, 0] != met[:-1, 0], True])
+    left: list[int] = []
+    right: list[int] = []
+    for lo, hi in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
+        if hi - lo < 2:
+            continue
+        here = met[lo:hi, 1].tolist()
+        for i, a in enumerate(here):
+            for b in here[i + 1 :]:
+                left.append(a)
+                right.append(b)
+    if not left:
+        return partition
+    bridges = sp.coo_matrix((np.ones(len(left)), (left, right)), shape=(k, k)).tocsr()
+    bridges.sum_duplicates()
+    bridges.data = (bridges.data >= min_bridges).astype(np.float64)
+    bridges.eliminate_zeros()
+    if bridges.nnz == 0:
+        return partition
+    _, group = connected_components(bridges, directed=False)
+    merged = np.where(inside, group[np.maximum(labels, 0)], -1)
+    return Partition(_renumber_by_first_row(merged), partition.component)
+
+
 def merge_along(partition: Partition, links: sp.spmatrix) -> Partition:
     """Join the communities (and unassigned accounts) that `links` connect, transitively.
 

@@ -42,6 +42,7 @@ from ringwatch.detectors.communities import (
     leiden_batches,
     leiden_plan,
     merge_along,
+    merge_by_operated_bridges,
     merge_by_shared_infrastructure,
     merge_by_strong_bridges,
     projection,
@@ -87,6 +88,10 @@ class DetectParams:
     min_ring_size: smaller communities are not reported as rings.
     bridge_min_pairs: communities joined by at least this many strong-identifier account pairs
         are one ring (a farm spread over a pool of devices); 0 disables the merge.
+    operated_bridges: suspicious communities that meet on at least this many different places
+        of their own (small IPs and devices, cards or phones mostly used by suspects) are one
+        operation with several rooms (communities.merge_by_operated_bridges); 0 disables it.
+    operated_place_max_degree: places with more accounts are not an operation's own room.
     campaign_window: engagement on one target within this window is one campaign cell, a
         candidate piece of infrastructure for the infrastructure merge (0 disables): a farm
         pushing the same targets from many rooms is one operation.
@@ -127,6 +132,8 @@ class DetectParams:
     leiden_batch_nodes: int = 200_000
     min_ring_size: int = 3
     bridge_min_pairs: int = 3
+    operated_bridges: int = 2
+    operated_place_max_degree: int = 50
     campaign_window: int = 2 * 3600
     min_campaign_targets: int = 2
     keep_benign: bool = True
@@ -602,6 +609,13 @@ def _judge_groups(
         campaign_target=np.r_[np.full(infrastructure.shape[1], -1, np.int64), campaign_target],
         min_campaign_targets=params.min_campaign_targets,
     )
+    if params.operated_bridges > 0:
+        part = merge_by_operated_bridges(
+            part,
+            _places(snapshot, params.operated_place_max_degree),
+            suspect,
+            min_bridges=params.operated_bridges,
+        )
     groups = part.members(params.min_ring_size)
     features, scores = judge(groups)
     return groups, features, scores
@@ -710,6 +724,19 @@ def _infrastructure_links(
             sp.csc_matrix((np.ones(coo.nnz, dtype=np.float32), (coo.row, column)), shape=(n, width))
         )
     return sp.csc_matrix(sp.hstack(parts, format="csc"))
+
+
+def _places(snapshot: Snapshot, max_degree: int) -> sp.csc_matrix:
+    """Accounts x the places an operation's rooms are made of (binary): IP addresses and the
+    hardware and instruments in a room (devices, cards, phone numbers), each used by 2 to
+    `max_degree` accounts. Subnets are left out: an address and its /24 are one place, not two
+    meetings."""
+    links = binary_links(snapshot)
+    degree = np.diff(links.indptr)
+    kinds = snapshot.kind_mask(
+        IdentifierKind.IP, IdentifierKind.DEVICE, IdentifierKind.CARD, IdentifierKind.PHONE
+    )
+    return sp.csc_matrix(links[:, np.flatnonzero(kinds & (degree >= 2) & (degree <= max_degree))])
 
 
 def _campaign_links(snapshot: Snapshot, window: int) -> tuple[sp.csc_matrix, np.ndarray]:

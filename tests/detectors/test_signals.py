@@ -346,6 +346,40 @@ def test_a_connection_strangers_share_does_not_join_two_farms() -> None:
     assert flagged == [set(first), set(second)], [len(f) for f in flagged]
 
 
+# -- one operation, several rooms: personas that visit the other room --------------------------
+def _rooms(b: SnapshotBuilder, visits: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Two device farms, each in a room of its own (an IP only its accounts use), and the
+    visits: (account, room) logins from the other room's connection."""
+    first = farm(b, "a", 8)
+    second = farm(b, "b", 8, T0 + 2 * DAY)
+    for a in first:
+        b.add_link(a, "ip", "room-a", 1, T0)
+    for a in second:
+        b.add_link(a, "ip", "room-b", 1, T0 + 2 * DAY)
+    for account, room in visits:
+        b.add_link(account, "ip", room, 1, T0 + 3 * DAY)
+    return first, second
+
+
+def test_rooms_whose_personas_visit_each_other_are_one_operation() -> None:
+    b = SnapshotBuilder()
+    first, second = _rooms(b, [("b03", "room-a"), ("a05", "room-b")])
+    result = detect(b.build(), seed=0)
+    flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
+    # Each room's connection is nobody's but the operation's, and each is visited from the
+    # other room: two meetings on its own places make the two pieces one operation.
+    assert flagged == [set(first) | set(second)], [len(f) for f in flagged]
+
+
+def test_two_farms_meeting_on_one_place_stay_two_rings() -> None:
+    b = SnapshotBuilder()
+    first, second = _rooms(b, [("b03", "room-a")])
+    result = detect(b.build(), seed=0)
+    flagged = sorted((set(r.members) for r in result.rings if r.verdict != "benign"), key=min)
+    # One shared address is what a resold proxy exit gives two unrelated operations.
+    assert flagged == [set(first), set(second)], [len(f) for f in flagged]
+
+
 # -- an engagement farm: many rooms, the same customer targets --------------------------------
 def _engagement_farm(b: SnapshotBuilder, name: str, rooms: int, t0: int) -> list[str]:
     """`rooms` rooms of 40 accounts, each room on its own device pool; every account pushes
