@@ -140,7 +140,8 @@ class Neo4jStore(CypherStore):
 
     async def _read_on_loop(self, query: str, params: Mapping[str, Any]) -> list[Row]:
         """`read` from the running event loop: the same auto-commit READ transaction, timeout,
-        retries and errors."""
+        retries and errors, for a query whose values are plain (no nodes, relationships,
+        paths or temporal values: they come back as the driver decoded them)."""
         driver = self._driver_of_loop()
         statement = neo4j.Query(query, timeout=self._read_timeout_s)
         values = dict(params)
@@ -151,7 +152,11 @@ class Neo4jStore(CypherStore):
                     database=self._database, default_access_mode=neo4j.READ_ACCESS
                 ) as session:
                     result = await session.run(statement, values)
-                    return [record.data() async for record in result]
+                    keys = result.keys()
+                    # A Record is a tuple of the decoded values; `data()` would walk every
+                    # nested value again to convert graph types, which the live-facts query
+                    # never returns (maps, lists and scalars only).
+                    return [dict(zip(keys, record, strict=True)) async for record in result]
             except (AuthError, *UNREACHABLE, TransientError) as e:
                 await asyncio.sleep(backoff.after(e))
 
