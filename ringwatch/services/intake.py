@@ -40,14 +40,19 @@ BATCH_PREFIX = "rw:batch:"
 ACCEPT = """
 local batch_id, now, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local keep_payload, counter_ttl = ARGV[5] == '1', tonumber(ARGV[6])
-local kept, dupes, seen = {}, {}, {}
+local kept, dupes, seen, expiring = {}, {}, {}, {}
 for i = 0, n - 1 do
   local at = 7 + i * 4
   local event_id, day, record, counter = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local key = 'rw:dedupe:' .. day
   local ok = redis.call('HSETNX', key, event_id, batch_id)
   if ok == 1 then
-    if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
+    -- A day's hash needs its expiry checked once per call, not once per claim: the script
+    -- runs atomically, so nothing can drop the expiry in between.
+    if not expiring[key] then
+      if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
+      expiring[key] = true
+    end
   elseif redis.call('HGET', key, event_id) ~= batch_id or seen[event_id] then
     ok = -1
   end

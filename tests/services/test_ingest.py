@@ -241,3 +241,19 @@ def test_batches_grouped_behind_a_slow_writer_resume_exactly_once(
     third = service.ingest_file(path, group=4)
     assert third.skipped_batches == 10 and third.accepted == 0
     assert service.store.summary().edge_events["USES_DEVICE"] == 1000
+
+
+def test_each_days_claims_expire_after_the_dedupe_window(redis_client: redis.Redis) -> None:
+    intake = Intake(redis_client, dedupe_window_days=30)
+    day_ms = 86_400_000
+    records = [{"id": f"ev{i}", "ts": 1_767_225_600_000 + (i % 2) * day_ms} for i in range(6)]
+    claimed = intake.accept("b1", [*records, records[0]], keep_payload=False)
+    assert claimed.duplicate_indexes == [6]  # the same event twice in one batch
+    keys = sorted(redis_client.keys("rw:dedupe:*"))
+    assert len(keys) == 2
+    for key in keys:
+        assert 30 * 86400 < redis_client.ttl(key) <= 31 * 86400
+    # A day's hash that lost its expiry gets it back with the next claim on that day.
+    redis_client.persist(keys[0])
+    intake.accept("b2", [{"id": "ev-late", "ts": records[0]["ts"]}], keep_payload=False)
+    assert redis_client.ttl(keys[0]) > 30 * 86400
