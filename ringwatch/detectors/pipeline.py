@@ -60,7 +60,7 @@ from ringwatch.detectors.evaders import EvaderMatches, EvaderParams, match_evade
 from ringwatch.detectors.linkage import LinkParams, LinkRecords, Links, score_pairs
 from ringwatch.detectors.linkage_snapshot import link_snapshot
 from ringwatch.detectors.ring_ids import MatchParams, RingIdentity, assign_ring_ids
-from ringwatch.detectors.snapshot import KINDS, Snapshot
+from ringwatch.detectors.snapshot import KINDS, NOT_BANNED, Snapshot
 from ringwatch.detectors.strong import DEFAULT_STRONG_CAPS, strong_columns, strong_pairs
 from ringwatch.detectors.trust import TrustParams, sybil_scores
 from ringwatch.detectors.verdicts import (
@@ -92,6 +92,11 @@ class DetectParams:
         of their own (small IPs and devices, cards or phones mostly used by suspects) are one
         operation with several rooms (communities.merge_by_operated_bridges); 0 disables it.
     operated_place_max_degree: places with more accounts are not an operation's own room.
+    banned_are_suspects: an account already banned counts as a suspect when the
+        infrastructure merge and the operated bridges decide whether a place is an operation's
+        own: a connection used mostly by banned accounts and suspicious communities is the
+        operation's, and its accounts in no ring (the banned personas CPM left alone) join the
+        operation's ring.
     campaign_window: engagement on one target within this window is one campaign cell, a
         candidate piece of infrastructure for the infrastructure merge (0 disables): a farm
         pushing the same targets from many rooms is one operation.
@@ -133,6 +138,7 @@ class DetectParams:
     min_ring_size: int = 3
     bridge_min_pairs: int = 3
     operated_bridges: int = 2
+    banned_are_suspects: bool = True
     operated_place_max_degree: int = 50
     campaign_window: int = 2 * 3600
     min_campaign_targets: int = 2
@@ -597,6 +603,8 @@ def _judge_groups(
     for g, score in zip(groups, scores.tolist(), strict=True):
         if score >= params.verdicts.suspicious_threshold:
             suspect[g] = True
+    if params.banned_are_suspects:
+        suspect |= snapshot.banned_at != NOT_BANNED
     infrastructure = _infrastructure_links(snapshot, params.infrastructure_max_degree)
     campaigns, campaign_target = _campaign_links(snapshot, params.campaign_window)
     part = merge_by_shared_infrastructure(

@@ -380,6 +380,44 @@ def test_two_farms_meeting_on_one_place_stay_two_rings() -> None:
     assert flagged == [set(first), set(second)], [len(f) for f in flagged]
 
 
+# -- banned personas on the operation's own connection ------------------------------------------
+def _farm_with_banned_loners(b: SnapshotBuilder, loners: int, customers: int) -> list[str]:
+    """A farm of 4 on a connection, plus `loners` personas already banned on the same
+    connection with a fresh device each (nothing ties them to anyone but the connection), and
+    `customers` ordinary users of it."""
+    ids = farm(b, "f", 4)
+    for a in ids:
+        b.add_link(a, "ip", "conn", 1, T0)
+    for i in range(loners):
+        a = f"x{i:02d}"
+        ids.append(a)
+        b.add_account(a, {"created_at": T0 + 900 * i, "banned_at": T0 + 20 * DAY})
+        b.add_link(a, "device", f"fresh-{i}", 1, T0)
+        b.add_link(a, "ip", "conn", 1, T0 + 900 * i)
+    for i in range(customers):
+        b.add_account(f"c{i:02d}", {"created_at": T0 - (i + 1) * 7 * DAY})
+        b.add_link(f"c{i:02d}", "ip", "conn", 1, T0 - i * DAY)
+    return ids
+
+
+def test_banned_personas_on_the_operations_own_connection_join_its_ring() -> None:
+    b = SnapshotBuilder()
+    ids = _farm_with_banned_loners(b, loners=6, customers=0)
+    result = detect(b.build(), seed=0)
+    flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
+    # The connection is nobody's but the farm's and its banned personas': one operation,
+    # though only 4 of its 10 accounts sit in a suspicious community.
+    assert flagged == [set(ids)], [len(f) for f in flagged]
+
+
+def test_banned_strangers_do_not_make_a_public_connection_the_operations() -> None:
+    b = SnapshotBuilder()
+    ids = _farm_with_banned_loners(b, loners=2, customers=20)
+    result = detect(b.build(), seed=0)
+    flagged = [set(r.members) for r in result.rings if r.verdict != "benign"]
+    assert flagged == [set(ids[:4])], [len(f) for f in flagged]
+
+
 # -- an engagement farm: many rooms, the same customer targets --------------------------------
 def _engagement_farm(b: SnapshotBuilder, name: str, rooms: int, t0: int) -> list[str]:
     """`rooms` rooms of 40 accounts, each room on its own device pool; every account pushes
