@@ -383,11 +383,12 @@ def merge_by_operated_bridges(
     communities that meet on `min_bridges` different such places are one operation; one
     shared place is what a resold proxy exit gives two unrelated operations.
 
-    Only communities whose members are mostly suspects take part, so no account is flagged
-    here that was not already: the merge regroups the pieces of one operation into one ring.
+    Only communities whose members are mostly suspects take part: the merge regroups the
+    pieces of one operation into one ring, it does not reach out to anyone else.
 
     `places`: accounts x candidate places (binary; the caller caps their size); `suspect`:
-    bool per account, member of a community scored suspicious or worse on its own evidence.
+    bool per account, member of a community scored suspicious or worse on its own evidence
+    (the pipeline adds the accounts already banned).
 
     >>> import numpy as np, scipy.sparse as sp
     >>> part = Partition(np.array([0, 0, 0, 1, 1, 1]), np.zeros(6, np.int64))
@@ -540,7 +541,8 @@ def merge_by_shared_infrastructure(
     members with no strong link, e.g. one fresh device per proxy account).
 
     `links`: accounts x candidate identifier columns (binary, weak kinds under a hub cap);
-    `suspect`: bool per account, member of a community scored suspicious or worse.
+    `suspect`: bool per account, member of a community scored suspicious or worse (the
+    pipeline adds the accounts already banned).
     `created`: per account creation time; when given, an account outside the suspicious
     communities (in a community cleared on its own evidence, or in none) counts towards
     joining through an identifier of more than `busy_degree` accounts only if it was created
