@@ -362,6 +362,20 @@ def merge_by_strong_bridges(
     return Partition(_renumber_by_first_row(merged), partition.component)
 
 
+def _operated(
+    links: sp.spmatrix, suspect: np.ndarray, min_suspects: int, min_share: float
+) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """(`links` as CSC, each column's accounts and suspects among them, the columns mostly used
+    by suspects: at least `min_suspects` of them and `min_share` of the column's accounts)."""
+    links = sp.csc_matrix(links, dtype=np.float64)
+    degree = np.diff(links.indptr).astype(np.float64)
+    suspects = np.asarray(links.T @ suspect.astype(np.float64)).ravel()
+    operated = np.flatnonzero(
+        (suspects >= min_suspects) & (suspects >= min_share * np.maximum(degree, 1))
+    )
+    return links, degree, suspects, operated
+
+
 def merge_by_operated_bridges(
     partition: Partition,
     places: sp.spmatrix,
@@ -408,10 +422,7 @@ def merge_by_operated_bridges(
         return partition
     size = np.bincount(labels[inside], minlength=k)
     suspicious = np.bincount(labels[inside & suspect], minlength=k) * 2 >= np.maximum(size, 1)
-    places = sp.csc_matrix(places, dtype=np.float64)
-    degree = np.diff(places.indptr)
-    suspects = np.asarray(places.T @ suspect.astype(np.float64)).ravel()
-    own = np.flatnonzero((suspects >= min_suspects) & (suspects >= min_suspect_share * degree))
+    places, _, _, own = _operated(places, suspect, min_suspects, min_suspect_share)
     if own.shape[0] == 0:
         return partition
     coo = places[:, own].tocoo()
@@ -572,12 +583,7 @@ def merge_by_shared_infrastructure(
     n = labels.shape[0]
     if links.shape[1] == 0 or not suspect.any():
         return partition
-    links = sp.csc_matrix(links, dtype=np.float64)
-    degree = np.diff(links.indptr).astype(np.float64)
-    suspects = np.asarray(links.T @ suspect.astype(np.float64)).ravel()
-    operated = np.flatnonzero(
-        (suspects >= min_suspects) & (suspects >= min_suspect_share * np.maximum(degree, 1))
-    )
+    links, degree, suspects, operated = _operated(links, suspect, min_suspects, min_suspect_share)
     if operated.shape[0] == 0:
         return partition
     ops = links[:, operated].tocsr()
