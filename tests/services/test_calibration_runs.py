@@ -23,7 +23,11 @@ pytestmark = pytest.mark.embedded
 
 
 def load_world(store: GraphStore, hasher: Pseudonymiser, folder: Path, accounts: int) -> None:
-    summary = generate(folder, accounts, 5, "heavy-fraud")
+    # A world on which the fit beats the prior, so that the calibrated path runs: whether it
+    # does depends on the world (seeds 1-3 and 5: calibrated on 2 of 4 either way), and seed 5
+    # stopped once banned personas joined their operations' rings (the fit's 88% of labelled
+    # fraud rings at the target precision against the prior's 91%: prior kept, as it should be).
+    summary = generate(folder, accounts, 2, "heavy-fraud")
     batch: list[dict] = []
     number = 0
     with summary.events_path.open("rb") as fh:
