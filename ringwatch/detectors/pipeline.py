@@ -605,7 +605,8 @@ def _judge_groups(
             suspect[g] = True
     if params.banned_are_suspects:
         suspect |= snapshot.banned_at != NOT_BANNED
-    infrastructure = _infrastructure_links(snapshot, params.infrastructure_max_degree)
+    links = binary_links(snapshot)
+    infrastructure = _infrastructure_links(snapshot, links, params.infrastructure_max_degree)
     campaigns, campaign_target = _campaign_links(snapshot, params.campaign_window)
     part = merge_by_shared_infrastructure(
         part,
@@ -620,7 +621,7 @@ def _judge_groups(
     if params.operated_bridges > 0:
         part = merge_by_operated_bridges(
             part,
-            _places(snapshot, params.operated_place_max_degree),
+            _places(snapshot, links, params.operated_place_max_degree),
             suspect,
             min_bridges=params.operated_bridges,
         )
@@ -702,7 +703,7 @@ def _weak_columns(snapshot: Snapshot, params: ProjectionParams) -> np.ndarray:
 
 
 def _infrastructure_links(
-    snapshot: Snapshot, max_degree: int, window: int = 60 * 86400
+    snapshot: Snapshot, links: sp.csc_matrix, max_degree: int, window: int = 60 * 86400
 ) -> sp.csc_matrix:
     """Accounts x candidate infrastructure (binary): the connections and number runs an
     operation may run on (see `communities.merge_by_shared_infrastructure`, which joins only
@@ -713,9 +714,9 @@ def _infrastructure_links(
     operations, one after another. So each is split by when its accounts were created, into
     `window`-long periods, twice (the second tiling shifted by half a window, so two pieces of
     one operation created days apart always meet in one of them): pieces of one operation
-    arrive together, two operations reusing a block months apart stay apart.
+    arrive together, two operations reusing a block months apart stay apart. `links`:
+    `binary_links(snapshot)`.
     """
-    links = binary_links(snapshot)
     degree = np.diff(links.indptr)
     ip = snapshot.kind_mask(IdentifierKind.IP) & (degree >= 3) & (degree <= max_degree)
     shared = snapshot.kind_mask(IdentifierKind.SUBNET, IdentifierKind.PHONE_BLOCK)
@@ -734,12 +735,11 @@ def _infrastructure_links(
     return sp.csc_matrix(sp.hstack(parts, format="csc"))
 
 
-def _places(snapshot: Snapshot, max_degree: int) -> sp.csc_matrix:
+def _places(snapshot: Snapshot, links: sp.csc_matrix, max_degree: int) -> sp.csc_matrix:
     """Accounts x the places an operation's rooms are made of (binary): IP addresses and the
     hardware and instruments in a room (devices, cards, phone numbers), each used by 2 to
-    `max_degree` accounts. Subnets are left out: an address and its /24 are one place, not two
-    meetings."""
-    links = binary_links(snapshot)
+    `max_degree` accounts (`links`: `binary_links(snapshot)`). Subnets are left out: an
+    address and its /24 are one place, not two meetings."""
     degree = np.diff(links.indptr)
     kinds = snapshot.kind_mask(
         IdentifierKind.IP, IdentifierKind.DEVICE, IdentifierKind.CARD, IdentifierKind.PHONE

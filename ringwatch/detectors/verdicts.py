@@ -635,7 +635,7 @@ def _no_own_device(
     without_own = g.total((has_device & ~has_own)[g.inside])
     adult = np.nan_to_num(age, nan=0.0) >= 18
     deviceless_adults = g.total((has_device & ~has_own & adult)[g.inside])
-    grown = ~(np.nan_to_num(age, nan=99.0) < 18)
+    grown = _not_declared_minor(age)
     grown_with = g.total((has_device & grown)[g.inside])
     grown_without = g.total((has_device & ~has_own & grown)[g.inside])
     return (
@@ -643,6 +643,11 @@ def _no_own_device(
         np.asarray(grown_without / np.maximum(grown_with, 1)),
         deviceless_adults,
     )
+
+
+def _not_declared_minor(age: np.ndarray) -> np.ndarray:
+    """Per account: no declared age under 18 (an unknown age counts as not a minor)."""
+    return np.asarray(~(np.nan_to_num(age, nan=99.0) < 18))
 
 
 def _shared_mailbox(g: _Groups, all_links: sp.csc_matrix, age: np.ndarray) -> np.ndarray:
@@ -653,7 +658,7 @@ def _shared_mailbox(g: _Groups, all_links: sp.csc_matrix, age: np.ndarray) -> np
     out = np.zeros(g.count)
     if email_cols.size == 0:
         return out
-    grown = ~(np.nan_to_num(age, nan=99.0) < 18)
+    grown = _not_declared_minor(age)
     rows = g.inside[grown[g.inside]]
     links = all_links[:, email_cols].tocsr()[rows].tocoo()
     if links.nnz == 0:
