@@ -53,12 +53,15 @@ FEATURES = (
     "subnet_burst",
     "household_shape",
     "social_embedding",
+    "one_birthdate",
 )
 
 
 # Members not declared minors on one mailbox from which a household-shaped group is not cleared
 # as a household (`_shared_mailbox`).
 MAILBOX_OPERATOR = 3
+# Members declaring one same birthdate from which it is one hand's (`_one_birthdate`).
+ONE_HAND_BIRTHDATES = 3
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class VerdictParams:
     # no one outside to befriend them (the few attack edges of SybilGuard and SybilRank).
     social_embedding: float = -4.0
     embedded_min_friends: int = 3
+    # At least three members, and half the ring, declaring one same birthdate: one person
+    # registering accounts types their own each time, a lazy operator recycles a few; the
+    # people of a household or a circle of friends are born on different days (twins are two).
+    one_birthdate: float = 3.0
     burst_window: int = 3 * 86400
     slow_window: int = 180 * 86400
     fraud_threshold: float = 0.7
@@ -224,6 +231,9 @@ def ring_features(
     # per-address rule.
     shared_mailbox = _shared_mailbox(g, all_links, age) >= MAILBOX_OPERATOR
     clean &= ~shared_mailbox
+    # Three members born on one day are one hand's registrations, not three relatives.
+    one_birthdate = _one_birthdate(g)
+    clean &= ~one_birthdate
     if young is None:
         young = age_suspect(snapshot, min_age=min_age)
     young_share, family_children = _young_share(g, young, age, guardian_age, household_max)
@@ -234,7 +244,7 @@ def ring_features(
     household = ((size <= household_max) & one_country & ids.shares_ip & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
     shape = (links.hard == 0) & (grown_without_own < 0.5) & (young_share < 0.5)
-    shape &= (deviceless_adults < 2) & ~shared_mailbox
+    shape &= (deviceless_adults < 2) & ~shared_mailbox & ~one_birthdate
     household_shape = ((size <= household_max) & one_country & ids.shares_ip & shape).astype(
         np.float64
     )
@@ -313,6 +323,7 @@ def ring_features(
         "subnet_burst": links.bursts,
         "household_shape": household_shape,
         "social_embedding": social_embedding,
+        "one_birthdate": one_birthdate.astype(np.float64),
     }
 
 
@@ -599,6 +610,34 @@ def _age_spread(g: _Groups) -> np.ndarray:
     return np.where(k >= 2, np.minimum(std / 15.0, 1.0), 0.0)
 
 
+def _one_birthdate(g: _Groups) -> np.ndarray:
+    """Per ring: whether at least `ONE_HAND_BIRTHDATES` members, and at least half of them,
+    declare one same birthdate. Half, because in a crowd of hundreds born in the same few
+    years (a campus cohort) some three share a birthday by chance.
+
+    >>> from ringwatch.detectors.snapshot import SnapshotBuilder
+    >>> b = SnapshotBuilder()
+    >>> for a, day in [("a", "1993-02-27"), ("b", "1993-02-27"), ("c", "1993-02-27"),
+    ...                ("d", "1990-05-01"), ("e", "1990-05-01"), ("f", "1961-03-09")]:
+    ...     b.add_account(a, {"created_at": 1, "birthdate": day})
+    >>> s = b.build()
+    >>> _one_birthdate(_Groups.of(s, [np.array([0, 1, 2]), np.array([3, 4, 5])])).tolist()
+    [True, False]
+    """
+    born = np.asarray(g.snapshot.birthdate[g.inside], dtype=object).astype(str)
+    known = born != ""
+    if not known.any():
+        return np.zeros(g.count, dtype=bool)
+    codes = np.unique(born[known], return_inverse=True)[1].astype(np.int64)
+    pairs, counts = np.unique(
+        g.ring_inside[known].astype(np.int64) * (int(codes.max()) + 1) + codes,
+        return_counts=True,
+    )
+    top = np.zeros(g.count, dtype=np.int64)
+    np.maximum.at(top, pairs // (int(codes.max()) + 1), counts)
+    return np.asarray((top >= ONE_HAND_BIRTHDATES) & (top >= 0.5 * g.size), dtype=bool)
+
+
 def _countries(g: _Groups) -> tuple[np.ndarray, np.ndarray]:
     """Per ring: how many countries beyond the first its members claim (as a share), and
     whether 60% of them claim the most common one."""
@@ -745,6 +784,7 @@ _LINEAR = (
     "subnet_burst",
     "no_own_device",
     "social_embedding",
+    "one_birthdate",
 )
 
 

@@ -29,6 +29,10 @@ from ringwatch.detectors.calibration import (
 from ringwatch.detectors.snapshot import SnapshotBuilder
 from ringwatch.detectors.verdicts import FEATURES
 
+# Features added after the seeds below were chosen are drawn after everything else, so that
+# the tables those seeds give stay what the tests were written against.
+DRAWN_LAST = ("one_birthdate",)
+
 
 def table(
     n_fraud: int, n_benign: int, *, seed: int, label_share: float = 0.6, signal: float = 3.0
@@ -39,7 +43,7 @@ def table(
     rng = np.random.default_rng(seed)
     n = n_fraud + n_benign
     truth = np.r_[np.ones(n_fraud, bool), np.zeros(n_benign, bool)]
-    f = {k: rng.normal(0.0, 1.0, n) for k in FEATURES}
+    f = {k: rng.normal(0.0, 1.0, n) for k in FEATURES if k not in DRAWN_LAST}
     f["size"] = rng.integers(3, 30, n).astype(float)
     for k in ("strong_coverage", "burst", "no_own_device"):
         f[k] = f[k] + signal * truth
@@ -48,6 +52,8 @@ def table(
     labels = np.zeros(n, np.int8)
     labels[truth & (rng.random(n) < label_share)] = POSITIVE
     labels[~truth & (rng.random(n) < 0.05)] = NEGATIVE
+    for k in DRAWN_LAST:
+        f[k] = rng.normal(0.0, 1.0, n)
     return with_prior_logit(f), labels, truth
 
 

@@ -535,10 +535,13 @@ def _on_one_mailbox(b: SnapshotBuilder, members: list[str], mailbox: str) -> Non
         b.add_link(acc, "email", HASH.digest(IdentifierKind.EMAIL, mailbox), 1, T0 + 60 * DAY)
 
 
-def _registered_together(b: SnapshotBuilder, name: str, mailboxes: list[str]) -> list[str]:
+def _registered_together(
+    b: SnapshotBuilder, name: str, mailboxes: list[str], births: tuple[str, ...] | None = None
+) -> list[str]:
     """Three adults on one home network and tablet, each with a phone of their own,
     registered within two days (families sign up together too)."""
     members = []
+    births = births or (AGES[0], AGES[1], AGES[4])
     for j, mailbox in enumerate(mailboxes):
         acc = f"{name}-{j}"
         ts = T0 + 40 * DAY + j * 16 * 3600
@@ -546,7 +549,7 @@ def _registered_together(b: SnapshotBuilder, name: str, mailboxes: list[str]) ->
             b,
             acc,
             ts,
-            birth=AGES[(0, 1, 4)[j]],
+            birth=births[j],
             ip="81.2.6.10",
             subnet="81.2.6.0/24",
             number=CARRIER + 2_000_300 + j,
@@ -568,6 +571,22 @@ def test_grown_ups_of_a_household_on_one_mailbox_are_not_cleared_as_a_household(
     one = SnapshotBuilder()
     _background(one, 300)
     personas = _registered_together(one, "ops", ["jane.operator@gmail.com"] * 3)
+    hits = _flagged(detect(one.build(), seed=1).rings, personas)
+    assert hits and set(personas) <= set(hits[0].members)
+
+
+def test_three_grown_ups_born_on_one_day_are_not_cleared_as_a_household() -> None:
+    """The same three people, each with a phone and a mailbox of their own, declaring one
+    birthdate: one person registering accounts types their own each time. Twins are two."""
+    mailboxes = [f"member.{j}@outlook.com" for j in range(3)]
+    twins = SnapshotBuilder()
+    _background(twins, 300)
+    family = _registered_together(twins, "ops", mailboxes, (AGES[0], AGES[5], AGES[5]))
+    assert _flagged(detect(twins.build(), seed=1).rings, family) == []
+
+    one = SnapshotBuilder()
+    _background(one, 300)
+    personas = _registered_together(one, "ops", mailboxes, (AGES[5],) * 3)
     hits = _flagged(detect(one.build(), seed=1).rings, personas)
     assert hits and set(personas) <= set(hits[0].members)
 
