@@ -618,14 +618,17 @@ def _one_birthdate(g: _Groups) -> np.ndarray:
     >>> from ringwatch.detectors.snapshot import SnapshotBuilder
     >>> b = SnapshotBuilder()
     >>> for a, day in [("a", "1993-02-27"), ("b", "1993-02-27"), ("c", "1993-02-27"),
-    ...                ("d", "1990-05-01"), ("e", "1990-05-01"), ("f", "1961-03-09")]:
+    ...                ("d", "1990-05-01"), ("e", "1990-05-01"), ("f", "1961-03-09"),
+    ...                ("g", None), ("h", None), ("i", None)]:
     ...     b.add_account(a, {"created_at": 1, "birthdate": day})
     >>> s = b.build()
-    >>> _one_birthdate(_Groups.of(s, [np.array([0, 1, 2]), np.array([3, 4, 5])])).tolist()
-    [True, False]
+    >>> groups = [np.array([0, 1, 2]), np.array([3, 4, 5]), np.array([6, 7, 8])]
+    >>> _one_birthdate(_Groups.of(s, groups)).tolist()  # twins are two; unknown is no date
+    [True, False, False]
     """
     born = np.asarray(g.snapshot.birthdate[g.inside], dtype=object).astype(str)
-    known = born != ""
+    # YYYY-MM-DD only, as age.birth_days reads them: a missing value is never a shared one.
+    known = np.char.str_len(born) == 10
     if not known.any():
         return np.zeros(g.count, dtype=bool)
     codes = np.unique(born[known], return_inverse=True)[1].astype(np.int64)
