@@ -124,10 +124,26 @@ fail_with_log() {
     return 1
 }
 
+# Whether the process we just started lives. Its command line names the main class only once
+# the forked shell has exec'd nohup: on a loaded machine read_pid saw the shell and called a
+# starting server dead (a fresh `make test` failed so while a benchmark ran beside it).
+child_alive() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n "$state" && "$state" != "Z" ]]
+}
+
+# cmd_wait [PID]: wait for readiness; PID is the server this script has just started.
 cmd_wait() {
+    local child="${1:-}"
     local deadline=$((SECONDS + NEO4J_START_TIMEOUT))
     while ((SECONDS < deadline)); do
-        if ! read_pid >/dev/null; then
+        if [[ -n "$child" ]]; then
+            if ! child_alive "$child"; then
+                fail_with_log "neo4j process is not running"
+                return 1
+            fi
+        elif ! read_pid >/dev/null; then
             fail_with_log "neo4j process is not running"
             return 1
         fi
@@ -171,8 +187,9 @@ cmd_start() {
         $NEO4J_JAVA_OPTS \
         -cp "$cp" "$MAIN_CLASS" >"$LOGFILE" 2>&1 </dev/null 9>&- &
     echo $! >"$PIDFILE"
-    log "started pid $! (log: $LOGFILE), waiting up to ${NEO4J_START_TIMEOUT}s for readiness"
-    cmd_wait
+    local child=$!
+    log "started pid $child (log: $LOGFILE), waiting up to ${NEO4J_START_TIMEOUT}s for readiness"
+    cmd_wait "$child"
     log "ready on bolt://$NEO4J_HOST:$NEO4J_PORT after $((SECONDS - started))s"
 }
 
