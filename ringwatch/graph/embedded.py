@@ -48,6 +48,9 @@ RESPAWNS = 3
 # whenever the log of queries since the last dump passes this size (a crash replays at most that).
 AOF_REWRITE_MIN_SIZE = "8mb"
 REWRITE_TIMEOUT_S = 600.0
+# BGREWRITEAOF replies once the engine has forked, and FalkorDB prepares a fork by waiting for
+# the writes in flight (27 s once, in a 1M load): longer than a PING, bounded all the same.
+FORK_REPLY_TIMEOUT_S = 120.0
 WATCHDOG = Path(__file__).with_name("engine_watch.py")
 
 log = logging.getLogger(__name__)
@@ -80,10 +83,10 @@ class EmbeddedServer:
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3, (redis.ConnectionError,)),
         )
 
-    def _control_client(self) -> redis.Redis:
+    def _control_client(self, reply_timeout_s: float | None = None) -> redis.Redis:
         return redis.Redis(
             unix_socket_path=str(self.socket_path),
-            socket_timeout=self.control_timeout_s,
+            socket_timeout=reply_timeout_s or self.control_timeout_s,
             socket_connect_timeout=self.control_timeout_s,
             retry=Retry(NoBackoff(), 0),
         )
@@ -222,7 +225,7 @@ class EmbeddedServer:
     def compact(self, timeout_s: float = REWRITE_TIMEOUT_S) -> bool:
         """Rewrite the append-only log as a graph dump, so the next start loads in seconds
         instead of replaying every query. Best effort: False if it could not finish."""
-        client = self._control_client()
+        client = self._control_client(FORK_REPLY_TIMEOUT_S)
         try:
             # A ResponseError: one is already running (auto-rewrite); wait for it.
             with contextlib.suppress(redis.ResponseError):
