@@ -628,16 +628,7 @@ def _one_birthdate(g: _Groups) -> np.ndarray:
     """
     born = np.asarray(g.snapshot.birthdate[g.inside], dtype=object).astype(str)
     # YYYY-MM-DD only, as age.birth_days reads them: a missing value is never a shared one.
-    known = np.char.str_len(born) == 10
-    if not known.any():
-        return np.zeros(g.count, dtype=bool)
-    codes = np.unique(born[known], return_inverse=True)[1].astype(np.int64)
-    pairs, counts = np.unique(
-        g.ring_inside[known].astype(np.int64) * (int(codes.max()) + 1) + codes,
-        return_counts=True,
-    )
-    top = np.zeros(g.count, dtype=np.int64)
-    np.maximum.at(top, pairs // (int(codes.max()) + 1), counts)
+    top = _most_alike(g, born, np.char.str_len(born) == 10)
     return np.asarray((top >= ONE_HAND_BIRTHDATES) & (top >= 0.5 * g.size), dtype=bool)
 
 
@@ -653,11 +644,22 @@ def _countries(g: _Groups) -> tuple[np.ndarray, np.ndarray]:
     country_diversity = np.where(size > 1, (distinct - 1) / np.maximum(size - 1, 1), 0.0)
     # The most common country's share: households are mostly one country, but a relative
     # registered abroad (an expat, a foreign spouse) is common enough not to clear the doubt.
-    base = codes.max() + 1 if codes.size else 1
-    per_country = np.unique(ring_inside[has] * base + codes[has], return_counts=True)
-    top = np.zeros(r_count)
-    np.maximum.at(top, per_country[0] // base, per_country[1].astype(np.float64))
-    return country_diversity, top >= 0.6 * size
+    return country_diversity, _most_alike(g, country, has) >= 0.6 * size
+
+
+def _most_alike(g: _Groups, values: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """Per ring, the most members with one same value (`values` and `has`, whether a member
+    has one at all, per member row in `inside` order)."""
+    top = np.zeros(g.count)
+    if not has.any():
+        return top
+    codes = np.unique(values[has], return_inverse=True)[1].astype(np.int64)
+    base = int(codes.max()) + 1
+    pairs, counts = np.unique(
+        g.ring_inside[has].astype(np.int64) * base + codes, return_counts=True
+    )
+    np.maximum.at(top, pairs // base, counts.astype(np.float64))
+    return top
 
 
 def _no_own_device(
