@@ -170,7 +170,7 @@ class EmbeddedServer:
 
     def _kill(self) -> None:
         assert self.process is not None
-        self.process.kill()
+        self.process.kill()  # a no-op for a process already reaped
         self.process.wait()
         self.process = None
         self._reap_watchdog()
@@ -247,13 +247,9 @@ class EmbeddedServer:
         # SIGTERM is Redis's own graceful shutdown (it flushes the append-only file). Sending
         # SHUTDOWN over a client instead left redis-py retrying on the closed socket.
         self.process.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-        self._reap_watchdog()
+        self._kill()  # only if SIGTERM was ignored; reaps it and its watchdog either way
 
     def _reap_watchdog(self) -> None:
         # It exits within a poll of the engine's end; waiting leaves no zombie behind.
