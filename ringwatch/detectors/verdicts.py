@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from ringwatch.detectors._common import STRONG_CODES, binary_links, check_snapshot
 from ringwatch.detectors.age import age_suspect, declared_age
@@ -249,12 +250,13 @@ def ring_features(
         np.float64
     )
     if judge_cores:
-        # A household with acquaintances: all the ring's strong sharing (the card, the tablet,
-        # the phone) lies inside a household-shaped core, and everyone else is attached by
-        # where they meet (one member's office, a network), with no coordination, rotation or
-        # registration burst anywhere in the ring. A family with a member's colleagues is
-        # still a family; a farm fails the core's own tests (its personas lack devices of
-        # their own) or shows the coordination.
+        # Households with acquaintances: all the ring's strong sharing (the card, the tablet,
+        # the phone) lies inside household-shaped cores, one per family, and everyone else is
+        # attached by where they meet (one member's office, a network), with no coordination,
+        # rotation or registration burst anywhere in the ring. A family with a member's
+        # colleagues is still a family, and so are two families whose parents work together;
+        # a farm fails the cores' own tests (its personas lack devices of their own, share
+        # one birthdate) or shows the coordination.
         cores, core_of = _strong_cores(g, all_links, identifier_cols)
         if cores:
             core = ring_features(
@@ -282,11 +284,11 @@ def ring_features(
             )
             quiet = (links.hard == 0) & (rotation == 0) & (rotating_peers == 0)
             quiet &= links.bursts == 0
-            with_guests = np.zeros(g.count)
-            with_guests[core_of] = core["household"]
+            # Every piece must be a household: several families joined where their members
+            # meet (an office, a school run) are still families.
+            with_guests = _all_of(core_of, core["household"], g.count)
             household = np.maximum(household, with_guests * (quiet & clean))
-            guests_shape = np.zeros(g.count)
-            guests_shape[core_of] = core["household_shape"]
+            guests_shape = _all_of(core_of, core["household_shape"], g.count)
             household_shape = np.maximum(household_shape, guests_shape * (quiet & shape))
     # Inside a household-shaped group a run is the family contract, not a bought range.
     run_coverage = np.where(household > 0, 0.0, links.runs)
@@ -414,9 +416,10 @@ def _identifier_sharing(
 def _strong_cores(
     g: _Groups, all_links: sp.csc_matrix, identifier_cols: np.ndarray
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """The rings' strong cores: per ring, the members who share a strong identifier (among
-    the evidence columns) with another member. Only proper cores of two or more are returned,
-    with the index of the ring each belongs to."""
+    """The rings' strong cores: per ring, the pieces of members held together by strong
+    identifiers (among the evidence columns) shared inside the ring, each household's own
+    tablet, card or phone. Returned for rings with guests around their pieces (members in no
+    piece) or with two or more pieces, with the index of the ring each piece belongs to."""
     snapshot = g.snapshot
     cols = identifier_cols[np.isin(snapshot.identifier_kind[identifier_cols], STRONG_CODES)]
     bip = all_links[:, cols].tocsr()
@@ -426,19 +429,37 @@ def _strong_cores(
     inside = g.inside
     uses = bip[inside].multiply(per_ring[g.ring_inside]).tocsr()
     in_core = np.diff(uses.indptr) > 0
-    core_size = np.bincount(g.ring_inside[in_core], minlength=g.count)
-    proper = np.flatnonzero((core_size >= 2) & (core_size < g.size))
-    if proper.shape[0] == 0:
-        return [], proper
-    rows = inside[in_core]
-    ring = g.ring_inside[in_core]
-    keep = np.isin(ring, proper)
-    rows, ring = rows[keep], ring[keep]
-    order = np.argsort(ring, kind="stable")
-    rows, ring = rows[order], ring[order]
-    bounds = np.searchsorted(ring, proper)
-    ends = np.r_[bounds[1:], rows.shape[0]]
-    return [rows[a:b] for a, b in zip(bounds.tolist(), ends.tolist(), strict=True)], proper
+    if not in_core.any():
+        return [], np.zeros(0, np.int64)
+    rows, ring = inside[in_core], g.ring_inside[in_core]
+    # Pieces: members joined by an identifier they share, within their own ring (the same
+    # identifier may also be shared inside another ring).
+    together = (uses[in_core] @ uses[in_core].T).tocoo()
+    same = ring[together.row] == ring[together.col]
+    count = rows.shape[0]
+    adjacency = sp.coo_matrix(
+        (np.ones(int(same.sum())), (together.row[same], together.col[same])), shape=(count, count)
+    )
+    _, piece = connected_components(adjacency, directed=False)
+    pieces = np.unique(np.column_stack([ring, piece]), axis=0)
+    per_ring_pieces = np.bincount(pieces[:, 0], minlength=g.count)
+    core_size = np.bincount(ring, minlength=g.count)
+    wanted = (core_size >= 2) & ((core_size < g.size) | (per_ring_pieces >= 2))
+    order = np.lexsort((rows, piece, ring))
+    rows, ring, piece = rows[order], ring[order], piece[order]
+    starts = np.flatnonzero(np.r_[True, (ring[1:] != ring[:-1]) | (piece[1:] != piece[:-1])])
+    ends = np.r_[starts[1:], rows.shape[0]]
+    keep = [(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+    keep = [(a, b) for a, b in keep if b - a >= 2 and wanted[ring[a]]]
+    return [rows[a:b] for a, b in keep], np.array([ring[a] for a, _ in keep], np.int64)
+
+
+def _all_of(ring: np.ndarray, value: np.ndarray, count: int) -> np.ndarray:
+    """Per ring, the least `value` of its pieces (`ring`: each piece's ring); 0 without any."""
+    least = np.zeros(count)
+    least[ring] = 1.0
+    np.minimum.at(least, ring, value)
+    return least
 
 
 def _place_sharing(

@@ -529,6 +529,69 @@ def test_a_farm_posing_as_a_household_with_colleagues_attached_is_not_one() -> N
     assert _judged_as_one(snap, members + colleagues)["household"] == 0.0
 
 
+def _families_of_colleagues(b: SnapshotBuilder, *, farm: bool) -> list[str]:
+    """Two families of four on their own home IPs, each sharing a tablet (unless `farm`) and a
+    card, each member with a phone of their own, joining over weeks; a parent of each works at
+    one office (its own IP, used by a third colleague too). Together the families are more
+    than one household's size. With `farm`, the 'families' are personas on shared phones with
+    no device of their own."""
+    group = []
+    births = (AGES[:4], ("1975-02-14", "1977-08-30", "2006-03-12", "2010-10-04"))
+    for f, home in enumerate((7, 8)):
+        for j in range(4):
+            acc = f"fam{f}-{j}"
+            ts = T0 + 10 * DAY + f * 5 * DAY + j * 11 * DAY
+            _person(
+                b,
+                acc,
+                ts,
+                birth=births[f][j],
+                ip=f"81.2.{home}.10",
+                subnet=f"81.2.{home}.0/24",
+                number=CARRIER + 2_000_500 + 100 * f + j,
+                email=f"fam{f}.{j}{1950 + 7 * j}@outlook.com",
+                device=f"farmphone-{f}-{j % 2}" if farm else None,
+            )
+            if not farm:
+                b.add_link(acc, "device", f"tablet-{f}", 2, ts + DAY)
+            b.add_link(acc, "card", f"card-{f}", 1, ts + DAY)
+            group.append(acc)
+        b.add_link(f"fam{f}-0", "ip", "81.9.41.2", 40, T0 + 12 * DAY)
+        b.add_link(f"fam{f}-0", "subnet", "81.9.41.0/24", 40, T0 + 12 * DAY)
+    _person(
+        b,
+        "col-x",
+        T0 + 30 * DAY,
+        birth="1966-05-19",
+        ip="81.9.41.2",
+        subnet="81.9.41.0/24",
+        number=CARRIER + 7_100_001,
+        email="colx.1966@outlook.com",
+    )
+    return [*group, "col-x"]
+
+
+def test_two_families_whose_parents_work_together_are_households() -> None:
+    """Each family's tablet and card stay inside it; the families meet only at the parents'
+    office. Several families joined where they meet are still families."""
+    b = SnapshotBuilder()
+    _background(b, 300)
+    group = _families_of_colleagues(b, farm=False)
+    features = _judged_as_one(b.build(), group)
+    assert features["size"] == 9
+    assert features["household"] == 1.0 and features["household_shape"] == 1.0
+
+
+def test_two_farm_cells_meeting_at_one_office_are_not_households() -> None:
+    """The same shape with personas living only on shared phones: no piece is a household,
+    so the group is not cleared."""
+    b = SnapshotBuilder()
+    _background(b, 300)
+    group = _families_of_colleagues(b, farm=True)
+    features = _judged_as_one(b.build(), group)
+    assert features["household"] == 0.0 and features["household_shape"] == 0.0
+
+
 def _on_one_mailbox(b: SnapshotBuilder, members: list[str], mailbox: str) -> None:
     """The members' email is one address (its dot and plus variants normalise to it)."""
     for acc in members:
