@@ -4,8 +4,9 @@ Every signal is found by bucketing (never all pairs) and buckets are capped, bec
 k accounts yields k(k-1)/2 pairs and a huge bucket is a popular thing, not a coordinated one.
 
 - *Signup bursts*: several signups from one /24 (or /48) subnet within a short window, more
-  than that subnet's own background rate explains. Residential-proxy farms rotate IPs but not
-  subnets, and scripts register in batches.
+  than that subnet's own background rate explains, raised during a platform-wide surge of
+  signups (a launch or a campaign crowds every carrier NAT at once). Residential-proxy farms
+  rotate IPs but not subnets, and scripts register in batches.
 - *Templated email local parts*: accounts created within the same window whose email-local
   MinHash sketches agree (`user1234`, `user1235`...), found by LSH banding inside the window.
 - *Lockstep engagement*: accounts acting on the same target within minutes of each other, on at
@@ -78,6 +79,7 @@ class BehaviourParams:
     burst_cap: int = 500  # larger sessions are not pairwise-linked (quadratic)
     burst_weight: float = 0.6
     burst_max_background: float = 1.0
+    burst_pseudo_signups: float = 1.0  # a subnet's unseen ordinary life, in a surge's share
     template_window: int = 2 * 86400  # templated emails registered within two days
     template_bands: int = 8
     template_rows: int = 4
@@ -215,7 +217,10 @@ def signup_bursts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     `burst_gap` apart; a session is a burst when it is too large for chance: the Poisson tail
     of its size, given the subnet's own signup rate over the session's duration, is below
     `burst_alpha` divided by the number of sessions the subnet could have had (a Bonferroni
-    bound, so a carrier-NAT subnet with thousands of signups does not burst every day).
+    bound, so a carrier-NAT subnet with thousands of signups does not burst every day). When
+    more of the platform's other signups fall in the session's window than the even rate
+    gives, the subnet's own signups outside the session take that share instead
+    (`_burst_background`).
     The subnet of a signup is a subnet link first seen within `burst_gap` of the account's
     creation, so later logins from a busy subnet do not count.
     """
@@ -240,7 +245,17 @@ def signup_bursts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     last = np.r_[first[1:], rows.shape[0]] - 1
     duration = np.maximum(created[last] - created[first], params.burst_gap)
     subnet = cols[first]
-    lam = per_subnet[subnet] * duration / span
+    lam = _burst_background(
+        per_subnet[subnet],
+        size.astype(np.float64),
+        snapshot.created_at,
+        created,
+        first,
+        last,
+        duration,
+        span,
+        params.burst_pseudo_signups,
+    )
     trials = np.maximum(span / duration, 1.0)
     tail = poisson.sf(size - 1, lam)
     burst = (size >= params.burst_min) & (tail * trials <= params.burst_alpha)
@@ -251,6 +266,34 @@ def signup_bursts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     in_burst = burst[session] & (size[session] <= params.burst_cap)
     left, right = group_pairs(session[in_burst], rows[in_burst])
     return symmetric_from_pairs(left, right, np.full(left.shape[0], params.burst_weight), n)
+
+
+def _burst_background(
+    per_subnet: np.ndarray,
+    size: np.ndarray,
+    all_created: np.ndarray,
+    created: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    duration: np.ndarray,
+    span: int,
+    pseudo_signups: float,
+) -> np.ndarray:
+    """Per session, the chance signups its subnet should see in its window: its signups
+    spread evenly over time, or, when more is happening, its share of everyone else's
+    signups in the window. A launch, a campaign or a viral moment brings strangers to every
+    busy subnet at once, so a crowd on carrier NAT then is the crowd, not a script; a quiet
+    night does not make an ordinary evening's signups suspicious. The share leaves the
+    session out (plus `pseudo_signups`, as `phone_runs` does): a script registering on a
+    block of its own during a surge is still alone on it."""
+    mid = (created[first] + created[last]) / 2.0
+    everyone = np.sort(all_created)
+    inside = np.searchsorted(everyone, mid + duration / 2.0, side="right") - np.searchsorted(
+        everyone, mid - duration / 2.0, side="left"
+    )
+    others = np.maximum(inside - size, 0.0) / np.maximum(everyone.shape[0] - size, 1.0)
+    outside = per_subnet - size + pseudo_signups
+    return np.maximum(per_subnet * duration / span, outside * others)
 
 
 def phone_runs(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:

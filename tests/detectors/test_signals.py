@@ -520,3 +520,48 @@ def test_a_stranger_whose_mailbox_looks_like_a_farms_is_not_in_its_ring() -> Non
     assert links.template[row["maria-1"], row[members[0]]] > 0  # the look-alike is seen
     flagged = [set(r.members) for r in detect(snap, seed=0).rings if r.verdict != "benign"]
     assert flagged == [set(members)], flagged
+
+
+# -- signup bursts in a platform-wide surge -----------------------------------------------------
+def _surge_world() -> SnapshotBuilder:
+    """200 days of signups: ten a day on home networks of their own and one a day on a
+    carrier-NAT block, then on day 100 a launch brings 400 signups in three hours, six of them
+    through the NAT block within the hour (its share of the crowd). On day 50, a script
+    registers five accounts on a quiet proxy block in half an hour; at the launch, another
+    script does the same on another block."""
+    b = SnapshotBuilder()
+    rng = np.random.default_rng(5)
+
+    def signup(name: str, ts: int, subnet: str) -> None:
+        b.add_account(name, {"created_at": ts})
+        b.add_link(name, "subnet", subnet, 2, ts)
+
+    for i in range(2000):
+        signup(f"home{i}", T0 + int(rng.integers(0, 200 * DAY)), f"81.{i // 250}.{i % 250}.0/24")
+    for i in range(200):
+        signup(f"mobile{i}", T0 + int(rng.integers(0, 200 * DAY)), "100.64.0.0/24")
+    launch = T0 + 100 * DAY
+    for i in range(400):
+        at = launch + int(rng.integers(0, 3 * 3600))
+        signup(f"crowd{i}", at, f"82.{i // 250}.{i % 250}.0/24")
+    for i in range(6):
+        signup(f"crowd-nat{i}", launch + 3600 + 600 * i, "100.64.0.0/24")
+    for i in range(5):
+        signup(f"script{i}", T0 + 50 * DAY + 360 * i, "198.51.100.0/24")
+        signup(f"launch-script{i}", launch + 3600 + 360 * i, "198.51.101.0/24")
+    return b
+
+
+def test_a_launch_crowd_on_carrier_nat_is_not_a_burst_but_scripts_are() -> None:
+    """Six signups within the hour through a block that sees one a day is a burst by the block's
+    own rate, but not while the whole platform takes 130 signups an hour: the NAT block's share
+    of that crowd is about ten. A script alone on its block bursts in quiet times and in the
+    launch alike."""
+    snap = _surge_world().build()
+    bursts = soft_links(snap).burst
+    linked = set(np.flatnonzero(np.diff(bursts.tocsr().indptr)).tolist())
+    crowd = set(rows(snap, [f"crowd-nat{i}" for i in range(6)]))
+    assert crowd.isdisjoint(linked)
+    scripts = set(rows(snap, [f"script{i}" for i in range(5)]))
+    launch_scripts = set(rows(snap, [f"launch-script{i}" for i in range(5)]))
+    assert scripts | launch_scripts == linked
