@@ -293,7 +293,8 @@ def _burst_background(
     )
     others = np.maximum(inside - size, 0.0) / np.maximum(everyone.shape[0] - size, 1.0)
     outside = per_subnet - size + pseudo_signups
-    return np.maximum(per_subnet * duration / span, outside * others)
+    background: np.ndarray = np.maximum(per_subnet * duration / span, outside * others)
+    return background
 
 
 def phone_runs(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
