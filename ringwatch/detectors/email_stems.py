@@ -23,9 +23,11 @@ unrelated people, given the stem's frequency in this deployment:
   N from the clock, not from a constant rate, keeps a launch day or a campaign (many
   signups of every stem at once) from looking like a run;
 - the session's tail probability, times the number of sessions the stem could have had in
-  the deployment's history (a Bonferroni bound), is its *surprise*; below `alpha` and with at
-  least `min_size` accounts the session is a run, and its pairs are linked with a weight
-  growing per decade of surprise below `alpha`.
+  the deployment's history (a Bonferroni bound), is its *surprise*; below `alpha` divided by
+  the number of keys that could hold a run (each stem with `min_size` accounts is a test of
+  its own, and a big deployment runs thousands) and with at least `min_size` accounts the
+  session is a run, and its pairs are linked with a weight growing per decade of surprise
+  below `alpha`.
 
 Where an account also has a phone number, the stem is combined with the phone-run windows
 (identity.phone_runs): the joint key (stem, window) has share p_stem * p_window for unrelated
@@ -117,7 +119,11 @@ def _runs(snapshot: Snapshot, keyed: _Keyed, min_size: int, params: StemParams) 
     trials = np.maximum(span / duration, 1.0)
     tail = binom.sf(size - 1, drawn, np.minimum(keyed.share[keys[first]], 1.0))
     surprise = np.maximum(tail * trials, 1e-300)
-    run = (size >= min_size) & (size <= params.cap) & (surprise <= params.alpha)
+    # Every key that could hold a run is a test of its own: among a million mailboxes some
+    # common name's owners will open five of them on one day somewhere, so a run must be
+    # improbable for the whole deployment, not for its key alone.
+    tested = max(int((per_key >= min_size).sum()), 1)
+    run = (size >= min_size) & (size <= params.cap) & (surprise * tested <= params.alpha)
     weight = np.minimum(
         params.weight + params.weight_per_decade * np.log10(params.alpha / surprise),
         params.max_weight,

@@ -183,6 +183,29 @@ def test_stem_and_phone_window_together_link_a_farm_too_small_for_either() -> No
     assert _linked(_snapshot(_background(), with_numbers), members) == 4 * 3 // 2
 
 
+def test_a_common_names_owners_bunching_on_one_day_is_chance_among_thousands_of_stems() -> None:
+    """20,000 mailboxes over two months on 2,000 common stems: that one stem's owners open six
+    in one day is improbable for that stem, but one of 2,000 stems doing so somewhere is not.
+    A farm minting eight in an afternoon is improbable for the whole deployment."""
+    rng = np.random.default_rng(3)
+    b = SnapshotBuilder()
+
+    def mailbox(acc: str, ts: int, stem: str) -> None:
+        b.add_account(acc, {"created_at": ts})
+        b.add_link(acc, "email_stem", stem, 1, ts)
+
+    for i in range(20_000):
+        mailbox(f"p{i}", T0 + int(rng.integers(0, 60 * DAY)), f"name-{i % 2000}")
+    for j in range(6):
+        mailbox(f"c{j}", T0 + 30 * DAY + j * 3 * 3600, "name-7")
+    for j in range(8):
+        mailbox(f"f{j}", T0 + 20 * DAY + j * 900, "stem-farm")
+    snap = b.build()
+    runs = stem_runs(snap).tocsr()
+    linked = {str(snap.accounts[i]) for i in np.flatnonzero(np.diff(runs.indptr))}
+    assert linked == {f"f{j}" for j in range(8)}
+
+
 def test_a_run_of_a_rarer_stem_weighs_more() -> None:
     """Eight in one afternoon is less surprising for a stem forty others have."""
     farm = _farm(8, "john.smith", T0 + 60 * DAY)
