@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import itertools
 import re
+import signal
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from ringwatch.cli.lifecycle import exit_cleanly_on_signals
 from ringwatch.events import parse_event
 from ringwatch.identity import fold_text
 from ringwatch.worlds import PROFILES, generate
@@ -346,3 +349,33 @@ def _benign_sharing_numbers(w: Any, benign: int) -> tuple[int, int]:
     return int((later & (w.label[order] == benign)).sum()), int(
         (shared & (w.label[order] != benign)).sum()
     )
+
+
+# The module, which the package's `generate` function shadows as an attribute.
+generate_module = importlib.import_module("ringwatch.worlds.generate")
+_RENDER = generate_module._render
+
+
+def _render_checking_signals(chunk: int) -> Any:
+    """The render step, refusing to run in a worker that would not die on SIGTERM."""
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        raise AssertionError("a render worker kept the parent's SIGTERM handler")
+    return _RENDER(chunk)
+
+
+def test_render_workers_die_on_sigterm_whatever_handler_the_cli_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ringwatch synth` installs SIGTERM -> SystemExit (cli.lifecycle) before forking its
+    workers. A worker that inherited it and was entering the pool's task lock when the pool
+    signalled it never stopped, and synth hung joining it; workers now run with the default
+    disposition."""
+    monkeypatch.setattr(generate_module, "_render", _render_checking_signals)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    exit_cleanly_on_signals()
+    try:
+        summary = generate(tmp_path, 20_000, 5, "default", workers=2)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    assert summary.accounts == 20_000 and (tmp_path / "events.jsonl").stat().st_size > 0
