@@ -70,6 +70,12 @@ def rows(snapshot: Snapshot, ids: list[str]) -> list[int]:
     return sorted(index[a] for a in ids)
 
 
+def signup(builder: SnapshotBuilder, account: str, ts: int, kind: str, key: str) -> None:
+    """An account created at `ts` with one link of `kind`, first seen then."""
+    builder.add_account(account, {"created_at": ts})
+    builder.add_link(account, kind, key, 1, ts)
+
+
 # -- strong components ------------------------------------------------------------------------
 def test_strong_components_ignore_hubs() -> None:
     snap, ring_a, ring_b, fam = world()

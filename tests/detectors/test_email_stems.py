@@ -18,6 +18,7 @@ from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
 from ringwatch.events import parse_event
 from ringwatch.identity import Pseudonymiser
 from ringwatch.records import normalise
+from tests.detectors.test_detectors import signup
 
 T0 = 1_735_689_600  # 2025-01-01
 DAY = 86400
@@ -191,8 +192,7 @@ def test_a_common_names_owners_bunching_on_one_day_is_chance_among_thousands_of_
     b = SnapshotBuilder()
 
     def mailbox(acc: str, ts: int, stem: str) -> None:
-        b.add_account(acc, {"created_at": ts})
-        b.add_link(acc, "email_stem", stem, 1, ts)
+        signup(b, acc, ts, "email_stem", stem)
 
     for i in range(20_000):
         mailbox(f"p{i}", T0 + int(rng.integers(0, 60 * DAY)), f"name-{i % 2000}")

@@ -16,7 +16,7 @@ from ringwatch.detectors.behaviour import (
 from ringwatch.detectors.evaders import match_evaders
 from ringwatch.detectors.pipeline import detect
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
-from tests.detectors.test_detectors import DAY, T0, farm, rows
+from tests.detectors.test_detectors import DAY, T0, farm, rows, signup
 
 
 def _verdict_of(snap: Snapshot, ids: list[str]) -> str:
@@ -533,25 +533,23 @@ def _surge_world() -> SnapshotBuilder:
     b = SnapshotBuilder()
     rng = np.random.default_rng(5)
 
-    def signup(name: str, ts: int, subnet: str) -> None:
-        b.add_account(name, {"created_at": ts})
-        b.add_link(name, "subnet", subnet, 2, ts)
+    def on(name: str, ts: int, block: str) -> None:
+        signup(b, name, ts, "subnet", block)
 
     for i in range(2000):
-        signup(f"home{i}", T0 + int(rng.integers(0, 200 * DAY)), f"81.{i // 250}.{i % 250}.0/24")
+        on(f"home{i}", T0 + int(rng.integers(0, 200 * DAY)), f"81.{i // 250}.{i % 250}.0/24")
     for i in range(200):
-        signup(f"mobile{i}", T0 + int(rng.integers(0, 200 * DAY)), "100.64.0.0/24")
+        on(f"mobile{i}", T0 + int(rng.integers(0, 200 * DAY)), "100.64.0.0/24")
     launch = T0 + 100 * DAY
     for i in range(400):
-        at = launch + int(rng.integers(0, 3 * 3600))
-        signup(f"crowd{i}", at, f"82.{i // 250}.{i % 250}.0/24")
+        on(f"crowd{i}", launch + int(rng.integers(0, 3 * 3600)), f"82.{i // 250}.{i % 250}.0/24")
     for i in range(6):
-        signup(f"crowd-nat{i}", launch + 3600 + 600 * i, "100.64.0.0/24")
+        on(f"crowd-nat{i}", launch + 3600 + 600 * i, "100.64.0.0/24")
         # The same six on an ordinary day, three months later.
-        signup(f"quiet-nat{i}", launch + 90 * DAY + 600 * i, "100.64.0.0/24")
+        on(f"quiet-nat{i}", launch + 90 * DAY + 600 * i, "100.64.0.0/24")
     for i in range(5):
-        signup(f"script{i}", T0 + 50 * DAY + 360 * i, "198.51.100.0/24")
-        signup(f"launch-script{i}", launch + 3600 + 360 * i, "198.51.101.0/24")
+        on(f"script{i}", T0 + 50 * DAY + 360 * i, "198.51.100.0/24")
+        on(f"launch-script{i}", launch + 3600 + 360 * i, "198.51.101.0/24")
     return b
 
 
