@@ -9,6 +9,7 @@ process before `serve` could release the engine).
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -17,14 +18,32 @@ from types import FrameType
 PR_SET_PDEATHSIG = 1
 
 
+_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_forks_reset = False
+
+
 def _exit_on(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def _default_signals() -> None:
+    for sig in _SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def exit_cleanly_on_signals() -> None:
-    """SIGTERM and SIGHUP raise SystemExit, so cleanup (the embedded engine's stop) runs."""
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    """SIGTERM and SIGHUP raise SystemExit, so cleanup (the embedded engine's stop) runs.
+
+    In this process only: a forked child (`ringwatch synth`'s render workers) gets the default
+    disposition back. The handler raises at the interpreter's next check, which a child
+    blocked on a lock never reaches when the signal lands just before it blocks; synth hung
+    joining such a worker that `Pool.terminate` had told to stop."""
+    global _forks_reset
+    for sig in _SIGNALS:
         signal.signal(sig, _exit_on)
+    if not _forks_reset:
+        os.register_at_fork(after_in_child=_default_signals)
+        _forks_reset = True
 
 
 def die_with_parent() -> Callable[[], None] | None:

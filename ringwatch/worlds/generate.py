@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,17 +19,6 @@ from ringwatch.worlds.stream import RunWriter
 from ringwatch.worlds.truth import build_truth
 
 CHUNK = 10_000  # accounts per sorted run; fixed so the output never depends on the machine
-
-
-def _default_signals() -> None:
-    """A render worker dies on SIGTERM and SIGHUP at once, as forked children should.
-
-    It inherits the CLI's handlers (cli.lifecycle), which turn those signals into SystemExit
-    at the interpreter's next check. A worker blocked on the pool's task lock never gets to
-    that check when the signal lands just before it blocks: `ringwatch synth` then hung in
-    `Pool.terminate`, joining a worker that had been told to stop."""
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
 
 
 @dataclass(frozen=True)
@@ -89,7 +77,7 @@ def generate(
     events = links = done = 0
     try:
         if n_workers > 1 and n_chunks > 1 and "fork" in mp.get_all_start_methods():
-            pool = mp.get_context("fork").Pool(n_workers, initializer=_default_signals)
+            pool = mp.get_context("fork").Pool(n_workers)
             try:
                 for _, k, e, li in pool.imap_unordered(_render, range(n_chunks)):
                     done, events, links = done + k, events + e, links + li
