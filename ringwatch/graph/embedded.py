@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff, NoBackoff
@@ -52,6 +53,10 @@ REWRITE_TIMEOUT_S = 600.0
 # the writes in flight (27 s once, in a 1M load): longer than a PING, bounded all the same.
 FORK_REPLY_TIMEOUT_S = 120.0
 WATCHDOG = Path(__file__).with_name("engine_watch.py")
+# FalkorDB 4.16.3 sometimes starts with its graph registry's lock broken (reader count below
+# zero): the first command that adds a graph then waits for ever, silent and idle. An engine
+# this process starts is up only once it has added and dropped this graph.
+PROBE_GRAPH = "__ringwatch_probe"
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,8 @@ class EmbeddedServer:
     watchdog: subprocess.Popen[bytes] | None = None
     wedged_after_s: float = WEDGED_AFTER_S
     control_timeout_s: float = CONTROL_TIMEOUT_S
+    # The spawned engine has added a graph (PROBE_GRAPH), so its registry lock works.
+    registry_checked: bool = False
 
     @property
     def socket_path(self) -> Path:
@@ -158,7 +165,14 @@ class EmbeddedServer:
         client = self._control_client()
         try:
             client.ping()
-            return "loading" if int(client.info("persistence").get("loading", 0)) else "up"
+            if int(client.info("persistence").get("loading", 0)):
+                return "loading"
+            if self.process is not None and not self.registry_checked:
+                engine: Any = client  # redis-py's execute_command is untyped
+                engine.execute_command("GRAPH.QUERY", PROBE_GRAPH, "RETURN 1")
+                engine.execute_command("GRAPH.DELETE", PROBE_GRAPH)
+                self.registry_checked = True
+            return "up"
         except redis.BusyLoadingError:  # a ConnectionError subclass: caught first
             return "loading"
         except redis.TimeoutError:
@@ -180,6 +194,7 @@ class EmbeddedServer:
 
         if self.socket_path.exists():
             self.socket_path.unlink()
+        self.registry_checked = False
         args = [
             get_redis_server(),
             "--port",
