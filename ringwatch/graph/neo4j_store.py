@@ -141,24 +141,36 @@ class Neo4jStore(CypherStore):
     async def _read_on_loop(self, query: str, params: Mapping[str, Any]) -> list[Row]:
         """`read` from the running event loop: the same auto-commit READ transaction, timeout,
         retries and errors, for a query whose values are plain (no nodes, relationships,
-        paths or temporal values: they come back as the driver decoded them)."""
+        paths or temporal values: they come back as the driver decoded them).
+
+        The whole read has a deadline on this side too: the read timeout plus the retries'
+        budget, when `read` would have given up at the latest. The server stops a query at
+        the timeout, but a server that stopped answering (a host gone without closing its
+        connections) cannot, and without the server's keep-alive hint
+        (`connection.recv_timeout_seconds`, which our servers leave off: it cost the driver a
+        task and a timer per socket read) nothing else would end a decision's wait."""
         driver = self._driver_of_loop()
         statement = neo4j.Query(query, timeout=self._read_timeout_s)
         values = dict(params)
         backoff = _ReadBackoff()
-        while True:
-            try:
-                async with driver.session(
-                    database=self._database, default_access_mode=neo4j.READ_ACCESS
-                ) as session:
-                    result = await session.run(statement, values)
-                    keys = result.keys()
-                    # A Record is a tuple of the decoded values; `data()` would walk every
-                    # nested value again to convert graph types, which the live-facts query
-                    # never returns (maps, lists and scalars only).
-                    return [dict(zip(keys, record, strict=True)) async for record in result]
-            except (AuthError, *UNREACHABLE, TransientError) as e:
-                await asyncio.sleep(backoff.after(e))
+        deadline_s = self._read_timeout_s + READ_RETRY_S
+        try:
+            async with asyncio.timeout(deadline_s):
+                while True:
+                    try:
+                        async with driver.session(
+                            database=self._database, default_access_mode=neo4j.READ_ACCESS
+                        ) as session:
+                            result = await session.run(statement, values)
+                            keys = result.keys()
+                            # A Record is a tuple of the decoded values; `data()` would walk
+                            # every nested value again to convert graph types, which the
+                            # live-facts query never returns (maps, lists and scalars only).
+                            return [dict(zip(keys, record, strict=True)) async for record in result]
+                    except (AuthError, *UNREACHABLE, TransientError) as e:
+                        await asyncio.sleep(backoff.after(e))
+        except TimeoutError as e:
+            raise Unavailable(f"Neo4j did not answer a read within {deadline_s:g} s") from e
 
     def _driver_of_loop(self) -> neo4j.AsyncDriver:
         """The async driver of the running loop. An async driver's connections belong to the

@@ -4,10 +4,15 @@ timeout, and the driver's retries of a read that failed on the way."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from neo4j.exceptions import ClientError, ServiceUnavailable
@@ -97,3 +102,79 @@ def test_read_of_an_unreachable_server_gives_up_as_unavailable(
     # (three attempts on an idle machine; slow refusals on a loaded one leave room for fewer).
     assert len(attempts) >= 2
     assert time.monotonic() - started < 5.0
+
+
+class FreezableLink:
+    """A TCP relay to the test server that can go silent: it keeps every connection open and
+    stops passing the server's bytes on, as a host that vanished from the network would (no
+    reset, no close; the client sees nothing)."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self._upstream = upstream
+        self.frozen = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self._upstream)
+            self._open += [client, server]
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if not self.frozen.is_set():
+                sink.sendall(data)
+
+    def close(self) -> None:
+        # shutdown() first: a thread blocked in accept() or recv() on a socket that is only
+        # closed keeps it open (and its fd number is reused by the next test's connections).
+        for s in [self._listener, *self._open]:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
+
+def test_loop_read_of_a_server_gone_silent_ends_at_its_deadline_as_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Our servers send no `connection.recv_timeout_seconds` hint (scripts/neo4j), so the
+    # driver would wait on a silent connection for as long as TCP keeps it: the decision's
+    # read must end itself, at the read timeout plus the retries' budget.
+    if not NEO4J_URI:
+        _missing("Neo4j")
+    monkeypatch.setattr(neo4j_store, "READ_RETRY_S", 0.5)
+    target = urlsplit(str(NEO4J_URI))
+    link = FreezableLink((target.hostname or "127.0.0.1", target.port or 7687))
+    store = Neo4jStore(f"bolt://127.0.0.1:{link.port}", "neo4j", NEO4J_PASSWORD, read_timeout_s=1.0)
+
+    async def scenario() -> float:
+        # Answered through the link first: the connection is pooled and then goes silent.
+        assert await store._read_on_loop("RETURN $x AS x", {"x": 3}) == [{"x": 3}]
+        link.frozen.set()
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="did not answer"):
+            # The outer bound turns a read that never ends into a failure, not a hung suite.
+            await asyncio.wait_for(store._read_on_loop("RETURN 1 AS x", {}), 30)
+        return time.monotonic() - started
+
+    try:
+        waited = asyncio.run(scenario())
+    finally:
+        link.frozen.clear()
+        link.close()
+        store.close()
+    assert 1.0 <= waited < 10.0
