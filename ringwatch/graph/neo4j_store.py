@@ -146,9 +146,10 @@ class Neo4jStore(CypherStore):
         The whole read has a deadline on this side too: the read timeout plus the retries'
         budget, when `read` would have given up at the latest. The server stops a query at
         the timeout, but a server that stopped answering (a host gone without closing its
-        connections) cannot, and without the server's keep-alive hint
-        (`connection.recv_timeout_seconds`, which our servers leave off: it cost the driver a
-        task and a timer per socket read) nothing else would end a decision's wait."""
+        connections) cannot. What else would end the wait depends on the server's settings:
+        its `connection.recv_timeout_seconds` hint (120 s with Neo4j's defaults), or nothing
+        but TCP's keep-alive (hours) on a server that keeps keep-alives to streaming results
+        (`server.bolt.connection_keep_alive_for_requests=STREAMING`)."""
         driver = self._driver_of_loop()
         statement = neo4j.Query(query, timeout=self._read_timeout_s)
         values = dict(params)

@@ -151,9 +151,10 @@ class FreezableLink:
 def test_loop_read_of_a_server_gone_silent_ends_at_its_deadline_as_unavailable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Our servers send no `connection.recv_timeout_seconds` hint (scripts/neo4j), so the
-    # driver would wait on a silent connection for as long as TCP keeps it: the decision's
-    # read must end itself, at the read timeout plus the retries' budget.
+    # The driver alone would wait on a silent connection for the server's
+    # `connection.recv_timeout_seconds` hint (120 s by default), or for as long as TCP keeps
+    # the connection on a server that sends none: the decision's read ends itself, at the
+    # read timeout plus the retries' budget.
     if not NEO4J_URI:
         _missing("Neo4j")
     monkeypatch.setattr(neo4j_store, "READ_RETRY_S", 0.5)

@@ -53,13 +53,6 @@ public final class Neo4jLauncher {
         Files.createDirectories(logs);
 
         DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home);
-        // Keep-alive NOOPs only while a result streams. With ALL (the default) the server
-        // also hints `connection.recv_timeout_seconds` at every connection, and the Python
-        // driver's async API then runs each socket read as a task under a timer: ~7 per
-        // decision's read, 0.2-0.3 ms of the API's CPU per decision (docs/performance.md,
-        // "Decisions"). The decision read has its own deadline instead. Set before the conf
-        // file, so a file can still choose ALL.
-        builder.setConfig(BoltConnector.connection_keep_alive_type, BoltConnector.KeepAliveRequestType.STREAMING);
         if (!confFile.isEmpty()) {
             builder.loadPropertiesFromFile(Path.of(confFile));
         }
