@@ -19,6 +19,8 @@ from ringwatch.detectors.snapshot import Snapshot
 
 DAY = 86400
 YEAR_DAYS = 365.2425
+# The gate of adult features: who declares a younger age declares a minor.
+ADULT_AGE = 18
 
 
 def birth_days(birthdates: np.ndarray) -> np.ndarray:

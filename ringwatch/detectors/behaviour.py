@@ -64,7 +64,7 @@ from ringwatch.detectors._common import (
     identifier_degree,
     symmetric_from_pairs,
 )
-from ringwatch.detectors.age import age_suspect
+from ringwatch.detectors.age import ADULT_AGE, age_suspect, declared_age
 from ringwatch.detectors.email_stems import StemParams, stem_runs
 from ringwatch.detectors.snapshot import KIND_CODE, RELATION_KINDS, Snapshot
 
@@ -497,11 +497,19 @@ def rotating_peers(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix
 
 
 def young_cohorts(snapshot: Snapshot, young: np.ndarray, params: BehaviourParams) -> sp.csr_matrix:
-    """Pairs of age-suspect accounts (`young`, a mask per account: detectors.age) sharing an
-    IP of at most `cohort_max_degree` accounts."""
+    """Pairs sharing an IP of at most `cohort_max_degree` accounts of which one is age-suspect
+    (`young`, a mask per account: detectors.age) and the other is too or declares itself a
+    minor. Children who lie about their age do not all lie alike: at one school some claim
+    13 or 18 (or a first of January), others a true-looking 14 or 15 that no single-account
+    test can call a child's; what places the latter with the former is their school's
+    network, shared with classmates whose declared age gives them away. An adult on that
+    network (a teacher, a parent on the home router) declares no minor's age."""
     n = snapshot.n_accounts
-    rows = np.flatnonzero(young)
+    minor = declared_age(snapshot) < ADULT_AGE
+    rows = np.flatnonzero(young | minor)
     left, right, _ = _co_users(snapshot, rows, "ip", params.cohort_max_degree, 1)
+    either = young[left] | young[right]
+    left, right = left[either], right[either]
     return symmetric_from_pairs(left, right, np.full(left.shape[0], params.cohort_weight), n)
 
 

@@ -69,6 +69,53 @@ def test_young_cohort_links_children_on_one_network_not_adults() -> None:
     assert _verdict_of(snap, kids) != "benign"
 
 
+def test_young_cohort_takes_in_classmates_who_claim_a_teen_age_not_teens_alone() -> None:
+    # Two classmates give themselves away (a gate's January 1st, an honest 10); two others
+    # claim an ordinary 14 and 15. On their school's network they are one cohort; the two
+    # teens of another network with no child among them are not, and neither is a teacher.
+    b = SnapshotBuilder()
+    created = int(np.datetime64("2025-09-15", "s").astype(np.int64))
+    school = {
+        "gate": "2012-01-01",
+        "honest": "2015-05-20",
+        "t14": "2011-03-03",
+        "t15": "2010-04-04",
+    }
+    for i, (k, born) in enumerate(school.items()):
+        b.add_account(k, {"created_at": created + i * 3600, "birthdate": born})
+        b.add_link(k, "ip", "school", 1, created)
+    b.add_account("teacher", {"created_at": created, "birthdate": "1980-06-01"})
+    b.add_link("teacher", "ip", "school", 1, created)
+    for k, born in {"u14": "2011-05-05", "u16": "2009-06-06"}.items():
+        b.add_account(k, {"created_at": created, "birthdate": born})
+        b.add_link(k, "ip", "college", 1, created)
+    snap = b.build()
+    links = young_cohorts(snap, age_suspect(snap), BehaviourParams()).toarray()
+    gate, honest, t14, t15 = rows(snap, list(school))
+    pairs = {(int(i), int(j)) for i, j in zip(*np.nonzero(links), strict=True) if i < j}
+    child_pairs = {(gate, honest), (gate, t14), (gate, t15), (honest, t14), (honest, t15)}
+    assert pairs == {(min(p), max(p)) for p in child_pairs}  # not (t14, t15): no child
+    assert _verdict_of(snap, list(school)) != "benign"
+
+
+def test_a_familys_youngest_with_teen_siblings_at_home_is_not_a_cohort() -> None:
+    # One child's declared age among declared teens on a home network: siblings, who
+    # joined months apart. Two children giving themselves away make it a cohort.
+    b = SnapshotBuilder()
+    created = int(np.datetime64("2025-03-01", "s").astype(np.int64))
+    family = {"kid": "2015-11-30", "sib14": "2011-02-28", "sib16": "2008-03-06"}
+    for i, (k, born) in enumerate(family.items()):
+        b.add_account(k, {"created_at": created + i * 40 * DAY, "birthdate": born})
+        b.add_link(k, "ip", "home", 1, created)
+        b.add_link(k, "device", f"phone-{k}", 1, created)
+    snap = b.build()
+    young = age_suspect(snap)
+    assert young.sum() == 1
+    assert young_cohorts(snap, young, BehaviourParams()).nnz > 0  # linked, but
+    result = detect(snap, seed=0)
+    assert not [r for r in result.rings if r.verdict != "benign" and "kid" in r.members]
+
+
 # -- shared networks (proxy pools) --------------------------------------------------------------
 def test_shared_networks_need_two_non_hub_subnets() -> None:
     b = SnapshotBuilder()
