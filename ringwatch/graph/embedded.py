@@ -159,7 +159,13 @@ class EmbeddedServer:
     def _state(self) -> str:
         """'up' (serving queries), 'loading' (answering, but still reading its data back after a
         restart: queries would fail with LOADING), 'silent' (accepting connections without
-        answering) or 'down'."""
+        answering) or 'down'.
+
+        An engine this process spawned is 'up' only once it has also added and dropped a graph
+        (PROBE_GRAPH), once: with its registry lock broken that write never answers, so the
+        engine reads as 'silent', and `ensure_running` kills and respawns it as it does any
+        engine that falls silent and idle at start. The probe lives here rather than as a step
+        after 'up' so that this one path handles every way an engine can fail to come up."""
         if not self.socket_path.exists():
             return "down"
         client = self._control_client()
