@@ -129,15 +129,11 @@ class FreezableLink:
             threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            if not self.frozen.is_set():
-                sink.sendall(data)
+        # Until either side closes (or `close` shuts both down).
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if not self.frozen.is_set():
+                    sink.sendall(data)
 
     def close(self) -> None:
         # shutdown() first: a thread blocked in accept() or recv() on a socket that is only
@@ -163,19 +159,23 @@ def test_loop_read_of_a_server_gone_silent_ends_at_its_deadline_as_unavailable(
     store = Neo4jStore(f"bolt://127.0.0.1:{link.port}", "neo4j", NEO4J_PASSWORD, read_timeout_s=1.0)
 
     async def scenario() -> float:
-        # Answered through the link first: the connection is pooled and then goes silent.
-        assert await store._read_on_loop("RETURN $x AS x", {"x": 3}) == [{"x": 3}]
-        link.frozen.set()
-        started = time.monotonic()
-        with pytest.raises(Unavailable, match="did not answer"):
-            # The outer bound turns a read that never ends into a failure, not a hung suite.
-            await asyncio.wait_for(store._read_on_loop("RETURN 1 AS x", {}), 30)
-        return time.monotonic() - started
+        try:
+            # Answered through the link first: the connection is pooled, then goes silent.
+            assert await store._read_on_loop("RETURN $x AS x", {"x": 3}) == [{"x": 3}]
+            link.frozen.set()
+            started = time.monotonic()
+            with pytest.raises(Unavailable, match="did not answer"):
+                # The outer bound turns a read that never ends into a failure, not a hang.
+                await asyncio.wait_for(store._read_on_loop("RETURN 1 AS x", {}), 30)
+            return time.monotonic() - started
+        finally:
+            # The loop's driver is closed on its loop, before the loop goes.
+            link.frozen.clear()
+            await asyncio.wait_for(store._driver_of_loop().close(), 10)
 
     try:
         waited = asyncio.run(scenario())
     finally:
-        link.frozen.clear()
         link.close()
         store.close()
     assert 1.0 <= waited < 10.0
