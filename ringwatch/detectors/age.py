@@ -39,6 +39,7 @@ def declared_age(snapshot: Snapshot) -> np.ndarray:
     try:
         born = birth_days(snapshot.birthdate)
     except ValueError:
+        # A malformed date somewhere: fall back to parsing one by one.
         born = np.array([_one(b) for b in snapshot.birthdate], dtype=np.float64)
     return np.asarray((snapshot.created_at // DAY - born) / YEAR_DAYS, dtype=np.float64)
 
@@ -47,13 +48,7 @@ def age_suspect(
     snapshot: Snapshot, *, min_age: int = 13, gates: Sequence[int] = (13, 18)
 ) -> np.ndarray:
     """Boolean per account row: the declared birthdate looks like a child's (module doc)."""
-    try:
-        born = birth_days(snapshot.birthdate)
-    except ValueError:
-        # A malformed date somewhere: fall back to parsing one by one.
-        born = np.array([_one(b) for b in snapshot.birthdate], dtype=np.float64)
-    signup_day = snapshot.created_at // DAY
-    age = (signup_day - born) / YEAR_DAYS
+    age = declared_age(snapshot)
     known = ~np.isnan(age)  # so a malformed "....-01-01" never counts below
     under = known & (age < min_age) & (age >= 0)
     jan1 = np.char.endswith(np.asarray(snapshot.birthdate, dtype=object).astype(str), "-01-01")
