@@ -110,12 +110,13 @@ class BulkLoadService:
         if report.nodes:
             # Again: the store must still be empty now that the engine step replaces it.
             self._refuse_if_not_empty()
-            seconds.update(self.target.load(tables, say))
+            seconds.update(self.target.load(tables, say, self.store.ensure_schema))
+        else:
+            say("schema")
+            started = time.perf_counter()
+            self.store.ensure_schema()
+            seconds["schema"] = time.perf_counter() - started
         del tables
-        say("schema")
-        started = time.perf_counter()
-        self.store.ensure_schema()
-        seconds["schema"] = time.perf_counter() - started
         loaded = node_count(self.store)
         if loaded != report.nodes:
             raise Invalid(

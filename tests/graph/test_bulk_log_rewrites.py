@@ -1,6 +1,6 @@
 """No automatic log rewrite may start while GRAPH.BULK commands are in flight (a 1M-account load
 hung for good when one did: docs/performance.md, "The 1M load's hang"); the engine's own setting
-comes back afterwards, also when the load fails."""
+comes back afterwards, also when the load fails. The load's own rewrite comes after the schema."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import redis
 from ringwatch.graph.bulk.graph import BulkGraph, Tables
 from ringwatch.graph.bulk.targets import AUTO_REWRITE, FalkorDBTarget
 from ringwatch.graph.embedded import EmbeddedServer
+from ringwatch.graph.falkordb_store import FalkorDBStore
+from ringwatch.graph.labels import KEY_PROPERTY
 from ringwatch.records import Record
 
 pytestmark = pytest.mark.embedded
@@ -90,3 +92,25 @@ def test_a_failed_load_gives_the_setting_back(server: EmbeddedServer) -> None:
         FalkorDBTarget(client, "g", compact=compact).load(_tables(5), lambda _: None)
 
     assert client.config_get(AUTO_REWRITE)[AUTO_REWRITE] == "73"
+
+
+def test_the_schema_is_made_before_the_loads_own_rewrite(server: EmbeddedServer) -> None:
+    """The dump the load writes holds the schema: made after it, the schema was all the log
+    held, and the engine's clean stop rewrote the whole dump again for it."""
+    client = _client(server)
+    store = FalkorDBStore(client, "g")
+    steps: list[str] = []
+
+    def schema() -> None:
+        steps.append("schema")
+        store.ensure_schema()
+
+    def compact() -> bool:
+        steps.append("dump")
+        return server.compact()
+
+    FalkorDBTarget(client, "g", compact=compact).load(_tables(40), lambda _: None, schema)
+
+    assert steps == ["schema", "dump"]
+    rows = store.read("CALL db.constraints() YIELD label RETURN label")
+    assert {row["label"] for row in rows} == {label.value for label in KEY_PROPERTY}
