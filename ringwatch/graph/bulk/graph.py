@@ -250,7 +250,7 @@ class BulkGraph:
         self._accounts: dict[str, list[Any]] = {}
         # Account ids and identifier keys as integer codes (one numbering for both: a code
         # stands for its string, whichever it is).
-        self._codes: dict[str, int] = {}
+        self._codes: dict[str, int] | None = {}
         self._names: list[str] = []
         self._links: dict[str, _Links] = {k: _Links() for k in _KINDS}
         self._parents: dict[IdentifierKind, set[tuple[str, str]]] = {k: set() for k in _PARENT_OF}
@@ -274,7 +274,14 @@ class BulkGraph:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._codes = {name: code for code, name in enumerate(self._names)}
+        # Made when first needed: a received graph that is merged into another never needs
+        # its own (5M names at 1M accounts: 4 s of the loader's single-threaded tail).
+        self._codes = None
+
+    def _code_table(self) -> dict[str, int]:
+        if self._codes is None:
+            self._codes = {name: code for code, name in enumerate(self._names)}
+        return self._codes
 
     def add_batch(
         self,
@@ -294,7 +301,7 @@ class BulkGraph:
             self._relations,
             self._engaged,
         )
-        codes, names = self._codes, self._names
+        codes, names = self._code_table(), self._names
         enforced: list[tuple[int, str, str, str, Any, Any]] = []
         events = 0
         for rec in records:
@@ -380,7 +387,7 @@ class BulkGraph:
                         old = seen.get(name)
                         if old is None or newer > old:
                             seen[name] = newer
-        codes, names = self._codes, self._names
+        codes, names = self._code_table(), self._names
 
         def code(name: str) -> int:
             found = codes.get(name)
@@ -525,7 +532,7 @@ class BulkGraph:
         return Tables([t for t in nodes if t.rows], [t for t in edges if t.rows])
 
     def _pair_codes(self, pairs: list[tuple[str, str]]) -> tuple[np.ndarray, ...]:
-        codes = self._codes
+        codes = self._code_table()
         start = np.fromiter((codes.get(a, -1) for a, _ in pairs), np.int64, len(pairs))
         end = np.fromiter((codes.get(b, -1) for _, b in pairs), np.int64, len(pairs))
         return start, end
@@ -548,7 +555,7 @@ class BulkGraph:
                     *status.get(acc_id, no_status),
                 )
             )
-        codes = self._codes
+        codes = self._code_table()
         coded = np.fromiter((codes.get(row[0], -1) for row in rows), np.int64, len(rows))
         bare = self._bare_accounts()
         blank = (None,) * (len(ACCOUNT_COLUMNS) - 1)
