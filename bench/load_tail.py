@@ -22,7 +22,6 @@ import hashlib
 import os
 import pickle
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from machine import machine_info  # noqa: E402
+from machine import machine_info, run_in_tree  # noqa: E402
 
 KEY = b"bench-load-tail-key-0123456789abcdef"
 
@@ -108,28 +107,9 @@ def _run(code: Path, tables_file: Path, tmp: Path) -> dict[str, Any]:
     for d in (engine_dir, csv_dir):
         shutil.rmtree(d, ignore_errors=True)
     engine_dir.mkdir()
-    load_before = os.getloadavg()
-    out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            str(code),
-            str(tables_file),
-            "--engine-dir",
-            str(engine_dir),
-            "--csv-dir",
-            str(csv_dir),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(code)},
-    ).stdout
-    result: dict[str, Any] = orjson.loads(out.strip().splitlines()[-1])
-    result["loadavg_before"] = load_before
-    result["loadavg_after"] = os.getloadavg()
-    return result
+    return run_in_tree(
+        __file__, code, str(tables_file), "--engine-dir", str(engine_dir), "--csv-dir", str(csv_dir)
+    )
 
 
 def main() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,3 +44,21 @@ def clocked(fn: Callable[..., T], *args: Any) -> tuple[T, float, float]:
     t0, c0 = time.perf_counter(), time.process_time()
     result = fn(*args)
     return result, time.perf_counter() - t0, time.process_time() - c0
+
+
+def run_in_tree(script: str, code: Path, *args: str) -> dict[str, Any]:
+    """Run `script --child CODE ARGS...` in a fresh process with the tree `code`'s ringwatch
+    first on the path (to compare two versions in one session); the child prints one JSON
+    object as its last line, returned with the load averages around the run."""
+    load_before = os.getloadavg()
+    out = subprocess.run(
+        [sys.executable, script, "--child", str(code), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(code)},
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["loadavg_before"] = load_before
+    result["loadavg_after"] = os.getloadavg()
+    return result

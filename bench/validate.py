@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from machine import machine_info  # noqa: E402
+from machine import machine_info, run_in_tree  # noqa: E402
 
 KEY = b"bench-validate-key-0123456789abcdef"
 
@@ -59,28 +58,8 @@ def child(code: Path, path: Path, batch: int, dump: Path) -> None:
 
 
 def _run(code: Path, path: Path, batch: int, dump: Path) -> dict[str, Any]:
-    load_before = os.getloadavg()
-    out = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            str(code),
-            str(path),
-            "--batch",
-            str(batch),
-            "--dump",
-            str(dump),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(code)},
-    ).stdout
-    result: dict[str, Any] = orjson.loads(out.strip().splitlines()[-1])
+    result = run_in_tree(__file__, code, str(path), "--batch", str(batch), "--dump", str(dump))
     result["us_per_event"] = round(result["cpu_s"] / max(result["events"], 1) * 1e6, 2)
-    result["loadavg_before"] = load_before
-    result["loadavg_after"] = os.getloadavg()
     return result
 
 
