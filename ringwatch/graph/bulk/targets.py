@@ -73,11 +73,10 @@ class FalkorDBTarget:
         with log_rewrites_held(self._client):
             bulk_insert(self._client, self._graph, tables)
             seconds["GRAPH.BULK"] = time.perf_counter() - started
-            # Before the rewrite, so that the dump holds the schema and, once the engine has
-            # built the constraints (in the background; it logs each when built), the log
-            # holds nothing to replay and the clean stop nothing to rewrite. At 1M accounts
-            # they take ~60 s to build, longer than the rewrite they would save (21 s), so
-            # the load does not wait for them (docs/performance.md).
+            # Before the rewrite, so that the dump holds the schema instead of the log replaying
+            # it at the next start. The engine builds each constraint in the background and
+            # logs it once built: at 1M accounts that ends after the rewrite, and waiting for
+            # it (~60 s) cost more than the second rewrite it saves (docs/performance.md).
             _timed_schema(schema, stage, seconds)
             if self._compact is not None:
                 stage("persist")
