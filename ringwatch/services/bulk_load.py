@@ -30,7 +30,7 @@ from typing import Any
 from ringwatch.errors import Conflict, Invalid, Problem
 from ringwatch.event_files import file_digest, read_raw_events
 from ringwatch.graph.bulk.graph import BulkGraph
-from ringwatch.graph.bulk.targets import BulkTarget, node_count
+from ringwatch.graph.bulk.targets import BulkTarget, node_count, timed_schema
 from ringwatch.graph.store import GraphStore
 from ringwatch.identity import Pseudonymiser
 from ringwatch.records import Record
@@ -112,10 +112,7 @@ class BulkLoadService:
             self._refuse_if_not_empty()
             seconds.update(self.target.load(tables, say, self.store.ensure_schema))
         else:
-            say("schema")
-            started = time.perf_counter()
-            self.store.ensure_schema()
-            seconds["schema"] = time.perf_counter() - started
+            timed_schema(self.store.ensure_schema, say, seconds)
         del tables
         loaded = node_count(self.store)
         if loaded != report.nodes:

@@ -34,7 +34,8 @@ class BulkTarget(Protocol):
         ...
 
 
-def _timed_schema(schema: Schema | None, stage: Stage, seconds: dict[str, float]) -> None:
+def timed_schema(schema: Schema | None, stage: Stage, seconds: dict[str, float]) -> None:
+    """Run `schema` as the step named 'schema', its seconds in `seconds`."""
     if schema is None:
         return
     stage("schema")
@@ -77,7 +78,7 @@ class FalkorDBTarget:
             # it at the next start. The engine builds each constraint in the background and
             # logs it once built: at 1M accounts that ends after the rewrite, and waiting for
             # it (~60 s) cost more than the second rewrite it saves (docs/performance.md).
-            _timed_schema(schema, stage, seconds)
+            timed_schema(schema, stage, seconds)
             if self._compact is not None:
                 stage("persist")
                 started = time.perf_counter()
@@ -139,7 +140,7 @@ class Neo4jTarget:
         files = write_import_files(tables, work / "csv")
         seconds["write CSV"] = time.perf_counter() - started
         seconds.update(offline_import(self._admin, files, work / "neo4j-admin.log", stage))
-        _timed_schema(schema, stage, seconds)
+        timed_schema(schema, stage, seconds)
         # Only the CSV files used to go: every successful load left its folder behind.
         shutil.rmtree(work)
         return seconds
