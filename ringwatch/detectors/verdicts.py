@@ -55,6 +55,7 @@ FEATURES = (
     "household_shape",
     "social_embedding",
     "one_birthdate",
+    "shared_mailbox",
 )
 
 
@@ -125,6 +126,9 @@ class VerdictParams:
     # registering accounts types their own each time, a lazy operator recycles a few; the
     # people of a household or a circle of friends are born on different days (twins are two).
     one_birthdate: float = 3.0
+    # Three or more grown-ups on one mailbox (`_shared_mailbox`): whoever reads it receives
+    # every account's verification and recovery mail, so one person controls them all.
+    shared_mailbox: float = 2.0
     burst_window: int = 3 * 86400
     slow_window: int = 180 * 86400
     fraud_threshold: float = 0.7
@@ -326,6 +330,7 @@ def ring_features(
         "household_shape": household_shape,
         "social_embedding": social_embedding,
         "one_birthdate": one_birthdate.astype(np.float64),
+        "shared_mailbox": shared_mailbox.astype(np.float64),
     }
 
 
@@ -817,6 +822,7 @@ _LINEAR = (
     "no_own_device",
     "social_embedding",
     "one_birthdate",
+    "shared_mailbox",
 )
 
 
