@@ -376,53 +376,6 @@ def _operated(
     return links, degree, suspects, operated
 
 
-def _proximity_tells(
-    col: np.ndarray,
-    when: np.ndarray,
-    is_suspect: np.ndarray,
-    near: np.ndarray,
-    slack: int,
-    factor: float,
-    count: int,
-) -> np.ndarray:
-    """Per identifier column (`count` of them): whether its outsiders (accounts not
-    `is_suspect`; one entry per account and column in `col`, created at `when`) are near a
-    suspect (`near`) at least `factor` times as often as chance would make them. Chance: the
-    share of the column's time, from its first account to its last, within `slack` of a
-    suspect's creation.
-
-    >>> hour = 3600
-    >>> session = [0, 10, 20, 30, 40, 50]  # six suspects registered in two days
-    >>> when = np.array(session + [25, 1000, 2000, 3000, 4000]) * hour
-    >>> suspect = np.arange(11) < 6
-    >>> near = np.abs(when[:, None] - when[suspect][None, :]).min(axis=1) <= 12 * hour
-    >>> _proximity_tells(np.zeros(11, np.int64), when, suspect, near, 12 * hour, 3.0, 1)
-    array([ True])
-    >>> weeks = np.r_[np.arange(0, 500, 10), np.arange(5, 500, 50)] * hour  # all along
-    >>> suspect = np.arange(weeks.size) < 50
-    >>> near = np.abs(weeks[:, None] - weeks[suspect][None, :]).min(axis=1) <= 12 * hour
-    >>> _proximity_tells(np.zeros(weeks.size, np.int64), weeks, suspect, near, 12 * hour, 3.0, 1)
-    array([False])
-    """
-    first = np.full(count, np.iinfo(np.int64).max)
-    last = np.full(count, np.iinfo(np.int64).min)
-    np.minimum.at(first, col, when)
-    np.maximum.at(last, col, when)
-    s_col, s_when = col[is_suspect], when[is_suspect]
-    order = np.lexsort((s_when, s_col))
-    s_col, s_when = s_col[order], s_when[order]
-    # The union of the suspects' windows: each adds its width less its overlap with the last.
-    same = s_col[1:] == s_col[:-1]
-    step = np.minimum(np.diff(s_when), 2 * slack)[same]
-    covered = 2.0 * slack * (np.bincount(s_col, minlength=count) > 0)
-    covered += np.bincount(s_col[1:][same], step.astype(np.float64), count)
-    span = np.maximum(last - first, 0).astype(np.float64) + 2.0 * slack
-    chance = np.minimum(covered / span, 1.0)
-    outsiders = np.bincount(col[~is_suspect], minlength=count)
-    near_outsiders = np.bincount(col[~is_suspect & near], minlength=count)
-    return np.asarray(near_outsiders >= factor * chance * outsiders, dtype=bool)
-
-
 def merge_by_operated_bridges(
     partition: Partition,
     places: sp.spmatrix,
@@ -584,8 +537,6 @@ def merge_by_shared_infrastructure(
     own_share: float = 0.9,
     campaign_target: np.ndarray | None = None,
     min_campaign_targets: int = 1,
-    proximity_factor: float = 3.0,
-    strangers_share: float = 0.25,
 ) -> Partition:
     """Join the pieces of one operation that runs on its own infrastructure.
 
@@ -609,16 +560,6 @@ def merge_by_shared_infrastructure(
     within `slack` of a suspect's creation on that identifier. A carrier-NAT address a SIM
     farm comes through is the farm's for a day and thousands of strangers' the rest of the
     year; a small identifier mostly used by suspects is the operation's own connection.
-    Being created near a suspect is evidence only where the suspects' signups leave most of
-    the identifier's life uncovered: an operation registering a few accounts a day for weeks
-    through one busy address has a suspect within `slack` of nearly everybody who signed up
-    there meanwhile. So on a busy identifier that strangers share (outsiders are at least
-    `strangers_share` of its accounts; not a campaign cell, which has its own test below)
-    outsiders count as near only when at least `proximity_factor` times as many of them are
-    near as the share of its time the suspects' windows cover would put there by chance.
-    Where strangers are fewer, the identifier is the operation's connection with a few
-    passers-by, and the operation's loose members on it are near its suspects however long
-    it ran.
 
     An identifier of which at least `own_share` of the accounts are suspects is the
     operation's own connection (the room its farm of devices sits in), however many accounts
@@ -665,16 +606,6 @@ def merge_by_shared_infrastructure(
         after = marks[np.minimum(pos, marks.shape[0] - 1)] - key
         before = key - marks[np.maximum(pos - 1, 0)]
         near = ((after >= 0) & (after <= slack)) | ((before >= 0) & (before <= slack))
-        tells = _proximity_tells(
-            coo.col, when, is_suspect, near, slack, proximity_factor, operated.shape[0]
-        )
-        # Where strangers are few, the identifier is the operation's own whenever it ran.
-        strangers = degree[operated] - suspects[operated]
-        tells |= strangers < strangers_share * degree[operated]
-        if campaign_target is not None:
-            # A campaign cell is already one target in one window; its own test is below.
-            tells |= campaign_target[operated] >= 0
-        near &= tells[coo.col]
         # Only busy identifiers are shared infrastructure; a small one mostly used by
         # suspects is the operation's own connection, whoever came through it and when.
         busy = degree[operated][coo.col] > busy_degree
