@@ -60,7 +60,7 @@ FEATURES = (
 
 
 # Members not declared minors on one mailbox from which a household-shaped group is not cleared
-# as a household (`_shared_mailbox`).
+# as a household, and the ring's `shared_mailbox` feature is set (`_shared_mailbox`).
 MAILBOX_OPERATOR = 3
 # Members declaring one same birthdate from which it is one hand's (`_one_birthdate`).
 ONE_HAND_BIRTHDATES = 3
