@@ -53,6 +53,12 @@ public final class Neo4jLauncher {
         Files.createDirectories(logs);
 
         DatabaseManagementServiceBuilder builder = new DatabaseManagementServiceBuilder(home);
+        // A graph filling up from empty diverges from its statistics every few seconds, and
+        // Neo4j then replans each of ingest's statements (10 s apart by default): 9-12% of
+        // its CPU during an ingest. Ringwatch's statements seek by unique key whatever the
+        // counts say, so a plan may live an hour (docs/performance.md, "Neo4j's side of
+        // ingest"). Set before the conf file, which may override it.
+        builder.setConfig(GraphDatabaseSettings.cypher_min_replan_interval, Duration.ofHours(1));
         if (!confFile.isEmpty()) {
             builder.loadPropertiesFromFile(Path.of(confFile));
         }
