@@ -599,15 +599,19 @@ def _on_one_mailbox(b: SnapshotBuilder, members: list[str], mailbox: str) -> Non
 
 
 def _registered_together(
-    b: SnapshotBuilder, name: str, mailboxes: list[str], births: tuple[str, ...] | None = None
+    b: SnapshotBuilder,
+    name: str,
+    mailboxes: list[str],
+    births: tuple[str, ...] | None = None,
+    gap: int = 16 * 3600,
 ) -> list[str]:
-    """Three adults on one home network and tablet, each with a phone of their own,
-    registered within two days (families sign up together too)."""
+    """Adults (three by default) on one home network and tablet, each with a phone of their
+    own, registered `gap` apart: by default within two days (families sign up together too)."""
     members = []
     births = births or (AGES[0], AGES[1], AGES[4])
     for j, mailbox in enumerate(mailboxes):
         acc = f"{name}-{j}"
-        ts = T0 + 40 * DAY + j * 16 * 3600
+        ts = T0 + 40 * DAY + j * gap
         _person(
             b,
             acc,
@@ -670,42 +674,20 @@ def test_a_family_mailbox_shared_by_a_couple_or_the_children_clears_as_a_househo
     assert _flagged(detect(b.build(), seed=1).rings, members) == []
 
 
-def _joined_over_weeks(
-    b: SnapshotBuilder, name: str, births: tuple[str, ...], mailboxes: list[str]
-) -> list[str]:
-    """Grown-ups on one home network and tablet, each with a phone of their own, joining a
-    fortnight apart (no registration burst to give them away)."""
-    members = []
-    for j, (birth, mailbox) in enumerate(zip(births, mailboxes, strict=True)):
-        acc = f"{name}-{j}"
-        ts = T0 + 40 * DAY + j * 14 * DAY
-        _person(
-            b,
-            acc,
-            ts,
-            birth=birth,
-            ip="81.2.8.10",
-            subnet="81.2.8.0/24",
-            number=CARRIER + 2_000_700 + 37 * j,
-            email=mailbox,
-        )
-        b.add_link(acc, "device", f"tablet-{name}", 1, ts + 30 * DAY)
-        members.append(acc)
-    return members
-
-
 def test_five_grown_ups_on_one_mailbox_joining_over_weeks_are_flagged() -> None:
     """Whoever reads the mailbox gets every account's verification and recovery mail: five
     grown-ups on one are one operator's, without a registration burst (the same five with
     a mailbox each are a household)."""
     births = (AGES[0], AGES[1], AGES[4], AGES[5], "1983-10-26")
+    fortnight = 14 * DAY
     own = SnapshotBuilder()
     _background(own, 300)
-    family = _joined_over_weeks(own, "fam", births, [f"member.{j}@outlook.com" for j in range(5)])
+    mailboxes = [f"member.{j}@outlook.com" for j in range(5)]
+    family = _registered_together(own, "fam", mailboxes, births, fortnight)
     assert _flagged(detect(own.build(), seed=1).rings, family) == []
 
     one = SnapshotBuilder()
     _background(one, 300)
-    personas = _joined_over_weeks(one, "ops", births, ["jane.operator@gmail.com"] * 5)
+    personas = _registered_together(one, "ops", ["jane.operator@gmail.com"] * 5, births, fortnight)
     hits = _flagged(detect(one.build(), seed=1).rings, personas)
     assert hits and set(personas) <= set(hits[0].members)
