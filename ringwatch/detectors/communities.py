@@ -537,6 +537,7 @@ def merge_by_shared_infrastructure(
     own_share: float = 0.9,
     campaign_target: np.ndarray | None = None,
     min_campaign_targets: int = 1,
+    homed: np.ndarray | None = None,
 ) -> Partition:
     """Join the pieces of one operation that runs on its own infrastructure.
 
@@ -560,6 +561,12 @@ def merge_by_shared_infrastructure(
     within `slack` of a suspect's creation on that identifier. A carrier-NAT address a SIM
     farm comes through is the farm's for a day and thousands of strangers' the rest of the
     year; a small identifier mostly used by suspects is the operation's own connection.
+    `homed`: per account, whether it has a home of its own (an address few use, that it comes
+    back to, where no suspect is): nearness then does not take it in through a busy identifier.
+    The accounts nearness is for, an operation's loose personas, live only on its
+    infrastructure; a person who signed up through the carrier's NAT on the day a farm
+    came through it goes home afterwards, and an operation that registers for weeks through
+    one address has a suspect near everybody who signed up there meanwhile.
 
     An identifier of which at least `own_share` of the accounts are suspects is the
     operation's own connection (the room its farm of devices sits in), however many accounts
@@ -609,6 +616,12 @@ def merge_by_shared_infrastructure(
         # Only busy identifiers are shared infrastructure; a small one mostly used by
         # suspects is the operation's own connection, whoever came through it and when.
         busy = degree[operated][coo.col] > busy_degree
+        if homed is not None:
+            home_elsewhere = homed[coo.row]
+            if campaign_target is not None:
+                # A campaign cell has its own test below.
+                home_elsewhere &= campaign_target[operated][coo.col] < 0
+            near &= ~home_elsewhere
         keep = is_suspect | near | ~busy
         if campaign_target is not None and min_campaign_targets > 1:
             # An outsider in a campaign cell, created far from the suspects in it, joins only

@@ -617,6 +617,7 @@ def _judge_groups(
         created=snapshot.created_at,
         campaign_target=np.r_[np.full(infrastructure.shape[1], -1, np.int64), campaign_target],
         min_campaign_targets=params.min_campaign_targets,
+        homed=_homed(snapshot, links, suspect, params.verdicts.household_max),
     )
     if params.operated_bridges > 0:
         part = merge_by_operated_bridges(
@@ -700,6 +701,33 @@ def _weak_columns(snapshot: Snapshot, params: ProjectionParams) -> np.ndarray:
         IdentifierKind.PHONE_BLOCK,
     )
     return np.asarray(weak & (identifier_weights(snapshot, params) > 0))
+
+
+def _homed(
+    snapshot: Snapshot, links: sp.csc_matrix, suspect: np.ndarray, household_max: int
+) -> np.ndarray:
+    """Per account: whether it has a home of its own, an IP address at most `household_max`
+    accounts use, that it used on two events or more, and that no suspect uses. `links`:
+    `binary_links(snapshot)`.
+
+    >>> from ringwatch.detectors.snapshot import SnapshotBuilder
+    >>> b = SnapshotBuilder()
+    >>> for a, ip, uses in [("home", "flat", 5), ("once", "cafe", 1), ("room", "farm", 4),
+    ...                     ("op", "farm", 4)]:
+    ...     b.add_account(a, {"created_at": 1})
+    ...     b.add_link(a, "ip", ip, uses, 1)
+    >>> s = b.build()
+    >>> _homed(s, binary_links(s), np.array([False, False, False, True]), 6).tolist()
+    [True, False, False, False]
+    """
+    degree = np.diff(links.indptr)
+    small = snapshot.kind_mask(IdentifierKind.IP) & (degree <= household_max)
+    cols = np.flatnonzero(small)
+    counts = snapshot.links.tocsc()[:, cols]
+    suspects_on = np.asarray(links[:, cols].T @ suspect.astype(np.float64)).ravel()
+    # A suspect's own address is not a home elsewhere, for it or for anyone on it.
+    clean = sp.csc_matrix(counts.multiply(suspects_on == 0))
+    return np.asarray((clean >= 2).sum(axis=1)).ravel() > 0
 
 
 def _infrastructure_links(

@@ -346,6 +346,52 @@ def test_a_shared_block_joins_pieces_of_one_operation_not_operations_months_apar
         assert set().union(*flagged) == set(first) | set(second)
 
 
+def _slow_farm_on_shared_address(b: SnapshotBuilder) -> tuple[list[str], list[str], list[str]]:
+    """A farm of 150 personas, three to a phone, registering one every eight hours for 50
+    days through a carrier-NAT address, and 20 loose personas of it on a fresh phone each,
+    living on that address alone; 120 ordinary people (a phone and a home of their own) sign
+    up through the same address over half a year. The farm's racked accounts are banned."""
+    personas = []
+    for i in range(150):
+        a = f"p{i:03d}"
+        t = T0 + 30 * DAY + i * 8 * 3600
+        b.add_account(a, {"created_at": t, "banned_at": t + 40 * DAY, "country": "VN"})
+        b.add_link(a, "device", f"rack-{i // 3}", 2, t)
+        b.add_link(a, "ip", "nat", 2, t)
+        personas.append(a)
+    loose = []
+    for i in range(20):
+        a = f"l{i:03d}"
+        t = T0 + 30 * DAY + i * 60 * 3600 + 1800
+        b.add_account(a, {"created_at": t, "country": "VN"})
+        b.add_link(a, "device", f"burner-{i}", 3, t)
+        b.add_link(a, "ip", "nat", 3, t)
+        loose.append(a)
+    people = []
+    rng = np.random.default_rng(3)
+    for i in range(120):
+        a = f"o{i:03d}"
+        t = T0 + int(rng.integers(0, 180 * DAY))
+        b.add_account(a, {"created_at": t, "country": "VN"})
+        b.add_link(a, "device", f"phone-{a}", 4, t)
+        b.add_link(a, "ip", "nat", 1, t)
+        b.add_link(a, "ip", f"home-{a}", 3, t + DAY)
+        people.append(a)
+    return personas, loose, people
+
+
+def test_a_slow_farm_takes_in_its_loose_personas_not_the_address_s_other_people() -> None:
+    """A suspect signs up within twelve hours of everybody who came through the address in
+    those 50 days. The farm's loose personas live on its address alone and join its ring;
+    the people who signed up there meanwhile go home afterwards, and stay out."""
+    b = SnapshotBuilder()
+    personas, loose, people = _slow_farm_on_shared_address(b)
+    result = detect(b.build(), seed=0)
+    flagged = set().union(*(set(r.members) for r in result.rings if r.verdict != "benign"))
+    assert flagged >= set(personas) | set(loose), sorted(set(personas) | set(loose) - flagged)
+    assert not flagged & set(people), sorted(flagged & set(people))
+
+
 # -- a farm's own room: its devices spread over a few connections only it uses ------------------
 def _farm_in_room(
     b: SnapshotBuilder, *, rooms: int, per_device: int = 8, devices: int = 3
