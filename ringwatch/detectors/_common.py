@@ -39,15 +39,17 @@ def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
 
 def binary_links(snapshot: Snapshot) -> sp.csc_matrix:
     """Accounts x identifiers with 1 where the link exists (event counts do not matter here)."""
-    links = snapshot.links.tocsc()
+    links = snapshot.links_by_identifier
     return sp.csc_matrix(
-        (np.ones(links.nnz, dtype=np.float32), links.indices, links.indptr), shape=links.shape
+        # Copies: callers may edit their matrix in place; the snapshot's view is shared.
+        (np.ones(links.nnz, dtype=np.float32), links.indices.copy(), links.indptr.copy()),
+        shape=links.shape,
     )
 
 
 def identifier_degree(snapshot: Snapshot) -> np.ndarray:
     """How many accounts each identifier links (columns of the link matrix)."""
-    return np.asarray(np.diff(snapshot.links.tocsc().indptr), dtype=np.int64)
+    return np.asarray(np.diff(snapshot.links_by_identifier.indptr), dtype=np.int64)
 
 
 def column_caps(snapshot: Snapshot, caps: Mapping[str, int], default: int = 0) -> np.ndarray:

@@ -489,7 +489,7 @@ def rotating_peers(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix
     n = snapshot.n_accounts
     degree = identifier_degree(snapshot)
     lonely_ips = np.flatnonzero((snapshot.identifier_kind == KIND_CODE["ip"]) & (degree == 1))
-    once = snapshot.links.tocsc()[:, lonely_ips]
+    once = snapshot.links_by_identifier[:, lonely_ips]
     single_use = np.bincount(once.indices[once.data == 1], minlength=n)
     rotators = np.flatnonzero(single_use >= params.rotation_min_ips)
     left, right, _ = _co_users(snapshot, rotators, "subnet", params.rotation_max_degree, 1)

@@ -149,7 +149,7 @@ def _strongest(left: np.ndarray, right: np.ndarray, w: np.ndarray, n: int) -> sp
 def _kind_links(snapshot: Snapshot, kind: str) -> sp.csr_matrix:
     """Accounts x identifiers of one kind (binary), columns renumbered 0..k-1."""
     cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE[kind])
-    sub = snapshot.links.tocsc()[:, cols].tocsr()
+    sub = snapshot.links_by_identifier[:, cols].tocsr()
     sub.data = np.ones_like(sub.data)
     return sub
 

@@ -723,7 +723,7 @@ def _homed(
     degree = np.diff(links.indptr)
     small = snapshot.kind_mask(IdentifierKind.IP) & (degree <= household_max)
     cols = np.flatnonzero(small)
-    counts = snapshot.links.tocsc()[:, cols]
+    counts = snapshot.links_by_identifier[:, cols]
     suspects_on = np.asarray(links[:, cols].T @ suspect.astype(np.float64)).ravel()
     # A suspect's own address is not a home elsewhere, for it or for anyone on it.
     clean = sp.csc_matrix(counts.multiply(suspects_on == 0))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,12 @@ class Snapshot:
     @property
     def n_accounts(self) -> int:
         return int(self.accounts.shape[0])
+
+    @cached_property
+    def links_by_identifier(self) -> sp.csc_matrix:
+        """`links` column-major, built once per snapshot: several detectors slice it by
+        identifier, and each conversion copies the whole matrix."""
+        return self.links.tocsc()
 
     def account_index(self) -> dict[str, int]:
         return {str(a): i for i, a in enumerate(self.accounts)}
