@@ -6,11 +6,16 @@ k accounts yields k(k-1)/2 pairs and a huge bucket is a popular thing, not a coo
 - *Signup bursts*: several signups from one /24 (or /48) subnet within a short window, more
   than that subnet's own background rate explains, raised during a platform-wide surge of
   signups (a launch or a campaign crowds every carrier NAT at once). Residential-proxy farms
-  rotate IPs but not subnets, and scripts register in batches.
+  rotate IPs but not subnets, and scripts register in batches. On a hub's subnet (carrier
+  NAT, a hotspot) a member who goes home afterwards, to an address of its own, is one of the
+  crowd and is not linked: a farm's personas have no home outside its infrastructure.
 - *Templated email local parts*: accounts created within the same window whose email-local
   MinHash sketches agree (`user1234`, `user1235`...), found by LSH banding inside the window.
 - *Lockstep engagement*: accounts acting on the same target within minutes of each other, on at
-  least `min_lockstep_targets` different targets (one shared viral post proves nothing).
+  least `min_lockstep_targets` different targets (one shared viral post proves nothing), and on
+  targets rare enough that chance does not explain the pair: among a million active accounts,
+  every popular post gathers strangers by the thousand in each busy twenty minutes, and some
+  of them meet again on the next popular post; a farm meets on its customers' obscure ones.
 - *Invites*: invite relations, weak on their own but the backbone of referral-abuse chains.
   An invite from an account that is itself less than `fast_invite_window` old is a fresh
   account recruiting fresh accounts: people invite friends after using a service for a while,
@@ -55,7 +60,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import poisson
+from scipy.stats import binom, poisson
 
 from ringwatch.detectors._common import (
     binary_links,
@@ -80,6 +85,10 @@ class BehaviourParams:
     burst_weight: float = 0.6
     burst_max_background: float = 1.0
     burst_pseudo_signups: float = 1.0  # a subnet's unseen ordinary life, in a surge's share
+    # On a subnet of more accounts (a hub), a burst member with a home of its own (an IP of
+    # at most burst_home_max_degree accounts it came back to) is a bystander, not linked.
+    burst_crowd_degree: int = 200
+    burst_home_max_degree: int = 6
     template_window: int = 2 * 86400  # templated emails registered within two days
     template_bands: int = 8
     template_rows: int = 4
@@ -91,6 +100,9 @@ class BehaviourParams:
     min_lockstep_targets: int = 2
     lockstep_weight: float = 0.25  # per shared (target, window), capped at lockstep_max
     lockstep_max: float = 1.5
+    # A pair's shared targets must be rarer by chance than this many partners per account
+    # among everyone active (lockstep: the configuration model's chance of the set).
+    lockstep_chance_partners: float = 1.0
     invite_weight: float = 0.3
     fast_invite_window: int = 2 * 86400
     fast_invite_weight: float = 1.0
@@ -105,6 +117,8 @@ class BehaviourParams:
     rotation_weight: float = 0.5
     cohort_max_degree: int = 100  # an IP with more accounts says nothing about who knows whom
     cohort_weight: float = 0.6
+    # An IP's young users must be this improbable for its account count (young_cohorts).
+    cohort_alpha: float = 1e-2
     # SIM-farm number runs (phone_runs): registrations in one phone window closer than
     # run_gap, at least run_min of them and too many for the window's signup rate outside
     # the session (plus run_pseudo_signups: a window seen once may well be seen again).
@@ -264,8 +278,29 @@ def signup_bursts(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     # be told from bystanders, and linking them all would pull the bystanders into the ring.
     burst &= lam < params.burst_max_background
     in_burst = burst[session] & (size[session] <= params.burst_cap)
+    # Through a hub's address (carrier NAT, a hotspot) a crowd's members go home afterwards,
+    # each to an address of their own; an operation's personas live on its infrastructure.
+    crowd = identifier_degree(snapshot)[cols] > params.burst_crowd_degree
+    in_burst &= ~(crowd & _homed_elsewhere(snapshot, rows, session, params.burst_home_max_degree))
     left, right = group_pairs(session[in_burst], rows[in_burst])
     return symmetric_from_pairs(left, right, np.full(left.shape[0], params.burst_weight), n)
+
+
+def _homed_elsewhere(
+    snapshot: Snapshot, rows: np.ndarray, session: np.ndarray, max_degree: int
+) -> np.ndarray:
+    """Per session member (account `rows[k]` in `session[k]`): it has a home of its own, an
+    IP that at most `max_degree` accounts use, that it came back to (two events or more) and
+    that no other member of its session uses (a farm's room is not a home elsewhere)."""
+    degree = identifier_degree(snapshot)
+    small = np.flatnonzero((snapshot.identifier_kind == KIND_CODE["ip"]) & (degree <= max_degree))
+    used = snapshot.links_by_identifier[:, small].tocsr()[rows].tocoo()
+    key = session[used.row] * small.shape[0] + used.col
+    _, where, members = np.unique(key, return_inverse=True, return_counts=True)
+    own = (members[where] == 1) & (used.data >= 2)
+    out = np.zeros(rows.shape[0], dtype=bool)
+    out[used.row[own]] = True
+    return out
 
 
 def _burst_background(
@@ -423,10 +458,39 @@ def lockstep(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
         found.append(pair * n_targets + tgt)
     # (pair, target) once each, whichever tiling or repeat action saw it.
     pair_target = np.unique(np.concatenate(found))
-    pairs, shared = np.unique(pair_target // n_targets, return_counts=True)
-    ok = shared >= params.min_lockstep_targets
+    pairs, pair_of, shared = np.unique(
+        pair_target // n_targets, return_inverse=True, return_counts=True
+    )
+    chance = _lockstep_log_chance(
+        eng, n, n_targets, pairs // n, pairs % n, pair_of, pair_target % n_targets
+    )
+    active = max(int(np.unique(acct).shape[0]), 1)
+    rare = chance < -np.log(active / params.lockstep_chance_partners)
+    ok = (shared >= params.min_lockstep_targets) & rare
     weight = np.minimum(shared[ok] * params.lockstep_weight, params.lockstep_max)
     return symmetric_from_pairs(pairs[ok] // n, pairs[ok] % n, weight, n)
+
+
+def _lockstep_log_chance(
+    eng: np.ndarray,
+    n: int,
+    n_targets: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    pair_of: np.ndarray,
+    target: np.ndarray,
+) -> np.ndarray:
+    """Per pair: log of the chance that both accounts engage each of their shared targets,
+    under the configuration model of the engagement graph (an account with d_a of |E|
+    engagements reaches target t, engaged d_t times, with probability d_a d_t / |E|). The
+    time window is left out, so the chance is overstated: the test errs towards no link."""
+    total = float(eng.shape[0])
+    by_account = np.bincount(eng[:, 0], minlength=n).astype(np.float64)
+    by_target = np.bincount(eng[:, 1], minlength=n_targets).astype(np.float64)
+    reach = by_target[target] / total
+    p_left = np.minimum(by_account[left[pair_of]] * reach, 1.0)
+    p_right = np.minimum(by_account[right[pair_of]] * reach, 1.0)
+    return np.bincount(pair_of, weights=np.log(p_left) + np.log(p_right), minlength=left.shape[0])
 
 
 def invites(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
@@ -450,18 +514,23 @@ def invites(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
 
 
 def _co_users(
-    snapshot: Snapshot, rows: np.ndarray, kind: str, max_degree: int, min_shared: int
+    snapshot: Snapshot,
+    rows: np.ndarray,
+    kind: str,
+    max_degree: int,
+    min_shared: int,
+    only: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs among account `rows` sharing >= `min_shared` identifiers of `kind` that 2 to
-    `max_degree` accounts use: (left row, right row, how many they share), each pair once.
+    `max_degree` accounts use (and, given `only`, a mask per identifier, that it allows):
+    (left row, right row, how many they share), each pair once.
 
     One sparse product over those columns only, and only over rows with enough of them: the
     columns are capped, so it has at most sum(d^2) entries however large the platform is.
     """
     degree = identifier_degree(snapshot)
-    cols = np.flatnonzero(
-        (snapshot.identifier_kind == KIND_CODE[kind]) & (degree >= 2) & (degree <= max_degree)
-    )
+    allowed = (snapshot.identifier_kind == KIND_CODE[kind]) & (degree >= 2) & (degree <= max_degree)
+    cols = np.flatnonzero(allowed if only is None else allowed & only)
     sub = binary_links(snapshot)[:, cols].tocsr()[rows]
     enough = np.diff(sub.indptr) >= min_shared
     rows, sub = rows[enough], sub[enough].astype(np.float64)
@@ -503,14 +572,36 @@ def young_cohorts(snapshot: Snapshot, young: np.ndarray, params: BehaviourParams
     13 or 18 (or a first of January), others a true-looking 14 or 15 that no single-account
     test can call a child's; what places the latter with the former is their school's
     network, shared with classmates whose declared age gives them away. An adult on that
-    network (a teacher, a parent on the home router) declares no minor's age."""
+    network (a teacher, a parent on the home router) declares no minor's age.
+
+    Only on an IP whose users are young more often than chance puts there (`_cohort_ips`):
+    a school's or a club's network is its children's, while a café, a VPN exit or a carrier
+    address of fifty users holds the deployment's share of teenagers, and a gate's January
+    1st among them is a coincidence."""
     n = snapshot.n_accounts
     minor = declared_age(snapshot) < ADULT_AGE
     rows = np.flatnonzero(young | minor)
-    left, right, _ = _co_users(snapshot, rows, "ip", params.cohort_max_degree, 1)
+    cohort_ips = _cohort_ips(snapshot, young | minor, params)
+    left, right, _ = _co_users(snapshot, rows, "ip", params.cohort_max_degree, 1, cohort_ips)
     either = young[left] | young[right]
     left, right = left[either], right[either]
     return symmetric_from_pairs(left, right, np.full(left.shape[0], params.cohort_weight), n)
+
+
+def _cohort_ips(snapshot: Snapshot, young: np.ndarray, params: BehaviourParams) -> np.ndarray:
+    """Per identifier: an IP whose count of young users (`young`: suspect or declared minor)
+    is improbable, below `cohort_alpha`, for as many accounts drawn from the deployment
+    (binomial, the deployment's young share)."""
+    users = identifier_degree(snapshot)
+    ips = snapshot.identifier_kind == KIND_CODE["ip"]
+    young_users = np.asarray(
+        snapshot.links_by_identifier.T.astype(bool).astype(np.int64) @ young.astype(np.int64)
+    ).ravel()
+    share = float(young.mean()) if young.shape[0] else 0.0
+    out = np.zeros(users.shape[0], dtype=bool)
+    cols = np.flatnonzero(ips & (young_users >= 2))
+    out[cols] = binom.sf(young_users[cols] - 1, users[cols], share) < params.cohort_alpha
+    return out
 
 
 def device_rooms(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:

@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from ringwatch.detectors.behaviour import BehaviourParams, soft_links
 from ringwatch.detectors.communities import leiden_cpm, projection
@@ -76,6 +77,18 @@ def signup(builder: SnapshotBuilder, account: str, ts: int, kind: str, key: str)
     builder.add_link(account, kind, key, 1, ts)
 
 
+def everyday_likes(builder: SnapshotBuilder, people: int = 200, posts: int = 20) -> None:
+    """A platform's ordinary engagement: `people` each liking two of `posts` popular posts,
+    each in an hour of their own, so that no two of them meet within minutes. Without it a
+    handful of accounts on a handful of posts is the whole platform, and chance explains any
+    meeting."""
+    for i in range(people):
+        person, at = f"everyday{i:04d}", T0 - 400 * DAY + 3600 * i
+        builder.add_account(person, {"created_at": at - 30 * DAY})
+        builder.add_engagement(person, f"popular{i % posts}", "like", at)
+        builder.add_engagement(person, f"popular{(i + 1) % posts}", "like", at + 60)
+
+
 # -- strong components ------------------------------------------------------------------------
 def test_strong_components_ignore_hubs() -> None:
     snap, ring_a, ring_b, fam = world()
@@ -111,8 +124,6 @@ def test_projection_weights_and_hub_cap() -> None:
 
 
 def test_leiden_cpm_separates_two_cliques_joined_by_weak_edge() -> None:
-    import scipy.sparse as sp
-
     dense = np.zeros((8, 8))
     dense[:4, :4] = 1.0
     dense[4:, 4:] = 1.0
@@ -136,6 +147,7 @@ def test_signup_burst_and_lockstep() -> None:
             b.add_engagement(a, f"post{t}", "like", T0 + t * DAY + 30 * i)
     b.add_account("lone", {"created_at": T0 - 300 * DAY})
     b.add_engagement("lone", "post0", "like", T0 + 5 * DAY)
+    everyday_likes(b)
     snap = b.build()
     soft = soft_links(snap)
     burst_pairs = {tuple(sorted(p)) for p in zip(*soft.burst.nonzero(), strict=True)}
@@ -145,6 +157,28 @@ def test_signup_burst_and_lockstep() -> None:
     e = rows(snap, ["e0", "e1", "e2"])
     assert all(lock[i, j] == pytest.approx(0.5) for i in e for j in e if i != j)
     assert lock.astype(bool).sum() == 6
+
+
+def test_lockstep_on_popular_posts_is_chance_on_obscure_ones_is_not() -> None:
+    """Three hundred people like the day's two trending posts, one a minute, so neighbours in
+    the queue meet within minutes on both; two farm accounts like a shop's two posts nobody
+    else sees. Only the farm pair is lockstep."""
+    b = SnapshotBuilder()
+    crowd = [f"fan{i:03d}" for i in range(300)]
+    for i, a in enumerate(crowd):
+        b.add_account(a, {"created_at": T0 - 200 * DAY})
+        b.add_engagement(a, "trend0", "like", T0 + 60 * i)
+        b.add_engagement(a, "trend1", "like", T0 + DAY + 60 * i)
+        b.add_engagement(a, f"own{i:03d}", "like", T0 + 2 * DAY + 3600 * i)
+    for i, a in enumerate(["f0", "f1"]):
+        b.add_account(a, {"created_at": T0 - 10 * DAY})
+        for t in range(2):
+            b.add_engagement(a, f"shop{t}", "like", T0 + 3 * DAY + t * DAY + 45 * i)
+    snap = b.build()
+    lock = soft_links(snap).lockstep
+    assert {tuple(p) for p in zip(*sp.triu(lock).nonzero(), strict=True)} == {
+        tuple(rows(snap, ["f0", "f1"]))
+    }
 
 
 def test_behaviour_rejects_bad_params() -> None:

@@ -16,7 +16,7 @@ from ringwatch.detectors.behaviour import (
 from ringwatch.detectors.evaders import match_evaders
 from ringwatch.detectors.pipeline import detect
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
-from tests.detectors.test_detectors import DAY, T0, farm, rows, signup
+from tests.detectors.test_detectors import DAY, T0, everyday_likes, farm, rows, signup
 
 
 def _verdict_of(snap: Snapshot, ids: list[str]) -> str:
@@ -47,8 +47,20 @@ def test_age_suspect_flags_children_and_gate_defaults_only() -> None:
     assert got == {a: expected for a, (_, expected) in cases.items()}
 
 
+def _platform(b: SnapshotBuilder, grown_ups: int = 200, teens: int = 0) -> None:
+    """The rest of the platform, each at a home address of their own: without them a few
+    children are the whole platform, and children on one network would be no surprise."""
+    created = int(np.datetime64("2025-01-10", "s").astype(np.int64))
+    for i in range(grown_ups + teens):
+        born = f"{1960 + i % 35}-0{1 + i % 9}-1{i % 10}" if i < grown_ups else "2010-07-07"
+        a = f"member{i:04d}"
+        b.add_account(a, {"created_at": created + 600 * i, "birthdate": born})
+        b.add_link(a, "ip", f"home{i:04d}", 3, created + 600 * i)
+
+
 def test_young_cohort_links_children_on_one_network_not_adults() -> None:
     b = SnapshotBuilder()
+    _platform(b)
     created = int(np.datetime64("2025-09-15", "s").astype(np.int64))
     kids = ["k0", "k1", "k2"]
     for i, k in enumerate(kids):
@@ -74,6 +86,7 @@ def test_young_cohort_takes_in_classmates_who_claim_a_teen_age_not_teens_alone()
     # claim an ordinary 14 and 15. On their school's network they are one cohort; the two
     # teens of another network with no child among them are not, and neither is a teacher.
     b = SnapshotBuilder()
+    _platform(b)
     created = int(np.datetime64("2025-09-15", "s").astype(np.int64))
     school = {
         "gate": "2012-01-01",
@@ -98,6 +111,29 @@ def test_young_cohort_takes_in_classmates_who_claim_a_teen_age_not_teens_alone()
     assert _verdict_of(snap, list(school)) != "benign"
 
 
+def test_a_gate_s_january_first_among_a_cafes_teenagers_is_not_a_cohort() -> None:
+    # A café's sixty guests hold the platform's share of teenagers (one in ten) and one
+    # grown-up who took the age gate's January 1st: chance, not a school. The same people
+    # on a school's network, where nearly everyone is young, are a cohort.
+    b = SnapshotBuilder()
+    _platform(b, grown_ups=300, teens=30)
+    created = int(np.datetime64("2025-09-15", "s").astype(np.int64))
+    guests = {f"adult{i:02d}": f"{1970 + i % 25}-05-1{i % 10}" for i in range(53)}
+    guests |= {f"teen{i}": f"{2008 + i % 3}-08-2{i}" for i in range(6)}
+    guests["gate"] = "2007-01-01"
+    for i, (a, born) in enumerate(guests.items()):
+        b.add_account(a, {"created_at": created + 3600 * i, "birthdate": born})
+        b.add_link(a, "ip", "cafe", 1, created + 3600 * i)
+    pupils = {"p-gate": "2012-01-01", "p14": "2011-03-03", "p15": "2010-04-04"}
+    for i, (a, born) in enumerate(pupils.items()):
+        b.add_account(a, {"created_at": created + 600 * i, "birthdate": born})
+        b.add_link(a, "ip", "school", 1, created + 600 * i)
+    snap = b.build()
+    links = young_cohorts(snap, age_suspect(snap), BehaviourParams())
+    linked = {str(snap.accounts[i]) for i in np.unique(links.nonzero()[0])}
+    assert linked == set(pupils)
+
+
 def test_a_familys_youngest_with_teen_siblings_at_home_is_not_a_cohort() -> None:
     # One child's declared age among declared teens on a home network: siblings, who
     # joined months apart. Two children giving themselves away make it a cohort.
@@ -108,6 +144,7 @@ def test_a_familys_youngest_with_teen_siblings_at_home_is_not_a_cohort() -> None
         b.add_account(k, {"created_at": created + i * 40 * DAY, "birthdate": born})
         b.add_link(k, "ip", "home", 1, created)
         b.add_link(k, "device", f"phone-{k}", 1, created)
+    _platform(b)
     snap = b.build()
     young = age_suspect(snap)
     assert young.sum() == 1
@@ -230,6 +267,7 @@ def test_lockstep_cancels_the_household_clearance() -> None:
     for i, a in enumerate(paid):
         for t in range(3):
             b.add_engagement(a, f"post{t}", "like", T0 + 10 * DAY + t * DAY + 20 * i)
+    everyday_likes(b)
     snap = b.build()
     assert _verdict_of(snap, calm) == "benign"
     assert _verdict_of(snap, paid) != "benign"
@@ -298,6 +336,37 @@ def test_birthdate_block_finds_a_return_under_a_new_name_but_not_strangers() -> 
     # lack the timing or the country.
     assert got == {"back"}
     assert m.credible().tolist() == [True]
+
+
+# -- signup bursts through a hub: a crowd goes home, a farm does not ----------------------------
+def test_a_crowd_signing_up_through_carrier_nat_goes_home_a_farm_does_not() -> None:
+    # A carrier's NAT subnet sees a signup a day. One evening eight strangers sign up through
+    # it and then live at homes of their own; another evening eight personas do, and live on
+    # the NAT alone. Both evenings are bursts; only the personas are linked.
+    b = SnapshotBuilder()
+    nat = "100.64.7.0/24"
+    for i in range(300):
+        signup(b, f"day{i:03d}", T0 + i * DAY + DAY // 2, "subnet", nat)
+    crowd = [f"crowd{i}" for i in range(8)]
+    for i, a in enumerate(crowd):
+        signup(b, a, T0 + 100 * DAY + 900 * i, "subnet", nat)
+        b.add_link(a, "ip", f"home-of-{a}", 5, T0 + 101 * DAY)
+    farm = [f"persona{i}" for i in range(8)]
+    for i, a in enumerate(farm):
+        signup(b, a, T0 + 200 * DAY + 900 * i, "subnet", nat)
+    snap = b.build()
+    burst = soft_links(snap).burst
+    linked = {str(snap.accounts[i]) for i in np.unique(burst.nonzero()[0])}
+    assert linked == set(farm)
+    # The crowd's evening is a burst all the same: it is its members' homes that free them.
+    homeless = SnapshotBuilder()
+    for i in range(300):
+        signup(homeless, f"day{i:03d}", T0 + i * DAY + DAY // 2, "subnet", nat)
+    for i, a in enumerate(crowd):
+        signup(homeless, a, T0 + 100 * DAY + 900 * i, "subnet", nat)
+    snap = homeless.build()
+    linked = {str(snap.accounts[i]) for i in np.unique(soft_links(snap).burst.nonzero()[0])}
+    assert linked == set(crowd)
 
 
 # -- SIM farms: one run of numbers behind several modems -----------------------------------------
