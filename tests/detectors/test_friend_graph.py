@@ -24,12 +24,17 @@ def _account(b: SnapshotBuilder, acc: str, ts: int, ip: str, subnet: str, birth:
 
 
 def _world(
-    n: int = 2400, cohort: int = 360, seed: int = 11, friends: bool = True
+    n: int = 2400,
+    cohort: int = 360,
+    seed: int = 11,
+    friends: bool = True,
+    students_go_home: bool = False,
 ) -> tuple[Snapshot, list[str]]:
     """`n` people over a year at their homes (a few per home, homes spread over many /24s),
     of whom `cohort` students joined within six hours of the launch from the campus network
     (a few dozen NAT addresses in one /24), and a preferential-attachment friend graph over
-    everybody, as on a real social network."""
+    everybody, as on a real social network. With `students_go_home` the students are seen at
+    their families' homes too; without it the campus is all that is known of them."""
     rng = np.random.default_rng(seed)
     b = SnapshotBuilder()
     names = [f"u{i:05d}" for i in range(n)]
@@ -40,10 +45,10 @@ def _world(
             ts = T0 + 100 * DAY + int(rng.integers(0, 6 * 3600))
             ip = f"192.0.2.{int(rng.integers(1, 40))}"
             _account(b, acc, ts, ip, "192.0.2.0/24", f"200{int(rng.integers(3, 7))}-05-1{i % 9}")
-            # Home over the holidays: the network they came from first is not all they use.
-            home = i // 3
-            b.add_link(acc, "ip", f"10.{home // 200}.{home % 200}.9", 2, ts + 30 * DAY)
-            b.add_link(acc, "subnet", f"10.{home // 200}.{home % 200}.0/24", 2, ts + 30 * DAY)
+            if students_go_home:  # to their families' homes, over the holidays
+                home = n + i
+                b.add_link(acc, "ip", f"10.{home // 200}.{home % 200}.9", 2, ts + 30 * DAY)
+                b.add_link(acc, "subnet", f"10.{home // 200}.{home % 200}.0/24", 2, ts + 30 * DAY)
         else:
             home = i // 3
             ts = T0 + int(rng.integers(0, 365 * DAY))
@@ -73,3 +78,12 @@ def test_the_same_burst_without_a_social_life_is_still_flagged() -> None:
     result = detect(snapshot, seed=1)
     flagged = [r for r in result.rings if r.verdict != "benign" and set(cohort) & set(r.members)]
     assert flagged and sum(len(set(cohort) & set(r.members)) for r in flagged) >= len(cohort) // 2
+
+
+def test_the_same_burst_whose_members_go_home_is_a_crowd() -> None:
+    """Without friendships, but seen at their families' homes: a crowd that signed up through
+    the campus's busy network, not personas living on it (behaviour.signup_bursts)."""
+    snapshot, cohort = _world(friends=False, students_go_home=True)
+    result = detect(snapshot, seed=1)
+    flagged = [r for r in result.rings if r.verdict != "benign" and set(cohort) & set(r.members)]
+    assert flagged == [], [(len(r.members), r.evidence["link_types"]) for r in flagged]
