@@ -29,6 +29,11 @@ VerdictParams.fraud_threshold, `suspicious` above its suspicious_threshold), so 
 review priority and strategies keep their meaning; the model's own probability and each
 feature's contribution (coefficient x standardised value, on the logit) are in the evidence.
 
+The fit re-weighs the mechanisms but does not flag a ring none of them supports: a ring the
+hand-set model scores under `min_prior_score` (bans and evaders included) that the fit would
+flag keeps the prior's score instead, and its explanation and the record say so
+(`held_by_prior`).
+
 With fewer than `min_positive_rings` positive rings, a cross-validated AUC under `min_cv_auc`,
 a target precision no threshold reaches, or a fit that finds fewer labelled fraud rings at the
 target precision than the prior (its ban-free logit, judged the same way), the hand-set weights
@@ -94,6 +99,12 @@ class CalibrationParams:
     # fraud, so the share the fit drops there is what it would drop of the fraud nobody has
     # labelled yet: a fit that lets confirmed rings go is losing recall, whatever it gains.
     max_positive_dropped: float = 0.03
+    # The fit re-weighs the mechanisms; it does not flag a ring none of them supports. A
+    # ring the hand-set model scores under this (bans and evaders included) is not flagged:
+    # labels come from enforcement, which is not a random sample of fraud, so a fit learns
+    # whatever banned rings share, and three strangers on one VPN exit share "not a family"
+    # with a proxy pool.
+    min_prior_score: float = 0.03
 
     def __post_init__(self) -> None:
         if not 0 < self.target_precision_suspicious <= self.target_precision_fraud <= 1:
@@ -560,4 +571,11 @@ def judge_rings(
     if not groups:
         return prior_scores, [], record
     prob = model.probability(features)
-    return to_scale(prob, model, fraud_at, suspicious_at), explanations(model, features), record
+    scores = to_scale(prob, model, fraud_at, suspicious_at)
+    explained = explanations(model, features)
+    prior_scores = np.asarray(prior_scores, dtype=np.float64)
+    held = (prior_scores < params.min_prior_score) & (scores >= suspicious_at)
+    for r in np.flatnonzero(held).tolist():
+        explained[r]["held_by_prior"] = round(float(prior_scores[r]), 4)
+    record["held_by_prior"] = int(held.sum())
+    return np.where(held, prior_scores, scores), explained, record

@@ -222,6 +222,41 @@ def test_explanations_sum_to_the_logit() -> None:
     assert np.allclose(again, scores)
 
 
+def test_the_fit_does_not_flag_a_ring_no_mechanism_supports() -> None:
+    # Ten fraud-like rings to which the hand-set model gives 1% (no mechanism of its own sees
+    # anything): those the fit would flag keep the prior's score. The rest are untouched.
+    f, labels, _ = table(150, 600, seed=8)
+    groups = [np.array([i]) for i in range(len(labels))]
+    prior = np.full(len(labels), 0.3)
+    prior[:10] = 0.01
+
+    def judge(min_prior_score: float) -> tuple[np.ndarray, list[dict[str, object]], dict]:
+        return judge_rings(
+            f,
+            groups,
+            prior,
+            labels,
+            model=FIT,
+            params=CalibrationParams(min_prior_score=min_prior_score),
+            fraud_at=0.7,
+            suspicious_at=0.4,
+            seed=0,
+        )
+
+    fit_alone, _, _ = judge(0.0)
+    scores, explained, record = judge(0.03)
+    assert record["model"] == CALIBRATED
+    raised = fit_alone[:10] >= 0.4  # the fit alone would flag them
+    assert raised.sum() >= 5
+    assert np.all(scores[:10][raised] == 0.01)
+    assert np.array_equal(scores[:10][~raised], fit_alone[:10][~raised])
+    assert np.array_equal(scores[10:], fit_alone[10:])
+    assert record["held_by_prior"] == int(raised.sum())
+    assert [e.get("held_by_prior") for e in explained[:10]] == [
+        0.01 if r else None for r in raised.tolist()
+    ]
+
+
 def test_ring_and_account_labels() -> None:
     b = SnapshotBuilder()
     for a in "abcdef":
