@@ -118,7 +118,7 @@ class BehaviourParams:
     cohort_max_degree: int = 100  # an IP with more accounts says nothing about who knows whom
     cohort_weight: float = 0.6
     # An IP's young users must be this improbable for its account count (young_cohorts).
-    cohort_alpha: float = 1e-2
+    cohort_alpha: float = 0.05
     # SIM-farm number runs (phone_runs): registrations in one phone window closer than
     # run_gap, at least run_min of them and too many for the window's signup rate outside
     # the session (plus run_pseudo_signups: a window seen once may well be seen again).
