@@ -593,14 +593,14 @@ def _cohort_ips(snapshot: Snapshot, young: np.ndarray, params: BehaviourParams) 
     is improbable, below `cohort_alpha`, for as many accounts drawn from the deployment
     (binomial, the deployment's young share)."""
     users = identifier_degree(snapshot)
-    ips = snapshot.identifier_kind == KIND_CODE["ip"]
-    young_users = np.asarray(
-        snapshot.links_by_identifier.T.astype(bool).astype(np.int64) @ young.astype(np.int64)
-    ).ravel()
+    ips = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["ip"])
+    on_ips = snapshot.links_by_identifier[:, ips].astype(bool).astype(np.int64)
+    young_users = np.asarray(on_ips.T @ young.astype(np.int64)).ravel()
     share = float(young.mean()) if young.shape[0] else 0.0
+    several = young_users >= 2
+    cols = ips[several]
     out = np.zeros(users.shape[0], dtype=bool)
-    cols = np.flatnonzero(ips & (young_users >= 2))
-    out[cols] = binom.sf(young_users[cols] - 1, users[cols], share) < params.cohort_alpha
+    out[cols] = binom.sf(young_users[several] - 1, users[cols], share) < params.cohort_alpha
     return out
 
 
