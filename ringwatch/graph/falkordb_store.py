@@ -246,6 +246,16 @@ class FalkorDBStore(CypherStore):
             analyst_client.close()
         self._redis.close()
 
+    def query_plan(self, query: str, params: Mapping[str, Any] | None = None) -> list[str]:
+        """The plan FalkorDB would run `query` with (GRAPH.EXPLAIN: nothing runs), one operator
+        a line, indented by depth: `Operator | details`."""
+        reply = _command(
+            self._redis, "GRAPH.EXPLAIN", self._graph_name, self._text(query, dict(params or {}))
+        )
+        return [
+            (line.decode() if isinstance(line, bytes) else str(line)).rstrip() for line in reply
+        ]
+
     # -- analysts --------------------------------------------------------------------------------
     def analyst_read(
         self, query: str, params: Mapping[str, Any] | None, *, timeout_s: float, row_cap: int

@@ -101,3 +101,12 @@ KEY_PROPERTY: dict[Label, str] = {
     Label.AUDIT: "id",
     Label.REVIEW: "id",
 }
+
+# Unique constraints: each label's key, and properties that MERGE looks up by. A review's
+# `open_key` exists only while it is unresolved (nodes without it are not held to uniqueness);
+# without the constraint every review upsert scans all reviews, and two concurrent upserts of
+# one subject could both create an item.
+UNIQUE_PROPERTIES: tuple[tuple[Label, str], ...] = (
+    *KEY_PROPERTY.items(),
+    (Label.REVIEW, "open_key"),
+)

@@ -280,6 +280,24 @@ class Neo4jStore(CypherStore):
         if held is not None:
             _close_on_its_loop(*held, wait=True)
 
+    def query_plan(self, query: str, params: Mapping[str, Any] | None = None) -> list[str]:
+        """The plan Neo4j would run `query` with (EXPLAIN: nothing runs), one operator a line,
+        indented by depth: `Operator | details`."""
+        with self._driver.session(database=self._database, bookmark_manager=None) as session:
+            summary = session.run(f"EXPLAIN {query}", dict(params or {})).consume()
+        lines: list[str] = []
+
+        def walk(step: Mapping[str, Any], depth: int) -> None:
+            operator = str(step["operatorType"]).split("@", 1)[0]
+            details = step.get("args", {}).get("Details", "")
+            lines.append(f"{'    ' * depth}{operator} | {details}")
+            for child in step.get("children", []):
+                walk(child, depth + 1)
+
+        if summary.plan is not None:
+            walk(summary.plan, 0)
+        return lines
+
     # -- analysts --------------------------------------------------------------------------------
     def analyst_read(
         self, query: str, params: Mapping[str, Any] | None, *, timeout_s: float, row_cap: int

@@ -19,9 +19,9 @@ from ringwatch.graph.audit_log import AuditLog
 from ringwatch.graph.labels import (
     IDENTIFIER_LABEL,
     IDENTIFIER_REL,
-    KEY_PROPERTY,
     KIND_OF_REL,
     RELATION_REL,
+    UNIQUE_PROPERTIES,
     Label,
     Rel,
 )
@@ -156,6 +156,7 @@ class GraphStore(Protocol):
     def analyst_read(
         self, query: str, params: Mapping[str, Any] | None, *, timeout_s: float, row_cap: int
     ) -> AnalystResult: ...
+    def query_plan(self, query: str, params: Mapping[str, Any] | None = None) -> list[str]: ...
     def clear(self) -> None: ...
     def close(self) -> None: ...
 
@@ -285,7 +286,7 @@ class CypherStore(ABC):
         return ReviewQueue(self)
 
     def ensure_schema(self) -> None:
-        for label, prop in KEY_PROPERTY.items():
+        for label, prop in UNIQUE_PROPERTIES:
             self._create_unique(label, prop)
 
     def ping(self) -> None:
