@@ -211,12 +211,16 @@ class FalkorDBStore(CypherStore):
         rows = reply[1] if len(reply) == 3 else []
         return bool(rows and _truthy(rows[0][0]))
 
-    def _create_unique(self, label: Label, prop: str) -> None:
+    def _create_index(self, label: Label, prop: str) -> None:
         try:
             self._graph.query(cypher("schema/falkordb_index", LABEL=label, PROP=prop))
         except redis.ResponseError as e:
             if "already indexed" not in str(e):
                 raise
+
+    def _create_unique(self, label: Label, prop: str) -> None:
+        # FalkorDB needs the index before the constraint.
+        self._create_index(label, prop)
         try:
             _command(
                 self._redis,

@@ -110,3 +110,10 @@ UNIQUE_PROPERTIES: tuple[tuple[Label, str], ...] = (
     *KEY_PROPERTY.items(),
     (Label.REVIEW, "open_key"),
 )
+
+# Indexes on properties that are not unique: the audit log, which grows with every review and
+# ring action, is read by subject (an account's or ring's history) and paged in time order.
+INDEXED_PROPERTIES: tuple[tuple[Label, str], ...] = (
+    (Label.AUDIT, "at"),
+    (Label.AUDIT, "subject_id"),
+)

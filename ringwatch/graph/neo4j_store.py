@@ -268,6 +268,13 @@ class Neo4jStore(CypherStore):
         except UNREACHABLE as e:
             raise Unavailable(f"Neo4j is unreachable: {e}") from e
 
+    def _create_index(self, label: Label, prop: str) -> None:
+        query = cypher("schema/neo4j_index", LABEL=label, PROP=prop)
+        try:
+            self._driver.execute_query(query, database_=self._database, bookmark_manager_=None)
+        except UNREACHABLE as e:
+            raise Unavailable(f"Neo4j is unreachable: {e}") from e
+
     def clear(self) -> None:
         # CALL ... IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
         with self._driver.session(database=self._database) as session:
@@ -283,8 +290,10 @@ class Neo4jStore(CypherStore):
     def query_plan(self, query: str, params: Mapping[str, Any] | None = None) -> list[str]:
         """The plan Neo4j would run `query` with (EXPLAIN: nothing runs), one operator a line,
         indented by depth: `Operator | details`."""
-        with self._driver.session(database=self._database, bookmark_manager=None) as session:
-            summary = session.run(f"EXPLAIN {query}", dict(params or {})).consume()
+        def work(tx: neo4j.ManagedTransaction) -> neo4j.ResultSummary:
+            return tx.run(f"EXPLAIN {query}", dict(params or {})).consume()
+
+        summary = self._read_session(work)
         lines: list[str] = []
 
         def walk(step: Mapping[str, Any], depth: int) -> None:

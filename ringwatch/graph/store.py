@@ -19,6 +19,7 @@ from ringwatch.graph.audit_log import AuditLog
 from ringwatch.graph.labels import (
     IDENTIFIER_LABEL,
     IDENTIFIER_REL,
+    INDEXED_PROPERTIES,
     KIND_OF_REL,
     RELATION_REL,
     UNIQUE_PROPERTIES,
@@ -271,6 +272,9 @@ class CypherStore(ABC):
     def _create_unique(self, label: Label, prop: str) -> None: ...
 
     @abstractmethod
+    def _create_index(self, label: Label, prop: str) -> None: ...
+
+    @abstractmethod
     def clear(self) -> None: ...
 
     @abstractmethod
@@ -288,6 +292,8 @@ class CypherStore(ABC):
     def ensure_schema(self) -> None:
         for label, prop in UNIQUE_PROPERTIES:
             self._create_unique(label, prop)
+        for label, prop in INDEXED_PROPERTIES:
+            self._create_index(label, prop)
 
     def ping(self) -> None:
         self.read(cypher("read/ping"))

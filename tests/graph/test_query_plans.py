@@ -103,3 +103,12 @@ def test_the_live_facts_of_a_decision_never_scan_a_label(store: GraphStore) -> N
 def test_a_scan_is_reported(store: GraphStore) -> None:
     # The check itself: an unindexed lookup per row is what it flags.
     assert scans_in(store, "UNWIND $ids AS id MATCH (r:Review {note: id}) RETURN r.id")
+
+
+@pytest.mark.parametrize("name", ["audit/page", "audit/page_subject"])
+def test_the_audit_log_is_paged_through_an_index(store: GraphStore, name: str) -> None:
+    # The log grows with every review and ring action; a page, or one account's history,
+    # must not read all of it.
+    params = {"at": 0, "id": "", "limit": 50, "subject_type": "account", "subject_id": "a"}
+    query = cypher(name)
+    assert scans_in(store, query, {p: params[p] for p in set(_PARAM.findall(query))}) == []
