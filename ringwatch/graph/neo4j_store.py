@@ -290,6 +290,7 @@ class Neo4jStore(CypherStore):
     def query_plan(self, query: str, params: Mapping[str, Any] | None = None) -> list[str]:
         """The plan Neo4j would run `query` with (EXPLAIN: nothing runs), one operator a line,
         indented by depth: `Operator | details`."""
+
         def work(tx: neo4j.ManagedTransaction) -> neo4j.ResultSummary:
             return tx.run(f"EXPLAIN {query}", dict(params or {})).consume()
 
