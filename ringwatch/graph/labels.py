@@ -112,8 +112,10 @@ UNIQUE_PROPERTIES: tuple[tuple[Label, str], ...] = (
 )
 
 # Indexes on properties that are not unique: the audit log, which grows with every review and
-# ring action, is read by subject (an account's or ring's history) and paged in time order.
+# ring action, is read by subject (an account's or ring's history) and paged in time order;
+# the review queue's pages read the items of a status, few beside the resolved ones.
 INDEXED_PROPERTIES: tuple[tuple[Label, str], ...] = (
     (Label.AUDIT, "at"),
     (Label.AUDIT, "subject_id"),
+    (Label.REVIEW, "status"),
 )

@@ -34,6 +34,12 @@ def advance_sync_statement(upto: int, now: int) -> Statement:
     return Statement(cypher("reviews/advance_sync"), [{"upto": upto}], {"now": now})
 
 
+def stored_statuses(status: str) -> list[str]:
+    """The stored statuses a page of `status` reads: an open page includes claims past their
+    expiry, which stay `claimed` until someone claims or resolves them."""
+    return ["open", "claimed"] if status == "open" else [status]
+
+
 class ReviewQueue:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
@@ -49,6 +55,7 @@ class ReviewQueue:
     ) -> list[Row]:
         """Items of `status` after (`priority`, `after_id`), highest priority first."""
         params = {"status": status, "now": now, "limit": limit, "priority": priority}
+        params["statuses"] = stored_statuses(status)
         return self._runner.read(cypher("reviews/page_priority"), {**params, "id": after_id})
 
     def page_by_created(
@@ -56,6 +63,7 @@ class ReviewQueue:
     ) -> list[Row]:
         """Items of `status` after (`created`, `after_id`), oldest first."""
         params = {"status": status, "now": now, "limit": limit, "created": created}
+        params["statuses"] = stored_statuses(status)
         return self._runner.read(cypher("reviews/page_created"), {**params, "id": after_id})
 
     def upsert(self, rows: list[Row], now: int) -> None:

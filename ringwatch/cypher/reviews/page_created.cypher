@@ -1,6 +1,9 @@
+// $statuses: the stored statuses that `$status` can mean (ReviewQueue), so that the index on
+// Review(status) finds them instead of a scan of every item ever resolved.
 // Oldest first; keyset on (created_at, id). A claim past its expiry counts as open.
 MATCH (x:Review)
-WHERE CASE $status
+WHERE x.status IN $statuses
+  AND CASE $status
         WHEN 'open' THEN x.status = 'open' OR (x.status = 'claimed' AND x.claim_expires <= $now)
         WHEN 'claimed' THEN x.status = 'claimed' AND x.claim_expires > $now
         ELSE x.status = $status
