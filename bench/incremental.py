@@ -28,7 +28,7 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from machine import machine_info, run_in_tree  # noqa: E402
+from machine import machine_info, run_in_tree, write_result  # noqa: E402
 
 KEY = b"bench-incremental-key-0123456789abcdef"
 
@@ -171,20 +171,17 @@ def main() -> None:
         for code in codes
     }
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(
-        orjson.dumps(
-            {
-                "bench": "incremental",
-                "accounts": args.accounts,
-                "seed": args.seed,
-                "batch_events": args.batch_events,
-                "results": results,
-                "median": summary,
-                "machine": machine_info(load_before),
-            },
-            option=orjson.OPT_INDENT_2,
-        )
+    write_result(
+        args.out,
+        {
+            "bench": "incremental",
+            "accounts": args.accounts,
+            "seed": args.seed,
+            "batch_events": args.batch_events,
+            "results": results,
+            "median": summary,
+            "machine": machine_info(load_before),
+        },
     )
 
 

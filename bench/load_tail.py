@@ -34,7 +34,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from machine import machine_info, run_in_tree  # noqa: E402
+from machine import machine_info, run_in_tree, write_result  # noqa: E402
 
 KEY = b"bench-load-tail-key-0123456789abcdef"
 
@@ -150,20 +150,17 @@ def main() -> None:
         for code in codes
     }
     print(orjson.dumps({"identical_output": same, **summary}, option=orjson.OPT_INDENT_2).decode())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(
-        orjson.dumps(
-            {
-                "bench": "load_tail",
-                "file": str(args.file),
-                "world": world,
-                "runs": runs,
-                "identical_output": same,
-                "summary": summary,
-                "machine": machine_info(load_before),
-            },
-            option=orjson.OPT_INDENT_2,
-        )
+    write_result(
+        args.out,
+        {
+            "bench": "load_tail",
+            "file": str(args.file),
+            "world": world,
+            "runs": runs,
+            "identical_output": same,
+            "summary": summary,
+            "machine": machine_info(load_before),
+        },
     )
 
 

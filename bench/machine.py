@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 T = TypeVar("T")
 
 
@@ -62,3 +64,9 @@ def run_in_tree(script: str, code: Path, *args: str) -> dict[str, Any]:
     result["loadavg_before"] = load_before
     result["loadavg_after"] = os.getloadavg()
     return result
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """A bench's JSON result, indented, its folder made if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -30,7 +30,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from machine import machine_info, run_in_tree  # noqa: E402
+from machine import machine_info, run_in_tree, write_result  # noqa: E402
 
 KEY = b"bench-validate-key-0123456789abcdef"
 
@@ -128,19 +128,16 @@ def main() -> None:
             mine = [r["us_per_event"] for r in runs if r["file"] == str(path) and r["code"] == name]
             summary[f"{path}:{name}"] = {"min_us": min(mine), "runs_us": mine}
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(
-        orjson.dumps(
-            {
-                "bench": "validate",
-                "batch": args.batch,
-                "runs": runs,
-                "identical": identical,
-                "summary": summary,
-                "machine": machine_info(load_before),
-            },
-            option=orjson.OPT_INDENT_2,
-        )
+    write_result(
+        args.out,
+        {
+            "bench": "validate",
+            "batch": args.batch,
+            "runs": runs,
+            "identical": identical,
+            "summary": summary,
+            "machine": machine_info(load_before),
+        },
     )
 
 

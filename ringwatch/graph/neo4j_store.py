@@ -259,18 +259,16 @@ class Neo4jStore(CypherStore):
             raise
 
     def _create_unique(self, label: Label, prop: str) -> None:
-        query = cypher("schema/neo4j_unique", LABEL=label, PROP=prop)
+        self._schema(cypher("schema/neo4j_unique", LABEL=label, PROP=prop))
+
+    def _create_index(self, label: Label, prop: str) -> None:
+        self._schema(cypher("schema/neo4j_index", LABEL=label, PROP=prop))
+
+    def _schema(self, query: str) -> None:
         try:
             # No driver-wide bookmarks: after `ringwatch load` imports the database afresh, its
             # transaction ids restart, and a remembered bookmark would wait on one that never
             # comes (BookmarkTimeout). Sessions here never chain bookmarks either.
-            self._driver.execute_query(query, database_=self._database, bookmark_manager_=None)
-        except UNREACHABLE as e:
-            raise Unavailable(f"Neo4j is unreachable: {e}") from e
-
-    def _create_index(self, label: Label, prop: str) -> None:
-        query = cypher("schema/neo4j_index", LABEL=label, PROP=prop)
-        try:
             self._driver.execute_query(query, database_=self._database, bookmark_manager_=None)
         except UNREACHABLE as e:
             raise Unavailable(f"Neo4j is unreachable: {e}") from e
