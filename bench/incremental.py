@@ -28,7 +28,7 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from machine import machine_info, run_in_tree, write_result  # noqa: E402
+from machine import alternating, machine_info, run_in_tree, trees, write_result  # noqa: E402
 
 KEY = b"bench-incremental-key-0123456789abcdef"
 
@@ -128,28 +128,27 @@ def main() -> None:
     from ringwatch.worlds import generate
 
     load_before = os.getloadavg()
-    codes = {"new": REPO} | ({"old": args.base} if args.base else {})
+    codes = trees(args.base)
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-incremental-") as name:
         tmp = Path(name)
         world = generate(tmp / "world", args.accounts, args.seed)
-        for round_ in range(args.rounds):
-            for code in sorted(codes, reverse=round_ % 2 == 1):
-                engine_dir = tmp / f"engine-{code}-{round_}"
-                result = {"code": code, "round": round_} | run_in_tree(
-                    __file__,
-                    codes[code],
-                    "--events",
-                    str(world.events_path),
-                    "--engine-dir",
-                    str(engine_dir),
-                    "--batch-events",
-                    str(args.batch_events),
-                    "--runs",
-                    str(args.runs),
-                )
-                results.append(result)
-                print(orjson.dumps(result).decode(), flush=True)
+        for round_, code in alternating(codes, args.rounds):
+            engine_dir = tmp / f"engine-{code}-{round_}"
+            result = {"code": code, "round": round_} | run_in_tree(
+                __file__,
+                codes[code],
+                "--events",
+                str(world.events_path),
+                "--engine-dir",
+                str(engine_dir),
+                "--batch-events",
+                str(args.batch_events),
+                "--runs",
+                str(args.runs),
+            )
+            results.append(result)
+            print(orjson.dumps(result).decode(), flush=True)
     summary = {
         code: {
             "failed": sum(

@@ -34,7 +34,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from machine import machine_info, run_in_tree, write_result  # noqa: E402
+from machine import alternating, machine_info, run_in_tree, trees, write_result  # noqa: E402
 
 KEY = b"bench-load-tail-key-0123456789abcdef"
 
@@ -128,7 +128,7 @@ def main() -> None:
         return
 
     load_before = os.getloadavg()
-    codes = {"new": REPO} | ({"old": args.base} if args.base else {})
+    codes = trees(args.base)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-load-tail-") as name:
         tmp = Path(name)
@@ -136,11 +136,10 @@ def main() -> None:
         started = time.perf_counter()
         world = fold(args.file, tables_file, args.batch)
         print(f"folded {world} in {time.perf_counter() - started:.1f} s", flush=True)
-        for round_ in range(args.rounds):
-            for code in sorted(codes, reverse=round_ % 2 == 1):
-                result = {"code": code, "round": round_} | _run(codes[code], tables_file, tmp)
-                runs.append(result)
-                print(orjson.dumps(result).decode(), flush=True)
+        for round_, code in alternating(codes, args.rounds):
+            result = {"code": code, "round": round_} | _run(codes[code], tables_file, tmp)
+            runs.append(result)
+            print(orjson.dumps(result).decode(), flush=True)
     same = {key: len({r[key] for r in runs}) == 1 for key in ("commands_sha256", "csv_sha256")}
     summary = {
         code: {

@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,3 +70,16 @@ def write_result(path: Path, result: dict[str, Any]) -> None:
     """A bench's JSON result, indented, its folder made if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+
+
+def trees(base: Path | None) -> dict[str, Path]:
+    """The trees a bench compares: this one ("new") and, with `--base`, the old one."""
+    return {"new": Path(__file__).resolve().parents[1]} | ({"old": base} if base else {})
+
+
+def alternating(codes: dict[str, Path], rounds: int) -> Iterator[tuple[int, str]]:
+    """(round, tree name) in run order: the trees' order flips every round, because the
+    neighbours' load drifts and neither tree should always run first."""
+    for round_ in range(rounds):
+        for code in sorted(codes, reverse=round_ % 2 == 1):
+            yield round_, code

@@ -30,7 +30,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from machine import machine_info, run_in_tree, write_result  # noqa: E402
+from machine import machine_info, run_in_tree, trees, write_result  # noqa: E402
 
 KEY = b"bench-validate-key-0123456789abcdef"
 
@@ -98,7 +98,7 @@ def main() -> None:
         return
 
     load_before = os.getloadavg()
-    codes = {"new": REPO} | ({"old": args.base} if args.base else {})
+    codes = trees(args.base)
     runs: list[dict[str, Any]] = []
     identical: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
