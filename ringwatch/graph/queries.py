@@ -23,11 +23,21 @@ def _text(name: str) -> str:
     return _COMMENT.sub("", path.read_text()).strip()
 
 
+def source(name: str) -> str:
+    """Query text for `name` as written, comments dropped and slots still open."""
+    return _text(name)
+
+
+def slots_of(name: str) -> set[str]:
+    """The slots `cypher(name, ...)` must be given."""
+    return set(_SLOT.findall(_text(name)))
+
+
 def cypher(name: str, **slots: Label | Rel | tuple[Rel, ...] | str) -> str:
     """Query text for `name` ('write/link_identifier'), slots filled from the whitelists; a
     tuple of Rels fills a slot with their union (`A`|`B`)."""
     text = _text(name)
-    wanted = set(_SLOT.findall(text))
+    wanted = slots_of(name)
     if wanted != set(slots):
         raise ValueError(f"query {name!r} needs slots {sorted(wanted)}, got {sorted(slots)}")
     for slot, value in slots.items():

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ringwatch.graph.labels import Label, Rel
-from ringwatch.graph.queries import cypher
+from ringwatch.graph.queries import cypher, slots_of, source
 from ringwatch.graph.store import SNAPSHOT_RELS, CypherStore, GraphStore
 from ringwatch.identity import IdentifierKind
 
@@ -24,8 +24,6 @@ pytestmark = pytest.mark.embedded
 
 SCANS = ("Label Scan", "All Node Scan", "NodeByLabelScan", "AllNodesScan")
 _PARAM = re.compile(r"\$(\w+)")
-_SLOT = re.compile(r"__([A-Z]+)__")
-_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
 _LIST_DRIVEN = re.compile(r"UNWIND \$\w+|\bIN \$\w+")
 SLOT_VALUES: dict[str, Any] = {
     "LABEL": Label.DEVICE,
@@ -57,16 +55,14 @@ def list_driven_queries() -> list[str]:
         if not folder.is_dir() or folder.name in ("schema", "admin", "analyst"):
             continue
         for entry in folder.iterdir():
-            text = _COMMENT.sub("", entry.read_text()) if entry.name.endswith(".cypher") else ""
-            if _LIST_DRIVEN.search(text):
-                names.append(f"{folder.name}/{entry.name.removesuffix('.cypher')}")
+            name = f"{folder.name}/{entry.name.removesuffix('.cypher')}"
+            if entry.name.endswith(".cypher") and _LIST_DRIVEN.search(source(name)):
+                names.append(name)
     return sorted(names)
 
 
 def text_of(name: str) -> str:
-    raw = resources.files("ringwatch.cypher").joinpath(f"{name}.cypher").read_text()
-    raw = _COMMENT.sub("", raw)
-    return cypher(name, **{slot: SLOT_VALUES[slot] for slot in set(_SLOT.findall(raw))})
+    return cypher(name, **{slot: SLOT_VALUES[slot] for slot in slots_of(name)})
 
 
 def params_of(query: str) -> dict[str, Any]:
