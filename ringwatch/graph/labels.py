@@ -87,6 +87,9 @@ RELATION_REL: dict[str, Rel] = {
     "block": Rel.BLOCKED,
 }
 
+# Every relationship type out of an account that a detection snapshot holds.
+SNAPSHOT_RELS: tuple[Rel, ...] = (*IDENTIFIER_REL.values(), *RELATION_REL.values(), Rel.ENGAGED)
+
 # The property each label is unique on.
 KEY_PROPERTY: dict[Label, str] = {
     Label.ACCOUNT: "id",

@@ -20,8 +20,8 @@ from ringwatch.graph.labels import (
     IDENTIFIER_LABEL,
     IDENTIFIER_REL,
     INDEXED_PROPERTIES,
-    KIND_OF_REL,
     RELATION_REL,
+    SNAPSHOT_RELS,
     UNIQUE_PROPERTIES,
     Label,
     Rel,
@@ -114,8 +114,9 @@ class GraphStore(Protocol):
         progress: Callable[[int], None] | None = None,
     ) -> None: ...
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
-    def snapshot_of(self, builder: SnapshotBuilder, accounts: Sequence[str]) -> None: ...
-    def add_banned_profiles(self, builder: SnapshotBuilder, page_size: int = 5000) -> None: ...
+    def snapshot_of(
+        self, builder: SnapshotBuilder, accounts: Sequence[str], *, banned_profiles: bool = False
+    ) -> None: ...
     def expand_scope(
         self, seeds: Sequence[str], caps: Mapping[IdentifierKind, int], max_accounts: int
     ) -> tuple[list[str], bool]: ...
@@ -226,7 +227,6 @@ SUMMARY_NODES = (
     Label.RING,
 )
 # What a snapshot holds of each account: its identifiers, its relations, its engagements.
-SNAPSHOT_RELS = (*IDENTIFIER_REL.values(), *RELATION_REL.values(), Rel.ENGAGED)
 SUMMARY_RELS = (*SNAPSHOT_RELS, Rel.ENFORCED)
 
 
@@ -614,24 +614,19 @@ class CypherStore(ABC):
         accounts: Sequence[str],
         *,
         page_size: int = 5000,
+        banned_profiles: bool = False,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """The given accounts only, with all their links (an incremental run's scope)."""
-        query = cypher("read/snapshot_accounts_by_id")
-        for chunk in _chunks(sorted(set(accounts)), page_size):
-            page = self.read(query, {"ids": chunk})
-            self._add_page(builder, page)
-            if progress:
-                progress(len(page))
+        """The given accounts only, with all their links (an incremental run's scope), read as
+        columns (`scope_export`); with `banned_profiles`, also every banned account's profile,
+        so new accounts in scope can be matched to all of them."""
+        from ringwatch.graph.scope_export import export_scope
 
-    def add_banned_profiles(self, builder: SnapshotBuilder, page_size: int = 5000) -> None:
-        """Every banned account's profile (no links), so new accounts can be matched to them."""
-        after = ""
-        query = cypher("read/banned_accounts")
-        while page := self.read(query, {"after": after, "limit": page_size}):
-            for r in page:
-                builder.add_account(r["id"], _ms_to_s(r))
-            after = page[-1]["id"]
+        builder.add_columns(
+            export_scope(
+                self, accounts, chunk=page_size, banned_profiles=banned_profiles, progress=progress
+            )
+        )
 
     def expand_scope(
         self, seeds: Sequence[str], caps: Mapping[IdentifierKind, int], max_accounts: int
@@ -650,29 +645,13 @@ class CypherStore(ABC):
             found: set[str] = set()
             for chunk in _chunks(frontier, WRITE_BATCH):
                 for kind, query in queries.items():
-                    for r in self.read(query, {"ids": chunk, "cap": caps[kind]}):
-                        found.add(r["id"])
+                    page = self.read_columns(query, {"ids": chunk, "cap": caps[kind]}, ("node",))
+                    found.update(page.get("id", ()))
             frontier = sorted(found - seen)
             seen |= found
             if len(seen) > max_accounts:
                 return sorted(seen), False
         return sorted(seen), True
-
-    def _add_page(self, builder: SnapshotBuilder, page: list[Row]) -> None:
-        for r in page:
-            builder.add_account(r["id"], _ms_to_s(r))
-        query = cypher("read/snapshot_edges", RELS=SNAPSHOT_RELS)
-        for r in self.read(query, {"ids": [r["id"] for r in page]}):
-            rel = r["rel"]
-            if (kind := KIND_OF_REL.get(rel)) is not None:
-                builder.add_link(r["a"], kind.value, r["key"], int(r["n"]), int(r["first"]) // 1000)
-            elif (relation := _RELATION_OF_REL.get(rel)) is not None:
-                builder.add_relation(r["a"], r["key"], relation)
-            else:
-                builder.add_engagement(r["a"], r["key"], r["action"], int(r["first"]) // 1000)
-
-
-_RELATION_OF_REL = {rel.value: relation for relation, rel in RELATION_REL.items()}
 
 
 _KEYS_PARAM = re.compile(r"\$keys\b")
@@ -705,14 +684,6 @@ def live_facts_query(
     parts.append(f"{subquery}\n{subnet}\n}}")
     parts.append(f"RETURN {', '.join(carried)}, subnets")
     return "\n".join(parts)
-
-
-def _ms_to_s(row: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    for name in ("created_at", "first_seen", "banned_at"):
-        if out.get(name) is not None:
-            out[name] = int(out[name]) // 1000
-    return out
 
 
 def _result(batch: Batch, applied: bool) -> ApplyResult:

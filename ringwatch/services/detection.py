@@ -320,9 +320,8 @@ class DetectionService:
             seeds, link_caps(self.params), MAX_INCREMENTAL_SCOPE
         )
         builder = SnapshotBuilder()
-        self.store.snapshot_of(builder, scope)
         # Repeat offenders are matched against every banned account, not only those in scope.
-        self.store.add_banned_profiles(builder)
+        self.store.snapshot_of(builder, scope, banned_profiles=True)
         snapshot = builder.build()
         previous = self.store.active_rings(scope)
         # The verdict model is fitted on the whole deployment at full runs only: a scope's few

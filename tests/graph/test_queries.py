@@ -10,12 +10,11 @@ from ringwatch.graph.store import SNAPSHOT_RELS
 
 
 def test_a_rel_union_slot_is_filled_from_the_enum() -> None:
-    text = cypher("read/snapshot_edges", RELS=(Rel.USES_DEVICE, Rel.ENGAGED))
+    text = cypher("read/scope_edges", RELS=(Rel.USES_DEVICE, Rel.ENGAGED))
     assert "[e:`USES_DEVICE`|`ENGAGED`]" in text
     assert "__" not in text
     assert all(
-        f"`{rel.value}`" in cypher("read/snapshot_edges", RELS=SNAPSHOT_RELS)
-        for rel in SNAPSHOT_RELS
+        f"`{rel.value}`" in cypher("read/scope_edges", RELS=SNAPSHOT_RELS) for rel in SNAPSHOT_RELS
     )
 
 
@@ -25,11 +24,11 @@ def test_a_rel_union_slot_is_filled_from_the_enum() -> None:
 )
 def test_anything_but_rels_is_refused(value: object) -> None:
     with pytest.raises(ValueError):
-        cypher("read/snapshot_edges", RELS=value)  # type: ignore[arg-type]
+        cypher("read/scope_edges", RELS=value)  # type: ignore[arg-type]
 
 
 def test_missing_or_extra_slots_are_refused() -> None:
     with pytest.raises(ValueError, match="needs slots"):
-        cypher("read/snapshot_edges")
+        cypher("read/scope_edges")
     with pytest.raises(ValueError, match="needs slots"):
-        cypher("read/snapshot_edges", RELS=(Rel.ENGAGED,), LABEL=Label.ACCOUNT)
+        cypher("read/scope_edges", RELS=(Rel.ENGAGED,), LABEL=Label.ACCOUNT)

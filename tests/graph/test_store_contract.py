@@ -325,6 +325,61 @@ def test_bulk_export_matches_per_account_reads(
     assert got.links.nnz > 0 and len(got.engagements) == 2
 
 
+def test_a_scope_reads_its_accounts_edges_and_every_banned_profile(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    """An incremental run's scope: its accounts with all their edges; an account it relates
+    to outside the scope as a row with nothing known; with `banned_profiles`, every banned
+    account outside it as a profile with no edges. A banned account in scope keeps its own
+    status (here a later verify), as the full export reads it."""
+    raw = [
+        signup("s1", "alice", ip="198.51.100.1", device_id="d-a", country="US"),
+        signup("s2", "bob", ip="198.51.100.2", device_id="d-b", country="FR"),
+        signup("s3", "carol", ip="198.51.100.3", device_id="d-a"),
+        signup("s4", "dave", ip="198.51.100.4", device_id="d-d", country="DE"),
+        signup("s5", "erin", ip="198.51.100.5", device_id="d-e"),
+        signup("s6", "fay", ip="198.51.100.6", device_id="d-f"),
+        event("relation", "r1", "alice", other_account_id="bob", kind="follow"),
+        event("relation", "r2", "alice", other_account_id="carol", kind="invite"),
+        event("engage", "g1", "alice", target_id="post-1", action="like"),
+        event("enforcement", "x1", "bob", ts="2026-03-05T00:00:00Z", action="ban"),
+        event("enforcement", "x2", "dave", ts="2026-03-05T00:00:00Z", action="ban"),
+        event("enforcement", "x3", "fay", ts="2026-03-05T00:00:00Z", action="ban"),
+        event("enforcement", "x4", "fay", ts="2026-03-06T00:00:00Z", action="verify"),
+    ]
+    store.apply_batch(Batch("b-scope", records(hasher, raw)))
+    whole = SnapshotBuilder()
+    store.stream_snapshot(whole)
+    full = whole.build()
+    row = full.account_index()
+
+    bare = SnapshotBuilder()
+    store.snapshot_of(bare, ["alice", "fay"])
+    got = bare.build()
+    assert list(got.accounts) == ["alice", "bob", "carol", "fay"]
+    assert got.relations.tolist() == [[0, 1, 1], [0, 2, 2]]  # follows bob, invited carol
+    # Outside the scope, bob and carol are known only as the ends of alice's relations.
+    assert got.links[1].nnz == got.links[2].nnz == 0
+    assert got.banned_at[1] == NOT_BANNED and got.country[1] == ""
+    alice = full.links[row["alice"]]
+    assert sorted(got.identifiers[got.links[0].indices]) == sorted(full.identifiers[alice.indices])
+    assert len(got.engagements) == 1 and list(got.engage_targets) == ["post-1"]
+    assert got.verified.tolist() == [False, False, False, True]
+    assert got.banned_at[3] == full.banned_at[row["fay"]] != NOT_BANNED
+
+    with_banned = SnapshotBuilder()
+    store.snapshot_of(with_banned, ["alice", "fay"], banned_profiles=True)
+    got = with_banned.build()
+    assert list(got.accounts) == ["alice", "bob", "carol", "dave", "fay"]
+    for name in ("bob", "dave"):
+        i = list(got.accounts).index(name)
+        assert got.banned_at[i] == full.banned_at[row[name]] != NOT_BANNED
+        assert got.country[i] == full.country[row[name]] != ""
+        assert got.created_at[i] == full.created_at[row[name]]
+        assert got.links[i].nnz == 0
+    assert got.verified.tolist() == [False, False, False, False, True]
+
+
 def _export_world(store: GraphStore, hasher: Pseudonymiser) -> None:
     raw = [
         signup(f"s{i}", f"acc{i}", ip=f"198.51.100.{i % 5}", device_id=f"d{i % 3}", country="US")

@@ -7,4 +7,6 @@ MATCH (a:Account) WHERE a.id IN $ids
 MATCH (a)-[:__REL__]->(i:__LABEL__)
 WHERE i.accounts <= $cap
 MATCH (i)<-[:__REL__]-(b:Account)
-RETURN DISTINCT b.id AS id
+// One row of columns; the internal id only gives FalkorDB's columnar parse its row count.
+WITH DISTINCT b
+RETURN collect(id(b)) AS node, collect(b.id) AS id

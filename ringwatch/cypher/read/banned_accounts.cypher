@@ -1,7 +1,0 @@
-// Paged by id; profiles only (repeat-offender matching compares new accounts with all of them).
-MATCH (a:Account) WHERE a.banned_at IS NOT NULL AND a.id > $after
-RETURN a.id AS id, a.created_at AS created_at, a.first_seen AS first_seen,
-       a.banned_at AS banned_at, a.country AS country, a.birthdate AS birthdate,
-       a.name_sketch AS name_sketch, a.email_sketch AS email_sketch
-ORDER BY a.id
-LIMIT $limit
