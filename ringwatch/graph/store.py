@@ -354,15 +354,16 @@ class CypherStore(ABC):
     # -- detection results -----------------------------------------------------------------------
     def active_rings(self, accounts: Sequence[str] | None = None) -> dict[str, list[str]]:
         """Members of active rings: all of them, or those of rings touching `accounts`."""
+        pairs: list[tuple[str, str]] = []
         if accounts is None:
-            rows = self.read(cypher("read/active_rings"))
+            pairs = [(r["ring"], r["account"]) for r in self.read(cypher("read/active_rings"))]
         else:
-            rows = []
             for chunk in _chunks(list(accounts), WRITE_BATCH):
-                rows += self.read(cypher("read/active_rings_of"), {"ids": chunk})
+                page = self.read_columns(cypher("read/active_rings_of"), {"ids": chunk}, ("node",))
+                pairs += zip(page.get("ring", ()), page.get("account", ()), strict=True)
         rings: dict[str, set[str]] = {}
-        for r in rows:
-            rings.setdefault(r["ring"], set()).add(r["account"])
+        for ring, account in pairs:
+            rings.setdefault(ring, set()).add(account)
         return {ring: sorted(members) for ring, members in sorted(rings.items())}
 
     def stored_results(self, kind: str) -> list[Row]:
