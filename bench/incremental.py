@@ -10,6 +10,9 @@ tree's ringwatch, in alternating fresh processes, for a baseline of the same ses
     git archive a86d054 | tar -x -C /tmp/base
     .venv/bin/python bench/incremental.py --accounts 20000 --base /tmp/base
 
+From 100k accounts, `--bulk` loads the world once (`ringwatch load`, `ringwatch detect --full`
+of this tree) and runs every tree's incremental runs on that one engine, in turn.
+
 Prints one JSON line per run and a summary; writes bench/results/incremental.json (`--out`).
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +42,52 @@ def _engine_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _incremental_runs(
+    service: Any, batches: list[list[dict[str, Any]]], pid: int | None
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    # The last batches of the world: accounts with histories, as in a running deployment.
+    for chunk in batches:
+        changed = sorted({str(e["account_id"]) for e in chunk})
+        engine_before = _engine_cpu_s(pid) if pid else 0.0
+        cpu_before, started = time.process_time(), time.perf_counter()
+        try:
+            ran = service.run_incremental(changed)
+        except Exception as e:  # a failed run is a result here
+            # The code before 8fb8d2e: its scope expansion overran the engine's 60 s query
+            # timeout from 10k accounts on.
+            out.append(
+                {
+                    "changed": len(changed),
+                    "error": f"{type(e).__name__}: {e}",
+                    "wall_s": round(time.perf_counter() - started, 3),
+                }
+            )
+            continue
+        wall = time.perf_counter() - started
+        assert ran is not None
+        summary = ran[1]
+        out.append(
+            {
+                "changed": len(changed),
+                "scope": summary.accounts,
+                "complete": summary.complete,
+                "wall_s": round(wall, 3),
+                "client_cpu_s": round(time.process_time() - cpu_before, 3),
+                "engine_cpu_s": round(_engine_cpu_s(pid) - engine_before, 3) if pid else None,
+                "seconds": summary.seconds,
+            }
+        )
+    return out
+
+
+def _batches(events: Path, batch_events: int) -> list[list[dict[str, Any]]]:
+    raw = [orjson.loads(line) for line in events.read_bytes().splitlines()]
+    return [raw[i : i + batch_events] for i in range(0, len(raw), batch_events)]
+
+
 def child(events: Path, engine_dir: Path, batch_events: int, runs: int) -> None:
+    """Load the world by ingest into a fresh engine, one full run, then the incremental runs."""
     # Imported here: the parent put this tree's ringwatch first on the path.
     from ringwatch.events import parse_event
     from ringwatch.graph.embedded import embedded_server
@@ -53,8 +102,7 @@ def child(events: Path, engine_dir: Path, batch_events: int, runs: int) -> None:
         store = FalkorDBStore(server.client(), "bench")
         store.ensure_schema()
         hasher = Pseudonymiser(KEY)
-        raw = [orjson.loads(line) for line in events.read_bytes().splitlines()]
-        batches = [raw[i : i + batch_events] for i in range(0, len(raw), batch_events)]
+        batches = _batches(events, batch_events)
         started = time.perf_counter()
         for number, chunk in enumerate(batches):
             records = [normalise(parse_event(e), hasher) for e in chunk]
@@ -65,43 +113,52 @@ def child(events: Path, engine_dir: Path, batch_events: int, runs: int) -> None:
         service.run_full()
         full_s = time.perf_counter() - started
         pid = server.process.pid if server.process is not None else None
-        out: list[dict[str, Any]] = []
-        # The last batches of the world: accounts with histories, as in a running deployment.
-        for chunk in batches[-runs:]:
-            changed = sorted({str(e["account_id"]) for e in chunk})
-            engine_before = _engine_cpu_s(pid) if pid else 0.0
-            cpu_before, started = time.process_time(), time.perf_counter()
-            try:
-                ran = service.run_incremental(changed)
-            except Exception as e:  # a failed run is a result here
-                # The code before 8fb8d2e: its scope expansion overran the engine's 60 s query
-                # timeout from 10k accounts on.
-                out.append(
-                    {
-                        "changed": len(changed),
-                        "error": f"{type(e).__name__}: {e}",
-                        "wall_s": round(time.perf_counter() - started, 3),
-                    }
-                )
-                continue
-            wall = time.perf_counter() - started
-            assert ran is not None
-            summary = ran[1]
-            out.append(
-                {
-                    "changed": len(changed),
-                    "scope": summary.accounts,
-                    "complete": summary.complete,
-                    "wall_s": round(wall, 3),
-                    "client_cpu_s": round(time.process_time() - cpu_before, 3),
-                    "engine_cpu_s": round(_engine_cpu_s(pid) - engine_before, 3) if pid else None,
-                    "seconds": summary.seconds,
-                }
-            )
+        out = _incremental_runs(service, batches[-runs:], pid)
         result = {"load_s": round(load_s, 1), "full_s": round(full_s, 1), "runs": out}
         print(orjson.dumps(result).decode())
     finally:
         server.stop()
+
+
+def attached_child(events: Path, data_dir: Path, batch_events: int, runs: int) -> None:
+    """The incremental runs only, on an engine the parent bulk-loaded and detected once
+    (`--bulk`): every tree runs on the same graph, and a world of 100k accounts and more is
+    not ingested event by event per process."""
+    from ringwatch.graph.embedded import embedded_server
+    from ringwatch.graph.falkordb_store import FalkorDBStore
+    from ringwatch.services.detection import DetectionService
+
+    server = embedded_server(data_dir)
+    try:
+        store = FalkorDBStore(server.client(), "ringwatch")
+        pid = server.process.pid if server.process is not None else None
+        out = _incremental_runs(
+            DetectionService(store, seed=1), _batches(events, batch_events)[-runs:], pid
+        )
+        print(orjson.dumps({"runs": out}).decode())
+    finally:
+        server.stop()
+
+
+def _bulk_prepare(events: Path, data_dir: Path) -> dict[str, float]:
+    """`ringwatch load` and `ringwatch detect --full` of this tree, as a user runs them."""
+    env = {**os.environ, "RINGWATCH_DATA_DIR": str(data_dir), "RINGWATCH_ENV": "development"}
+    env.pop("RINGWATCH_NEO4J_URI", None)
+    seconds = {}
+    for name, args in (
+        ("load_s", ["load", str(events), "--engine", "embedded", "--rejects", os.devnull]),
+        ("full_s", ["detect", "--full"]),
+    ):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "ringwatch", *args],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            cwd=REPO,
+        )
+        seconds[name] = round(time.perf_counter() - started, 1)
+    return seconds
 
 
 def _median(values: list[Any]) -> Any:
@@ -116,11 +173,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="incremental runs per process")
     parser.add_argument("--rounds", type=int, default=1, help="processes per tree")
     parser.add_argument("--base", type=Path, help="a tree with the old ringwatch/ to compare")
+    parser.add_argument(
+        "--bulk",
+        action="store_true",
+        help="load the world once with `ringwatch load` and run every tree on that engine "
+        "(for 100k accounts and more)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/incremental.json")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--events", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--engine-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--attach", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.attach:
+        attached_child(args.events, args.attach, args.batch_events, args.runs)
+        return
     if args.child:
         child(args.events, args.engine_dir, args.batch_events, args.runs)
         return
@@ -133,19 +200,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-incremental-") as name:
         tmp = Path(name)
         world = generate(tmp / "world", args.accounts, args.seed)
+        shared = tmp / "engine-shared"
+        prepared = _bulk_prepare(world.events_path, shared) if args.bulk else {}
+        if prepared:
+            print(orjson.dumps({"prepared": prepared}).decode(), flush=True)
         for round_, code in alternating(codes, args.rounds):
-            engine_dir = tmp / f"engine-{code}-{round_}"
-            result = {"code": code, "round": round_} | run_in_tree(
-                __file__,
-                codes[code],
-                "--events",
-                str(world.events_path),
-                "--engine-dir",
-                str(engine_dir),
-                "--batch-events",
-                str(args.batch_events),
-                "--runs",
-                str(args.runs),
+            where = (
+                ["--attach", str(shared)]
+                if args.bulk
+                else ["--engine-dir", str(tmp / f"engine-{code}-{round_}")]
+            )
+            result = (
+                {"code": code, "round": round_}
+                | prepared
+                | run_in_tree(
+                    __file__,
+                    codes[code],
+                    "--events",
+                    str(world.events_path),
+                    *where,
+                    "--batch-events",
+                    str(args.batch_events),
+                    "--runs",
+                    str(args.runs),
+                )
             )
             results.append(result)
             print(orjson.dumps(result).decode(), flush=True)
@@ -177,6 +255,7 @@ def main() -> None:
             "accounts": args.accounts,
             "seed": args.seed,
             "batch_events": args.batch_events,
+            "bulk": args.bulk,
             "results": results,
             "median": summary,
             "machine": machine_info(load_before),
