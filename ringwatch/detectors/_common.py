@@ -48,8 +48,13 @@ def binary_links(snapshot: Snapshot) -> sp.csc_matrix:
 
 
 def identifier_degree(snapshot: Snapshot) -> np.ndarray:
-    """How many accounts each identifier links (columns of the link matrix)."""
-    return np.asarray(np.diff(snapshot.links_by_identifier.indptr), dtype=np.int64)
+    """How many accounts each identifier links (columns of the link matrix), or, when the
+    snapshot holds only part of the store, its accounts in the whole store: a carrier's NAT
+    address used by thousands is not rare because three of them are in an incremental scope."""
+    degree = np.asarray(np.diff(snapshot.links_by_identifier.indptr), dtype=np.int64)
+    if snapshot.identifier_accounts is not None:
+        degree = np.maximum(degree, snapshot.identifier_accounts)
+    return degree
 
 
 def column_caps(snapshot: Snapshot, caps: Mapping[str, int], default: int = 0) -> np.ndarray:

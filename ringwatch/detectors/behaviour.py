@@ -619,7 +619,7 @@ def device_rooms(snapshot: Snapshot, params: BehaviourParams) -> sp.csr_matrix:
     """
     n = snapshot.n_accounts
     links = binary_links(snapshot)
-    degree = np.diff(links.indptr)
+    degree = identifier_degree(snapshot)
     kind = snapshot.identifier_kind
     device_cols = np.flatnonzero(kind == KIND_CODE["device"])
     devices = links[:, device_cols].tocsr()

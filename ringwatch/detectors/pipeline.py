@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from ringwatch.detectors._common import binary_links, check_snapshot
+from ringwatch.detectors._common import binary_links, check_snapshot, identifier_degree
 from ringwatch.detectors.age import age_suspect
 from ringwatch.detectors.behaviour import BehaviourParams, SoftLinks, soft_links
 from ringwatch.detectors.calibration import (
@@ -720,7 +720,7 @@ def _homed(
     >>> _homed(s, binary_links(s), np.array([False, False, False, True]), 6).tolist()
     [True, False, False, False]
     """
-    degree = np.diff(links.indptr)
+    degree = identifier_degree(snapshot)
     small = snapshot.kind_mask(IdentifierKind.IP) & (degree <= household_max)
     cols = np.flatnonzero(small)
     counts = snapshot.links_by_identifier[:, cols]
@@ -745,7 +745,7 @@ def _infrastructure_links(
     arrive together, two operations reusing a block months apart stay apart. `links`:
     `binary_links(snapshot)`.
     """
-    degree = np.diff(links.indptr)
+    degree = identifier_degree(snapshot)
     ip = snapshot.kind_mask(IdentifierKind.IP) & (degree >= 3) & (degree <= max_degree)
     shared = snapshot.kind_mask(IdentifierKind.SUBNET, IdentifierKind.PHONE_BLOCK)
     shared &= (degree >= 3) & (degree <= max_degree)
@@ -768,7 +768,7 @@ def _places(snapshot: Snapshot, links: sp.csc_matrix, max_degree: int) -> sp.csc
     hardware and instruments in a room (devices, cards, phone numbers), each used by 2 to
     `max_degree` accounts (`links`: `binary_links(snapshot)`). Subnets are left out: an
     address and its /24 are one place, not two meetings."""
-    degree = np.diff(links.indptr)
+    degree = identifier_degree(snapshot)
     kinds = snapshot.kind_mask(
         IdentifierKind.IP, IdentifierKind.DEVICE, IdentifierKind.CARD, IdentifierKind.PHONE
     )

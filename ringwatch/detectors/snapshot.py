@@ -56,6 +56,10 @@ class Snapshot:
     engagements: np.ndarray  # int64 (n, 4): account row, target index, action code, first ts
     # bool: the enforcement in force is a verify (a benign label for trust propagation)
     verified: np.ndarray | None = None
+    # int64 per identifier column: how many accounts use it in the whole store, for a snapshot
+    # that holds only some of them (an incremental run's scope, which stops at identifiers
+    # over their cap). None: the snapshot holds every account of every identifier.
+    identifier_accounts: np.ndarray | None = None
 
     @property
     def n_accounts(self) -> int:
@@ -118,6 +122,8 @@ class SnapshotColumns:
     engage_action: np.ndarray  # int64 code into ENGAGE_ACTIONS
     engage_first: np.ndarray  # int64
     verified: np.ndarray | None = None  # bool; None: no account is known verified
+    # int64 per `identifiers` entry: its accounts in the whole store (Snapshot's field).
+    identifier_accounts: np.ndarray | None = None
 
     def freeze(self) -> Snapshot:
         """The same Snapshot the builder makes from the same facts, by array operations only."""
@@ -208,6 +214,11 @@ class SnapshotColumns:
                 np.zeros(len(order), dtype=bool)
                 if self.verified is None
                 else self.verified[order].astype(bool)
+            ),
+            identifier_accounts=(
+                None
+                if self.identifier_accounts is None
+                else self.identifier_accounts[used][ident_order][first].astype(np.int64)
             ),
         )
 

@@ -22,7 +22,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from ringwatch.detectors._common import STRONG_CODES, binary_links, check_snapshot
+from ringwatch.detectors._common import (
+    STRONG_CODES,
+    binary_links,
+    check_snapshot,
+    identifier_degree,
+)
 from ringwatch.detectors.age import ADULT_AGE, age_suspect, declared_age
 from ringwatch.detectors.snapshot import KIND_CODE, KINDS, NOT_BANNED, RELATION_KINDS, Snapshot
 
@@ -477,7 +482,7 @@ def _place_sharing(
     NAT, but including an office's or a campus's network, which the evidence columns leave out
     for being common: a group meeting on one is meeting somewhere."""
     snapshot = g.snapshot
-    link_degree = np.diff(all_links.indptr)
+    link_degree = identifier_degree(snapshot)
     place_kind = np.isin(snapshot.identifier_kind, [KIND_CODE["ip"], KIND_CODE["subnet"]])
     place_cols = np.flatnonzero(place_kind & (link_degree >= 2) & (link_degree <= place_max_degree))
     place_bip = all_links[:, place_cols].tocsr()
@@ -560,7 +565,7 @@ def _runs_away_from_own_places(
         return runs
     ip_cols = np.flatnonzero(snapshot.identifier_kind == KIND_CODE["ip"])
     ips = all_links[:, ip_cols]
-    degree = np.diff(ips.tocsc().indptr)
+    degree = identifier_degree(snapshot)[ip_cols]
     ips = ips.tocsr()
     per_ring = (g.member @ ips).tocoo()  # rings x IPs: members using it
     own = per_ring.data >= np.maximum(2, 0.5 * degree[per_ring.col])

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ringwatch.graph.store import CypherStore
 
 _PROFILE_INTS = ("created_at", "first_seen", "banned_at")
-_EDGE_INTS = ("n", "first")
+_EDGE_INTS = ("n", "first", "total")
 
 # Per relationship type name: (0, identifier kind code) for a link, (1, relation kind code)
 # for an account relation, (2, 0) for an engagement.
@@ -107,7 +107,7 @@ def _assemble(profiles: list[dict[str, Any]], edges: list[dict[str, Any]]) -> Sn
     status = _strings(statuses)[keep]
 
     src, rel, key = (_column(edges, name, False) for name in ("a", "rel", "key"))
-    count, first_ts = (_column(edges, name, True) for name in _EDGE_INTS)
+    count, first_ts, total = (_column(edges, name, True) for name in _EDGE_INTS)
     action = _column(edges, "action", False)
     codes = np.array([_REL_CODE[r] for r in rel], dtype=np.int64).reshape(-1, 2)
     family, code = codes[:, 0], codes[:, 1]
@@ -143,6 +143,7 @@ def _assemble(profiles: list[dict[str, Any]], edges: list[dict[str, Any]]) -> Sn
         # One identifier per link: the freeze merges equal (kind, key) pairs.
         identifiers=key[links],
         identifier_kind=code[links].astype(np.int8),
+        identifier_accounts=total[links],
         link_account=rows_of(src[links]),
         link_identifier=np.arange(int(links.sum()), dtype=np.int64),
         link_count=count[links],

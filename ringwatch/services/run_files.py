@@ -97,6 +97,8 @@ def save_snapshot(path: Path, snapshot: Snapshot) -> None:
         arrays.update(_sparse(k, getattr(snapshot, k)))
     if snapshot.verified is not None:
         arrays["verified"] = snapshot.verified
+    if snapshot.identifier_accounts is not None:
+        arrays["identifier_accounts"] = snapshot.identifier_accounts
     _save_npz(path, arrays)
 
 
@@ -106,6 +108,7 @@ def load_snapshot(path: Path) -> Snapshot:
     fields.update({k: a[k] for k in _SNAPSHOT_ARRAYS})
     fields.update({k: _unsparse(k, a) for k in _SNAPSHOT_SPARSE})
     fields["verified"] = a.get("verified")
+    fields["identifier_accounts"] = a.get("identifier_accounts")
     return Snapshot(**fields)
 
 

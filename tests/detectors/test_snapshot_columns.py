@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ringwatch.detectors._common import identifier_degree
 from ringwatch.detectors.snapshot import (
     KINDS,
     NOT_BANNED,
@@ -73,3 +74,41 @@ def test_columns_and_single_facts_mix() -> None:
     only.add_relation("acc-1", "new-acc", "friend")
     assert_same_snapshot(got, only.build())
     assert "new-acc" in set(got.accounts)
+
+
+def test_freeze_carries_each_identifiers_store_count_through_the_merge() -> None:
+    """A scope's columns list an identifier once per link; the frozen snapshot has it once,
+    with its count of accounts in the whole store, which `identifier_degree` then reports
+    over the scope's own (smaller) count."""
+    columns = SnapshotColumns(
+        accounts=np.array(["b", "a"], dtype=object),
+        created_at=np.array([10, 20]),
+        first_seen=np.array([10, 20]),
+        banned_at=np.array([NOT_BANNED, NOT_BANNED]),
+        country=np.array(["", ""], dtype=object),
+        birthdate=np.array(["", ""], dtype=object),
+        name_sketch=np.zeros((2, SKETCH_SIZE), dtype=np.uint32),
+        email_sketch=np.zeros((2, SKETCH_SIZE), dtype=np.uint32),
+        identifiers=np.array(["nat", "nat", "dev-b", "dev-a"], dtype=object),
+        identifier_kind=np.array([1, 1, 0, 0], dtype=np.int8),  # ip, ip, device, device
+        identifier_accounts=np.array([4000, 4000, 1, 1]),
+        link_account=np.array([0, 1, 0, 1]),
+        link_identifier=np.array([0, 1, 2, 3]),
+        link_count=np.array([1, 1, 1, 1]),
+        link_first=np.array([10, 20, 10, 20]),
+        relation_source=np.zeros(0, dtype=np.int64),
+        relation_target=np.zeros(0, dtype=np.int64),
+        relation_kind=np.zeros(0, dtype=np.int64),
+        targets=np.zeros(0, dtype=object),
+        engage_account=np.zeros(0, dtype=np.int64),
+        engage_target=np.zeros(0, dtype=np.int64),
+        engage_action=np.zeros(0, dtype=np.int64),
+        engage_first=np.zeros(0, dtype=np.int64),
+    )
+    frozen = columns.freeze()
+    assert [KINDS[k].value for k in frozen.identifier_kind] == ["device", "device", "ip"]
+    assert list(frozen.identifiers) == ["dev-a", "dev-b", "nat"]
+    assert frozen.identifier_accounts is not None
+    assert frozen.identifier_accounts.tolist() == [1, 1, 4000]
+    assert identifier_degree(frozen).tolist() == [1, 1, 4000]
+    assert np.diff(frozen.links_by_identifier.indptr).tolist() == [1, 1, 2]

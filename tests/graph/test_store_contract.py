@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import threading
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ringwatch.detectors._common import identifier_degree
 from ringwatch.detectors.snapshot import NOT_BANNED, SnapshotBuilder
 from ringwatch.events import parse_event
 from ringwatch.graph.queries import cypher
@@ -321,7 +323,11 @@ def test_bulk_export_matches_per_account_reads(
     per_account = SnapshotBuilder()
     store.snapshot_of(per_account, ids, page_size=2)
     assert sorted(ids) == sorted([*odd, "lonely"])
-    assert_same_snapshot(got, per_account.build())
+    scoped = per_account.build()
+    # A scope also carries each identifier's accounts in the whole store: here, all of them.
+    assert scoped.identifier_accounts is not None
+    assert scoped.identifier_accounts.tolist() == identifier_degree(got).tolist()
+    assert_same_snapshot(got, dataclasses.replace(scoped, identifier_accounts=None))
     assert got.links.nnz > 0 and len(got.engagements) == 2
 
 
@@ -364,6 +370,15 @@ def test_a_scope_reads_its_accounts_edges_and_every_banned_profile(
     alice = full.links[row["alice"]]
     assert sorted(got.identifiers[got.links[0].indices]) == sorted(full.identifiers[alice.indices])
     assert len(got.engagements) == 1 and list(got.engage_targets) == ["post-1"]
+    # Each identifier keeps its accounts in the whole store: device d-a has alice and carol,
+    # though only alice is in this scope.
+    assert got.identifier_accounts is not None
+    scope_cols = np.union1d(alice.indices, full.links[row["fay"]].indices)
+    assert sorted(got.identifier_accounts.tolist()) == sorted(
+        identifier_degree(full)[scope_cols].tolist()
+    )
+    in_scope = np.diff(got.links_by_identifier.indptr)
+    assert (identifier_degree(got) > in_scope).any()
     assert got.verified.tolist() == [False, False, False, True]
     assert got.banned_at[3] == full.banned_at[row["fay"]] != NOT_BANNED
 

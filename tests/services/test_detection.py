@@ -183,3 +183,40 @@ def test_verdict_changes_are_logged_once_in_order(store: GraphStore, hasher: Pse
     later = store.changes_page(len(changes), 1000)
     assert all(c["seq"] > len(changes) for c in later)
     assert store.changes_page(0, 3) == changes[:3]
+
+
+def test_an_incremental_scope_sees_a_crowded_address_as_crowded(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    """Forty commuters sign up over one carrier-NAT address (and its /24), each on a phone of
+    their own. The address is over its cap, so the full run links nobody through it, and the
+    incremental scope from three of them stops there: those three are the whole scope. In it,
+    the address has three users; it must still count as the crowd it is (the store's count
+    of its accounts), not as a small place three accounts share."""
+    commuters = [f"c{i:02d}" for i in range(40)]
+    ingest(
+        store,
+        hasher,
+        "b-nat",
+        [
+            signup(
+                f"s-{a}",
+                a,
+                ts=f"2026-03-{1 + i % 20:02d}T{8 + i % 10:02d}:15:00Z",
+                device_id=f"phone-{a}",
+                ip="100.64.0.7",
+            )
+            for i, a in enumerate(commuters)
+        ],
+    )
+    service = DetectionService(store, seed=1)
+    service.run_full()
+    seeds = commuters[:3]
+    assert store.active_rings(seeds) == {}
+    scope, complete = store.expand_scope(seeds, link_caps(service.params), 1000)
+    assert (scope, complete) == (seeds, True)
+    ran = service.run_incremental(seeds)
+    assert ran is not None
+    result, _ = ran
+    assert [r.members for r in result.rings if set(r.members) & set(seeds)] == []
+    assert store.active_rings(seeds) == {}
