@@ -47,7 +47,7 @@ def export_scope(
     accounts: Sequence[str],
     *,
     chunk: int = 5000,
-    banned_profiles: bool = True,
+    banned_profiles: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> SnapshotColumns:
     """The given accounts with all their edges; with `banned_profiles`, every banned account

@@ -226,7 +226,7 @@ SUMMARY_NODES = (
     Label.ENFORCEMENT,
     Label.RING,
 )
-# What a snapshot holds of each account: its identifiers, its relations, its engagements.
+# The relationships the summary counts: a snapshot's (labels.SNAPSHOT_RELS) and enforcements.
 SUMMARY_RELS = (*SNAPSHOT_RELS, Rel.ENFORCED)
 
 
