@@ -23,7 +23,7 @@ from ringwatch.detectors.snapshot import (
     RELATION_KINDS,
     SnapshotColumns,
 )
-from ringwatch.graph.export import _sketches, _strings
+from ringwatch.graph.export import _ints, _sketches, _strings
 from ringwatch.graph.labels import IDENTIFIER_REL, RELATION_REL, SNAPSHOT_RELS, Rel
 from ringwatch.graph.queries import cypher
 
@@ -84,10 +84,7 @@ def _banned_pages(store: CypherStore, limit: int) -> list[dict[str, Any]]:
 
 
 def _column(pages: list[dict[str, Any]], name: str, ints: bool) -> np.ndarray:
-    if ints:
-        parts = [np.asarray(p[name], dtype=np.int64).reshape(-1) for p in pages]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    return _strings([p[name] for p in pages])
+    return (_ints if ints else _strings)([p[name] for p in pages])
 
 
 def _assemble(profiles: list[dict[str, Any]], edges: list[dict[str, Any]]) -> SnapshotColumns:
