@@ -66,11 +66,14 @@ def _incremental_runs(
             continue
         wall = time.perf_counter() - started
         assert ran is not None
-        summary = ran[1]
+        result, summary = ran
         out.append(
             {
                 "changed": len(changed),
-                "scope": summary.accounts,
+                # Accounts read and detected over; `written`: those whose results were
+                # rewritten (the same in trees without a bound on places).
+                "scope": len(result.accounts),
+                "written": summary.accounts,
                 "complete": summary.complete,
                 "wall_s": round(wall, 3),
                 "client_cpu_s": round(time.process_time() - cpu_before, 3),
@@ -242,7 +245,7 @@ def main() -> None:
                         if "error" not in run
                     ]
                 )
-                for key in ("wall_s", "client_cpu_s", "engine_cpu_s", "scope")
+                for key in ("wall_s", "client_cpu_s", "engine_cpu_s", "scope", "written")
             },
         }
         for code in codes

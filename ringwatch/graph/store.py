@@ -30,6 +30,7 @@ from ringwatch.graph.queries import cypher
 from ringwatch.graph.review_queue import ReviewQueue
 from ringwatch.graph.rows import Statement, build_statements
 from ringwatch.identity import IdentifierKind
+from ringwatch.vocabulary import STRONG_KINDS
 
 Row = dict[str, Any]
 
@@ -89,6 +90,20 @@ class LiveFacts:
     subnets: dict[str, int]
 
 
+@dataclass(frozen=True)
+class Scope:
+    """An incremental run's accounts (`GraphStore.expand_scope`).
+
+    `accounts`: what the run reads and detects over. `core`: those whose every place is inside
+    `accounts` too, so whose rings the run can see whole; the run writes results for them (and
+    for whoever shares a ring with them). With no bound on places the two are the same.
+    `complete`: False when the expansion stopped at its account limit."""
+
+    accounts: list[str]
+    core: list[str]
+    complete: bool
+
+
 class GraphStore(Protocol):
     engine: str
 
@@ -118,8 +133,13 @@ class GraphStore(Protocol):
         self, builder: SnapshotBuilder, accounts: Sequence[str], *, banned_profiles: bool = False
     ) -> None: ...
     def expand_scope(
-        self, seeds: Sequence[str], caps: Mapping[IdentifierKind, int], max_accounts: int
-    ) -> tuple[list[str], bool]: ...
+        self,
+        seeds: Sequence[str],
+        caps: Mapping[IdentifierKind, int],
+        max_accounts: int,
+        *,
+        place_hops: int | None = None,
+    ) -> Scope: ...
     def ring_histories(self, ring_ids: Sequence[str]) -> dict[str, str]: ...
     def active_rings(self, accounts: Sequence[str] | None = None) -> dict[str, list[str]]: ...
     def stored_results(self, kind: str) -> list[Row]: ...
@@ -630,29 +650,66 @@ class CypherStore(ABC):
         )
 
     def expand_scope(
-        self, seeds: Sequence[str], caps: Mapping[IdentifierKind, int], max_accounts: int
-    ) -> tuple[list[str], bool]:
-        """Accounts reachable from `seeds` through identifiers under their kind's cap: the
-        components an incremental run recomputes. Returns (accounts, complete)."""
+        self,
+        seeds: Sequence[str],
+        caps: Mapping[IdentifierKind, int],
+        max_accounts: int,
+        *,
+        place_hops: int | None = None,
+    ) -> Scope:
+        """Accounts reachable from `seeds` through identifiers under their kind's cap: what an
+        incremental run recomputes (`Scope`).
+
+        Personal identifiers (`STRONG_KINDS`: devices, phones, cards, mailboxes) are followed
+        to the end. Places (addresses, subnets, number blocks, small mail domains) are followed
+        `place_hops` times at most: a home address shared by a few and an office's shared by
+        twenty chain every household of a town into one component, so without a bound the scope
+        grows with the deployment instead of with the batch. None: no bound (the whole
+        component)."""
         queries = {
             kind: cypher(
                 "read/expand_scope", LABEL=IDENTIFIER_LABEL[kind], REL=IDENTIFIER_REL[kind]
             )
             for kind in caps
         }
-        seen = set(seeds)
-        frontier = sorted(seen)
-        while frontier:
+        personal = {k: q for k, q in queries.items() if k in STRONG_KINDS}
+        places = {k: q for k, q in queries.items() if k not in STRONG_KINDS}
+
+        def neighbours(accounts: list[str], kinds: Mapping[IdentifierKind, str]) -> set[str]:
             found: set[str] = set()
-            for chunk in _chunks(frontier, WRITE_BATCH):
-                for kind, query in queries.items():
+            for chunk in _chunks(accounts, WRITE_BATCH):
+                for kind, query in kinds.items():
                     page = self.read_columns(query, {"ids": chunk, "cap": caps[kind]}, ("node",))
                     found.update(page.get("id", ()))
-            frontier = sorted(found - seen)
+            return found
+
+        seen = set(seeds)
+        core: set[str] | None = None
+        hops = 0
+        # Accounts whose places are not followed yet: everything reached since the last hop.
+        unvisited = sorted(seen)
+        frontier = list(unvisited)
+        while True:
+            while frontier:
+                found = neighbours(frontier, personal) - seen
+                seen |= found
+                unvisited += found
+                frontier = sorted(found)
+                if len(seen) > max_accounts:
+                    return Scope(sorted(seen), sorted(core or seen), complete=False)
+            if place_hops is not None and hops == place_hops - 1:
+                core = set(seen)
+            if (place_hops is not None and hops == place_hops) or not unvisited or not places:
+                break
+            found = neighbours(sorted(unvisited), places) - seen
+            if not found:
+                break
+            hops += 1
             seen |= found
+            unvisited = frontier = sorted(found)
             if len(seen) > max_accounts:
-                return sorted(seen), False
-        return sorted(seen), True
+                return Scope(sorted(seen), sorted(core or seen), complete=False)
+        return Scope(sorted(seen), sorted(core if core is not None else seen), complete=True)
 
 
 _KEYS_PARAM = re.compile(r"\$keys\b")

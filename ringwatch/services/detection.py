@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ from ringwatch.settings import Settings
 
 # An incremental scope larger than this is left to the next full run.
 MAX_INCREMENTAL_SCOPE = 50_000
+# How many shared places (addresses, subnets, number blocks) an incremental scope crosses from
+# the changed accounts; personal identifiers are followed to the end (`expand_scope`).
+INCREMENTAL_PLACE_HOPS = 2
 
 
 @dataclass
@@ -204,6 +207,36 @@ def link_caps(params: DetectParams) -> dict[IdentifierKind, int]:
     return caps
 
 
+def written_scope(
+    rings: Iterable[Ring],
+    scope: Sequence[str],
+    core: Sequence[str],
+    previous: Mapping[str, Sequence[str]],
+) -> tuple[list[str], dict[str, list[str]]]:
+    """What an incremental run over `scope` writes back, when only `core` saw all its places
+    (`GraphStore.expand_scope`): (accounts whose ring, risk and evader links are rewritten,
+    the previous rings that may be retired).
+
+    Accounts outside the core lack some neighbours, so a ring found among them alone may be a
+    piece of one that reaches past the scope: it is not written, and their stored results
+    stand. Written: every ring with a member in the core or in a previous ring of the core
+    (re-formed, split or dissolved), with all its members; previous rings are retired only
+    where they touch a written account. Accounts stay inside `scope`: one outside was not
+    detected over, as in a run without the bound."""
+    inside = set(scope)
+    touched = set(core)
+    for members in previous.values():
+        if touched.intersection(members):
+            touched.update(members)
+    written = set(touched)
+    for ring in rings:
+        if touched.intersection(ring.members):
+            written.update(ring.members)
+    written &= inside
+    kept = {ring: list(m) for ring, m in previous.items() if written.intersection(m)}
+    return sorted(written), kept
+
+
 class DetectionService:
     def __init__(
         self,
@@ -212,10 +245,14 @@ class DetectionService:
         seed: int = 0,
         shadow: tuple[DetectParams, dict[str, Any]] | None = None,
         fanout: FanOut | None = None,
+        *,
+        place_hops: int | None = INCREMENTAL_PLACE_HOPS,
     ) -> None:
         self.store = store
         self.params = params or DetectParams()
         self.seed = seed
+        # None: an incremental scope is the changed accounts' whole component.
+        self.incremental_place_hops = place_hops
         # (candidate parameters, the overrides that made them): run beside full runs only.
         self.shadow = shadow
         # Full runs fan out over shard tasks when given (RINGWATCH_DETECTION_SHARDS > 1);
@@ -316,14 +353,29 @@ class DetectionService:
         seeds = sorted(set(changed))
         if not seeds:
             return None
-        scope, complete = self.store.expand_scope(
-            seeds, link_caps(self.params), MAX_INCREMENTAL_SCOPE
+        # A changed account's ring is recomputed whole: its members may be tied by behaviour
+        # (lockstep, phone runs, mail stems) that no identifier path reaches.
+        for members in self.store.active_rings(seeds).values():
+            seeds.extend(members)
+        seeds = sorted(set(seeds))
+        expansion = self.store.expand_scope(
+            seeds,
+            link_caps(self.params),
+            MAX_INCREMENTAL_SCOPE,
+            place_hops=self.incremental_place_hops,
+        )
+        previous = self.store.active_rings(expansion.accounts)
+        # The rings the run may rewrite are read whole, for the same reason as the seeds'.
+        core = set(expansion.core)
+        scope = sorted(
+            set(expansion.accounts).union(
+                *(members for members in previous.values() if core.intersection(members))
+            )
         )
         builder = SnapshotBuilder()
         # Repeat offenders are matched against every banned account, not only those in scope.
         self.store.snapshot_of(builder, scope, banned_profiles=True)
         snapshot = builder.build()
-        previous = self.store.active_rings(scope)
         # The verdict model is fitted on the whole deployment at full runs only: a scope's few
         # labels would fit a different model, and verdicts would flap between runs.
         model = latest_model(self.store) if self.params.calibration.enabled else None
@@ -341,8 +393,9 @@ class DetectionService:
             None,
             model or USE_PRIOR,
             trust_labels,
+            core=expansion.core,
         )
-        summary.complete = complete
+        summary.complete = expansion.complete
         return result, summary
 
     def _run(
@@ -359,14 +412,18 @@ class DetectionService:
         shadow: Callable[[DetectionResult], dict[str, Any]] | None = None,
         fan_out: bool = False,
         progress: Callable[[str, int], None] | None = None,
+        core: list[str] | None = None,
     ) -> tuple[DetectionResult, DetectionSummary]:
-        """`fan_out`: detect through `self.fanout`, when the service has one."""
+        """`fan_out`: detect through `self.fanout`, when the service has one. `core`: the
+        accounts of `scope` whose results are written (`written_scope`); None: all of it."""
         run_id = _run_id(kind, started)
         clock = time.perf_counter()
         result = self._detect(
             snapshot, previous, labels, model, trust_labels, run_id, fan_out, progress
         )
         t_detect = time.perf_counter() - clock
+        if core is not None:
+            scope, previous = written_scope(result.rings, scope, core, previous)
         scope_set = set(scope)
         clock = time.perf_counter()
         write = self._to_write(
@@ -556,7 +613,8 @@ def _ring_change_rows(
     splits = {h["ring_id"]: h for h in result.history if h.get("event") == "split"}
     ring_changes = changes.ring_changes(before_rings, rings)
     for ring_id, event in sorted(splits.items()):
-        if ring_id not in produced:
+        # A ring outside what an incremental run writes keeps its stored state.
+        if ring_id not in produced and ring_id in previous:
             ring_changes.setdefault(ring_id, []).append(
                 changes.change("split", "ring", ring_id, event)
             )

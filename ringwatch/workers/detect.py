@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 
 FULL_LOCK_TTL_S = 6 * 3600
 INCREMENTAL_LOCK_TTL_S = 600
-INCREMENTAL_BATCH = 5000
+# Changed accounts per incremental run. A scope grows with the accounts it starts from (at 1M
+# accounts, two places out: ~28k accounts from 1,000 of them, ~110k from 5,000, past
+# MAX_INCREMENTAL_SCOPE; docs/performance.md, "An incremental scope bounded by places").
+INCREMENTAL_BATCH = 1000
 RETRY_WHILE_LOCKED_S = 5
 
 

@@ -835,3 +835,39 @@ def test_live_facts_from_the_event_loop_equal_the_blocking_read(
         ]
         assert got == want + want
         assert got[0] is not None and got[0].account is not None  # not vacuous
+
+
+def test_a_scope_follows_personal_identifiers_to_the_end_and_places_a_bounded_number_of_times(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    """a and b share a phone's device, b and c a home address, c and d a card, d and e an
+    address, e and f another. From a: personal identifiers are followed whatever their
+    distance, addresses (and their subnets) `place_hops` times; the core is what lies one
+    place fewer away, whose places are all inside the scope."""
+    raw = [
+        signup("s-a", "a", device_id="d-ab"),
+        signup("s-b", "b", device_id="d-ab", ip="10.0.1.1"),
+        signup("s-c", "c", ip="10.0.1.1", card="card-cd"),
+        signup("s-d", "d", card="card-cd", ip="10.0.2.1"),
+        signup("s-e", "e", ip="10.0.2.1"),
+        event("login", "l-e", "e", ip="10.0.3.1"),
+        signup("s-f", "f", ip="10.0.3.1"),
+    ]
+    store.apply_batch(Batch("b-hops", records(hasher, raw)))
+    caps = {kind: 20 for kind in IdentifierKind}
+
+    one = store.expand_scope(["a"], caps, 100, place_hops=1)
+    assert (one.accounts, one.core, one.complete) == (["a", "b", "c", "d"], ["a", "b"], True)
+    two = store.expand_scope(["a"], caps, 100, place_hops=2)
+    assert (two.accounts, two.core) == (["a", "b", "c", "d", "e"], ["a", "b", "c", "d"])
+    whole = store.expand_scope(["a"], caps, 100)
+    assert whole.accounts == whole.core == ["a", "b", "c", "d", "e", "f"]
+    # Without addresses nothing but the device is followed.
+    personal = {
+        kind: cap
+        for kind, cap in caps.items()
+        if kind not in (IdentifierKind.IP, IdentifierKind.SUBNET)
+    }
+    assert store.expand_scope(["a"], personal, 100).accounts == ["a", "b"]
+    capped = store.expand_scope(["a"], caps, 3)
+    assert not capped.complete and len(capped.accounts) > 3

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from ringwatch.detectors.pipeline import Ring
 from ringwatch.events import parse_event
-from ringwatch.graph.store import Batch, GraphStore, RingFilter
+from ringwatch.graph.store import Batch, DetectionWrite, GraphStore, RingFilter
 from ringwatch.identity import Pseudonymiser
 from ringwatch.records import normalise
 from ringwatch.services import results
-from ringwatch.services.detection import DetectionService, link_caps
+from ringwatch.services.detection import DetectionService, link_caps, written_scope
 from tests.events import event, signup
 
 pytestmark = pytest.mark.embedded
@@ -213,10 +214,83 @@ def test_an_incremental_scope_sees_a_crowded_address_as_crowded(
     service.run_full()
     seeds = commuters[:3]
     assert store.active_rings(seeds) == {}
-    scope, complete = store.expand_scope(seeds, link_caps(service.params), 1000)
-    assert (scope, complete) == (seeds, True)
+    scope = store.expand_scope(seeds, link_caps(service.params), 1000)
+    assert (scope.accounts, scope.complete) == (seeds, True)
     ran = service.run_incremental(seeds)
     assert ran is not None
     result, _ = ran
     assert [r.members for r in result.rings if set(r.members) & set(seeds)] == []
     assert store.active_rings(seeds) == {}
+
+
+def test_a_changed_accounts_ring_is_read_whole_and_left_behind_by_all_its_members(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    """A stored ring of alice and zed, who share no identifier (as members tied by lockstep or
+    a run of phone numbers share none). An incremental run from alice reads zed too; the ring
+    is not found again, so it is retired and neither member points at it any more. Reading
+    alice's scope alone left zed's account pointing at the retired ring."""
+    ingest(
+        store,
+        hasher,
+        "b-pair",
+        [
+            signup("s-alice", "alice", device_id="d-alice", ip="192.0.2.10"),
+            signup("s-zed", "zed", device_id="d-zed", ip="203.0.113.77"),
+        ],
+    )
+    planted = DetectionWrite(
+        run_id="planted-run",
+        kind="incremental",
+        started_at=0,
+        rings=[{"id": "ring-pair", "score": 0.9, "verdict": "fraud", "size": 2, "evidence": "{}"}],
+        ring_history=[],
+        members=[{"a": "alice", "ring": "ring-pair"}, {"a": "zed", "ring": "ring-pair"}],
+        risk=[
+            {
+                "a": a,
+                "risk": 0.9,
+                "ring": "ring-pair",
+                "evader": 0.0,
+                "sybil": None,
+                "engagement": 0.0,
+            }
+            for a in ("alice", "zed")
+        ],
+        evader_links=[],
+        scope=["alice", "zed"],
+        previous_rings=[],
+        stats="{}",
+    )
+    store.save_detection(planted)
+    assert results.account_view(store, "zed")["ring_id"] == "ring-pair"
+
+    ran = DetectionService(store, seed=1).run_incremental(["alice"])
+    assert ran is not None
+    result, summary = ran
+    assert {"alice", "zed"} <= {str(a) for a in result.accounts}
+    assert summary.accounts == 2
+    assert store.active_rings(["alice", "zed"]) == {}
+    for member in ("alice", "zed"):
+        assert results.account_view(store, member)["ring_id"] is None
+
+
+def _ring(ring_id: str, *members: str) -> Ring:
+    return Ring(ring_id, tuple(members), 0.5, "suspicious", {}, ())
+
+
+def test_an_incremental_run_writes_the_rings_its_core_sees_whole() -> None:
+    """Scope a..h; the core (every place inside the scope) is a and b. Written: the ring of a
+    with its member c outside the core; the ring d was in with b before, now dissolved (d's
+    result is rewritten, the old ring may be retired); not the ring of g and h, found among
+    accounts whose places lie partly outside, nor x, outside the scope."""
+    scope = list("abcdefgh")
+    rings = [_ring("r1", "a", "c"), _ring("r2", "g", "h")]
+    previous = {"old-bd": ["b", "d"], "old-gh": ["g", "h"], "old-ex": ["e", "x"]}
+    written, kept = written_scope(rings, scope, ["a", "b"], previous)
+    assert written == ["a", "b", "c", "d"]
+    assert kept == {"old-bd": ["b", "d"]}
+    # Without a bound the core is the scope: everything is written.
+    written, kept = written_scope(rings, scope, scope, previous)
+    assert written == scope
+    assert kept == previous
