@@ -84,6 +84,8 @@ def detect(
     table.add_row(
         "accounts", f"{summary.accounts:,}" + ("" if summary.complete else " (scope capped)")
     )
+    if summary.kind == "incremental" and summary.place_hops is not None:
+        table.add_row("shared places crossed", str(summary.place_hops))
     for verdict in Verdict:
         table.add_row(f"rings: {verdict}", f"{summary.rings.get(verdict, 0):,}")
     table.add_row("accounts in rings", f"{summary.ring_members:,}")

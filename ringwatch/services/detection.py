@@ -32,7 +32,7 @@ from ringwatch.detectors.shadow import compare_rings
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
 from ringwatch.errors import Invalid, NotFound, Problem
 from ringwatch.graph.queries import cypher
-from ringwatch.graph.store import DetectionWrite, GraphStore
+from ringwatch.graph.store import DetectionWrite, GraphStore, Scope
 from ringwatch.identity import IdentifierKind
 from ringwatch.services import changes, reviews
 from ringwatch.services.fanout import FanOut
@@ -54,6 +54,7 @@ class DetectionSummary:
     ring_members: int = 0
     evaders: int = 0
     complete: bool = True
+    place_hops: int | None = None  # incremental runs: places the scope crossed (None: no bound)
     seconds: dict[str, float] = field(default_factory=dict)
     verdict_model: dict[str, Any] = field(default_factory=dict)  # calibration record
 
@@ -358,12 +359,7 @@ class DetectionService:
         for members in self.store.active_rings(seeds).values():
             seeds.extend(members)
         seeds = sorted(set(seeds))
-        expansion = self.store.expand_scope(
-            seeds,
-            link_caps(self.params),
-            MAX_INCREMENTAL_SCOPE,
-            place_hops=self.incremental_place_hops,
-        )
+        expansion, place_hops = self._expand(seeds)
         previous = self.store.active_rings(expansion.accounts)
         # The rings the run may rewrite are read whole, for the same reason as the seeds'.
         core = set(expansion.core)
@@ -396,7 +392,20 @@ class DetectionService:
             core=expansion.core,
         )
         summary.complete = expansion.complete
+        summary.place_hops = place_hops
         return result, summary
+
+    def _expand(self, seeds: list[str]) -> tuple[Scope, int | None]:
+        """The scope, and the places it crosses: past `MAX_INCREMENTAL_SCOPE` (a burst of
+        changed accounts), one place fewer, down to one, before a scope cut at an arbitrary
+        edge, whose rings there would be pieces."""
+        caps = link_caps(self.params)
+        hops = self.incremental_place_hops
+        while True:
+            expansion = self.store.expand_scope(seeds, caps, MAX_INCREMENTAL_SCOPE, place_hops=hops)
+            if expansion.complete or hops is None or hops <= 1:
+                return expansion, hops
+            hops -= 1
 
     def _run(
         self,

@@ -9,7 +9,7 @@ from ringwatch.events import parse_event
 from ringwatch.graph.store import Batch, DetectionWrite, GraphStore, RingFilter
 from ringwatch.identity import Pseudonymiser
 from ringwatch.records import normalise
-from ringwatch.services import results
+from ringwatch.services import detection, results
 from ringwatch.services.detection import DetectionService, link_caps, written_scope
 from tests.events import event, signup
 
@@ -294,3 +294,35 @@ def test_an_incremental_run_writes_the_rings_its_core_sees_whole() -> None:
     written, kept = written_scope(rings, scope, scope, previous)
     assert written == scope
     assert kept == previous
+
+
+def test_a_scope_past_its_limit_crosses_one_place_fewer(
+    store: GraphStore, hasher: Pseudonymiser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chain a-b (device), b-c (address), c-d (card), d-e (address): from a, two places
+    reach five accounts. With room for four, the run crosses one place and is complete,
+    instead of a scope cut wherever the limit fell."""
+    ingest(
+        store,
+        hasher,
+        "b-chain",
+        [
+            signup("s-a", "a", device_id="d-ab"),
+            signup("s-b", "b", device_id="d-ab", ip="10.0.1.1"),
+            signup("s-c", "c", ip="10.0.1.1", card="card-cd"),
+            signup("s-d", "d", card="card-cd", ip="10.0.2.1"),
+            signup("s-e", "e", ip="10.0.2.1"),
+        ],
+    )
+    service = DetectionService(store, seed=1)
+    ran = service.run_incremental(["a"])
+    assert ran is not None
+    assert (ran[1].place_hops, ran[1].complete) == (2, True)
+    assert {"a", "e"} <= {str(a) for a in ran[0].accounts}
+
+    monkeypatch.setattr(detection, "MAX_INCREMENTAL_SCOPE", 4)
+    ran = service.run_incremental(["a"])
+    assert ran is not None
+    result, summary = ran
+    assert (summary.place_hops, summary.complete) == (1, True)
+    assert sorted(str(a) for a in result.accounts) == ["a", "b", "c", "d"]
