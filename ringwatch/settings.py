@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # An applied batch triggers an incremental detection run this many seconds later, so a burst
     # of batches is examined together rather than one run per batch.
     incremental_delay_s: float = Field(default=2.0, ge=0)
+    # How many shared places (addresses, subnets, number blocks) an incremental run's scope
+    # crosses from the changed accounts. Each place multiplies the scope several times
+    # (docs/detection.md, "Full and incremental runs").
+    incremental_place_hops: int = Field(default=2, ge=1, le=6)
     # Analyst Cypher (POST /v1/cypher, saved investigations): server-side time limit per query,
     # and the most rows returned (a request may ask for fewer, never more).
     analyst_timeout_s: float = Field(default=10.0, gt=0, le=300)

@@ -264,7 +264,14 @@ class DetectionService:
     def from_settings(
         cls, store: GraphStore, settings: Settings, seed: int = 0, fanout: FanOut | None = None
     ) -> DetectionService:
-        return cls(store, detect_params(settings), seed, shadow_params(settings), fanout)
+        return cls(
+            store,
+            detect_params(settings),
+            seed,
+            shadow_params(settings),
+            fanout,
+            place_hops=settings.incremental_place_hops,
+        )
 
     def snapshot(self, progress: Callable[[int], None] | None = None) -> Snapshot:
         builder = SnapshotBuilder()

@@ -326,3 +326,15 @@ def test_a_scope_past_its_limit_crosses_one_place_fewer(
     result, summary = ran
     assert (summary.place_hops, summary.complete) == (1, True)
     assert sorted(str(a) for a in result.accounts) == ["a", "b", "c", "d"]
+
+
+def test_the_places_an_incremental_scope_crosses_come_from_settings(store: GraphStore) -> None:
+    from pydantic import ValidationError
+
+    from ringwatch.settings import Settings
+
+    settings = Settings(_env_file=None, incremental_place_hops=1)  # type: ignore[call-arg]
+    assert DetectionService.from_settings(store, settings).incremental_place_hops == 1
+    # No place at all would leave no account whose places are all read: nothing to write.
+    with pytest.raises(ValidationError, match="incremental_place_hops"):
+        Settings(_env_file=None, incremental_place_hops=0)  # type: ignore[call-arg]
