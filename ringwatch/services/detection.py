@@ -38,7 +38,8 @@ from ringwatch.services import changes, reviews
 from ringwatch.services.fanout import FanOut
 from ringwatch.settings import Settings
 
-# An incremental scope larger than this is left to the next full run.
+# An incremental scope stops growing past this many accounts, once crossing fewer places did
+# not keep it under (`DetectionService._expand`); the run then says it was capped.
 MAX_INCREMENTAL_SCOPE = 50_000
 # How many shared places (addresses, subnets, number blocks) an incremental scope crosses from
 # the changed accounts; personal identifiers are followed to the end (`expand_scope`).
