@@ -86,6 +86,12 @@ def detect(
     )
     if summary.kind == "incremental" and summary.place_hops is not None:
         table.add_row("shared places crossed", str(summary.place_hops))
+    if summary.deferred:
+        table.add_row(
+            "accounts left for another run",
+            f"{len(summary.deferred):,} (the scope with them passed its limit; "
+            "run again with them)",
+        )
     for verdict in Verdict:
         table.add_row(f"rings: {verdict}", f"{summary.rings.get(verdict, 0):,}")
     table.add_row("accounts in rings", f"{summary.ring_members:,}")

@@ -56,6 +56,8 @@ class DetectionSummary:
     evaders: int = 0
     complete: bool = True
     place_hops: int | None = None  # incremental runs: places the scope crossed (None: no bound)
+    # Incremental runs: changed accounts left for the next run, past the scope's limit.
+    deferred: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     verdict_model: dict[str, Any] = field(default_factory=dict)  # calibration record
 
@@ -359,15 +361,10 @@ class DetectionService:
     ) -> tuple[DetectionResult, DetectionSummary] | None:
         started = time.time()
         clock = time.perf_counter()
-        seeds = sorted(set(changed))
-        if not seeds:
+        accounts = sorted(set(changed))
+        if not accounts:
             return None
-        # A changed account's ring is recomputed whole: its members may be tied by behaviour
-        # (lockstep, phone runs, mail stems) that no identifier path reaches.
-        for members in self.store.active_rings(seeds).values():
-            seeds.extend(members)
-        seeds = sorted(set(seeds))
-        expansion, place_hops = self._expand(seeds)
+        part, expansion, place_hops = self._expand(accounts)
         previous = self.store.active_rings(expansion.accounts)
         # The rings the run may rewrite are read whole, for the same reason as the seeds'.
         core = set(expansion.core)
@@ -401,19 +398,38 @@ class DetectionService:
         )
         summary.complete = expansion.complete
         summary.place_hops = place_hops
+        summary.deferred = accounts[len(part) :]
         return result, summary
 
-    def _expand(self, seeds: list[str]) -> tuple[Scope, int | None]:
-        """The scope, and the places it crosses: past `MAX_INCREMENTAL_SCOPE` (a burst of
-        changed accounts), one place fewer, down to one, before a scope cut at an arbitrary
-        edge, whose rings there would be pieces."""
+    def _expand(self, changed: list[str]) -> tuple[list[str], Scope, int | None]:
+        """(the changed accounts this run covers, its scope, the places the scope crosses).
+
+        Past `MAX_INCREMENTAL_SCOPE` (a burst of changed accounts) the run covers the first half
+        of them, and so on, and leaves the rest to the next run (`DetectionSummary.deferred`).
+        A single account whose neighbourhood alone is past it crosses one place fewer, down to
+        one, before its scope is cut at an arbitrary edge, where rings would be pieces."""
         caps = link_caps(self.params)
         hops = self.incremental_place_hops
+        part = changed
         while True:
+            seeds = self._with_rings(part)
             expansion = self.store.expand_scope(seeds, caps, MAX_INCREMENTAL_SCOPE, place_hops=hops)
-            if expansion.complete or hops is None or hops <= 1:
-                return expansion, hops
+            if expansion.complete or len(part) == 1:
+                break
+            part = part[: len(part) // 2]
+        while not expansion.complete and hops is not None and hops > 1:
             hops -= 1
+            expansion = self.store.expand_scope(seeds, caps, MAX_INCREMENTAL_SCOPE, place_hops=hops)
+        return part, expansion, hops
+
+    def _with_rings(self, accounts: list[str]) -> list[str]:
+        """The accounts and every member of their stored rings: a changed account's ring is
+        recomputed whole, since members tied by behaviour (lockstep, runs of phone numbers,
+        mail stems) share no identifier a walk could follow."""
+        seeds = set(accounts)
+        for members in self.store.active_rings(accounts).values():
+            seeds.update(members)
+        return sorted(seeds)
 
     def _run(
         self,
