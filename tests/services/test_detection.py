@@ -296,24 +296,23 @@ def test_an_incremental_run_writes_the_rings_its_core_sees_whole() -> None:
     assert kept == previous
 
 
+def chain() -> list[dict]:
+    """a-b share a device, b-c an address, c-d a card, d-e an address."""
+    return [
+        signup("s-a", "a", device_id="d-ab"),
+        signup("s-b", "b", device_id="d-ab", ip="10.0.1.1"),
+        signup("s-c", "c", ip="10.0.1.1", card="card-cd"),
+        signup("s-d", "d", card="card-cd", ip="10.0.2.1"),
+        signup("s-e", "e", ip="10.0.2.1"),
+    ]
+
+
 def test_a_scope_past_its_limit_crosses_one_place_fewer(
     store: GraphStore, hasher: Pseudonymiser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A chain a-b (device), b-c (address), c-d (card), d-e (address): from a, two places
-    reach five accounts. With room for four, the run crosses one place and is complete,
-    instead of a scope cut wherever the limit fell."""
-    ingest(
-        store,
-        hasher,
-        "b-chain",
-        [
-            signup("s-a", "a", device_id="d-ab"),
-            signup("s-b", "b", device_id="d-ab", ip="10.0.1.1"),
-            signup("s-c", "c", ip="10.0.1.1", card="card-cd"),
-            signup("s-d", "d", card="card-cd", ip="10.0.2.1"),
-            signup("s-e", "e", ip="10.0.2.1"),
-        ],
-    )
+    """From a, two places reach the chain's five accounts. With room for four, the run
+    crosses one place and is complete, instead of a scope cut wherever the limit fell."""
+    ingest(store, hasher, "b-chain", chain())
     service = DetectionService(store, seed=1)
     ran = service.run_incremental(["a"])
     assert ran is not None

@@ -16,7 +16,7 @@ from ringwatch.settings import Settings
 from ringwatch.workers import detect as detect_tasks
 from ringwatch.workers.app import make_celery
 from tests.events import signup
-from tests.services.test_detection import ingest
+from tests.services.test_detection import chain, ingest
 
 pytestmark = [pytest.mark.embedded, pytest.mark.redis]
 
@@ -30,20 +30,8 @@ def test_accounts_past_the_scopes_limit_go_back_for_the_next_run(
     """a's neighbourhood (a chain through a device, an address, a card and an address) has
     five accounts, x's (a shared device) two; with room for six, the run covers a and puts x
     back, and asks for another run."""
-    ingest(
-        falkordb_store,
-        hasher,
-        "b-two",
-        [
-            signup("s-a", "a", device_id="d-ab"),
-            signup("s-b", "b", device_id="d-ab", ip="10.0.1.1"),
-            signup("s-c", "c", ip="10.0.1.1", card="card-cd"),
-            signup("s-d", "d", card="card-cd", ip="10.0.2.1"),
-            signup("s-e", "e", ip="10.0.2.1"),
-            signup("s-x", "x", device_id="d-xy"),
-            signup("s-y", "y", device_id="d-xy"),
-        ],
-    )
+    pair = [signup("s-x", "x", device_id="d-xy"), signup("s-y", "y", device_id="d-xy")]
+    ingest(falkordb_store, hasher, "b-two", [*chain(), *pair])
     settings = Settings(_env_file=None, env="test")  # type: ignore[call-arg]
     app = make_celery(settings)
     services = Services(settings)
