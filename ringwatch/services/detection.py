@@ -227,18 +227,21 @@ def written_scope(
     (re-formed, split or dissolved), with all its members; previous rings are retired only
     where they touch a written account. Accounts stay inside `scope`: one outside was not
     detected over, as in a run without the bound."""
-    inside = set(scope)
-    touched = set(core)
-    for members in previous.values():
-        if touched.intersection(members):
-            touched.update(members)
-    written = set(touched)
-    for ring in rings:
-        if touched.intersection(ring.members):
-            written.update(ring.members)
-    written &= inside
-    kept = {ring: list(m) for ring, m in previous.items() if written.intersection(m)}
+    touched = with_ring_members(core, previous)
+    written = with_ring_members(touched, {r.ring_id: r.members for r in rings})
+    written &= set(scope)
+    kept = {ring: list(m) for ring, m in previous.items() if not written.isdisjoint(m)}
     return sorted(written), kept
+
+
+def with_ring_members(accounts: Iterable[str], rings: Mapping[str, Sequence[str]]) -> set[str]:
+    """The accounts, and every member of each of `rings` that one of them is in."""
+    given = set(accounts)
+    found = set(given)
+    for members in rings.values():
+        if not given.isdisjoint(members):
+            found.update(members)
+    return found
 
 
 class DetectionService:
@@ -367,12 +370,7 @@ class DetectionService:
         part, expansion, place_hops = self._expand(accounts)
         previous = self.store.active_rings(expansion.accounts)
         # The rings the run may rewrite are read whole, for the same reason as the seeds'.
-        core = set(expansion.core)
-        scope = sorted(
-            set(expansion.accounts).union(
-                *(members for members in previous.values() if core.intersection(members))
-            )
-        )
+        scope = sorted(set(expansion.accounts) | with_ring_members(expansion.core, previous))
         builder = SnapshotBuilder()
         # Repeat offenders are matched against every banned account, not only those in scope.
         self.store.snapshot_of(builder, scope, banned_profiles=True)
@@ -426,10 +424,7 @@ class DetectionService:
         """The accounts and every member of their stored rings: a changed account's ring is
         recomputed whole, since members tied by behaviour (lockstep, runs of phone numbers,
         mail stems) share no identifier a walk could follow."""
-        seeds = set(accounts)
-        for members in self.store.active_rings(accounts).values():
-            seeds.update(members)
-        return sorted(seeds)
+        return sorted(with_ring_members(accounts, self.store.active_rings(accounts)))
 
     def _run(
         self,
