@@ -699,7 +699,7 @@ class CypherStore(ABC):
                     return Scope(sorted(seen), sorted(core or seen), complete=False)
             if place_hops is not None and hops == place_hops - 1:
                 core = set(seen)
-            if (place_hops is not None and hops == place_hops) or not unvisited or not places:
+            if place_hops is not None and hops == place_hops:
                 break
             found = neighbours(sorted(unvisited), places) - seen
             if not found:

@@ -42,8 +42,9 @@ from ringwatch.settings import Settings
 # not keep it under (`DetectionService._expand`); the run then says it was capped.
 MAX_INCREMENTAL_SCOPE = 50_000
 # How many shared places (addresses, subnets, number blocks) an incremental scope crosses from
-# the changed accounts; personal identifiers are followed to the end (`expand_scope`).
-INCREMENTAL_PLACE_HOPS = 2
+# the changed accounts, when not set (`Settings.incremental_place_hops`); personal identifiers
+# are followed to the end (`expand_scope`).
+INCREMENTAL_PLACE_HOPS: int = Settings.model_fields["incremental_place_hops"].default
 
 
 @dataclass
