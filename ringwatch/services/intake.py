@@ -75,6 +75,47 @@ return dupes
 """
 
 
+# The claim alone (`Intake.accept` without the payload and counters: file ingest, bulk load,
+# enforcement), with ACCEPT's answers. Runs of event ids of one day come as `day, n, ids...`:
+# one HMGET and one HSET per run instead of a Redis call per event, a third of ACCEPT's engine
+# time and argument count at a bulk load's rate. Writes land at the end of each run, so a later
+# run of the same day sees them as a later HSETNX would.
+CLAIM = """
+local batch_id, ttl, at = ARGV[1], tonumber(ARGV[2]), 3
+local dupes, seen, index = {}, {}, 0
+while at <= #ARGV do
+  local key, n = 'rw:dedupe:' .. ARGV[at], tonumber(ARGV[at + 1])
+  local first = at + 2
+  local held = redis.call('HMGET', key, unpack(ARGV, first, first + n - 1))
+  local written, fresh = {}, {}
+  for j = 1, n do
+    local event_id = ARGV[first + j - 1]
+    local holder = held[j]
+    if not holder and not written[event_id] then
+      written[event_id] = true
+      seen[event_id] = true
+      table.insert(fresh, event_id)
+      table.insert(fresh, batch_id)
+    elseif (holder or batch_id) ~= batch_id or seen[event_id] then
+      table.insert(dupes, index)
+    else
+      seen[event_id] = true
+    end
+    index = index + 1
+  end
+  for s = 1, #fresh, CLAIM_RUN do
+    redis.call('HSET', key, unpack(fresh, s, math.min(s + CLAIM_RUN - 1, #fresh)))
+  end
+  if #fresh > 0 and redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
+  at = first + n
+end
+return dupes
+"""
+# Ids per run: Lua's `unpack` is bounded by its C stack (8,000 values in Redis's Lua 5.1).
+CLAIM_RUN = 4000
+CLAIM = CLAIM.replace("CLAIM_RUN", str(CLAIM_RUN))
+
+
 class Commands(Protocol):
     """Where commands are gathered to go in one round trip: a redis-py pipeline, or the
     decisions' list for the event loop's connection (`services/decisions.py`)."""
@@ -114,6 +155,7 @@ class Intake:
         self._redis = client
         self._ttl_s = (dedupe_window_days + 1) * 86400
         self._accept = client.register_script(ACCEPT)
+        self._claim = client.register_script(CLAIM)
 
     def accept(
         self,
@@ -129,9 +171,11 @@ class Intake:
         ingested directly) and who apply the batch right away. `counters`: a counter key (or
         None) per record, incremented for each record that is new, and their expiry in seconds.
         """
-        argv = self._argv(batch_id, records, keep_payload, counters)
         try:
-            answer = self._accept(args=argv)
+            if keep_payload or counters:
+                answer = self._accept(args=self._argv(batch_id, records, keep_payload, counters))
+            else:
+                answer = self._claim(args=self._claim_argv(batch_id, records))
         except (redis.ConnectionError, redis.TimeoutError) as e:
             raise Unavailable(f"Redis is unreachable; nothing was accepted: {e}") from e
         return self.accepted(batch_id, len(records), answer)
@@ -186,6 +230,23 @@ class Intake:
         for rec, key in zip(records, keys, strict=True):
             day = _day(rec["ts"] // DAY_MS)
             argv += [rec["id"], day, orjson.dumps(rec) if keep_payload else b"", key or ""]
+        return argv
+
+    def _claim_argv(self, batch_id: str, records: Sequence[Mapping[str, Any]]) -> list[Any]:
+        argv: list[Any] = [batch_id, self._ttl_s]
+        day_ms = run_day = 0
+        run: list[str] = []
+        for rec in records:
+            ts = rec["ts"]
+            # Events come in time order, so most fall on the day before them.
+            if not run or not day_ms <= ts < day_ms + DAY_MS or len(run) == CLAIM_RUN:
+                if run:
+                    argv += [_day(run_day), len(run), *run]
+                run_day = ts // DAY_MS
+                day_ms, run = run_day * DAY_MS, []
+            run.append(rec["id"])
+        if run:
+            argv += [_day(run_day), len(run), *run]
         return argv
 
     def load(self, batch_id: str) -> list[dict[str, Any]] | None:
