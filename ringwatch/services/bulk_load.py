@@ -34,7 +34,13 @@ from ringwatch.graph.bulk.targets import BulkTarget, node_count, timed_schema
 from ringwatch.graph.store import GraphStore
 from ringwatch.identity import Pseudonymiser
 from ringwatch.records import Record
-from ringwatch.services.ingest import IngestReport, IngestService, Validated, validate_events
+from ringwatch.services.ingest import (
+    IngestReport,
+    IngestService,
+    Validated,
+    cyclic_gc_paused,
+    validate_events,
+)
 
 Stage = Callable[[str], None]
 
@@ -73,6 +79,20 @@ class BulkLoadService:
         and graph as with none (`_load_in_workers`)."""
         if normalisers < 0:
             raise ValueError("normalisers must be at least 0")
+        # The load holds millions of acyclic containers (the workers' graphs as they are
+        # unpickled, the merge, the tables) and the collector would walk them again and again:
+        # with it on, unpickling a 100k world's graph took 2.6-3.1 s instead of 1.2.
+        with cyclic_gc_paused():
+            return self._load(paths, rejects, progress, stage, normalisers)
+
+    def _load(
+        self,
+        paths: Sequence[Path],
+        rejects: Callable[[Path, Problem], None] | None,
+        progress: Callable[[int], None] | None,
+        stage: Stage | None,
+        normalisers: int,
+    ) -> LoadReport:
 
         def say(name: str) -> None:
             if stage:

@@ -291,12 +291,14 @@ def validate_events(raw_events: Iterable[tuple[int, Any]], hasher: Pseudonymiser
     # them in a cycle: with the cyclic collector on, its collections took 30% of the CPU of
     # validating a 1M-world slice (docs/performance.md, "Validation per event"). Reference
     # counting frees all of it; any cycle made meanwhile is collected after the chunk.
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _validate_events(raw_events, hasher)
 
 
 @contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
+def cyclic_gc_paused() -> Iterator[None]:
+    """The cyclic collector off meanwhile, for work that makes many containers and no cycles
+    (reference counting frees them); a cycle made meanwhile is collected after."""
     if not gc.isenabled():  # already paused (another thread's chunk, or the caller's choice)
         yield
         return
