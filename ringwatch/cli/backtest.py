@@ -13,16 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ringwatch.cli.common import READABLE_FILE, console
-from ringwatch.detectors.pipeline import DetectParams
 from ringwatch.errors import Invalid
-from ringwatch.features.detections import Detections
-from ringwatch.features.replay import ReplayState
-from ringwatch.features.signals import DatacenterRanges
-from ringwatch.quality.readers import ExportError, read_truth
 from ringwatch.scoring.actions import ACTIONS
-from ringwatch.scoring.backtest import Backtest, records_from_file
-from ringwatch.scoring.loader import check_files, load_strategy
-from ringwatch.scoring.replay_detection import DetectionReplay, parse_duration
 
 strategy_app = typer.Typer(help="Validate and inspect strategy files.", no_args_is_help=True)
 
@@ -87,6 +79,17 @@ def backtest(
     Each signup, login, payment and engage (content) event gets a decision from the features
     as of its time; an account's outcome is the strictest action it ever got.
     """
+    # Imported here, not at the top: detection and features pull in numpy, scipy and
+    # scikit-learn, which every other command would pay for at start-up.
+    from ringwatch.detectors.pipeline import DetectParams
+    from ringwatch.features.detections import Detections
+    from ringwatch.features.replay import ReplayState
+    from ringwatch.features.signals import DatacenterRanges
+    from ringwatch.quality.readers import ExportError, read_truth
+    from ringwatch.scoring.backtest import Backtest, records_from_file
+    from ringwatch.scoring.loader import load_strategy
+    from ringwatch.scoring.replay_detection import DetectionReplay, parse_duration
+
     try:
         loaded = load_strategy(strategy)
         labels = read_truth(truth) if truth else None
@@ -188,6 +191,8 @@ def check(
     files: Annotated[list[Path], typer.Argument(help="Strategy YAML files.", **READABLE_FILE)],
 ) -> None:
     """Load every FILE as the decision service would and print each problem as file:line."""
+    from ringwatch.scoring.loader import check_files, load_strategy  # heavy: see `backtest`
+
     problems = check_files(files)
     if problems:
         _print_problems(problems)

@@ -6,15 +6,17 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
 from ringwatch.errors import Problem, RingwatchError
-from ringwatch.services.context import Services
 from ringwatch.settings import Settings
+
+if TYPE_CHECKING:
+    from ringwatch.services.context import Services
 
 console = Console(stderr=True)
 
@@ -37,6 +39,11 @@ def load_settings() -> Settings:
 def services(
     settings: Settings | None = None, *, detection_seed: int = 0
 ) -> Iterator[Services]:
+    # Imported here: the services pull in numpy, scipy, scikit-learn and the drivers (seconds
+    # on a busy machine), which `--help`, `synth` and a load's worker processes (each spawned
+    # interpreter imports the `ringwatch` script again) do not need.
+    from ringwatch.services.context import Services
+
     svc = Services(settings or load_settings(), detection_seed=detection_seed)
     try:
         yield svc

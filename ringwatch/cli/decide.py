@@ -9,14 +9,16 @@ graph straight away (no worker needed), after the decision has read the graph.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
 from ringwatch.cli.common import console, services
 from ringwatch.features.registry import CHECKPOINTS
-from ringwatch.services.ingest import IngestService
+
+if TYPE_CHECKING:
+    from ringwatch.services.ingest import IngestService
 
 
 class _ApplyNow:

@@ -10,10 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ringwatch.quality import read_accounts, read_evaders, read_rings, read_truth
-from ringwatch.quality.readers import ExportError
-from ringwatch.quality.report import evaluate as run_evaluation
-
 
 def _fmt(value: Any) -> str:
     if value is None:
@@ -55,6 +51,11 @@ def evaluate(
 ) -> None:
     """Score detection output against planted truth: ring recall and Jaccard, account
     precision/recall, false rings, repeat-offender recall, and ROC AUC / average precision."""
+    # Imported here: the metrics pull in numpy and scikit-learn, which other commands skip.
+    from ringwatch.quality import read_accounts, read_evaders, read_rings, read_truth
+    from ringwatch.quality.readers import ExportError
+    from ringwatch.quality.report import evaluate as run_evaluation
+
     try:
         report = run_evaluation(
             read_truth(truth),

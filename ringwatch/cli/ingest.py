@@ -19,7 +19,6 @@ from rich.table import Table
 
 from ringwatch.cli.common import READABLE_FILE, console, print_rejections, services
 from ringwatch.errors import Problem
-from ringwatch.services.ingest import IngestReport, problem_json
 
 
 def _count_lines(path: Path) -> int | None:
@@ -72,6 +71,8 @@ def ingest(
     Safe to interrupt and run again: batches already written are skipped, and replayed event
     ids are counted as duplicates, never applied twice.
     """
+    from ringwatch.services.ingest import IngestReport, problem_json  # heavy: `common.services`
+
     total = IngestReport()
     with (
         services() as svc,

@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from ringwatch.cli.common import console, services
-from ringwatch.services.context import Services
 from ringwatch.services.keys import Role
 from ringwatch.settings import Settings
 
@@ -71,6 +70,8 @@ def announce_bootstrap_key(settings: Settings) -> None:
     """
     if settings.env != "development":
         return
+    from ringwatch.services.context import Services  # heavy: see `common.services`
+
     svc = Services(settings, release_engine=False)  # `serve` keeps the engine for the API
     try:
         new = svc.keys.bootstrap_admin()

@@ -26,9 +26,6 @@ from ringwatch.cli.common import (
 )
 from ringwatch.cli.ingest import _count_lines
 from ringwatch.errors import Problem
-from ringwatch.graph.bulk.targets import open_target
-from ringwatch.services.bulk_load import BulkLoadService
-from ringwatch.services.ingest import problem_json
 
 
 class Engine(StrEnum):
@@ -78,6 +75,12 @@ def load(
     server: bash scripts/neo4j.sh admin|stop|start). Embedded: GRAPH.BULK; nothing else may write
     to the engine meanwhile. A store that already holds nodes is refused.
     """
+    # Imported here: heavy (see `common.services`), and a load's worker processes, each a fresh
+    # interpreter that imports the `ringwatch` script again, need none of it.
+    from ringwatch.graph.bulk.targets import open_target
+    from ringwatch.services.bulk_load import BulkLoadService
+    from ringwatch.services.ingest import problem_json
+
     settings = load_settings()
     if engine is Engine.NEO4J and not settings.neo4j_uri:
         console.print("[red]error:[/red] --engine neo4j needs RINGWATCH_NEO4J_URI")

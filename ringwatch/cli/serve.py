@@ -15,7 +15,6 @@ from ringwatch import logs
 from ringwatch.cli.common import console, load_settings
 from ringwatch.cli.keys import announce_bootstrap_key
 from ringwatch.cli.lifecycle import die_with_parent
-from ringwatch.graph.factory import redis_url, release
 from ringwatch.settings import Settings
 
 
@@ -34,6 +33,8 @@ def serve(
 ) -> None:
     """Run the API (and, by default, a worker). With nothing configured, on the embedded engine."""
     import uvicorn
+
+    from ringwatch.graph.factory import redis_url, release  # heavy: see `common.services`
 
     settings = load_settings()
     metrics_dir(settings, "serve")
@@ -96,6 +97,8 @@ def worker(
     ] = None,
 ) -> None:
     """Run a Celery worker (production: run several, on several machines)."""
+    from ringwatch.graph.factory import redis_url
+
     settings = load_settings()
     if metrics_port is not None:
         metrics_dir(settings, f"worker-{os.getpid()}")
@@ -113,6 +116,8 @@ def worker(
 
 def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO") -> None:
     """Run the Celery beat scheduler (exactly one per deployment)."""
+    from ringwatch.graph.factory import redis_url
+
     settings = load_settings()
     redis_url(settings)  # starts the embedded engine when nothing is configured
     from ringwatch.workers.app import make_celery

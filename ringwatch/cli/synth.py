@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ringwatch.worlds import PROFILES, generate
+from ringwatch.worlds.profiles import PROFILES
 
 MIN_ACCOUNTS = 100
 MAX_ACCOUNTS = 50_000_000
@@ -71,6 +71,8 @@ def synth(
         def progress(phase: str, done: int) -> None:
             label = {"render": "rendering", "merge": "merging by time"}.get(phase, phase)
             bar.update(task, completed=done, description=label)
+
+        from ringwatch.worlds import generate  # numpy and the generator: only when run
 
         summary = generate(
             outdir, accounts, seed, profile, workers=workers or None, progress=progress

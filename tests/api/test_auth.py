@@ -331,15 +331,16 @@ def test_cli_create_list_revoke(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     from ringwatch.cli import app as cli
-    from ringwatch.cli import common
+    from ringwatch.services import context
 
     settings = app.state.services.settings
     monkeypatch.setenv("RINGWATCH_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("RINGWATCH_ENV", "test")
     monkeypatch.setenv("RINGWATCH_HASH_KEY", TEST_KEY.decode())
     # The CLI would stop the engine it found in this process; the module's app still needs it.
+    # Patched where the CLI looks it up when a command runs.
     monkeypatch.setattr(
-        common,
+        context,
         "Services",
         lambda s, **fields: type(app.state.services)(s, release_engine=False, **fields),
     )
