@@ -69,6 +69,8 @@ FEATURES = (
 MAILBOX_OPERATOR = 3
 # Members declaring one same birthdate from which it is one hand's (`_one_birthdate`).
 ONE_HAND_BIRTHDATES = 3
+# Share of members on an IP with another member from which a small group can be a household.
+HOME_MIN_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -251,11 +253,16 @@ def ring_features(
     young_share = np.where(family_children, 0.0, young_share)
     # A child cohort's shared school network is its evidence, like a pool's rotation.
     weak_only_f = (weak_only & (young_share < 0.5)).astype(np.float64)
-    household = ((size <= household_max) & one_country & ids.shares_ip & clean).astype(np.float64)
+    # A home is one connection its people share: the router gives everyone in the house the
+    # same address. A group most of whose members never share an IP with another member does
+    # not live under one roof, however small; two personas of a proxy pool drawing the same
+    # residential exit once must not make the pool a family.
+    under_one_roof = ids.shares_ip & (ip_coverage >= HOME_MIN_COVERAGE)
+    household = ((size <= household_max) & one_country & under_one_roof & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
     shape = (links.hard == 0) & (grown_without_own < 0.5) & (young_share < 0.5)
     shape &= (deviceless_adults < 2) & ~shared_mailbox & ~one_birthdate
-    household_shape = ((size <= household_max) & one_country & ids.shares_ip & shape).astype(
+    household_shape = ((size <= household_max) & one_country & under_one_roof & shape).astype(
         np.float64
     )
     if judge_cores:

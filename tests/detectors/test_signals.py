@@ -198,6 +198,53 @@ def test_proxy_pool_is_flagged_and_a_household_is_not() -> None:
     assert _verdict_of(snap, house) == "benign"
 
 
+def test_a_proxy_pool_whose_two_personas_drew_one_exit_is_not_a_household() -> None:
+    """Residential proxy exits are reused: two personas of a pool of six landing on the same
+    address once is what a rotating pool does, not a home the six share."""
+    b = SnapshotBuilder()
+    pool = [f"p{i}" for i in range(6)]
+    for i, a in enumerate(pool):
+        b.add_account(a, {"created_at": T0 + 5 * DAY * i, "country": "US",
+                          "birthdate": f"{1975 + 4 * i}-0{1 + i}-1{i}"})
+        b.add_link(a, "device", f"fresh{i}", 1, T0)
+        b.add_link(a, "device", f"own-phone{i}", 1, T0)
+        for s in range(2):
+            b.add_link(a, "ip", f"rot-{i}-{s}", 1, T0)
+            b.add_link(a, "subnet", f"10.{s}.0.0/24", 1, T0)
+    for a in pool[:2]:
+        b.add_link(a, "ip", "reused-exit", 1, T0)
+    for i in range(200):  # the platform around them, each at a home of their own
+        b.add_account(f"x{i}", {"created_at": T0 - 300 * DAY + 3600 * i})
+        b.add_link(f"x{i}", "ip", f"home{i}", 3, T0)
+    snap = b.build()
+    result = detect(snap, seed=0)
+    ring = next(r for r in result.rings if set(pool) <= set(r.members))
+    assert ring.evidence["features"]["household"] == 0.0
+    assert ring.verdict != "benign"
+
+
+def test_a_family_whose_teenagers_live_on_mobile_data_is_still_a_household() -> None:
+    """The parents on the home router, the teenagers on their own data plans, all paying with
+    the parents' card: half the family under one roof is still a home."""
+    b = SnapshotBuilder()
+    family = ["mum", "dad", "teen1", "teen2"]
+    born = ["1974-02-11", "1971-06-03", "2006-09-20", "2008-12-01"]
+    for i, a in enumerate(family):
+        b.add_account(a, {"created_at": T0 + 40 * DAY * i, "country": "GB", "birthdate": born[i]})
+        b.add_link(a, "device", f"{a}-phone", 5, T0)
+        b.add_link(a, "card", "family-card", 1, T0)
+        b.add_link(a, "ip", "family-home" if i < 2 else f"{a}-carrier-nat", 5, T0)
+    for i in range(200):
+        b.add_account(f"x{i}", {"created_at": T0 - 300 * DAY + 3600 * i})
+        b.add_link(f"x{i}", "ip", f"home{i}", 3, T0)
+        if i < 100:  # the carrier's other customers
+            b.add_link(f"x{i}", "ip", "teen1-carrier-nat" if i % 2 else "teen2-carrier-nat", 1, T0)
+    result = detect(b.build(), seed=0)
+    ring = next(r for r in result.rings if set(family) <= set(r.members))
+    assert ring.evidence["features"]["household"] == 1.0
+    assert ring.verdict == "benign"
+
+
 # -- verdicts: card testers, farms off any home network, lockstep households ------------------
 def _household(
     b: SnapshotBuilder, ids: list[str], *, cards: int, home: bool = True, own_phones: bool = True
