@@ -18,7 +18,7 @@ from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
 from ringwatch.events import parse_event
 from ringwatch.identity import Pseudonymiser
 from ringwatch.records import normalise
-from tests.detectors.test_detectors import signup
+from tests.detectors.builders import signup
 
 T0 = 1_735_689_600  # 2025-01-01
 DAY = 86400

@@ -16,7 +16,7 @@ from ringwatch.detectors.behaviour import (
 from ringwatch.detectors.evaders import match_evaders
 from ringwatch.detectors.pipeline import detect
 from ringwatch.detectors.snapshot import Snapshot, SnapshotBuilder
-from tests.detectors.test_detectors import DAY, T0, everyday_likes, farm, rows, signup
+from tests.detectors.builders import DAY, T0, everyday_likes, farm, rows, signup
 
 
 def _verdict_of(snap: Snapshot, ids: list[str]) -> str:
