@@ -13,7 +13,7 @@ from ringwatch.identity import Pseudonymiser
 from ringwatch.services import run_files
 from ringwatch.services.detection import DetectionService
 from ringwatch.services.fanout import FanOut, run_part
-from tests.services.test_detection import FARM, ingest, world
+from tests.services.histories import FARM, ingest, world
 
 pytestmark = pytest.mark.embedded
 

@@ -9,23 +9,16 @@ import orjson
 import pytest
 
 from ringwatch.errors import Invalid
-from ringwatch.graph.queries import cypher
-from ringwatch.graph.rows import Statement
 from ringwatch.graph.store import GraphStore
 from ringwatch.identity import Pseudonymiser
 from ringwatch.services.changes import change
 from ringwatch.services.detection import DetectionService
 from ringwatch.services.feed import decode_cursor, encode_cursor, verdicts_page
-from tests.services.test_detection import ingest, world
+from tests.services.histories import ingest, record, world
 
 pytestmark = pytest.mark.embedded
 
 T0 = 1_780_000_000_000  # epoch ms
-
-
-def record(store: GraphStore, batch_id: str, rows: list[dict[str, Any]], now: int) -> None:
-    statement = Statement(cypher("detect/record_changes"), rows, {"run": batch_id, "now": now})
-    assert store.apply_statements(batch_id, [statement], now=now)
 
 
 def sample_changes(store: GraphStore) -> None:

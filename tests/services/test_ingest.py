@@ -17,8 +17,9 @@ from ringwatch.identity import Pseudonymiser
 from ringwatch.records import Record
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
-from tests.events import event, signup
+from tests.events import signup
 from tests.queues import ListQueue
+from tests.services.histories import logins
 
 pytestmark = pytest.mark.redis
 
@@ -26,15 +27,6 @@ pytestmark = pytest.mark.redis
 @pytest.fixture
 def service(store: GraphStore, redis_client: redis.Redis, hasher: Pseudonymiser) -> IngestService:
     return IngestService(store, Intake(redis_client, dedupe_window_days=30), hasher, batch_size=100)
-
-
-def logins(n: int, prefix: str = "e") -> list[dict]:
-    return [
-        event(
-            "login", f"{prefix}{i}", f"acc{i % 13}", ip=f"198.51.100.{i % 5}", device_id=f"d{i % 9}"
-        )
-        for i in range(n)
-    ]
 
 
 def test_accept_then_apply_counts_each_event_once(service: IngestService) -> None:

@@ -33,7 +33,7 @@ from ringwatch.services.webhooks import (
     verify,
 )
 from tests.conftest import REDIS_URL, REQUIRE
-from tests.services.test_feed import record
+from tests.services.histories import record
 
 pytestmark = [pytest.mark.embedded, pytest.mark.redis]
 

@@ -16,7 +16,7 @@ from ringwatch.settings import Settings
 from ringwatch.workers import detect as detect_tasks
 from ringwatch.workers.app import make_celery
 from tests.events import signup
-from tests.services.test_detection import chain, ingest
+from tests.services.histories import chain, ingest
 
 pytestmark = [pytest.mark.embedded, pytest.mark.redis]
 

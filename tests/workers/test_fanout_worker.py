@@ -19,8 +19,8 @@ from ringwatch.services.fanout import FanOut
 from ringwatch.settings import Settings
 from tests.conftest import REDIS_URL
 from tests.detectors.worlds import cached_world
-from tests.services.test_fanout import check_same, hand_built
-from tests.workers.test_faults import stop
+from tests.services.fanout_cases import check_same, hand_built
+from tests.workers.processes import stop
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]

@@ -25,7 +25,8 @@ from ringwatch.services.intake import Intake
 from ringwatch.settings import Settings
 from ringwatch.workers.app import make_celery
 from tests.conftest import NEO4J_PASSWORD, NEO4J_URI, REDIS_URL, TEST_KEY
-from tests.services.test_ingest import logins
+from tests.services.histories import logins
+from tests.workers.processes import stop
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.redis, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -73,12 +74,6 @@ def start_worker(env: dict[str, str], tmp_path: Path, name: str) -> subprocess.P
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-        proc.wait(timeout=60)
 
 
 @pytest.fixture
