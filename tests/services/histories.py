@@ -25,8 +25,9 @@ def record(store: GraphStore, batch_id: str, rows: list[dict[str, Any]], now: in
     assert store.apply_statements(batch_id, [statement], now=now)
 
 
-def world() -> list[dict]:
-    raw = [
+def farm() -> list[dict[str, Any]]:
+    """Eight accounts on one emulator and one stolen card, signed up within minutes: fraud."""
+    return [
         signup(
             f"s-{a}",
             a,
@@ -37,6 +38,11 @@ def world() -> list[dict]:
         )
         for i, a in enumerate(FARM)
     ]
+
+
+def world() -> list[dict]:
+    """The farm, a family of three on a tablet and home IP, and a banned account."""
+    raw = farm()
     # A family: a shared tablet and home IP, signed up years apart.
     raw += [
         signup(

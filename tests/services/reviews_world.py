@@ -6,45 +6,22 @@ from typing import Any
 
 import redis
 
-from ringwatch.events import parse_event
-from ringwatch.graph.store import Batch, GraphStore
+from ringwatch.graph.store import GraphStore
 from ringwatch.identity import Pseudonymiser
-from ringwatch.records import normalise
 from ringwatch.services.audit import Actor
 from ringwatch.services.detection import DetectionService
 from ringwatch.services.ingest import IngestService
 from ringwatch.services.intake import Intake
 from tests.events import event, signup
+from tests.services.histories import FARM, ingest
 
-FARM = [f"farm{i}" for i in range(8)]
 CREW = [f"crew{i}" for i in range(4)]
 ALICE = Actor("k_alice", "alice")
 BOB = Actor("k_bob", "bob")
 
 
-def ingest(
-    store: GraphStore, hasher: Pseudonymiser, batch_id: str, raw: list[dict[str, Any]]
-) -> None:
-    store.apply_batch(Batch(batch_id, [normalise(parse_event(e), hasher) for e in raw]))
-
-
 def ingest_service(store: GraphStore, client: redis.Redis, hasher: Pseudonymiser) -> IngestService:
     return IngestService(store, Intake(client, 30), hasher, batch_size=500)
-
-
-def farm() -> list[dict[str, Any]]:
-    """Eight accounts on one emulator and one stolen card, signed up within minutes: fraud."""
-    return [
-        signup(
-            f"s-{a}",
-            a,
-            ts=f"2026-03-01T10:{i:02d}:00Z",
-            device_id="emulator-1",
-            card="card-x",
-            ip=f"198.51.100.{i + 1}",
-        )
-        for i, a in enumerate(FARM)
-    ]
 
 
 def crew() -> list[dict[str, Any]]:

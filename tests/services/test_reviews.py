@@ -17,14 +17,13 @@ from ringwatch.services import audit, results, reviews
 from ringwatch.services.detection import DetectionService
 from ringwatch.services.reviews import ReviewService
 from tests.events import event, signup
+from tests.services.histories import farm, ingest
 from tests.services.reviews_world import (
     ALICE,
     BOB,
     CREW,
     crew,
     detect,
-    farm,
-    ingest,
     ingest_service,
     joe,
     ring_of,

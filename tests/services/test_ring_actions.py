@@ -11,14 +11,12 @@ from ringwatch.identity import Pseudonymiser
 from ringwatch.services import audit
 from ringwatch.services.detection_queue import DetectionQueue
 from ringwatch.services.ring_actions import RingAction, RingActionService
+from tests.services.histories import FARM, farm, ingest
 from tests.services.reviews_world import (
     ALICE,
     BOB,
-    FARM,
     detect,
     event,
-    farm,
-    ingest,
     ingest_service,
     ring_of,
 )
