@@ -25,6 +25,16 @@ from ringwatch.detectors.pipeline import detect
 from tests.detectors.worlds import cached_world, evaluate_result
 
 
+def world_spec(spec: str) -> tuple[str, int, int]:
+    """PROFILE:ACCOUNTS:SEED as (profile, accounts, seed), for argparse's `type=`: only the
+    spec's parse is a usage error; a failure inside a run shows its own traceback."""
+    try:
+        profile, accounts, seed = spec.split(":")
+        return profile, int(accounts), int(seed)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected PROFILE:ACCOUNTS:SEED") from None
+
+
 def world_quality(profile: str, accounts: int, seed: int, model: str) -> dict[str, Any]:
     snap, truth = cached_world(seed, accounts, profile)
     verdict_model = USE_PRIOR if model == "prior" else FIT
@@ -55,20 +65,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("worlds", nargs="+", help="PROFILE:ACCOUNTS:SEED, e.g. field:100000:901")
+    parser.add_argument(
+        "worlds", nargs="+", type=world_spec, help="PROFILE:ACCOUNTS:SEED, e.g. field:100000:901"
+    )
     parser.add_argument("--model", choices=["fit", "prior"], default="fit")
     parser.add_argument("--out", type=Path, help="write the records as JSON here")
     args = parser.parse_args()
     load_before = os.getloadavg()
     rows = []
-    for spec in args.worlds:
-        # Only the spec's parse is a usage error; a failure inside a run must show its own
-        # traceback, not pass for a malformed argument.
-        try:
-            profile, accounts, seed = spec.split(":")
-            n_accounts, n_seed = int(accounts), int(seed)
-        except ValueError:
-            parser.error(f"{spec!r}: expected PROFILE:ACCOUNTS:SEED")
+    for profile, n_accounts, n_seed in args.worlds:
+        spec = f"{profile}:{n_accounts}:{n_seed}"
         row = world_quality(profile, n_accounts, n_seed, args.model)
         rows.append(row)
         print(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.holdout_styles import world_spec
 from ringwatch.detectors.calibration import FIT
 from ringwatch.detectors.communities import leiden_batches
 from ringwatch.detectors.pipeline import (
@@ -101,16 +102,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("worlds", nargs="+", help="PROFILE:ACCOUNTS:SEED, e.g. field:100000:901")
+    parser.add_argument(
+        "worlds", nargs="+", type=world_spec, help="PROFILE:ACCOUNTS:SEED, e.g. field:100000:901"
+    )
     parser.add_argument("--out", type=Path, help="write the records as JSON here")
     args = parser.parse_args()
     records = []
-    for spec in args.worlds:
-        try:
-            profile, accounts, seed = spec.split(":")
-            size, number = int(accounts), int(seed)
-        except ValueError:
-            parser.error(f"{spec}: expected PROFILE:ACCOUNTS:SEED")
+    for profile, size, number in args.worlds:
+        spec = f"{profile}:{size}:{number}"
         record = missed_rings(profile, size, number)
         records.append(record)
         for row in record["missed"]:
