@@ -45,6 +45,11 @@ class IdentifierKind(StrEnum):
     # provider: `anna.k.88` and `annak89` at one provider share it. Operators mint mailboxes
     # as one stem plus a counter; only the keyed hash of (provider, stem) is kept.
     EMAIL_STEM = "email_stem"
+    # The emulator image an event's user agent names (`emulator_family`), kept in clear like a
+    # subnet or a mail provider: a category millions share, not an identifier of anyone.
+    # Device farms run personas on emulators; people run phones. It links no pair of accounts
+    # (strangers share an emulator as they share a provider); detection reads it per member.
+    EMULATOR = "emulator"
 
 
 class NormaliseError(ValueError):
@@ -165,6 +170,36 @@ _POSSIBLE = (
     phonenumbers.ValidationResult.IS_POSSIBLE,
     phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
 )
+
+
+# User-agent markers of emulator images, by the family each belongs to. Only markers that a
+# phone or tablet sold to people does not report: Android Studio's images name themselves
+# (`sdk_gphone64_x86_64`, "Android SDK built for x86", `generic_x86`), Genymotion's run on
+# VirtualBox (`vbox86p`), desktop players brand themselves or ship one default model (LDPlayer,
+# MEmu and BlueStacks images report the ROG Phone `ASUS_Z01QD`) or pair a Samsung model with a
+# Pixel build of Android 9 (`SM-G973N Build/PQ3A`, NoxPlayer's image; Samsung ships its own
+# builds). A farm that spoofs a real phone's agent is not caught here, so a missing marker
+# clears nobody: the family is positive evidence only (docs/detection.md).
+_EMULATOR_MARKERS: tuple[tuple[str, str], ...] = (
+    ("android-sdk", r"sdk_gphone|android sdk built for|\bgoogle_sdk\b|\bgeneric_x86"),
+    ("genymotion", r"genymotion|\bvbox86"),
+    ("desktop-player", r"bluestacks|\bmemu\b|\bnox(?:player)?\b|ldplayer|asus_z01qd"),
+    ("desktop-player", r"\bsm-[a-z0-9]+ build/pq3a\."),
+)
+_EMULATOR_PATTERN = re.compile(
+    "|".join(f"(?P<m{i}>{pattern})" for i, (_, pattern) in enumerate(_EMULATOR_MARKERS)),
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=4096)
+def emulator_family(user_agent: str) -> str | None:
+    """The emulator family a user agent names (`android-sdk`, `genymotion`, `desktop-player`),
+    or None for any other agent, a spoofed one included."""
+    found = _EMULATOR_PATTERN.search(user_agent)
+    if found is None or found.lastgroup is None:
+        return None
+    return _EMULATOR_MARKERS[int(found.lastgroup[1:])][0]
 
 
 def phone_block(e164: str) -> str:

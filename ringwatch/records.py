@@ -25,6 +25,7 @@ from ringwatch.identity import (
     NormaliseError,
     Pseudonymiser,
     email_stem,
+    emulator_family,
     fold_text,
     normalise_email,
     normalise_ip,
@@ -60,6 +61,7 @@ _KIND_TEXT = {kind: kind.value for kind in IdentifierKind}  # plain str, as reco
 # such overhead on a 100k-account world).
 _SUBNET = IdentifierKind.SUBNET.value
 _EMAIL_DOMAIN = IdentifierKind.EMAIL_DOMAIN.value
+_EMULATOR = IdentifierKind.EMULATOR.value
 _WITH_PROFILE = (SignupEvent, ProfileUpdateEvent)
 _WITH_AGENT = (SignupEvent, LoginEvent)
 _TYPE_TEXT = {t: t.value for t in EventType}
@@ -139,6 +141,9 @@ def normalise(event: Event, hasher: Pseudonymiser) -> Record:
             profile["city"] = fold_text(event.city)
     if isinstance(event, _WITH_AGENT) and event.user_agent:
         profile["ua"] = hasher.digest(IdentifierKind.DEVICE, "ua\x1f" + event.user_agent)[:16]
+        # Classified before the agent is hashed: the digest cannot tell an emulator's agent.
+        if emulator := emulator_family(event.user_agent):
+            ids.append([_EMULATOR, emulator])
     if profile:
         record["profile"] = profile
 

@@ -19,6 +19,7 @@ class Label(StrEnum):
     PHONE_BLOCK = "PhoneBlock"
     PHONE_RUN = "PhoneRun"
     EMAIL_STEM = "EmailStem"
+    EMULATOR = "Emulator"
     TARGET = "Target"
     ENFORCEMENT = "Enforcement"
     BATCH = "Batch"
@@ -41,6 +42,7 @@ class Rel(StrEnum):
     USES_PHONE_BLOCK = "USES_PHONE_BLOCK"
     USES_PHONE_RUN = "USES_PHONE_RUN"
     USES_EMAIL_STEM = "USES_EMAIL_STEM"
+    USES_EMULATOR = "USES_EMULATOR"
     PART_OF = "PART_OF"
     FRIEND = "FRIEND"
     FOLLOWS = "FOLLOWS"
@@ -62,6 +64,7 @@ IDENTIFIER_LABEL: dict[IdentifierKind, Label] = {
     IdentifierKind.PHONE_BLOCK: Label.PHONE_BLOCK,
     IdentifierKind.PHONE_RUN: Label.PHONE_RUN,
     IdentifierKind.EMAIL_STEM: Label.EMAIL_STEM,
+    IdentifierKind.EMULATOR: Label.EMULATOR,
 }
 
 IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
@@ -75,6 +78,7 @@ IDENTIFIER_REL: dict[IdentifierKind, Rel] = {
     IdentifierKind.PHONE_BLOCK: Rel.USES_PHONE_BLOCK,
     IdentifierKind.PHONE_RUN: Rel.USES_PHONE_RUN,
     IdentifierKind.EMAIL_STEM: Rel.USES_EMAIL_STEM,
+    IdentifierKind.EMULATOR: Rel.USES_EMULATOR,
 }
 
 # A relationship type's name (as Cypher's type(r) returns it) -> the identifier kind it links.

@@ -242,6 +242,7 @@ SUMMARY_NODES = (
     Label.PHONE_BLOCK,
     Label.PHONE_RUN,
     Label.EMAIL_STEM,
+    Label.EMULATOR,
     Label.TARGET,
     Label.ENFORCEMENT,
     Label.RING,

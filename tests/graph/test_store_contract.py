@@ -612,6 +612,34 @@ def test_email_stems_join_numbered_mailboxes_of_one_provider(
     assert "markjones" not in dump and "mark.jones" not in dump
 
 
+def test_emulator_agents_link_their_family_and_a_phone_agent_nothing(
+    store: GraphStore, hasher: Pseudonymiser
+) -> None:
+    recs = records(
+        hasher,
+        [
+            signup("s1", "u1", device_id="d1", user_agent="App/5 (Android 9; ASUS_Z01QD)"),
+            event("login", "l1", "u2", device_id="d1", user_agent="App/5 (Android 9; ASUS_Z01QD)"),
+            event("login", "l2", "u2", device_id="d2", user_agent="x (Android 14; sdk_gphone64)"),
+            event("login", "l3", "u3", device_id="d3", user_agent="App/5 (Android 14; Pixel 8)"),
+        ],
+    )
+    store.apply_batch(Batch("b-emulators", recs))
+    s = store.summary()
+    assert s.nodes["Emulator"] == 2
+    assert s.edges["USES_EMULATOR"] == 3
+    builder = SnapshotBuilder()
+    store.stream_snapshot(builder)
+    snap = builder.build()
+    cols = np.flatnonzero(snap.kind_mask(IdentifierKind.EMULATOR))
+    users = snap.links.tocsc()[:, cols]
+    per_family = {
+        str(snap.identifiers[c]): sorted(str(snap.accounts[r]) for r in users[:, j].nonzero()[0])
+        for j, c in enumerate(cols)
+    }
+    assert per_family == {"android-sdk": ["u2"], "desktop-player": ["u1", "u2"]}
+
+
 def test_read_is_read_only(store: GraphStore) -> None:
     from ringwatch.errors import RingwatchError
 

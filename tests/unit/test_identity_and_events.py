@@ -15,6 +15,7 @@ from ringwatch.identity import (
     IdentifierKind,
     NormaliseError,
     Pseudonymiser,
+    emulator_family,
     normalise_email,
     normalise_ip,
     normalise_phone,
@@ -23,6 +24,7 @@ from ringwatch.identity import (
     sketch_similarity,
     sketch_to_text,
 )
+from ringwatch.records import normalise
 from ringwatch.settings import DEV_HASH_KEY, Settings
 
 
@@ -151,3 +153,43 @@ def test_phone_runs_link_close_numbers_across_block_boundaries() -> None:
     assert not set(phone_runs("+447700900000")) & set(phone_runs("+447700900400"))
     # Same digits in a plan of another length never meet.
     assert not set(phone_runs("+14155550101")) & set(phone_runs("+141555501010"))
+
+
+@pytest.mark.parametrize(
+    ("agent", "family"),
+    [
+        ("Mozilla/5.0 (Linux; Android 14; sdk_gphone64_arm64) AppleWebKit/537.36", "android-sdk"),
+        ("Mozilla/5.0 (Linux; Android 7.1.1; Android SDK built for x86 Build/NYC)", "android-sdk"),
+        ("Dalvik/2.1.0 (Linux; U; Android 8.0.0; Genymotion 'Phone' version)", "genymotion"),
+        ("Dalvik/2.1.0 (Linux; U; Android 9; vbox86p Build/PI)", "genymotion"),
+        ("Mozilla/5.0 (Linux; Android 9; ASUS_Z01QD Build/PI) Chrome/91.0", "desktop-player"),
+        ("Mozilla/5.0 (Linux; Android 9; SM-G973N Build/PQ3A.190605.07291528)", "desktop-player"),
+        ("App/3.1 (Android 11; BlueStacks)", "desktop-player"),
+        # Real phones and tablets, a Korean Galaxy on Samsung's own build among them.
+        ("Mozilla/5.0 (Linux; Android 9; SM-G973N Build/PPR1.180610.011) Mobile", None),
+        ("Mozilla/5.0 (Linux; Android 12; Pixel 6 Build/SQ3A.220705.004) Chrome/116.0", None),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15", None),
+        ("Mozilla/5.0 (Linux; Android 13; SM-X200) AppleWebKit/537.36 Chrome/122.0", None),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/123.0 Safari/537.36", None),
+        ("Knox/2.0 (Android 14; SM-S918B)", None),
+    ],
+)
+def test_emulator_family_names_emulator_images_only(agent: str, family: str | None) -> None:
+    assert emulator_family(agent) == family
+
+
+def test_an_emulator_agent_links_its_family_in_clear_and_a_phone_none() -> None:
+    hasher = Pseudonymiser(b"k")
+    base = {"type": "login", "account_id": "a1", "ts": "2025-01-01T00:00:00Z", "device_id": "d"}
+    on_emulator = normalise(
+        parse_event({**base, "event_id": "e1", "user_agent": "App/1 (Android 9; ASUS_Z01QD)"}),
+        hasher,
+    )
+    on_phone = normalise(
+        parse_event({**base, "event_id": "e2", "user_agent": "App/1 (Android 14; Pixel 8)"}),
+        hasher,
+    )
+    assert [IdentifierKind.EMULATOR.value, "desktop-player"] in on_emulator["ids"]
+    assert not any(kind == IdentifierKind.EMULATOR.value for kind, _ in on_phone["ids"])
+    # The agent itself stays a keyed digest.
+    assert "ASUS" not in str(on_emulator)
