@@ -30,6 +30,7 @@ from ringwatch.detectors._common import (
 )
 from ringwatch.detectors.age import ADULT_AGE, age_suspect, declared_age
 from ringwatch.detectors.snapshot import KIND_CODE, KINDS, NOT_BANNED, RELATION_KINDS, Snapshot
+from ringwatch.identity import IdentifierKind
 
 FRAUD = "fraud"
 SUSPICIOUS = "suspicious"
@@ -61,6 +62,7 @@ FEATURES = (
     "social_embedding",
     "one_birthdate",
     "shared_mailbox",
+    "emulated",
 )
 
 
@@ -71,6 +73,11 @@ MAILBOX_OPERATOR = 3
 ONE_HAND_BIRTHDATES = 3
 # Share of members on an IP with another member from which a small group can be a household.
 HOME_MIN_COVERAGE = 0.5
+# A group most of whose members used an emulator (at least this share, and two members) is
+# not cleared as a household, and its `emulated` feature counts (`_emulated`). A farm runs
+# nearly every persona on its emulators; in a family one or two members may play the app on
+# the computer through a desktop player, the others are on their phones.
+EMULATED_MIN_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,10 @@ class VerdictParams:
     # Three or more grown-ups on one mailbox (`_shared_mailbox`): whoever reads it receives
     # every account's verification and recovery mail, so one person controls them all.
     shared_mailbox: float = 2.0
+    # Share of members who used an emulator image's agent, from `EMULATED_MIN_SHARE` up: farms
+    # run their personas on emulators, a family runs phones and a tablet. Spoofed agents go
+    # unseen, so no emulator is no evidence either way.
+    emulated: float = 2.0
     burst_window: int = 3 * 86400
     slow_window: int = 180 * 86400
     fraud_threshold: float = 0.7
@@ -246,6 +257,9 @@ def ring_features(
     # Three members born on one day are one hand's registrations, not three relatives.
     one_birthdate = _one_birthdate(g)
     clean &= ~one_birthdate
+    # A family runs phones and a tablet; a group living on emulator images runs personas.
+    emulated = _emulated(g, all_links)
+    clean &= emulated == 0
     if young is None:
         young = age_suspect(snapshot, min_age=min_age)
     young_share, family_children = _young_share(g, young, age, guardian_age, household_max)
@@ -261,7 +275,7 @@ def ring_features(
     household = ((size <= household_max) & one_country & under_one_roof & clean).astype(np.float64)
     # The same shape whatever the bans: the calibrated model must not see labels in features.
     shape = (links.hard == 0) & (grown_without_own < 0.5) & (young_share < 0.5)
-    shape &= (deviceless_adults < 2) & ~shared_mailbox & ~one_birthdate
+    shape &= (deviceless_adults < 2) & ~shared_mailbox & ~one_birthdate & (emulated == 0)
     household_shape = ((size <= household_max) & one_country & under_one_roof & shape).astype(
         np.float64
     )
@@ -343,6 +357,7 @@ def ring_features(
         "social_embedding": social_embedding,
         "one_birthdate": one_birthdate.astype(np.float64),
         "shared_mailbox": shared_mailbox.astype(np.float64),
+        "emulated": emulated,
     }
 
 
@@ -793,6 +808,16 @@ def _outside_friends(snapshot: Snapshot, ring_of: np.ndarray) -> np.ndarray:
     return np.bincount(a[apart], minlength=n) + np.bincount(b[apart], minlength=n)
 
 
+def _emulated(g: _Groups, all_links: sp.csc_matrix) -> np.ndarray:
+    """Per ring, the share of members whose events came from an emulator image's agent (an
+    `emulator` link), 0 below `EMULATED_MIN_SHARE` or two members."""
+    on_emulator = all_links[:, g.snapshot.kind_mask(IdentifierKind.EMULATOR)]
+    used = np.asarray(on_emulator.sum(axis=1)).ravel() > 0
+    count = g.total(used[g.inside].astype(np.float64))
+    share = count / g.size
+    return np.where((count >= 2) & (share >= EMULATED_MIN_SHARE), share, 0.0)
+
+
 def _shared_coverage(
     links: sp.csr_matrix,
     per_ring: sp.csr_matrix,
@@ -835,6 +860,7 @@ _LINEAR = (
     "social_embedding",
     "one_birthdate",
     "shared_mailbox",
+    "emulated",
 )
 
 

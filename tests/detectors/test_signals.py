@@ -271,6 +271,27 @@ def test_many_shared_cards_make_a_household_look_like_card_testing() -> None:
     assert _verdict_of(snap, testers) != "benign"
 
 
+def test_personas_on_emulators_are_not_a_household_and_one_desktop_player_is() -> None:
+    """A farm posing as a family (one shared device and home address, a phone and a card
+    each as a family has) whose personas all run on an emulator image, against the same
+    family shape where one member plays the app on the computer through a desktop player."""
+    b = SnapshotBuilder()
+    family, farm_ = ["f0", "f1", "f2", "f3"], ["e0", "e1", "e2", "e3"]
+    _household(b, family, cards=1)
+    _household(b, farm_, cards=1)
+    b.add_link("f2", "emulator", "desktop-player", 4, T0)
+    for a in farm_:
+        b.add_link(a, "emulator", "android-sdk" if a < "e2" else "desktop-player", 4, T0)
+    result = detect(b.build(), seed=0)
+    ring = {r.members[0]: r for r in result.rings}
+    assert ring["f0"].evidence["features"]["household"] == 1.0
+    assert ring["f0"].evidence["features"]["emulated"] == 0.0
+    assert ring["f0"].verdict == "benign"
+    assert ring["e0"].evidence["features"]["household"] == 0.0
+    assert ring["e0"].evidence["features"]["emulated"] == 1.0
+    assert ring["e0"].verdict != "benign"
+
+
 def test_a_device_shared_off_any_common_network_is_not_a_household() -> None:
     b = SnapshotBuilder()
     family, modems = ["f0", "f1", "f2", "f3"], ["m0", "m1", "m2", "m3"]
