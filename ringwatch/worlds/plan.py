@@ -10,7 +10,7 @@ import datetime as dt
 
 import numpy as np
 
-from ringwatch.worlds.locale import COUNTRIES, UA_DESKTOP, UA_PHONE
+from ringwatch.worlds.locale import COUNTRIES, UA_DESKTOP, UA_EMULATOR, UA_PHONE
 from ringwatch.worlds.model import BENIGN, I64, SiteKind, World
 from ringwatch.worlds.profiles import Profile
 from ringwatch.worlds.render import DISPOSABLE_START, DOMAIN_INDEX, DOMAINS
@@ -291,6 +291,26 @@ class Planner:
             rng.integers(*UA_DESKTOP, len(sub)),
             rng.integers(*UA_PHONE, len(sub)),
         )
+        # Some people play the platform's mobile app on a computer through a desktop player
+        # (BlueStacks, LDPlayer): an emulator's agent from an ordinary person's second device.
+        # Chosen by the device's number, not the generator, so the rest of the world is drawn
+        # as it was.
+        mixed = _mix(w.dev2[sub])
+        player = phone_first[second] & (mixed % 1000 < EMULATOR_PLAYERS_PER_MILLE)
+        spread = (mixed // 1000) % (UA_EMULATOR[1] - UA_EMULATOR[0])
+        w.ua2[sub] = np.where(player, UA_EMULATOR[0] + spread, w.ua2[sub])
+
+
+# Of the people whose second device is a computer, per mille who run the app in an emulator.
+EMULATOR_PLAYERS_PER_MILLE = 60
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """A fixed scramble of non-negative integers (splitmix64's finaliser), as uint64."""
+    x = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def random_phones(rng: np.random.Generator, country: int, k: int) -> I64:
