@@ -7,6 +7,9 @@ the verdict model's record. Prints one line per world and writes JSON.
 
 Seeds must be generated after tuning for a hold-out (docs/detection.md). Worlds are cached
 under .local/cache/worlds (tests/detectors/worlds.cached_world).
+
+`--without KIND` detects on the same worlds with every link of that identifier kind removed
+first: the same code with and without one signal, side by side (an ablation).
 """
 
 import argparse
@@ -14,14 +17,19 @@ import json
 import os
 import resource
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.machine import clocked, machine_info
 from ringwatch.detectors.calibration import FIT, USE_PRIOR
 from ringwatch.detectors.pipeline import detect
+from ringwatch.detectors.snapshot import KIND_CODE, Snapshot
 from tests.detectors.worlds import cached_world, evaluate_result
 
 
@@ -35,8 +43,26 @@ def world_spec(spec: str) -> tuple[str, int, int]:
         raise argparse.ArgumentTypeError(f"{spec!r}: expected PROFILE:ACCOUNTS:SEED") from None
 
 
-def world_quality(profile: str, accounts: int, seed: int, model: str) -> dict[str, Any]:
+def without_kinds(snap: Snapshot, kinds: Sequence[str]) -> Snapshot:
+    """The snapshot with every link (and identifier) of `kinds` removed."""
+    keep = np.flatnonzero(~np.isin(snap.identifier_kind, [KIND_CODE[k] for k in kinds]))
+    counts = snap.identifier_accounts
+    return replace(
+        snap,
+        identifiers=snap.identifiers[keep],
+        identifier_kind=snap.identifier_kind[keep],
+        links=snap.links[:, keep].tocsr(),
+        link_first_seen=snap.link_first_seen[:, keep].tocsr(),
+        identifier_accounts=None if counts is None else counts[keep],
+    )
+
+
+def world_quality(
+    profile: str, accounts: int, seed: int, model: str, without: Sequence[str] = ()
+) -> dict[str, Any]:
     snap, truth = cached_world(seed, accounts, profile)
+    if without:
+        snap = without_kinds(snap, without)
     verdict_model = USE_PRIOR if model == "prior" else FIT
     res, wall, cpu = clocked(partial(detect, snap, seed=0, verdict_model=verdict_model))
     m = evaluate_result(res, truth)
@@ -45,6 +71,7 @@ def world_quality(profile: str, accounts: int, seed: int, model: str) -> dict[st
         "profile": profile,
         "accounts": accounts,
         "seed": seed,
+        "without": list(without),
         "ring_recall": m["rings"]["recall"],
         "by_style_matched": m["rings"]["by_style_matched"],
         "min_style_recall": m["rings"]["min_style_recall"],
@@ -69,13 +96,21 @@ def main() -> None:
         "worlds", nargs="+", type=world_spec, help="PROFILE:ACCOUNTS:SEED, e.g. field:100000:901"
     )
     parser.add_argument("--model", choices=["fit", "prior"], default="fit")
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=sorted(KIND_CODE),
+        metavar="KIND",
+        help="remove this identifier kind's links before detecting (repeatable)",
+    )
     parser.add_argument("--out", type=Path, help="write the records as JSON here")
     args = parser.parse_args()
     load_before = os.getloadavg()
     rows = []
     for profile, n_accounts, n_seed in args.worlds:
         spec = f"{profile}:{n_accounts}:{n_seed}"
-        row = world_quality(profile, n_accounts, n_seed, args.model)
+        row = world_quality(profile, n_accounts, n_seed, args.model, args.without)
         rows.append(row)
         print(
             f"{spec}: ring recall {row['ring_recall']:.3f}, account precision "
