@@ -45,10 +45,10 @@ class IdentifierKind(StrEnum):
     # provider: `anna.k.88` and `annak89` at one provider share it. Operators mint mailboxes
     # as one stem plus a counter; only the keyed hash of (provider, stem) is kept.
     EMAIL_STEM = "email_stem"
-    # The emulator image an event's user agent names (`emulator_family`), kept in clear like a
-    # subnet or a mail provider: a category millions share, not an identifier of anyone.
-    # Device farms run personas on emulators; people run phones. It links no pair of accounts
-    # (strangers share an emulator as they share a provider); detection reads it per member.
+    # An emulator instance: the image family an event's user agent names (`emulator_family`,
+    # in clear) and the keyed hash of the event's device, `family:device`. Device farms run
+    # their personas on shared emulators; people run phones. It has no projection weight (the
+    # device link already joins the accounts); detection reads who shares one.
     EMULATOR = "emulator"
 
 

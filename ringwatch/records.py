@@ -103,8 +103,7 @@ def normalise(event: Event, hasher: Pseudonymiser) -> Record:
         return key
 
     device = fields.get("device_id")
-    if device:
-        link(IdentifierKind.DEVICE, device.strip())
+    device_key = link(IdentifierKind.DEVICE, device.strip()) if device else None
     ip = fields.get("ip")
     if ip:
         address, subnet = _field("ip", normalise_ip, ip)
@@ -142,8 +141,10 @@ def normalise(event: Event, hasher: Pseudonymiser) -> Record:
     if isinstance(event, _WITH_AGENT) and event.user_agent:
         profile["ua"] = hasher.digest(IdentifierKind.DEVICE, "ua\x1f" + event.user_agent)[:16]
         # Classified before the agent is hashed: the digest cannot tell an emulator's agent.
-        if emulator := emulator_family(event.user_agent):
-            ids.append([_EMULATOR, emulator])
+        # One node per emulator instance (its family and the device's keyed hash): accounts
+        # sharing it share the emulator, where strangers merely run the same product.
+        if device_key and (emulator := emulator_family(event.user_agent)):
+            ids.append([_EMULATOR, f"{emulator}:{device_key}"])
     if profile:
         record["profile"] = profile
 

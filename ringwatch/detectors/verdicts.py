@@ -73,10 +73,11 @@ MAILBOX_OPERATOR = 3
 ONE_HAND_BIRTHDATES = 3
 # Share of members on an IP with another member from which a small group can be a household.
 HOME_MIN_COVERAGE = 0.5
-# A group most of whose members used an emulator (at least this share, and two members) is
-# not cleared as a household, and its `emulated` feature counts (`_emulated`). A farm runs
-# nearly every persona on its emulators; in a family one or two members may play the app on
-# the computer through a desktop player, the others are on their phones.
+# A group most of whose members share an emulator instance with another member (at least this
+# share, and two members) is not cleared as a household, and its `emulated` feature counts
+# (`_emulated`). A farm runs its personas on the emulators it shares between them; in a family
+# a member may play the app on their own computer through a desktop player, and the device the
+# family shares is a tablet.
 EMULATED_MIN_SHARE = 0.75
 
 
@@ -143,9 +144,9 @@ class VerdictParams:
     # Three or more grown-ups on one mailbox (`_shared_mailbox`): whoever reads it receives
     # every account's verification and recovery mail, so one person controls them all.
     shared_mailbox: float = 2.0
-    # Share of members who used an emulator image's agent, from `EMULATED_MIN_SHARE` up: farms
-    # run their personas on emulators, a family runs phones and a tablet. Spoofed agents go
-    # unseen, so no emulator is no evidence either way.
+    # Share of members sharing an emulator instance with another member, from
+    # `EMULATED_MIN_SHARE` up: farms run their personas on emulators they share, a family shares
+    # a tablet. Spoofed agents go unseen, so no emulator is no evidence either way.
     emulated: float = 2.0
     burst_window: int = 3 * 86400
     slow_window: int = 180 * 86400
@@ -257,7 +258,7 @@ def ring_features(
     # Three members born on one day are one hand's registrations, not three relatives.
     one_birthdate = _one_birthdate(g)
     clean &= ~one_birthdate
-    # A family runs phones and a tablet; a group living on emulator images runs personas.
+    # A family shares a tablet; a group living on emulators it shares runs personas.
     emulated = _emulated(g, all_links)
     clean &= emulated == 0
     if young is None:
@@ -809,13 +810,18 @@ def _outside_friends(snapshot: Snapshot, ring_of: np.ndarray) -> np.ndarray:
 
 
 def _emulated(g: _Groups, all_links: sp.csc_matrix) -> np.ndarray:
-    """Per ring, the share of members whose events came from an emulator image's agent (an
-    `emulator` link), 0 below `EMULATED_MIN_SHARE` or two members."""
-    on_emulator = all_links[:, g.snapshot.kind_mask(IdentifierKind.EMULATOR)]
-    used = np.asarray(on_emulator.sum(axis=1)).ravel() > 0
-    count = g.total(used[g.inside].astype(np.float64))
-    share = count / g.size
-    return np.where((count >= 2) & (share >= EMULATED_MIN_SHARE), share, 0.0)
+    """Per ring, the share of members who share an emulator instance (an `emulator` link: one
+    emulator image on one device) with another member, 0 below `EMULATED_MIN_SHARE` or two
+    members. Each member's own emulator (a desktop player on their computer) is not shared."""
+    cols = np.flatnonzero(g.snapshot.kind_mask(IdentifierKind.EMULATOR))
+    if cols.shape[0] == 0:
+        return np.zeros(g.count)
+    on_emulator = all_links[:, cols].tocsr()
+    per_ring = (g.member @ on_emulator).tocsr()
+    share = _shared_coverage(
+        on_emulator, per_ring, g.ring_of, np.ones(cols.shape[0], bool), g.size
+    )
+    return np.where((share * g.size >= 2) & (share >= EMULATED_MIN_SHARE), share, 0.0)
 
 
 def _shared_coverage(

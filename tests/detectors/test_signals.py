@@ -271,17 +271,18 @@ def test_many_shared_cards_make_a_household_look_like_card_testing() -> None:
     assert _verdict_of(snap, testers) != "benign"
 
 
-def test_personas_on_emulators_are_not_a_household_and_one_desktop_player_is() -> None:
+def test_personas_sharing_an_emulator_are_not_a_household_and_gamers_are() -> None:
     """A farm posing as a family (one shared device and home address, a phone and a card
-    each as a family has) whose personas all run on an emulator image, against the same
-    family shape where one member plays the app on the computer through a desktop player."""
+    each as a family has) whose shared device is an emulator, against the same family shape
+    where every member plays the app on a computer of their own through a desktop player."""
     b = SnapshotBuilder()
     family, farm_ = ["f0", "f1", "f2", "f3"], ["e0", "e1", "e2", "e3"]
     _household(b, family, cards=1)
     _household(b, farm_, cards=1)
-    b.add_link("f2", "emulator", "desktop-player", 4, T0)
+    for a in family:
+        b.add_link(a, "emulator", f"desktop-player:{a}-pc", 4, T0)
     for a in farm_:
-        b.add_link(a, "emulator", "android-sdk" if a < "e2" else "desktop-player", 4, T0)
+        b.add_link(a, "emulator", "android-sdk:e0-dev", 4, T0)
     result = detect(b.build(), seed=0)
     ring = {r.members[0]: r for r in result.rings}
     assert ring["f0"].evidence["features"]["household"] == 1.0
@@ -290,6 +291,18 @@ def test_personas_on_emulators_are_not_a_household_and_one_desktop_player_is() -
     assert ring["e0"].evidence["features"]["household"] == 0.0
     assert ring["e0"].evidence["features"]["emulated"] == 1.0
     assert ring["e0"].verdict != "benign"
+
+
+def test_a_family_computer_with_a_desktop_player_used_by_two_of_four_is_a_family() -> None:
+    b = SnapshotBuilder()
+    family = ["f0", "f1", "f2", "f3"]
+    _household(b, family, cards=1)
+    for a in family[2:]:
+        b.add_link(a, "device", "family-pc", 2, T0)
+        b.add_link(a, "emulator", "desktop-player:family-pc", 2, T0)
+    ring = next(r for r in detect(b.build(), seed=0).rings if set(family) <= set(r.members))
+    assert ring.evidence["features"]["emulated"] == 0.0
+    assert ring.verdict == "benign"
 
 
 def test_a_device_shared_off_any_common_network_is_not_a_household() -> None:

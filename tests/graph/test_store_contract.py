@@ -633,11 +633,15 @@ def test_emulator_agents_link_their_family_and_a_phone_agent_nothing(
     snap = builder.build()
     cols = np.flatnonzero(snap.kind_mask(IdentifierKind.EMULATOR))
     users = snap.links.tocsc()[:, cols]
-    per_family = {
+    per_instance = {
         str(snap.identifiers[c]): sorted(str(snap.accounts[r]) for r in users[:, j].nonzero()[0])
         for j, c in enumerate(cols)
     }
-    assert per_family == {"android-sdk": ["u2"], "desktop-player": ["u1", "u2"]}
+    device = hasher.digest(IdentifierKind.DEVICE, "d1"), hasher.digest(IdentifierKind.DEVICE, "d2")
+    assert per_instance == {
+        f"desktop-player:{device[0]}": ["u1", "u2"],
+        f"android-sdk:{device[1]}": ["u2"],
+    }
 
 
 def test_read_is_read_only(store: GraphStore) -> None:

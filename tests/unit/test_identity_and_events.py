@@ -178,18 +178,17 @@ def test_emulator_family_names_emulator_images_only(agent: str, family: str | No
     assert emulator_family(agent) == family
 
 
-def test_an_emulator_agent_links_its_family_in_clear_and_a_phone_none() -> None:
+def test_an_emulator_agent_links_its_instance_and_a_phone_or_no_device_nothing() -> None:
     hasher = Pseudonymiser(b"k")
-    base = {"type": "login", "account_id": "a1", "ts": "2025-01-01T00:00:00Z", "device_id": "d"}
-    on_emulator = normalise(
-        parse_event({**base, "event_id": "e1", "user_agent": "App/1 (Android 9; ASUS_Z01QD)"}),
-        hasher,
-    )
-    on_phone = normalise(
-        parse_event({**base, "event_id": "e2", "user_agent": "App/1 (Android 14; Pixel 8)"}),
-        hasher,
-    )
-    assert [IdentifierKind.EMULATOR.value, "desktop-player"] in on_emulator["ids"]
-    assert not any(kind == IdentifierKind.EMULATOR.value for kind, _ in on_phone["ids"])
-    # The agent itself stays a keyed digest.
-    assert "ASUS" not in str(on_emulator)
+    base = {"type": "login", "account_id": "a1", "ts": "2025-01-01T00:00:00Z"}
+    emulator_agent = "App/1 (Android 9; ASUS_Z01QD)"
+
+    def emulators(**fields: str) -> list[str]:
+        rec = normalise(parse_event({**base, "event_id": "e", **fields}), hasher)
+        assert "ASUS" not in str(rec)  # the agent itself stays a keyed digest
+        return [key for kind, key in rec["ids"] if kind == IdentifierKind.EMULATOR.value]
+
+    device = hasher.digest(IdentifierKind.DEVICE, "d")
+    assert emulators(device_id=" d ", user_agent=emulator_agent) == [f"desktop-player:{device}"]
+    assert emulators(device_id="d", user_agent="App/1 (Android 14; Pixel 8)") == []
+    assert emulators(user_agent=emulator_agent) == []  # no device: no instance to name
