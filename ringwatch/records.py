@@ -172,6 +172,14 @@ def normalise(event: Event, hasher: Pseudonymiser) -> Record:
     return record
 
 
+def on_emulator(rec: Mapping[str, Any] | None) -> bool | None:
+    """Whether a record's event came from an emulator instance (`normalise` links one); None
+    when the event carried no user agent."""
+    if rec is None or "ua" not in (rec.get("profile") or {}):
+        return None
+    return any(kind == _EMULATOR for kind, _ in rec["ids"])
+
+
 def relation_edge(rec: Mapping[str, Any]) -> tuple[str, tuple[str, str]]:
     """(relation kind, (from account, to account)) of a record that relates two accounts."""
     if rec["kind"] == INVITED_BY:

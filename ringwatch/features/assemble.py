@@ -25,6 +25,8 @@ class AccountFacts:
     ip: str | None = None  # raw address if the caller has it (never stored), else None
     subnet: str | None = None  # /24 or /48 of the event, else of the account's latest event
     banned: bool = False
+    # The event's agent names an emulator image (records.on_emulator); None: no agent.
+    emulator: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ def assemble(
             None if datacenter is None else datacenter.contains(account.ip or account.subnet)
         ),
         "account_banned": account.banned,
+        "event_emulator": account.emulator,
         "declared_age_years": age,
         "under_min_age": None if age is None or min_age is None else age < min_age,
     }

@@ -92,6 +92,18 @@ _DECLARED = (
         "as fresh as the configured list",
     ),
     Feature(
+        "event_emulator",
+        bool,
+        "The decision's event came from an emulator image's user agent.",
+        "The event's user_agent names an emulator image (Android Studio's sdk_gphone, "
+        "Genymotion, a desktop player's default model; identity.emulator_family) and the event "
+        "has a device_id. Null when the event carries no user agent. An agent is self-reported: "
+        "a farm that spoofs a phone's agent reads false, and people also play apps on a "
+        "computer through desktop players, so it is a hint to weigh with others, not a verdict.",
+        Source.EVENT,
+        "live",
+    ),
+    Feature(
         "subnet_signups_1h",
         int,
         "Other accounts that signed up from the account's subnet in the hour up to the decision.",

@@ -20,6 +20,7 @@ from ringwatch.features.assemble import AccountFacts, DetectionFacts, GraphFacts
 from ringwatch.features.detections import Detections
 from ringwatch.features.registry import FeatureValue
 from ringwatch.features.signals import DatacenterRanges
+from ringwatch.records import on_emulator
 from ringwatch.vocabulary import STRONG_KINDS
 
 STRONG: frozenset[str] = frozenset(STRONG_KINDS)
@@ -173,6 +174,7 @@ class ReplayState:
             email_domain=self._domain.get(account),
             subnet=subnet,
             banned=account in self._banned,
+            emulator=on_emulator(rec),
         )
         detection: DetectionFacts | None = (
             None if self.detections is None else self.detections.get(account)

@@ -35,7 +35,7 @@ from ringwatch.graph.loop_redis import LoopRedis
 from ringwatch.graph.store import GraphStore, LiveFacts
 from ringwatch.identity import IdentifierKind
 from ringwatch.ids import unique_hex
-from ringwatch.records import FieldError, Record, normalise
+from ringwatch.records import FieldError, Record, normalise, on_emulator
 from ringwatch.scoring import Strategy, load_strategies
 from ringwatch.services import intake, reviews, velocity
 from ringwatch.services.decision_log import Cached, DecisionLog
@@ -513,6 +513,7 @@ class DecisionService:
             email_domain=domain,
             subnet=subnet,
             banned=row.get("banned_at") is not None,
+            emulator=on_emulator(record),
         )
 
     def _other_signups(

@@ -11,6 +11,7 @@ import pytest
 
 from ringwatch.detectors.pipeline import detect
 from ringwatch.detectors.snapshot import SnapshotBuilder
+from ringwatch.events import parse_event
 from ringwatch.features import (
     FEATURES,
     AccountFacts,
@@ -24,6 +25,8 @@ from ringwatch.features import (
     is_disposable,
 )
 from ringwatch.features.replay import ReplayState
+from ringwatch.identity import Pseudonymiser
+from ringwatch.records import Record, normalise, on_emulator
 
 DOCS = Path(__file__).parents[2] / "docs" / "features.md"
 REQUIRED = {
@@ -145,6 +148,25 @@ def test_replay_reads_profile_email_and_detections() -> None:
     assert f["declared_age_years"] == 9 and f["under_min_age"] is True
     f = state.observe(rec(86400 * 365 * 40, "z", "signup", []))
     assert f is not None and f["ring_verdict"] == "none" and f["ring_score"] == 0.0
+
+
+def test_event_emulator_reads_the_events_agent_in_replay_and_live() -> None:
+    hasher = Pseudonymiser(b"k")
+
+    def record(event_id: str, **fields: str) -> Record:
+        raw = {"event_id": event_id, "type": "login", "account_id": "a",
+               "ts": "2025-01-01T00:00:00Z", **fields}
+        return normalise(parse_event(raw), hasher)
+
+    emulator = record("e1", device_id="d", user_agent="App/2 (Android 13; sdk_gphone64_x86_64)")
+    phone = record("e2", device_id="d", user_agent="App/2 (Android 14; Pixel 8)")
+    no_agent = record("e3", device_id="d")
+    assert [on_emulator(r) for r in (emulator, phone, no_agent)] == [True, False, None]
+    state = ReplayState()
+    seen = [state.observe(r) for r in (emulator, phone, no_agent)]
+    assert [f["event_emulator"] if f else "no decision" for f in seen] == [True, False, None]
+    live = assemble("login", 0, AccountFacts(emulator=True), None, None)
+    assert live["event_emulator"] is True
 
 
 def test_detections_from_files_and_result(tmp_path: Path) -> None:

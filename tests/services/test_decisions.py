@@ -162,6 +162,23 @@ def test_decisions_are_logged_with_shadow_records(service: DecisionService) -> N
     assert [d["decision_id"] for d in service.log.recent("u0")] == [ids[0]]
 
 
+def test_the_events_emulator_agent_is_a_feature_of_its_decision(service: DecisionService) -> None:
+    seed_world(service)
+    queue = ApplyingQueue(service.ingest)
+
+    def feature(event_id: str, **fields: str) -> object:
+        context = {"event_id": event_id, "type": "login", "ts": "2026-03-02T00:00:00Z", **fields}
+        decision_id = service.decide("u1", "login", context, queue)["decision_id"]
+        stored = service.log.get(decision_id)
+        assert stored is not None
+        return stored["features"]["event_emulator"]
+
+    agent = "Mozilla/5.0 (Linux; Android 9; SM-G973N Build/PQ3A.190605.07291528)"
+    assert feature("l1", device_id="d9", user_agent=agent) is True
+    assert feature("l2", device_id="d9", user_agent="App/2 (Android 14; Pixel 8)") is False
+    assert feature("l3", device_id="d9") is None
+
+
 def test_bad_context_is_a_422_problem(service: DecisionService) -> None:
     from ringwatch.errors import Invalid
 
