@@ -243,14 +243,20 @@ class EmbeddedServer:
         )
         atexit.register(self.stop)
 
-    def compact(self, timeout_s: float = REWRITE_TIMEOUT_S) -> bool:
+    def compact(self, timeout_s: float = REWRITE_TIMEOUT_S, *, wait: bool = True) -> bool:
         """Rewrite the append-only log as a graph dump, so the next start loads in seconds
-        instead of replaying every query. Best effort: False if it could not finish."""
+        instead of replaying every query. Best effort: False if it could not finish.
+
+        `wait=False` only starts it: the engine's forked child writes the dump while the
+        engine goes on serving, and a later `compact` (the clean stop's) waits for that one
+        instead of starting another; True once it has started (or one was running)."""
         client = self._control_client(FORK_REPLY_TIMEOUT_S)
         try:
             # A ResponseError: one is already running (auto-rewrite); wait for it.
             with contextlib.suppress(redis.ResponseError):
                 client.bgrewriteaof()
+            if not wait:
+                return True
             info = wait_for_log_rewrite(client, timeout_s)
             return info is not None and info.get("aof_last_bgrewrite_status") == "ok"
         except (redis.RedisError, OSError):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,10 @@ def engine(
         name = f"test-{uuid.uuid4().hex[:12]}"
         store = FalkorDBStore(embedded.client(), name)
         store.ensure_schema()
-        yield store, FalkorDBTarget(embedded.client(), name, compact=embedded.compact)
+        target = FalkorDBTarget(
+            embedded.client(), name, start_dump=partial(embedded.compact, wait=False)
+        )
+        yield store, target
         store.clear()
         return
     neo4j_store: GraphStore = request.getfixturevalue("neo4j_store")
