@@ -252,7 +252,7 @@ class EmbeddedServer:
         instead of starting another; True once it has started (or one was running)."""
         client = self._control_client(FORK_REPLY_TIMEOUT_S)
         try:
-            # A ResponseError: one is already running (auto-rewrite); wait for it.
+            # A ResponseError: one is already running (auto-rewrite); that one is the dump.
             with contextlib.suppress(redis.ResponseError):
                 client.bgrewriteaof()
             if not wait:
